@@ -1,0 +1,329 @@
+"""Plant configuration: `plants/<plant_id>/plant.yaml` validated into a typed `PlantConfig`.
+
+Everything that differs between plants is data in that file. A wrong key or type fails at load time
+with a `PlantConfigError` that names the file, the key and the expected form.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from factory_mlops.errors import PlantConfigError
+
+_IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    """Base of every config block: unknown keys are errors, values are validated on assignment."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SensorConfig(_Strict):
+    """One sensor channel, reported for every machine of the plant."""
+
+    name: str = Field(description="Column name in the lake, e.g. `barrel_temp_c` (snake_case).")
+    unit: str = Field(description="Physical unit as written in the historian, e.g. `degC`, `bar`.")
+    min: float = Field(description="Lowest physically valid reading (inclusive).")
+    max: float = Field(description="Highest physically valid reading (inclusive).")
+    cadence_s: int = Field(60, gt=0, description="Expected seconds between two readings.")
+    description: str = ""
+
+    @field_validator("name")
+    @classmethod
+    def _ident(cls, v: str) -> str:
+        if not _IDENT.match(v):
+            raise ValueError(f"sensor name {v!r} must be snake_case: [a-z][a-z0-9_]*")
+        return v
+
+    @model_validator(mode="after")
+    def _range(self) -> SensorConfig:
+        if self.min >= self.max:
+            raise ValueError(f"sensor {self.name!r}: min ({self.min}) must be below max ({self.max})")
+        return self
+
+
+class MachineConfig(_Strict):
+    """One machine (press, machining centre, pump...)."""
+
+    id: str
+    line: str
+    type: str = ""
+
+
+class ContractConfig(_Strict):
+    """Batch-level thresholds of the data contract (row-level ranges come from the sensors)."""
+
+    max_null_rate: float = Field(0.05, ge=0, le=1, description="Per sensor and batch.")
+    max_quarantine_rate: float = Field(
+        0.2, ge=0, le=1, description="Above this share of quarantined rows the batch is blocked."
+    )
+    max_future_s: int = Field(300, ge=0, description="Tolerated clock skew into the future.")
+    min_rows: int = Field(1, ge=0, description="A batch with fewer accepted rows is blocked.")
+
+
+Stat = Literal["mean", "std", "min", "max", "last", "slope"]
+
+
+class FeatureConfig(_Strict):
+    """The feature spec: which statistics over which trailing windows, every `step_minutes`."""
+
+    step_minutes: int = Field(60, gt=0, description="One feature row per machine every step.")
+    windows_minutes: list[int] = Field(default_factory=lambda: [60, 360, 1440], min_length=1)
+    stats: list[Stat] = Field(default_factory=lambda: ["mean", "std", "min", "max", "last", "slope"])
+    version: int = Field(1, ge=1, description="Bump when the meaning of a feature changes.")
+
+    @field_validator("windows_minutes")
+    @classmethod
+    def _positive_sorted(cls, v: list[int]) -> list[int]:
+        if any(w <= 0 for w in v):
+            raise ValueError(f"windows_minutes must be positive, got {v}")
+        return sorted(set(v))
+
+
+class ModelConfig(_Strict):
+    """Learning task, LightGBM parameters, training window and the champion/challenger gate."""
+
+    task: Literal["classification"] = "classification"
+    horizon_hours: float = Field(24, gt=0, description="Label: failure within this horizon.")
+    params: dict[str, int | float | str] = Field(
+        default_factory=lambda: {
+            "n_estimators": 200,
+            "learning_rate": 0.05,
+            "num_leaves": 15,
+            "min_child_samples": 20,
+            "subsample": 0.8,
+            "subsample_freq": 1,
+            "colsample_bytree": 0.8,
+        }
+    )
+    seed: int = 0
+    training_window_days: int = Field(35, gt=0)
+    holdout_days: float = Field(4, gt=0, description="Most recent labelled days kept for the gate.")
+    recency_half_life_days: float | None = Field(
+        7, gt=0, description="Sample weights halve every this many days back; null = equal weights."
+    )
+    alarm_threshold: float | None = Field(
+        None, gt=0, lt=1, description="Fixed alarm threshold; null = chosen on the training data."
+    )
+    min_improvement: float = Field(0.02, description="PR-AUC gain a challenger needs to be promoted.")
+    recall_tolerance: float = Field(0.05, ge=0, description="Recall may drop at most this much.")
+    min_training_rows: int = Field(200, gt=0)
+    min_positive_rows: int = Field(10, gt=0)
+
+
+class DriftConfig(_Strict):
+    """PSI thresholds of the daily drift report."""
+
+    psi_warning: float = Field(0.1, gt=0)
+    psi_critical: float = Field(0.25, gt=0)
+    critical_share: float = Field(
+        0.2, gt=0, le=1, description="Share of features over psi_critical that makes a day critical."
+    )
+    prediction_psi_critical: float = Field(0.5, gt=0)
+    bins: int = Field(10, ge=2)
+
+    @model_validator(mode="after")
+    def _order(self) -> DriftConfig:
+        if self.psi_warning >= self.psi_critical:
+            raise ValueError("psi_warning must be below psi_critical")
+        return self
+
+
+class RetrainConfig(_Strict):
+    """When a retrain may be requested."""
+
+    cooldown_days: float = Field(3, ge=0, description="No drift retrain within this many days of the last.")
+    schedule_cron: str = Field("0 3 * * 0", description="Calendar fallback (cron, plant time zone).")
+
+
+class EdgeNodeConfig(_Strict):
+    id: str
+    line: str = ""
+
+
+class EdgeConfig(_Strict):
+    nodes: list[EdgeNodeConfig] = Field(default_factory=lambda: [EdgeNodeConfig(id="edge_1")])
+    parity_tolerance: float = Field(1e-5, gt=0)
+
+
+class SimSensorConfig(_Strict):
+    """How the simulator produces one sensor: base level, noise, wear and ambient sensitivity."""
+
+    base: float
+    noise: float = Field(ge=0)
+    wear: float = Field(0.0, description="Added at full wear (grows with wear**2).")
+    ambient: float = Field(0.0, description="Change per degree of ambient temperature deviation.")
+    machine_spread: float = Field(0.0, ge=0, description="SD of the per-machine offset.")
+
+
+SimEventKind = Literal["resin_change", "retooling", "seasonal_ambient", "sensor_recalibration"]
+
+
+class SimEventConfig(_Strict):
+    """A scripted event. `shift` moves levels; `wear_scale` changes how wear shows in a sensor."""
+
+    kind: SimEventKind
+    day: int = Field(ge=0, description="Day index (0 = simulation start) when the event starts.")
+    machines: list[str] | None = Field(None, description="Affected machines; null = all.")
+    shift: dict[str, float] = Field(default_factory=dict)
+    wear_scale: dict[str, float] = Field(default_factory=dict)
+    amplitude: float = Field(0.0, description="seasonal_ambient: amplitude in degrees.")
+    period_days: float = Field(365.0, gt=0)
+    description: str = ""
+
+
+class SimulationConfig(_Strict):
+    """The simulated plant behind the demo (a real plant leaves this out)."""
+
+    seed: int = 0
+    start_date: dt.date = dt.date(2026, 6, 1)
+    history_days: int = Field(28, gt=0, description="Days simulated before the first model.")
+    stream_days: int = Field(14, ge=0, description="Days streamed after the first deployment.")
+    mean_life_days: float = Field(8.0, gt=0, description="Mean wear-to-failure time after a repair.")
+    random_failure_per_machine_day: float = Field(0.01, ge=0)
+    repair_hours: float = Field(8.0, ge=0)
+    label_delay_hours: float = Field(12.0, ge=0, description="Maintenance log lag after the event.")
+    dropout_rate: float = Field(0.002, ge=0, le=1)
+    spike_rate: float = Field(0.0005, ge=0, le=1)
+    stuck_rate: float = Field(0.0002, ge=0, le=1, description="Chance per reading a stuck spell starts.")
+    sensors: dict[str, SimSensorConfig]
+    events: list[SimEventConfig] = Field(default_factory=list)
+
+
+class PlantConfig(_Strict):
+    """A plant: its machines, sensors, contract, features, model, monitoring and edge nodes."""
+
+    plant_id: str
+    name: str = ""
+    equipment: str = ""
+    timezone: str = "UTC"
+    machines: list[MachineConfig] = Field(min_length=1)
+    sensors: list[SensorConfig] = Field(min_length=1)
+    contract: ContractConfig = Field(default_factory=ContractConfig)
+    features: FeatureConfig = Field(default_factory=FeatureConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    drift: DriftConfig = Field(default_factory=DriftConfig)
+    retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    edge: EdgeConfig = Field(default_factory=EdgeConfig)
+    partitions_start: dt.date | None = Field(
+        None, description="First daily partition; defaults to simulation.start_date."
+    )
+    simulation: SimulationConfig | None = None
+    source_path: str | None = Field(None, exclude=True, description="Where this config was read from.")
+
+    @field_validator("plant_id")
+    @classmethod
+    def _plant_ident(cls, v: str) -> str:
+        if not _IDENT.match(v):
+            raise ValueError(f"plant_id {v!r} must be snake_case: [a-z][a-z0-9_]*")
+        return v
+
+    @model_validator(mode="after")
+    def _consistent(self) -> PlantConfig:
+        names = [s.name for s in self.sensors]
+        if len(set(names)) != len(names):
+            raise ValueError(f"sensor names must be unique, got {names}")
+        ids = [m.id for m in self.machines]
+        if len(set(ids)) != len(ids):
+            raise ValueError(f"machine ids must be unique, got {ids}")
+        if self.simulation is not None:
+            missing = set(names) - set(self.simulation.sensors)
+            extra = set(self.simulation.sensors) - set(names)
+            if missing or extra:
+                raise ValueError(
+                    f"simulation.sensors must describe exactly the plant's sensors; "
+                    f"missing {sorted(missing)}, unknown {sorted(extra)}"
+                )
+            for ev in self.simulation.events:
+                unknown = (set(ev.shift) | set(ev.wear_scale)) - set(names)
+                if unknown:
+                    raise ValueError(f"event {ev.kind!r} on day {ev.day} names unknown sensors {sorted(unknown)}")
+        if self.partitions_start is None and self.simulation is None:
+            raise ValueError("partitions_start is required when there is no simulation block")
+        return self
+
+    # ---- convenience -------------------------------------------------------------------------
+    @property
+    def sensor_names(self) -> list[str]:
+        return [s.name for s in self.sensors]
+
+    @property
+    def machine_ids(self) -> list[str]:
+        return [m.id for m in self.machines]
+
+    @property
+    def first_partition(self) -> dt.date:
+        if self.partitions_start is not None:
+            return self.partitions_start
+        assert self.simulation is not None  # guaranteed by _consistent
+        return self.simulation.start_date
+
+    def sensor(self, name: str) -> SensorConfig:
+        for s in self.sensors:
+            if s.name == name:
+                return s
+        raise KeyError(f"plant {self.plant_id!r} has no sensor {name!r}; known: {self.sensor_names}")
+
+    def contract_version(self) -> str:
+        """Short hash of everything the data contract depends on."""
+        payload = {
+            "sensors": [s.model_dump() for s in self.sensors],
+            "machines": [m.model_dump() for m in self.machines],
+            "contract": self.contract.model_dump(),
+        }
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def _format_loc(loc: tuple[Any, ...]) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out or "<root>"
+
+
+def parse_plant_config(data: Any, source: str = "<memory>") -> PlantConfig:
+    """Validate a mapping (e.g. parsed YAML) into a PlantConfig, or raise PlantConfigError."""
+    if not isinstance(data, dict):
+        raise PlantConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+    try:
+        return PlantConfig.model_validate({**data, "source_path": source})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = _format_loc(err["loc"])
+            if err["type"] == "extra_forbidden":
+                lines.append(f"  {key}: unknown key (remove it or check its spelling)")
+            elif err["type"] == "missing":
+                lines.append(f"  {key}: required key is missing")
+            else:
+                lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
+        raise PlantConfigError(f"{source}: invalid plant config\n" + "\n".join(lines)) from None
+
+
+def load_plant_config(path: str | Path) -> PlantConfig:
+    """Read and validate `plant.yaml`. Raises PlantConfigError naming the file and the key."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise PlantConfigError(f"{path}: cannot read plant config ({exc.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PlantConfigError(f"{path}: not valid YAML: {exc}") from None
+    return parse_plant_config(data, str(path))
+
+
+def discover_plants(root: str | Path) -> dict[str, Path]:
+    """Map plant_id -> plant.yaml for every `<root>/<plant_id>/plant.yaml`."""
+    root = Path(root)
+    return {p.parent.name: p for p in sorted(root.glob("*/plant.yaml"))}

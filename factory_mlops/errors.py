@@ -1,0 +1,35 @@
+"""Errors raised by factory_mlops. Each one says what failed, on which value, and how to fix it."""
+
+from __future__ import annotations
+
+
+class FactoryMLOpsError(Exception):
+    """Base class of every error factory_mlops raises on purpose."""
+
+
+class PlantConfigError(FactoryMLOpsError):
+    """Raised when a plant.yaml cannot be read or does not match the PlantConfig schema."""
+
+
+class ContractError(FactoryMLOpsError):
+    """Raised when a batch cannot be validated at all (e.g. the file cannot be parsed)."""
+
+
+class FeatureSpecMismatchError(FactoryMLOpsError):
+    """Raised when a model is asked to score features built from another FeatureSpec."""
+
+
+class TrainingError(FactoryMLOpsError):
+    """Raised when a training set cannot produce a model (too few rows, a single class, ...)."""
+
+
+class RegistryError(FactoryMLOpsError):
+    """Raised when the model registry does not hold what was asked for."""
+
+
+class ParityError(FactoryMLOpsError):
+    """Raised when an exported ONNX model predicts differently from the native model."""
+
+
+class BundleError(FactoryMLOpsError):
+    """Raised when an edge bundle is missing files, fails its checksum, or cannot be installed."""

@@ -1,0 +1,83 @@
+"""The factory_mlops home: one folder that holds every embedded store (lake, MLflow, edge, Dagster).
+
+Layout (`$FACTORY_MLOPS_HOME`, default `./.factory_mlops`)::
+
+    landing/<plant>/readings/<YYYY-MM-DD>.csv      historian exports as they arrive
+    landing/<plant>/maintenance/<YYYY-MM-DD>.csv   maintenance log entries reported that day
+    lake/<plant>/<table>/<YYYY-MM-DD>.parquet      ingested, validated, features, predictions ...
+    quarantine/<plant>/<YYYY-MM-DD>.parquet        rejected rows with a reason code per row
+    models/<plant>/<candidate_id>/                 candidate models before registration
+    mlflow.db, mlartifacts/                        MLflow tracking + registry (SQLite)
+    edge/<plant>/<node>/                           installed edge bundles and prediction logs
+    dagster/                                       DAGSTER_HOME (runs, event log, schedules)
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+HOME_ENV = "FACTORY_MLOPS_HOME"
+DEFAULT_HOME = ".factory_mlops"
+
+
+def resolve_home(explicit: str | Path | None = None) -> Path:
+    """The home folder: `explicit`, else `$FACTORY_MLOPS_HOME`, else `./.factory_mlops` (absolute)."""
+    raw = explicit if explicit is not None else os.environ.get(HOME_ENV, DEFAULT_HOME)
+    return Path(raw).expanduser().resolve()
+
+
+@dataclass(frozen=True)
+class FactoryHome:
+    """Paths of every embedded store under one root."""
+
+    root: Path
+
+    @classmethod
+    def resolve(cls, explicit: str | Path | None = None) -> FactoryHome:
+        return cls(resolve_home(explicit))
+
+    def landing(self, plant: str, kind: str = "readings") -> Path:
+        return self.root / "landing" / plant / kind
+
+    def lake(self, plant: str, table: str) -> Path:
+        return self.root / "lake" / plant / table
+
+    def quarantine(self, plant: str) -> Path:
+        return self.root / "quarantine" / plant
+
+    def models(self, plant: str) -> Path:
+        return self.root / "models" / plant
+
+    def edge(self, plant: str, node: str | None = None) -> Path:
+        base = self.root / "edge" / plant
+        return base / node if node else base
+
+    def reports(self, plant: str) -> Path:
+        return self.root / "reports" / plant
+
+    @property
+    def dagster_home(self) -> Path:
+        return self.root / "dagster"
+
+    @property
+    def mlflow_db(self) -> Path:
+        return self.root / "mlflow.db"
+
+    @property
+    def tracking_uri(self) -> str:
+        return f"sqlite:///{self.mlflow_db}"
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.root / "mlartifacts"
+
+    def ensure(self) -> FactoryHome:
+        self.root.mkdir(parents=True, exist_ok=True)
+        self.dagster_home.mkdir(parents=True, exist_ok=True)
+        dagster_yaml = self.dagster_home / "dagster.yaml"
+        if not dagster_yaml.exists():
+            # Embedded default: SQLite storage under the home; telemetry off on plant networks.
+            dagster_yaml.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+        return self
