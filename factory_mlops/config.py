@@ -88,6 +88,16 @@ class FeatureConfig(_Strict):
             raise ValueError(f"windows_minutes must be positive, got {v}")
         return sorted(set(v))
 
+    @model_validator(mode="after")
+    def _multiples_of_step(self) -> FeatureConfig:
+        bad = [w for w in self.windows_minutes if w % self.step_minutes]
+        if bad:
+            raise ValueError(
+                f"windows_minutes {bad} are not multiples of step_minutes={self.step_minutes}; "
+                "windows are built from whole steps"
+            )
+        return self
+
 
 class ModelConfig(_Strict):
     """Learning task, LightGBM parameters, training window and the champion/challenger gate."""
@@ -106,6 +116,9 @@ class ModelConfig(_Strict):
         }
     )
     seed: int = 0
+    label_latency_hours: float = Field(
+        24, ge=0, description="How long after an event the maintenance log is complete."
+    )
     training_window_days: int = Field(35, gt=0)
     holdout_days: float = Field(4, gt=0, description="Most recent labelled days kept for the gate.")
     recency_half_life_days: float | None = Field(

@@ -1,0 +1,137 @@
+"""The daily drift report: feature and prediction drift against the model's training reference."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
+
+import numpy as np
+import pandas as pd
+
+from factory_mlops.config import DriftConfig
+from factory_mlops.monitoring._psi import BinnedReference, fit_reference, psi, psi_frame
+
+Severity = Literal["ok", "warning", "critical"]
+SEVERITY_RANK = {"ok": 0, "warning": 1, "critical": 2}
+
+
+@dataclass(frozen=True)
+class DriftReference:
+    """What "normal" looked like when the model was trained: binned features and scores."""
+
+    features: dict[str, BinnedReference]
+    prediction: BinnedReference
+    feature_spec_hash: str
+    rows: int
+
+    def to_json(self) -> str:
+        return json.dumps(
+            {
+                "feature_spec_hash": self.feature_spec_hash,
+                "rows": self.rows,
+                "features": {k: v.to_dict() for k, v in self.features.items()},
+                "prediction": self.prediction.to_dict(),
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> DriftReference:
+        d = json.loads(text)
+        return cls(
+            features={k: BinnedReference.from_dict(v) for k, v in d["features"].items()},
+            prediction=BinnedReference.from_dict(d["prediction"]),
+            feature_spec_hash=d["feature_spec_hash"],
+            rows=int(d["rows"]),
+        )
+
+
+def build_reference(
+    features: pd.DataFrame, feature_names: list[str], scores: np.ndarray, spec_hash: str, bins: int = 10
+) -> DriftReference:
+    """Bin the training features and the model's scores on them."""
+    return DriftReference(
+        features={n: fit_reference(features[n].to_numpy(dtype=float), bins) for n in feature_names},
+        prediction=fit_reference(np.asarray(scores, dtype=float), bins),
+        feature_spec_hash=spec_hash,
+        rows=len(features),
+    )
+
+
+@dataclass(frozen=True)
+class DriftReport:
+    """PSI per feature and on the scores, with the severity the plant's thresholds give."""
+
+    rows: int
+    feature_psi: dict[str, float]
+    prediction_psi: float
+    share_drifted: float
+    severity: Severity
+    drifted_features: list[str]
+    reasons: list[str] = field(default_factory=list)
+
+    @property
+    def max_psi(self) -> float:
+        vals = [v for v in self.feature_psi.values() if not math.isnan(v)]
+        return max(vals) if vals else float("nan")
+
+    @property
+    def drifted_sensors(self) -> list[str]:
+        seen: list[str] = []
+        for f in self.drifted_features:
+            s = f.split("__")[0]
+            if s not in seen:
+                seen.append(s)
+        return seen
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["max_psi"] = self.max_psi
+        d["drifted_sensors"] = self.drifted_sensors
+        return d
+
+
+def drift_report(
+    reference: DriftReference, features: pd.DataFrame, scores: np.ndarray, thresholds: DriftConfig
+) -> DriftReport:
+    """Compare one batch (e.g. a day) of features and scores with the reference.
+
+    critical: at least `critical_share` of features have PSI >= psi_critical, or the score PSI
+    is >= prediction_psi_critical. warning: at least `critical_share` of features have
+    PSI >= psi_warning, or any feature has PSI >= psi_critical. Otherwise ok.
+    """
+    if len(features) == 0:
+        raise ValueError("drift report on an empty batch: no feature rows for this day")
+    fpsi = psi_frame(reference.features, features)
+    valid = {k: v for k, v in fpsi.items() if not math.isnan(v)}
+    n = max(len(valid), 1)
+    crit = sorted((k for k, v in valid.items() if v >= thresholds.psi_critical), key=lambda k: -valid[k])
+    warn = [k for k, v in valid.items() if v >= thresholds.psi_warning]
+    share_crit, share_warn = len(crit) / n, len(warn) / n
+    ppsi = psi(reference.prediction, np.asarray(scores, dtype=float))
+    reasons: list[str] = []
+    severity: Severity = "ok"
+    if share_crit >= thresholds.critical_share:
+        severity = "critical"
+        reasons.append(
+            f"{len(crit)}/{n} features ({share_crit:.0%}) have PSI >= {thresholds.psi_critical} "
+            f"(share threshold {thresholds.critical_share:.0%})"
+        )
+    if not math.isnan(ppsi) and ppsi >= thresholds.prediction_psi_critical:
+        severity = "critical"
+        reasons.append(f"prediction PSI {ppsi:.2f} >= {thresholds.prediction_psi_critical}")
+    if severity == "ok" and (share_warn >= thresholds.critical_share or crit):
+        severity = "warning"
+        reasons.append(f"{len(warn)}/{n} features with PSI >= {thresholds.psi_warning}; {len(crit)} >= {thresholds.psi_critical}")
+    if severity == "ok":
+        reasons.append(f"max feature PSI {max(valid.values(), default=float('nan')):.3f}; prediction PSI {ppsi:.3f}")
+    return DriftReport(
+        rows=len(features),
+        feature_psi=fpsi,
+        prediction_psi=ppsi,
+        share_drifted=share_crit,
+        severity=severity,
+        drifted_features=crit,
+        reasons=reasons,
+    )

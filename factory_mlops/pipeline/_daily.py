@@ -1,0 +1,177 @@
+"""Daily stages of a plant: ingest + contract, features, edge scoring, drift. No Dagster here."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from factory_mlops.config import PlantConfig
+from factory_mlops.contracts import ContractResult, quarantine_whole_batch, validate_readings
+from factory_mlops.errors import ContractError
+from factory_mlops.features import FeatureSpec, compute_features
+from factory_mlops.home import FactoryHome
+from factory_mlops.ingest import Lake, file_sha256, read_maintenance_csv, read_readings_csv
+from factory_mlops.monitoring import DriftReference, DriftReport, drift_report
+
+VALIDATED = "validated_readings"
+CONTRACT_REPORTS = "contract_reports"
+MAINTENANCE = "maintenance_log"
+FEATURES = "sensor_features"
+PREDICTIONS = "predictions"
+DRIFT_REPORTS = "drift_reports"
+
+
+def day_bounds(day: dt.date) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start = pd.Timestamp(day, tz="UTC")
+    return start, start + pd.Timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class IngestOutcome:
+    day: dt.date
+    source: str
+    source_sha256: str | None
+    result: ContractResult
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"day": self.day.isoformat(), "source": self.source, "source_sha256": self.source_sha256,
+                **self.result.to_dict()}
+
+
+def ingest_readings(config: PlantConfig, home: FactoryHome, day: dt.date, *, now: pd.Timestamp | None = None) -> IngestOutcome:
+    """Read the day's landing file, validate it, and write accepted rows, quarantine and report.
+
+    Accepted rows of a batch that fails an error-severity rule are still written (nothing is
+    lost) but the report marks the day as not passed, and downstream readers skip it.
+    """
+    lake = Lake(home, config.plant_id)
+    path = home.landing(config.plant_id, "readings") / f"{day.isoformat()}.csv"
+    sha = file_sha256(path) if path.exists() else None
+    try:
+        raw = read_readings_csv(path)
+        result = validate_readings(raw, config, now=now, batch_date=day)
+    except ContractError as exc:
+        result = quarantine_whole_batch(None, "file_unreadable", str(exc), config)
+    lake.write(VALIDATED, day, result.accepted)
+    qdir = home.quarantine(config.plant_id)
+    if result.rows_quarantined:
+        qdir.mkdir(parents=True, exist_ok=True)
+        result.quarantined.astype(str).to_parquet(qdir / f"{day.isoformat()}.parquet", index=False)
+    else:
+        (qdir / f"{day.isoformat()}.parquet").unlink(missing_ok=True)
+    outcome = IngestOutcome(day=day, source=str(path), source_sha256=sha, result=result)
+    lake.write_json(CONTRACT_REPORTS, day, outcome.to_dict())
+    return outcome
+
+
+def ingest_maintenance(config: PlantConfig, home: FactoryHome, day: dt.date) -> pd.DataFrame:
+    """Read the maintenance entries reported on `day` (none if the plant sent no file)."""
+    lake = Lake(home, config.plant_id)
+    path = home.landing(config.plant_id, "maintenance") / f"{day.isoformat()}.csv"
+    if path.exists():
+        log = read_maintenance_csv(path)
+        unknown = sorted(set(log["machine_id"]) - set(config.machine_ids))
+        if unknown:
+            raise ContractError(f"{path}: maintenance log names unknown machines {unknown}")
+    else:
+        log = pd.DataFrame({
+            "event_time": pd.Series(dtype="datetime64[ns, UTC]"),
+            "reported_at": pd.Series(dtype="datetime64[ns, UTC]"),
+            "machine_id": pd.Series(dtype=object), "event": pd.Series(dtype=object),
+            "failure_type": pd.Series(dtype=object), "downtime_hours": pd.Series(dtype=float),
+        })
+    lake.write(MAINTENANCE, day, log)
+    return log
+
+
+def passed_days(config: PlantConfig, home: FactoryHome, start: dt.date | None = None, end: dt.date | None = None) -> list[dt.date]:
+    """Days whose readings passed the contract (blocked days are left out of features/training)."""
+    lake = Lake(home, config.plant_id)
+    out = []
+    for d in lake.days(VALIDATED):
+        if (start and d < start) or (end and d > end):
+            continue
+        rep = lake.read_json(CONTRACT_REPORTS, d)
+        if rep is not None and rep.get("passed"):
+            out.append(d)
+    return out
+
+
+def validated_window(config: PlantConfig, home: FactoryHome, day: dt.date, spec: FeatureSpec) -> pd.DataFrame:
+    """Validated readings of `day` plus the lookback the feature windows need."""
+    lookback_days = int((spec.lookback + pd.Timedelta(days=1) - pd.Timedelta(1)).days)
+    days = passed_days(config, home, day - dt.timedelta(days=lookback_days), day)
+    return Lake(home, config.plant_id).read_range(VALIDATED, days=days)
+
+
+def build_features(config: PlantConfig, home: FactoryHome, day: dt.date) -> pd.DataFrame:
+    """Feature rows with step ends in (day 00:00, next day 00:00], written to the lake."""
+    spec = FeatureSpec.from_config(config)
+    if day not in passed_days(config, home, day, day):
+        raise ContractError(
+            f"{config.plant_id}: readings of {day} did not pass the data contract; "
+            "fix or re-ingest the file before computing features"
+        )
+    window = validated_window(config, home, day, spec)
+    lo, hi = day_bounds(day)
+    feats = compute_features(window, spec, start=lo, end=hi)
+    Lake(home, config.plant_id).write(FEATURES, day, feats)
+    return feats
+
+
+@dataclass(frozen=True)
+class ScoringOutcome:
+    day: dt.date
+    rows: int
+    alarms: int
+    per_node: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def score_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> ScoringOutcome:
+    """Each edge node scores its machines' readings of `day` and logs every prediction."""
+    from factory_mlops.edge import EdgeModel, PredictionLog  # the edge package is an extra
+
+    spec = FeatureSpec.from_config(config)
+    window = validated_window(config, home, day, spec)
+    lo, hi = day_bounds(day)
+    lines = {m.id: m.line for m in config.machines}
+    frames, per_node = [], {}
+    for node in config.edge.nodes:
+        node_dir = home.edge(config.plant_id, node.id)
+        model = EdgeModel.load(node_dir)
+        mine = window if not node.line else window[window["machine_id"].map(lines) == node.line]
+        scored = model.score(mine, start=lo, end=hi)
+        written = PredictionLog(node_dir / "predictions.sqlite").append(scored, config.plant_id, node.id)
+        if written != len(scored):
+            raise RuntimeError(f"prediction log of {node.id} stored {written} of {len(scored)} rows")
+        per_node[node.id] = {"rows": len(scored), "model_version": model.version, "bundle_sha256": model.bundle_sha256}
+        frames.append(scored.assign(node_id=node.id))
+    preds = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    Lake(home, config.plant_id).write(PREDICTIONS, day, preds)
+    alarms = int(preds["alarm"].sum()) if len(preds) else 0
+    return ScoringOutcome(day=day, rows=len(preds), alarms=alarms, per_node=per_node)
+
+
+def deployed_reference(config: PlantConfig, home: FactoryHome) -> tuple[DriftReference, dict[str, Any]]:
+    """The drift reference and manifest of the bundle deployed on the plant's first edge node."""
+    from factory_mlops.edge import EdgeModel
+
+    node_dir = home.edge(config.plant_id, config.edge.nodes[0].id)
+    model = EdgeModel.load(node_dir)
+    ref_path = model.bundle_dir / "reference.json"
+    return DriftReference.from_json(ref_path.read_text()), model.manifest
+
+
+def drift_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> tuple[DriftReport, dict[str, Any]]:
+    """Drift of the day's features and scores against the deployed model's training reference."""
+    lake = Lake(home, config.plant_id)
+    reference, manifest = deployed_reference(config, home)
+    feats = lake.read(FEATURES, day)
+    preds = lake.read(PREDICTIONS, day)
+    report = drift_report(reference, feats, preds["probability"].to_numpy(dtype=float), config.drift)
+    payload = {"day": day.isoformat(), "model_version": manifest["version"], **report.to_dict()}
+    lake.write_json(DRIFT_REPORTS, day, payload)
+    return report, payload

@@ -1,0 +1,188 @@
+"""Retraining stages: training set, candidate, evaluation + gate, registration, edge deployment."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from factory_mlops.config import PlantConfig
+from factory_mlops.errors import TrainingError
+from factory_mlops.evaluation import GateDecision, evaluate_predictions, gate
+from factory_mlops.features import FeatureSpec
+from factory_mlops.home import FactoryHome
+from factory_mlops.ingest import Lake
+from factory_mlops.lineage import code_version
+from factory_mlops.monitoring import DriftReference, build_reference
+from factory_mlops.pipeline._daily import FEATURES, MAINTENANCE, day_bounds, passed_days
+from factory_mlops.training import TrainedModel, TrainingSet, build_training_set, split_by_time, train_model
+
+
+def load_maintenance(config: PlantConfig, home: FactoryHome) -> pd.DataFrame:
+    log = Lake(home, config.plant_id).read_range(MAINTENANCE)
+    if log.empty:
+        return pd.DataFrame({"event_time": pd.Series(dtype="datetime64[ns, UTC]"),
+                             "machine_id": pd.Series(dtype=object), "event": pd.Series(dtype=object)})
+    return log.drop_duplicates(["event_time", "machine_id", "event"]).sort_values("event_time", ignore_index=True)
+
+
+def assemble_training_set(config: PlantConfig, home: FactoryHome) -> TrainingSet:
+    """Features of every contract-passing day in the lake, labelled from the maintenance log."""
+    lake = Lake(home, config.plant_id)
+    days = [d for d in passed_days(config, home) if lake.exists(FEATURES, d)]
+    if not days:
+        raise TrainingError(f"{config.plant_id}: no feature partitions in the lake; ingest days first")
+    feats = lake.read_range(FEATURES, days=days)
+    _, data_end = day_bounds(days[-1])
+    spec = FeatureSpec.from_config(config)
+    return build_training_set(feats, load_maintenance(config, home), spec, config.model, data_end=data_end)
+
+
+@dataclass
+class Candidate:
+    """A trained challenger with everything later stages need (holdout, reference, lineage)."""
+
+    plant_id: str
+    trained: TrainedModel
+    training_sha256: str
+    window_start: pd.Timestamp
+    window_end: pd.Timestamp
+    train_end: pd.Timestamp
+    holdout_start: pd.Timestamp
+    train_rows: int
+    train_positives: int
+    holdout: pd.DataFrame
+    reference: DriftReference
+
+    @property
+    def data_through(self) -> dt.date:
+        return (self.window_end - pd.Timedelta(seconds=1)).date()
+
+
+def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
+    """Split by time, train LightGBM, and bin its training features as the drift reference."""
+    split = split_by_time(ts, config.model)
+    trained = train_model(split.train, ts.spec, config.model)
+    ref = build_reference(
+        split.train, ts.spec.feature_names, trained.predict_proba(split.train), ts.spec.hash, config.drift.bins
+    )
+    return Candidate(
+        plant_id=config.plant_id, trained=trained, training_sha256=ts.sha256,
+        window_start=ts.window_start, window_end=ts.window_end, train_end=split.train_end,
+        holdout_start=split.holdout_start, train_rows=len(split.train),
+        train_positives=int(split.train["label"].sum()), holdout=split.holdout.reset_index(drop=True),
+        reference=ref,
+    )
+
+
+@dataclass
+class Evaluation:
+    challenger: dict[str, float]
+    champion: dict[str, float] | None
+    champion_version: int | None
+    decision: GateDecision
+    notes: list[str] = field(default_factory=list)
+
+
+def evaluate_candidate(config: PlantConfig, home: FactoryHome, candidate: Candidate, registry: Any) -> Evaluation:
+    """Score challenger and current champion on the same holdout rows and apply the gate."""
+    horizon = pd.Timedelta(hours=config.model.horizon_hours)
+    maint = load_maintenance(config, home)
+    hold = candidate.holdout
+    chall = evaluate_predictions(hold, candidate.trained.predict_proba(hold), candidate.trained.threshold, maint, horizon)
+    champ_v = registry.get_alias(config.plant_id, "champion")
+    notes: list[str] = []
+    champ_metrics = None
+    if champ_v is not None:
+        spec_hash = champ_v.tags.get("feature_spec_hash")
+        if spec_hash != candidate.trained.spec.hash:
+            notes.append(f"champion v{champ_v.version} uses feature spec {spec_hash}; it cannot score these rows")
+        else:
+            native = registry.load_model(config.plant_id, champ_v.version)
+            p = native.predict_proba(hold[candidate.trained.spec.feature_names].to_numpy(dtype=np.float64))[:, 1]
+            thr = float(champ_v.tags.get("alarm_threshold", 0.5))
+            champ_metrics = evaluate_predictions(hold, p, thr, maint, horizon)
+    decision = gate(chall, champ_metrics, config.model)
+    return Evaluation(chall, champ_metrics, champ_v.version if champ_v else None, decision, notes)
+
+
+def register_candidate(
+    config: PlantConfig, candidate: Candidate, evaluation: Evaluation, registry: Any, *,
+    trigger: str, reason: str, run_id: str = "",
+) -> tuple[Any, str]:
+    """Register the challenger with its lineage; alias `champion` if the gate promoted it, else `challenger`."""
+    spec = candidate.trained.spec
+    tags = {
+        "plant": config.plant_id,
+        "training_data_sha256": candidate.training_sha256,
+        "training_window": f"{candidate.window_start.isoformat()}/{candidate.window_end.isoformat()}",
+        "data_through": candidate.data_through.isoformat(),
+        "code_version": code_version(),
+        "feature_spec_hash": spec.hash,
+        "contract_version": config.contract_version(),
+        "alarm_threshold": repr(candidate.trained.threshold),
+        "trigger": trigger,
+        "reason": reason[:4000],
+        "parent_version": str(evaluation.champion_version or ""),
+        "gate_decision": "promoted" if evaluation.decision.promote else "rejected",
+        "gate_reasons": evaluation.decision.summary[:4000],
+        "dagster_run_id": run_id,
+    }
+    metrics = {k: float(v) for k, v in evaluation.challenger.items() if v == v}
+    with tempfile.TemporaryDirectory() as tmp:
+        spec_path = Path(tmp) / "feature_spec.json"
+        spec_path.write_text(json.dumps({**spec.to_dict(), "hash": spec.hash}, indent=2))
+        ref_path = Path(tmp) / "reference.json"
+        ref_path.write_text(candidate.reference.to_json())
+        gate_path = Path(tmp) / "gate_decision.json"
+        gate_path.write_text(json.dumps(evaluation.decision.to_dict(), indent=2, default=str))
+        version = registry.register(
+            config.plant_id, candidate.trained.model, metrics=metrics,
+            params={k: v for k, v in candidate.trained.params.items()}, tags=tags,
+            artifacts={"feature_spec.json": spec_path, "reference.json": ref_path, "gate_decision.json": gate_path},
+            input_example=candidate.holdout[spec.feature_names].head(5),
+            run_name=f"{config.plant_id}-{trigger}",
+        )
+    alias = "champion" if evaluation.decision.promote else "challenger"
+    registry.set_alias(config.plant_id, alias, version.version)
+    return version, alias
+
+
+@dataclass(frozen=True)
+class Deployment:
+    version: int
+    onnx_path: str
+    bundle_sha256: str
+    parity_max_abs_diff: float
+    nodes: list[str]
+
+
+def deploy_candidate(config: PlantConfig, home: FactoryHome, candidate: Candidate, version: int, model_name: str) -> Deployment:
+    """Export to ONNX, gate on parity with the native model, bundle, and install on every node."""
+    from factory_mlops.deploy import build_bundle, check_parity, export_onnx, install_bundle
+
+    spec = candidate.trained.spec
+    X = candidate.holdout[spec.feature_names].to_numpy(dtype=np.float64)
+    onnx_bytes = export_onnx(candidate.trained.model, len(spec.feature_names))
+    parity = check_parity(candidate.trained.model, onnx_bytes, X, config.edge.parity_tolerance)
+    staging = home.models(config.plant_id) / "bundles" / f"v{version}"
+    lineage = {"training_data_sha256": candidate.training_sha256, "code_version": code_version(),
+               "contract_version": config.contract_version(), "data_through": candidate.data_through.isoformat()}
+    bundle = build_bundle(
+        staging, plant_id=config.plant_id, model_name=model_name, version=version, onnx_bytes=onnx_bytes,
+        spec=spec, threshold=candidate.trained.threshold, lineage=lineage, parity=parity,
+        extra_files={"reference.json": candidate.reference.to_json().encode()},
+    )
+    installed = [install_bundle(bundle, home.edge(config.plant_id, n.id)) for n in config.edge.nodes]
+    first = installed[0]
+    return Deployment(
+        version=version, onnx_path=str(home.edge(config.plant_id, config.edge.nodes[0].id) / "current" / "model.onnx"),
+        bundle_sha256=first.bundle_sha256, parity_max_abs_diff=parity.max_abs_diff,
+        nodes=[n.id for n in config.edge.nodes],
+    )

@@ -1,0 +1,56 @@
+"""Labels from the maintenance log: "a failure of this machine within the next H hours"."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+
+def label_failures(
+    features: pd.DataFrame,
+    maintenance: pd.DataFrame,
+    horizon: pd.Timedelta,
+    known_until: pd.Timestamp,
+) -> pd.Series:
+    """Label each feature row (machine_id, timestamp=T): 1.0 if the machine fails in (T, T+H].
+
+    Ground truth arrives late. A row is labelled 0.0 only when the whole horizon lies before
+    `known_until` (the time up to which the maintenance log is complete); a failure already
+    reported makes a row 1.0 even when its horizon is not over. Other rows are NaN (unknown yet),
+    never guessed.
+    """
+    labels = np.full(len(features), np.nan)
+    failures = maintenance[maintenance["event"] == "failure"]
+    T = features["timestamp"]
+    closed = (T + horizon) <= known_until
+    labels[closed.to_numpy()] = 0.0
+    by_machine = {m: np.sort(g["event_time"].astype("int64").to_numpy()) for m, g in failures.groupby("machine_id")}
+    t_ns = T.astype("int64").to_numpy()
+    h_ns = horizon.value
+    machines = features["machine_id"].to_numpy()
+    for m, fail_ns in by_machine.items():
+        rows = np.flatnonzero(machines == m)
+        if not len(rows):
+            continue
+        # first failure strictly after T; positive if it is within the horizon
+        idx = np.searchsorted(fail_ns, t_ns[rows], side="right")
+        has = idx < len(fail_ns)
+        nxt = np.where(has, fail_ns[np.minimum(idx, len(fail_ns) - 1)], np.iinfo(np.int64).max)
+        pos = has & (nxt - t_ns[rows] <= h_ns)
+        labels[rows[pos]] = 1.0
+    return pd.Series(labels, index=features.index, name="label")
+
+
+def time_to_next_failure_hours(features: pd.DataFrame, maintenance: pd.DataFrame) -> pd.Series:
+    """Hours from each row's T to the machine's next failure (NaN when none is logged)."""
+    out = np.full(len(features), np.nan)
+    failures = maintenance[maintenance["event"] == "failure"]
+    t_ns = features["timestamp"].astype("int64").to_numpy()
+    machines = features["machine_id"].to_numpy()
+    for m, g in failures.groupby("machine_id"):
+        fail_ns = np.sort(g["event_time"].astype("int64").to_numpy())
+        rows = np.flatnonzero(machines == m)
+        idx = np.searchsorted(fail_ns, t_ns[rows], side="right")
+        has = idx < len(fail_ns)
+        out[rows[has]] = (fail_ns[idx[has]] - t_ns[rows[has]]) / 3.6e12
+    return pd.Series(out, index=features.index, name="hours_to_failure")
