@@ -1,0 +1,97 @@
+"""Model assets of one plant: training set -> candidate -> evaluation -> registry -> edge."""
+
+
+from collections.abc import Sequence
+
+import dagster as dg
+
+from factory_mlops import pipeline
+from factory_mlops.config import PlantConfig
+from factory_mlops.orchestration import tags as T
+from factory_mlops.orchestration.resources import FactoryHomeResource
+
+
+def _trigger(context: dg.AssetExecutionContext) -> tuple[str, str]:
+    tags = context.run.tags
+    return tags.get(T.TRIGGER, "manual"), tags.get(T.REASON, "materialized by hand")
+
+
+def _fmt(metrics: dict[str, float] | None) -> str:
+    if not metrics:
+        return "—"
+    keys = ["pr_auc", "roc_auc", "recall", "precision", "alarm_rate", "failures_caught", "failures", "median_lead_time_h"]
+    return " · ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics)
+
+
+def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]) -> Sequence[dg.AssetsDefinition]:
+    p = config.plant_id
+    by_name = {a.key.path[-1]: a for a in daily if isinstance(a, dg.AssetsDefinition) and a.keys}
+    common = {"group_name": p, "tags": {"plant": p}}
+
+    @dg.asset(key=[p, "training_set"], deps=[by_name["sensor_features"], by_name["maintenance_log"]],
+              kinds={"pandas"}, **common,
+              description="Features of contract-passing days joined with labels known so far; checksummed.")
+    def training_set(factory_home: FactoryHomeResource):
+        ts = pipeline.assemble_training_set(config, factory_home.factory_home())
+        return dg.Output(ts, metadata={
+            "rows": len(ts.frame), "failure_rows": ts.n_positive, "sha256": ts.sha256,
+            "window": f"{ts.window_start} .. {ts.window_end}", "labels_known_until": str(ts.known_until),
+            "feature_spec_hash": ts.spec.hash})
+
+    @dg.asset(key=[p, "candidate_model"], ins={"training_set": dg.AssetIn(key=[p, "training_set"])},
+              kinds={"lightgbm"}, **common,
+              description="LightGBM challenger trained on a time-ordered split (holdout kept for the gate).")
+    def candidate_model(training_set):
+        cand = pipeline.train_candidate(config, training_set)
+        return dg.Output(cand, metadata={
+            "train_rows": cand.train_rows, "train_failure_rows": cand.train_positives,
+            "holdout_rows": len(cand.holdout), "train_end": str(cand.train_end),
+            "holdout_start": str(cand.holdout_start), "alarm_threshold": float(cand.trained.threshold)})
+
+    @dg.asset(key=[p, "model_evaluation"], ins={"candidate_model": dg.AssetIn(key=[p, "candidate_model"])},
+              kinds={"sklearn"}, **common,
+              description="Challenger and champion scored on the same recent holdout; the gate decides.")
+    def model_evaluation(candidate_model, factory_home: FactoryHomeResource):
+        ev = pipeline.evaluate_candidate(config, factory_home.factory_home(), candidate_model, factory_home.registry())
+        meta = {f"challenger_{k}": float(v) for k, v in ev.challenger.items()}
+        if ev.champion:
+            meta.update({f"champion_{k}": float(v) for k, v in ev.champion.items()})
+        meta.update({"promote": ev.decision.promote, "gate": ev.decision.summary,
+                     "champion_version": ev.champion_version or 0,
+                     "comparison": dg.MetadataValue.md(
+                         f"| model | metrics |\n|---|---|\n| challenger | {_fmt(ev.challenger)} |\n"
+                         f"| champion v{ev.champion_version} | {_fmt(ev.champion)} |")})
+        return dg.Output(ev, metadata=meta)
+
+    @dg.asset(key=[p, "registered_model"],
+              ins={"candidate_model": dg.AssetIn(key=[p, "candidate_model"]),
+                   "model_evaluation": dg.AssetIn(key=[p, "model_evaluation"])},
+              kinds={"mlflow"}, **common,
+              description="MLflow model version with lineage tags; alias champion (promoted) or challenger.")
+    def registered_model(context: dg.AssetExecutionContext, candidate_model, model_evaluation, factory_home: FactoryHomeResource):
+        trigger, reason = _trigger(context)
+        version, alias = pipeline.register_candidate(
+            config, candidate_model, model_evaluation, factory_home.registry(),
+            trigger=trigger, reason=reason, run_id=context.run_id)
+        return dg.Output({"version": version.version, "alias": alias, "name": version.name,
+                          "promoted": model_evaluation.decision.promote},
+                         metadata={"model_name": version.name, "version": version.version, "alias": alias,
+                                   "trigger": trigger, "reason": reason, "mlflow_run_id": version.run_id,
+                                   "training_data_sha256": candidate_model.training_sha256})
+
+    @dg.asset(key=[p, "edge_deployment"],
+              ins={"candidate_model": dg.AssetIn(key=[p, "candidate_model"]),
+                   "registered_model": dg.AssetIn(key=[p, "registered_model"])},
+              kinds={"onnx"}, **common,
+              description="ONNX export with a parity gate, bundle installed atomically on every edge node.")
+    def edge_deployment(context: dg.AssetExecutionContext, candidate_model, registered_model, factory_home: FactoryHomeResource):
+        if not registered_model["promoted"]:
+            context.log.info(f"v{registered_model['version']} was not promoted; edge nodes keep the champion")
+            return dg.Output(None, metadata={"deployed": False, "version": registered_model["version"]})
+        dep = pipeline.deploy_candidate(config, factory_home.factory_home(), candidate_model,
+                                        registered_model["version"], registered_model["name"])
+        return dg.Output(dep, metadata={"deployed": True, "version": dep.version, "onnx_path": dg.MetadataValue.path(dep.onnx_path),
+                                        "bundle_sha256": dep.bundle_sha256, "parity_max_abs_diff": dep.parity_max_abs_diff,
+                                        "nodes": ", ".join(dep.nodes)})
+
+    return [training_set, candidate_model, model_evaluation, registered_model, edge_deployment]
