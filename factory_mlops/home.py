@@ -38,8 +38,11 @@ class FactoryHome:
     def resolve(cls, explicit: str | Path | None = None) -> FactoryHome:
         return cls(resolve_home(explicit))
 
+    def landing_root(self, plant: str) -> Path:
+        return self.root / "landing" / plant
+
     def landing(self, plant: str, kind: str = "readings") -> Path:
-        return self.root / "landing" / plant / kind
+        return self.landing_root(plant) / kind
 
     def lake(self, plant: str, table: str) -> Path:
         return self.root / "lake" / plant / table

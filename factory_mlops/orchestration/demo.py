@@ -1,0 +1,217 @@
+"""`factory-mlops demo`: the closed loop on three simulated plants, every run through Dagster.
+
+Each plant gets an initial model from its history; then simulated days are streamed. At plant_a a
+resin-supplier change shifts the process; the drift report turns critical, the plant's drift sensor
+(the same code the Dagster daemon ticks) requests a retrain, and a challenger that passes the gate
+is deployed to the plant's edge nodes. plant_b and plant_c run unchanged.
+"""
+
+import datetime as dt
+import json
+import os
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import dagster as dg
+from dagster._core.storage.tags import ASSET_PARTITION_RANGE_END_TAG, ASSET_PARTITION_RANGE_START_TAG
+from tqdm import tqdm
+
+from factory_mlops.config import PlantConfig, discover_plants, load_plant_config
+from factory_mlops.home import HOME_ENV, FactoryHome
+from factory_mlops.orchestration import tags as T
+from factory_mlops.orchestration.definitions import build_plant_definitions
+
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+
+
+def default_plants_dir() -> Path:
+    import plants
+
+    return Path(plants.__file__).resolve().parent
+
+
+@dataclass
+class PlantRun:
+    config: PlantConfig
+    defs: dg.Definitions
+    sim: Any
+    cursor: str | None = None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    def add_time(self, stage: str, seconds: float) -> None:
+        self.stage_seconds[stage] = self.stage_seconds.get(stage, 0.0) + seconds
+
+
+class Story:
+    """Plain-words narration on stdout, kept clear of the progress bar."""
+
+    def __init__(self, bar: tqdm) -> None:
+        self.bar = bar
+
+    def say(self, text: str) -> None:
+        self.bar.write(text, file=sys.stdout)
+
+
+def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs: Any) -> dg.ExecuteInProcessResult:
+    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False, **kwargs)
+    if not result.success:
+        errors = [
+            f"{e.step_key}: {e.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
+            for e in result.all_events
+            if e.is_step_failure
+        ]
+        raise RuntimeError(f"Dagster run {result.run_id} of {job.name} failed:\n" + "\n".join(errors))
+    return result
+
+
+def _retrain(pr: PlantRun, instance: dg.DagsterInstance, tags: dict[str, str], story: Story) -> dict[str, Any]:
+    p = pr.config.plant_id
+    t0 = time.perf_counter()
+    res = _run(pr.defs.get_job_def(T.job_names(p)["retrain"]), instance, tags=tags)
+    pr.add_time("retrain", time.perf_counter() - t0)
+    ev = res.output_for_node(f"{p}__model_evaluation")
+    reg = res.output_for_node(f"{p}__registered_model")
+    c, k = ev.challenger, ev.champion
+    verdict = "PROMOTED to champion and deployed" if reg["promoted"] else "REJECTED by the gate (kept as challenger)"
+    vs = f" vs champion v{ev.champion_version} {k['pr_auc']:.3f}" if k else ""
+    story.say(
+        f"  {p}: v{reg['version']} trained ({tags[T.TRIGGER]}) — holdout PR-AUC {c['pr_auc']:.3f}{vs}, "
+        f"recall {c['recall']:.2f} → {verdict}. Gate: {ev.decision.summary}"
+    )
+    return reg
+
+
+def run_demo(home: str | Path | None = None, plants_dir: str | Path | None = None, *, progress: bool = True) -> dict[str, Any]:
+    """Run the demo end to end and return the summary (also what `--json` prints)."""
+    warnings.filterwarnings("ignore", category=dg.BetaWarning)
+    warnings.filterwarnings("ignore", category=dg.PreviewWarning)
+    t_start = time.perf_counter()
+    fh = FactoryHome.resolve(home).ensure()
+    os.environ[HOME_ENV] = str(fh.root)
+    os.environ["DAGSTER_HOME"] = str(fh.dagster_home)
+    from factory_mlops.registry import ModelRegistry
+    from factory_mlops.simulate import simulate_plant, write_landing_files
+
+    instance = dg.DagsterInstance.get()
+    configs = [load_plant_config(p) for p in discover_plants(plants_dir or default_plants_dir()).values()]
+    configs = [c for c in configs if c.simulation is not None]
+    if not configs:
+        raise SystemExit(f"no simulated plants found under {plants_dir}")
+    stream_days = max(c.simulation.stream_days for c in configs)  # type: ignore[union-attr]
+    total = len(configs) * 2 + stream_days
+    bar = tqdm(total=total, desc="demo", unit="step", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    story = Story(bar)
+    story.say(f"factory_mlops demo — home {fh.root}")
+    runs: dict[str, PlantRun] = {}
+
+    for cfg in configs:
+        sim_cfg = cfg.simulation
+        assert sim_cfg is not None
+        p = cfg.plant_id
+        t0 = time.perf_counter()
+        sim = simulate_plant(cfg)
+        write_landing_files(sim, fh.landing_root(p), range(sim_cfg.history_days))
+        pr = runs[p] = PlantRun(cfg, build_plant_definitions(cfg, home=fh.root), sim)
+        pr.add_time("simulate", time.perf_counter() - t0)
+        first, last = sim.date_of(0), sim.date_of(sim_cfg.history_days - 1)
+        t0 = time.perf_counter()
+        _run(pr.defs.get_job_def(T.job_names(p)["ingest"]), instance,
+             tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()})
+        pr.add_time("ingest_history", time.perf_counter() - t0)
+        story.say(f"{p} ({cfg.name}): ingested {sim_cfg.history_days} days of history ({first} .. {last}), "
+                  f"{len(cfg.machines)} machines × {len(cfg.sensors)} sensors")
+        bar.update(1)
+        _retrain(pr, instance, {T.PLANT: p, T.TRIGGER: "initial", T.REASON: "first model from history",
+                                T.DATA_THROUGH: last.isoformat()}, story)
+        bar.update(1)
+
+    sensors = {p: pr.defs.get_sensor_def(f"{p}__drift_retrain_sensor") for p, pr in runs.items()}
+    for offset in range(stream_days):
+        for p, pr in runs.items():
+            sim_cfg = pr.config.simulation
+            assert sim_cfg is not None
+            day_idx = sim_cfg.history_days + offset
+            if offset >= sim_cfg.stream_days:
+                continue
+            day = pr.sim.date_of(day_idx)
+            write_landing_files(pr.sim, fh.landing_root(p), [day_idx])
+            t0 = time.perf_counter()
+            _run(pr.defs.get_job_def(T.job_names(p)["daily"]), instance, partition_key=day.isoformat())
+            pr.add_time("daily", time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            ctx = dg.build_sensor_context(instance=instance, cursor=pr.cursor, definitions=pr.defs)
+            result = sensors[p](ctx)
+            pr.add_time("sensor", time.perf_counter() - t0)
+            requests = list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
+            pr.cursor = result.cursor if isinstance(result, dg.SensorResult) else pr.cursor
+            report = _latest_report(fh, p, day)
+            if report["severity"] != "ok" or requests:
+                story.say(f"{day} {p}: drift {report['severity'].upper()} — {'; '.join(report['reasons'])}"
+                          + (f" (sensors: {', '.join(report['drifted_sensors'])})" if report["drifted_sensors"] else ""))
+            skip = result.skip_reason if isinstance(result, dg.SensorResult) else None
+            if skip and report["severity"] == "critical":
+                story.say(f"  {p}: sensor held back: {skip}")
+            for rr in requests:
+                story.say(f"  {p}: drift sensor requested a retrain (run_key {rr.run_key})")
+                _retrain(pr, instance, {**rr.tags, "dagster/sensor_name": sensors[p].name}, story)
+        bar.update(1)
+    bar.close()
+
+    registry = ModelRegistry.from_home(fh)
+    summary: dict[str, Any] = {"home": str(fh.root), "dagster_home": str(fh.dagster_home), "plants": {}}
+    for p, pr in runs.items():
+        versions = registry.list_versions(p)
+        champ = registry.get_alias(p, "champion")
+        node0 = pr.config.edge.nodes[0].id
+        summary["plants"][p] = {
+            "model_name": ModelRegistry.model_name(p),
+            "champion_version": champ.version if champ else None,
+            "onnx_path": str(fh.edge(p, node0) / "current" / "model.onnx"),
+            "edge_nodes": [n.id for n in pr.config.edge.nodes],
+            "retrains": [
+                {"version": v.version, "trigger": v.tags.get("trigger"), "reason": v.tags.get("reason"),
+                 "promoted": v.tags.get("gate_decision") == "promoted"}
+                for v in versions if v.tags.get("trigger") != "initial"
+            ],
+            "metrics": {str(v.version): v.metrics for v in versions},
+            "stage_seconds": {k: round(s, 2) for k, s in pr.stage_seconds.items()},
+        }
+    summary["wall_seconds"] = round(time.perf_counter() - t_start, 1)
+    _tell_ending(summary, story)
+    return summary
+
+
+def _latest_report(fh: FactoryHome, plant: str, day: dt.date) -> dict[str, Any]:
+    from factory_mlops.ingest import Lake
+    from factory_mlops.pipeline import DRIFT_REPORTS
+
+    rep = Lake(fh, plant).read_json(DRIFT_REPORTS, day)
+    if rep is None:
+        raise RuntimeError(f"the daily run of {plant} {day} stored no drift report")
+    return rep
+
+
+def _tell_ending(summary: dict[str, Any], story: Story) -> None:
+    story.say("\nOutcome")
+    for p, s in summary["plants"].items():
+        promoted = [r for r in s["retrains"] if r["promoted"]]
+        if not s["retrains"]:
+            story.say(f"- {p}: not retrained; champion v{s['champion_version']} serves {', '.join(s['edge_nodes'])}")
+            continue
+        first = s["metrics"].get("1", {})
+        last = s["metrics"].get(str(s["champion_version"]), {})
+        story.say(
+            f"- {p}: {len(s['retrains'])} retrain(s) requested, {len(promoted)} promoted; champion is now "
+            f"v{s['champion_version']} (holdout PR-AUC v1 {first.get('pr_auc', float('nan')):.3f} at its own time, "
+            f"v{s['champion_version']} {last.get('pr_auc', float('nan')):.3f}); deployed to {', '.join(s['edge_nodes'])}"
+        )
+    story.say(f"Demo finished in {summary['wall_seconds']} s. See it in the Dagster UI:\n"
+              f"  DAGSTER_HOME={summary['dagster_home']} FACTORY_MLOPS_HOME={summary['home']} dagster dev -w workspace.yaml")
+
+
+def main_json(summary: dict[str, Any]) -> None:
+    print(json.dumps(summary, default=str))
