@@ -141,7 +141,9 @@ class DriftConfig(_Strict):
     critical_share: float = Field(
         0.2, gt=0, le=1, description="Share of features over psi_critical that makes a day critical."
     )
-    prediction_psi_critical: float = Field(0.5, gt=0)
+    prediction_psi_warning: float = Field(
+        1.0, gt=0, description="Score PSI that raises a warning (score drift alone is never critical)."
+    )
     bins: int = Field(10, ge=2)
 
     @model_validator(mode="after")

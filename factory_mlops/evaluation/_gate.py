@@ -30,7 +30,9 @@ def gate(challenger: dict[str, float], champion: dict[str, float] | None, model:
     """Compare metrics of challenger and champion measured on the same holdout rows.
 
     Promote when there is no champion, or when PR-AUC improves by at least `min_improvement`
-    and recall does not drop by more than `recall_tolerance`.
+    and the share of failures caught (at least one alarm within the horizon before the failure)
+    does not drop by more than `recall_tolerance`. Row-level recall is not the guard: a champion
+    that alarms all the time after a process change has perfect row recall and no use.
     """
     if champion is None:
         return GateDecision(True, ["no champion yet: first model for this plant"], challenger, None)
@@ -45,11 +47,14 @@ def gate(challenger: dict[str, float], champion: dict[str, float] | None, model:
     else:
         ok = False
         reasons.append(f"PR-AUC {k_pr:.3f} -> {c_pr:.3f} ({gain:+.3f} < margin {model.min_improvement})")
-    c_rec, k_rec = challenger["recall"], champion["recall"]
+    c_rec, k_rec = challenger.get("failure_recall", math.nan), champion.get("failure_recall", math.nan)
     if not math.isnan(k_rec) and not math.isnan(c_rec):
         if c_rec < k_rec - model.recall_tolerance:
             ok = False
-            reasons.append(f"recall drops {k_rec:.3f} -> {c_rec:.3f} (more than {model.recall_tolerance})")
+            reasons.append(f"failures caught drop {k_rec:.0%} -> {c_rec:.0%} (more than {model.recall_tolerance:.0%})")
         else:
-            reasons.append(f"recall {k_rec:.3f} -> {c_rec:.3f} within tolerance {model.recall_tolerance}")
+            reasons.append(f"failures caught {k_rec:.0%} -> {c_rec:.0%} (tolerance {model.recall_tolerance:.0%})")
+    reasons.append(
+        f"alarm rate {champion.get('alarm_rate', math.nan):.3f} -> {challenger.get('alarm_rate', math.nan):.3f}"
+    )
     return GateDecision(ok, reasons, challenger, champion)

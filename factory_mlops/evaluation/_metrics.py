@@ -53,5 +53,6 @@ def evaluate_predictions(
             leads.append((f["event_time"] - first).total_seconds() / 3600.0)
     out["failures"] = float(len(fails))
     out["failures_caught"] = float(caught)
+    out["failure_recall"] = caught / len(fails) if len(fails) else float("nan")
     out["median_lead_time_h"] = float(np.median(leads)) if leads else float("nan")
     return out

@@ -25,6 +25,7 @@ class DriftReference:
     prediction: BinnedReference
     feature_spec_hash: str
     rows: int
+    normal_psi: dict[str, float] = field(default_factory=dict)
 
     def to_json(self) -> str:
         return json.dumps(
@@ -33,6 +34,7 @@ class DriftReference:
                 "rows": self.rows,
                 "features": {k: v.to_dict() for k, v in self.features.items()},
                 "prediction": self.prediction.to_dict(),
+                "normal_psi": self.normal_psi,
             }
         )
 
@@ -44,18 +46,43 @@ class DriftReference:
             prediction=BinnedReference.from_dict(d["prediction"]),
             feature_spec_hash=d["feature_spec_hash"],
             rows=int(d["rows"]),
+            normal_psi={k: float(v) for k, v in d.get("normal_psi", {}).items()},
         )
 
 
 def build_reference(
-    features: pd.DataFrame, feature_names: list[str], scores: np.ndarray, spec_hash: str, bins: int = 10
+    features: pd.DataFrame,
+    feature_names: list[str],
+    scores: np.ndarray,
+    spec_hash: str,
+    bins: int = 10,
+    *,
+    band_sigmas: float = 3.0,
 ) -> DriftReference:
-    """Bin the training features and the model's scores on them."""
+    """Bin the reference features and scores, and learn each feature's normal day-to-day PSI.
+
+    A plant has few machines, and a day's feature rows are strongly correlated (one machine's
+    24 h mean barely moves within a day), so a normal day already scores a high PSI against the
+    pooled reference. As NannyML does with data-driven thresholds, each feature's *normal* PSI
+    is the mean + `band_sigmas` standard deviations of the PSI of each reference day against the
+    reference; a day only counts as drifted on a feature when it exceeds both that band and the
+    plant's `psi_critical`.
+    """
+    refs = {n: fit_reference(features[n].to_numpy(dtype=float), bins) for n in feature_names}
+    normal: dict[str, float] = {}
+    if "timestamp" in features.columns:
+        days = features["timestamp"].dt.floor("D")
+        chunks = [g for _, g in features.groupby(days) if len(g) >= 2]
+        if len(chunks) >= 3:
+            for n, ref in refs.items():
+                vals = np.array([psi(ref, c[n].to_numpy(dtype=float)) for c in chunks])
+                normal[n] = float(np.nanmean(vals) + band_sigmas * np.nanstd(vals))
     return DriftReference(
-        features={n: fit_reference(features[n].to_numpy(dtype=float), bins) for n in feature_names},
+        features=refs,
         prediction=fit_reference(np.asarray(scores, dtype=float), bins),
         feature_spec_hash=spec_hash,
         rows=len(features),
+        normal_psi=normal,
     )
 
 
@@ -97,17 +124,23 @@ def drift_report(
 ) -> DriftReport:
     """Compare one batch (e.g. a day) of features and scores with the reference.
 
-    critical: at least `critical_share` of features have PSI >= psi_critical, or the score PSI
-    is >= prediction_psi_critical. warning: at least `critical_share` of features have
-    PSI >= psi_warning, or any feature has PSI >= psi_critical. Otherwise ok.
+    A feature counts as drifted when its PSI is above both the plant's threshold and its normal
+    day-to-day band (see `build_reference`). critical: at least `critical_share` of features are
+    over psi_critical. warning: at least `critical_share` of features are over psi_warning, any
+    feature is over psi_critical, or the score PSI is >= prediction_psi_warning.
     """
     if len(features) == 0:
         raise ValueError("drift report on an empty batch: no feature rows for this day")
     fpsi = psi_frame(reference.features, features)
     valid = {k: v for k, v in fpsi.items() if not math.isnan(v)}
     n = max(len(valid), 1)
-    crit = sorted((k for k, v in valid.items() if v >= thresholds.psi_critical), key=lambda k: -valid[k])
-    warn = [k for k, v in valid.items() if v >= thresholds.psi_warning]
+    band = reference.normal_psi
+
+    def over(k: str, v: float, limit: float) -> bool:
+        return v >= max(limit, band.get(k, 0.0))
+
+    crit = sorted((k for k, v in valid.items() if over(k, v, thresholds.psi_critical)), key=lambda k: -valid[k])
+    warn = [k for k, v in valid.items() if over(k, v, thresholds.psi_warning)]
     share_crit, share_warn = len(crit) / n, len(warn) / n
     ppsi = psi(reference.prediction, np.asarray(scores, dtype=float))
     reasons: list[str] = []
@@ -118,12 +151,15 @@ def drift_report(
             f"{len(crit)}/{n} features ({share_crit:.0%}) have PSI >= {thresholds.psi_critical} "
             f"(share threshold {thresholds.critical_share:.0%})"
         )
-    if not math.isnan(ppsi) and ppsi >= thresholds.prediction_psi_critical:
-        severity = "critical"
-        reasons.append(f"prediction PSI {ppsi:.2f} >= {thresholds.prediction_psi_critical}")
     if severity == "ok" and (share_warn >= thresholds.critical_share or crit):
         severity = "warning"
         reasons.append(f"{len(warn)}/{n} features with PSI >= {thresholds.psi_warning}; {len(crit)} >= {thresholds.psi_critical}")
+    # Score drift alone is a warning for a human: with few machines the day's score
+    # distribution swings with how many machines happen to be near a failure.
+    if not math.isnan(ppsi) and ppsi >= thresholds.prediction_psi_warning:
+        if severity == "ok":
+            severity = "warning"
+        reasons.append(f"prediction PSI {ppsi:.2f} >= {thresholds.prediction_psi_warning}")
     if severity == "ok":
         reasons.append(f"max feature PSI {max(valid.values(), default=float('nan')):.3f}; prediction PSI {ppsi:.3f}")
     return DriftReport(

@@ -69,8 +69,9 @@ def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
     """Split by time, train LightGBM, and bin its training features as the drift reference."""
     split = split_by_time(ts, config.model)
     trained = train_model(split.train, ts.spec, config.model)
+    # Scores of the reference come from the holdout: in-sample scores are sharper than live ones.
     ref = build_reference(
-        split.train, ts.spec.feature_names, trained.predict_proba(split.train), ts.spec.hash, config.drift.bins
+        split.train, ts.spec.feature_names, trained.predict_proba(split.holdout), ts.spec.hash, config.drift.bins
     )
     return Candidate(
         plant_id=config.plant_id, trained=trained, training_sha256=ts.sha256,
