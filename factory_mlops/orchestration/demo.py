@@ -71,7 +71,7 @@ def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs: Any) -> 
 def _retrain(pr: PlantRun, instance: dg.DagsterInstance, tags: dict[str, str], story: Story) -> dict[str, Any]:
     p = pr.config.plant_id
     t0 = time.perf_counter()
-    res = _run(pr.defs.get_job_def(T.job_names(p)["retrain"]), instance, tags=tags)
+    res = _run(pr.defs.resolve_job_def(T.job_names(p)["retrain"]), instance, tags=tags)
     pr.add_time("retrain", time.perf_counter() - t0)
     ev = res.output_for_node(f"{p}__model_evaluation")
     reg = res.output_for_node(f"{p}__registered_model")
@@ -119,7 +119,7 @@ def run_demo(home: str | Path | None = None, plants_dir: str | Path | None = Non
         pr.add_time("simulate", time.perf_counter() - t0)
         first, last = sim.date_of(0), sim.date_of(sim_cfg.history_days - 1)
         t0 = time.perf_counter()
-        _run(pr.defs.get_job_def(T.job_names(p)["ingest"]), instance,
+        _run(pr.defs.resolve_job_def(T.job_names(p)["ingest"]), instance,
              tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()})
         pr.add_time("ingest_history", time.perf_counter() - t0)
         story.say(f"{p} ({cfg.name}): ingested {sim_cfg.history_days} days of history ({first} .. {last}), "
@@ -140,7 +140,7 @@ def run_demo(home: str | Path | None = None, plants_dir: str | Path | None = Non
             day = pr.sim.date_of(day_idx)
             write_landing_files(pr.sim, fh.landing_root(p), [day_idx])
             t0 = time.perf_counter()
-            _run(pr.defs.get_job_def(T.job_names(p)["daily"]), instance, partition_key=day.isoformat())
+            _run(pr.defs.resolve_job_def(T.job_names(p)["daily"]), instance, partition_key=day.isoformat())
             pr.add_time("daily", time.perf_counter() - t0)
             t0 = time.perf_counter()
             ctx = dg.build_sensor_context(instance=instance, cursor=pr.cursor, definitions=pr.defs)

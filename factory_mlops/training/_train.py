@@ -9,11 +9,15 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_curve
+from sklearn.model_selection import GroupKFold
 
 from factory_mlops.config import ModelConfig
 from factory_mlops.errors import TrainingError
 from factory_mlops.features import FeatureSpec
 from factory_mlops.training._dataset import recency_weights
+
+
+THRESHOLD_FOLDS = 4
 
 
 @dataclass
@@ -52,9 +56,9 @@ def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, params: dict[str, Any]) ->
     return clf
 
 
-def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
-    """The probability threshold that maximises F1 on (y, p)."""
-    precision, recall, thresholds = precision_recall_curve(y, p)
+def best_f1_threshold(y: np.ndarray, p: np.ndarray, weights: np.ndarray | None = None) -> float:
+    """The probability threshold that maximises (weighted) F1 on (y, p)."""
+    precision, recall, thresholds = precision_recall_curve(y, p, sample_weight=weights)
     f1 = 2 * precision[:-1] * recall[:-1] / np.maximum(precision[:-1] + recall[:-1], 1e-12)
     return float(thresholds[int(np.argmax(f1))])
 
@@ -62,9 +66,12 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray) -> float:
 def train_model(train: pd.DataFrame, spec: FeatureSpec, model: ModelConfig) -> TrainedModel:
     """Fit LightGBM on `train` (time-ordered, recency-weighted).
 
-    The alarm threshold (unless fixed in plant.yaml) is chosen by F1 on the last fifth of the
-    training period, predicted by a model fitted on the first four fifths, so it is not tuned on
-    rows the model has seen. The returned model is then refitted on the whole training period.
+    The alarm threshold (unless fixed in plant.yaml) maximises recency-weighted F1 on
+    out-of-fold predictions: the training days are split into `threshold_folds` groups of whole
+    days, each predicted by a model fitted on the others, so the threshold is never tuned on rows
+    a model has seen, and it belongs to a model fitted on the same mix of old and recent data as
+    the final one (a threshold tuned on a model of older data only is wrong after a process
+    change). The returned model is then fitted on the whole training period.
     """
     y = train["label"].to_numpy(dtype=int)
     if len(np.unique(y)) < 2:
@@ -75,11 +82,18 @@ def train_model(train: pd.DataFrame, spec: FeatureSpec, model: ModelConfig) -> T
     params = lgbm_params(model)
     threshold = model.alarm_threshold
     if threshold is None:
-        cut = train["timestamp"].quantile(0.8)
-        early = (train["timestamp"] <= cut).to_numpy()
-        if len(np.unique(y[early])) < 2 or len(np.unique(y[~early])) < 2:
-            raise TrainingError("cannot choose an alarm threshold: a time slice of the training data has one class")
-        probe = _fit(X[early], y[early], w[early], params)
-        threshold = best_f1_threshold(y[~early], probe.predict_proba(X[~early])[:, 1])
+        days = train["timestamp"].dt.floor("D").to_numpy()
+        n_folds = min(THRESHOLD_FOLDS, len(np.unique(days)))
+        if n_folds < 2:
+            raise TrainingError("cannot choose an alarm threshold from less than two days of training rows")
+        oof = np.full(len(y), np.nan)
+        for fit_idx, pred_idx in GroupKFold(n_splits=n_folds).split(X, y, groups=days):
+            if len(np.unique(y[fit_idx])) < 2:
+                continue
+            oof[pred_idx] = _fit(X[fit_idx], y[fit_idx], w[fit_idx], params).predict_proba(X[pred_idx])[:, 1]
+        ok = ~np.isnan(oof)
+        if len(np.unique(y[ok])) < 2:
+            raise TrainingError("cannot choose an alarm threshold: out-of-fold rows hold a single class")
+        threshold = best_f1_threshold(y[ok], oof[ok], w[ok])
     clf = _fit(X, y, w, params)
     return TrainedModel(model=clf, spec=spec, threshold=float(threshold), params=params)

@@ -1,0 +1,39 @@
+# Two commands run everything on a fresh machine with Python 3.11:
+#   make demo   — set up the virtual environment and run the closed-loop demo (embedded defaults)
+#   make test   — set up the virtual environment and run the whole test suite (slow tests included)
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+HOME_DIR ?= .factory_mlops
+
+.PHONY: setup demo test test-fast lint ui validate bench clean
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev,edge]'
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(VENV)/bin/factory-mlops demo --home $(HOME_DIR)
+
+test: setup
+	$(VENV)/bin/ruff check .
+	$(PY) -m pytest -n 2 --dist loadfile -q
+
+test-fast: setup
+	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
+
+lint: setup
+	$(VENV)/bin/ruff check .
+
+validate: setup
+	DAGSTER_HOME=$(abspath $(HOME_DIR))/dagster $(VENV)/bin/dagster definitions validate -w workspace.yaml
+
+ui: setup
+	DAGSTER_HOME=$(abspath $(HOME_DIR))/dagster FACTORY_MLOPS_HOME=$(abspath $(HOME_DIR)) $(VENV)/bin/dagster dev -w workspace.yaml
+
+clean:
+	rm -rf $(HOME_DIR) .pytest_cache .ruff_cache

@@ -1,0 +1,147 @@
+"""Build an edge bundle: model.onnx + feature_spec.json + extras + a checksummed manifest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Any
+
+from factory_mlops.deploy._parity import ParityReport
+from factory_mlops.edge._bundle_io import (
+    MANIFEST_DIGEST_KEY,
+    MANIFEST_FILE,
+    MODEL_FILE,
+    SPEC_FILE,
+    check_file_name,
+    manifest_digest,
+    sha256_bytes,
+    verify_bundle,
+)
+from factory_mlops.errors import BundleError
+from factory_mlops.features import FeatureSpec
+
+_RESERVED = frozenset({MANIFEST_FILE, MODEL_FILE, SPEC_FILE})
+
+
+def _json_bytes(obj: Any) -> bytes:
+    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+def _write(path: Path, data: bytes) -> None:
+    with path.open("wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def _onnx_input_width(onnx_bytes: bytes) -> int | None:
+    import onnx
+
+    try:
+        model = onnx.load_model_from_string(onnx_bytes)
+    except Exception as exc:  # onnx raises DecodeError and others
+        raise BundleError(f"onnx_bytes is not a valid ONNX model ({exc})") from exc
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    return dims[1].dim_value if len(dims) == 2 and dims[1].HasField("dim_value") else None
+
+
+def build_bundle(
+    out_dir: Path,
+    *,
+    plant_id: str,
+    model_name: str,
+    version: int,
+    onnx_bytes: bytes,
+    spec: FeatureSpec,
+    threshold: float,
+    lineage: dict[str, str],
+    parity: ParityReport,
+    extra_files: dict[str, bytes] | None = None,
+) -> Path:
+    """Write a bundle folder for the edge.
+
+    Writes `model.onnx`, `feature_spec.json` (`spec.to_dict()` plus `hash`), the extra files and
+    `manifest.json` = {plant_id, model_name, version, feature_spec_hash, threshold, n_features,
+    lineage, parity, created_at (UTC ISO), files: {name: sha256}, manifest_sha256}. The bundle is
+    assembled in a temporary sibling folder and renamed into place; an existing `out_dir` is
+    replaced.
+
+    Args:
+        out_dir: the bundle folder to create.
+        plant_id: plant the model serves.
+        model_name: registered model name.
+        version: registered model version.
+        onnx_bytes: the exported graph (`export_onnx`).
+        spec: the feature spec the model was trained on.
+        threshold: alarm threshold on P(failure), in [0, 1].
+        lineage: provenance (run id, training data hash, code version ...), strings only.
+        parity: the passing parity report of `onnx_bytes`.
+        extra_files: more files to ship, by plain file name (e.g. `reference.json`).
+
+    Returns:
+        `out_dir`.
+
+    Raises:
+        BundleError: a failed parity report, a threshold outside [0, 1], an extra file name that
+            is not a plain name or collides with a bundle file, or a graph whose input width is
+            not the spec's feature count.
+    """
+    out_dir = Path(out_dir)
+    if not parity.passed:
+        raise BundleError(
+            f"parity failed (max |Δp| {parity.max_abs_diff:.3g} > {parity.tolerance:g}); "
+            f"a bundle needs a passing ParityReport"
+        )
+    if not 0.0 <= float(threshold) <= 1.0:
+        raise BundleError(f"threshold {threshold} must be a probability in [0, 1]")
+    extras = dict(extra_files or {})
+    for name in extras:
+        check_file_name(name)
+        if name in _RESERVED:
+            raise BundleError(f"extra file {name!r} collides with a bundle file; rename it")
+    n_features = len(spec.feature_names)
+    width = _onnx_input_width(onnx_bytes)
+    if width is not None and width != n_features:
+        raise BundleError(
+            f"the ONNX graph takes {width} features but spec {spec.hash} defines {n_features}; "
+            f"export the model trained on this spec"
+        )
+
+    files: dict[str, bytes] = {
+        MODEL_FILE: onnx_bytes,
+        SPEC_FILE: _json_bytes({**spec.to_dict(), "hash": spec.hash}),
+        **extras,
+    }
+    manifest: dict[str, Any] = {
+        "plant_id": str(plant_id),
+        "model_name": str(model_name),
+        "version": int(version),
+        "feature_spec_hash": spec.hash,
+        "threshold": float(threshold),
+        "n_features": n_features,
+        "lineage": {str(k): str(v) for k, v in lineage.items()},
+        "parity": parity.to_dict(),
+        "created_at": dt.datetime.now(dt.UTC).isoformat(),
+        "files": {name: sha256_bytes(data) for name, data in files.items()},
+    }
+    manifest[MANIFEST_DIGEST_KEY] = manifest_digest(manifest)
+
+    out_dir.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_dir.parent / f".tmp-{out_dir.name}-{uuid.uuid4().hex}"
+    tmp.mkdir()
+    try:
+        for name, data in files.items():
+            _write(tmp / name, data)
+        _write(tmp / MANIFEST_FILE, _json_bytes(manifest))
+        verify_bundle(tmp)
+        if out_dir.exists():
+            shutil.rmtree(out_dir)
+        os.replace(tmp, out_dir)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return out_dir

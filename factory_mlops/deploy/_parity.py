@@ -1,0 +1,129 @@
+"""Parity gate: the exported ONNX graph must score like the native LightGBM model."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+
+from factory_mlops.errors import ParityError
+
+#: Extra rows derived from X with NaN cells, so missing-value routing is always exercised.
+NAN_PROBE_ROWS = 64
+NAN_PROBE_RATE = 0.25
+
+_ORT_DTYPES = {"tensor(double)": np.float64, "tensor(float)": np.float32}
+
+
+@dataclass(frozen=True)
+class ParityReport:
+    """Result of `check_parity`.
+
+    Attributes:
+        rows: rows compared (X plus the NaN probe rows).
+        max_abs_diff: max |P_native(class 1) - P_onnx(class 1)| over those rows.
+        tolerance: the allowed max.
+        passed: `max_abs_diff <= tolerance`.
+        worst_row: index of the row with the largest difference (>= len(X): a NaN probe row).
+        nan_rows: compared rows with at least one NaN feature.
+    """
+
+    rows: int
+    max_abs_diff: float
+    tolerance: float
+    passed: bool
+    worst_row: int
+    nan_rows: int
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (recorded in the bundle manifest)."""
+        return asdict(self)
+
+
+def _with_nan_probes(x: np.ndarray, seed: int = 0) -> np.ndarray:
+    """X, then one all-NaN row, then up to NAN_PROBE_ROWS rows of X with random cells set to NaN."""
+    rng = np.random.default_rng(seed)
+    take = rng.choice(len(x), size=min(NAN_PROBE_ROWS, len(x)), replace=False) if len(x) else []
+    probes = x[take].copy()
+    probes[rng.random(probes.shape) < NAN_PROBE_RATE] = np.nan
+    return np.vstack([x, np.full((1, x.shape[1]), np.nan), probes])
+
+
+def onnx_probabilities(onnx_bytes: bytes, x: np.ndarray) -> np.ndarray:
+    """P(class 1) from an exported model with onnxruntime (CPU), as float64."""
+    import onnxruntime as ort
+
+    sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
+    inp = sess.get_inputs()[0]
+    dtype = _ORT_DTYPES.get(inp.type, np.float32)
+    outputs = [o.name for o in sess.get_outputs()]
+    proba = "probabilities" if "probabilities" in outputs else outputs[-1]
+    (p,) = sess.run([proba], {inp.name: x.astype(dtype)})
+    return np.asarray(p, dtype=np.float64)[:, 1]
+
+
+def check_parity(
+    model: Any, onnx_bytes: bytes, X: np.ndarray, tolerance: float = 1e-5
+) -> ParityReport:
+    """Compare P(class 1) of the native model and the ONNX graph on the same rows.
+
+    The rows are `X` plus NaN probe rows derived from it (an all-NaN row and up to 64 rows of X
+    with a quarter of their cells set to NaN), so LightGBM's missing-value routing is always
+    checked, even if X has no NaN.
+
+    Args:
+        model: the fitted `lightgbm.LGBMClassifier` the ONNX graph was exported from.
+        onnx_bytes: the exported graph (`export_onnx`).
+        X: feature matrix [N, n_features] in the model's column order (NaN = missing).
+        tolerance: max allowed |Δp|.
+
+    Returns:
+        The passing report.
+
+    Raises:
+        ParityError: max |Δp| > tolerance, or the graph cannot score X. The report is attached
+            as `exc.report` when one was computed.
+    """
+    x = np.asarray(X, dtype=np.float64)
+    if x.ndim != 2 or len(x) == 0:
+        raise ParityError(f"check_parity needs a non-empty 2-D feature matrix, got shape {x.shape}")
+    rows = _with_nan_probes(x)
+    names = getattr(model, "feature_names_in_", None)  # set when fitted on a DataFrame
+    if names is not None and len(names) == rows.shape[1]:
+        import pandas as pd
+
+        native_in: Any = pd.DataFrame(rows, columns=list(names))
+    else:
+        native_in = rows
+    native = np.asarray(model.predict_proba(native_in), dtype=np.float64)[:, 1]
+    try:
+        exported = onnx_probabilities(onnx_bytes, rows)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ParityError(
+            f"the ONNX graph cannot score the {x.shape[1]}-feature parity rows ({exc}); export "
+            f"it again from this model with factory_mlops.deploy.export_onnx"
+        ) from exc
+    diff = np.abs(native - exported)
+    diff[~np.isfinite(diff)] = np.inf
+    worst = int(np.argmax(diff))
+    report = ParityReport(
+        rows=len(rows),
+        max_abs_diff=float(diff[worst]),
+        tolerance=float(tolerance),
+        passed=bool(diff[worst] <= tolerance),
+        worst_row=worst,
+        nan_rows=int(np.isnan(rows).any(axis=1).sum()),
+    )
+    if not report.passed:
+        where = f"row {worst} of X" if worst < len(x) else f"NaN probe row {worst - len(x)}"
+        err = ParityError(
+            f"ONNX and native model disagree: max |Δp| = {report.max_abs_diff:.3g} > tolerance "
+            f"{tolerance:g} over {report.rows} rows; worst is {where} (native p={native[worst]:.6g}, "
+            f"onnx p={exported[worst]:.6g}). Do not deploy this graph: export it from this exact "
+            f"model with factory_mlops.deploy.export_onnx (float32 converters drift near split "
+            f"thresholds) and check the model has no categorical or zero-as-missing splits"
+        )
+        err.report = report  # type: ignore[attr-defined]
+        raise err
+    return report
