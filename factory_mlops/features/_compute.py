@@ -69,7 +69,7 @@ def _bucket_table(values: np.ndarray, ts_ns: np.ndarray, step_ns: int) -> dict[s
 
 def _windows(b: dict[str, np.ndarray], k: int, step_h: float, stats: tuple[str, ...]) -> dict[str, np.ndarray]:
     """Aggregate k trailing buckets (ending at each bucket) into the requested statistics."""
-    nb, ns = b["n"].shape
+    ns = b["n"].shape[1]
 
     def win(arr: np.ndarray, fill: float = 0.0) -> np.ndarray:
         padded = np.concatenate([np.full((k - 1, ns), fill), arr]) if k > 1 else arr

@@ -41,11 +41,11 @@ def build_plant_definitions(
     sel = lambda *n: dg.AssetSelection.assets(*[[p, x] for x in n])  # noqa: E731
     ingest_job = dg.define_asset_job(
         names["ingest"], selection=sel("maintenance_log", "validated_readings", "sensor_features"),
-        partitions_def=parts, tags={T.PLANT: p}, executor_def=dg.in_process_executor,
+        tags={T.PLANT: p}, executor_def=dg.in_process_executor,
         description="Ingest and validate a day (or a range) of historian data and compute features.")
     daily_job = dg.define_asset_job(
         names["daily"], selection=sel("maintenance_log", "validated_readings", "sensor_features", "prediction_log", "drift_report"),
-        partitions_def=parts, tags={T.PLANT: p}, executor_def=dg.in_process_executor,
+        tags={T.PLANT: p}, executor_def=dg.in_process_executor,
         description="The daily loop: ingest, contract, features, edge scoring, drift report.")
     retrain_job = dg.define_asset_job(
         names["retrain"], selection=sel("training_set", "candidate_model", "model_evaluation", "registered_model", "edge_deployment"),

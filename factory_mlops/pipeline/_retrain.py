@@ -21,7 +21,13 @@ from factory_mlops.ingest import Lake
 from factory_mlops.lineage import code_version
 from factory_mlops.monitoring import DriftReference, build_reference
 from factory_mlops.pipeline._daily import FEATURES, MAINTENANCE, day_bounds, passed_days
-from factory_mlops.training import TrainedModel, TrainingSet, build_training_set, split_by_time, train_model
+from factory_mlops.training import (
+    TrainedModel,
+    TrainingSet,
+    build_training_set,
+    split_by_time,
+    train_model,
+)
 
 
 def load_maintenance(config: PlantConfig, home: FactoryHome) -> pd.DataFrame:

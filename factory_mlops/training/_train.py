@@ -16,7 +16,6 @@ from factory_mlops.errors import TrainingError
 from factory_mlops.features import FeatureSpec
 from factory_mlops.training._dataset import recency_weights
 
-
 THRESHOLD_FOLDS = 4
 
 
