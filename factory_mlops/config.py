@@ -145,6 +145,9 @@ class DriftConfig(_Strict):
         1.0, gt=0, description="Score PSI that raises a warning (score drift alone is never critical)."
     )
     bins: int = Field(10, ge=2)
+    reference_days: float = Field(
+        7, gt=0, description="The last days of the training period that define 'normal' for drift."
+    )
 
     @model_validator(mode="after")
     def _order(self) -> DriftConfig:

@@ -75,9 +75,14 @@ def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
     """Split by time, train LightGBM, and bin its training features as the drift reference."""
     split = split_by_time(ts, config.model)
     trained = train_model(split.train, ts.spec, config.model)
-    # Scores of the reference come from the holdout: in-sample scores are sharper than live ones.
+    # "Normal" for drift is the most recent labelled period: the end of training plus the holdout
+    # on which the gate validated this model. After a process change the reference moves with the
+    # model that passed the gate on post-change data. Scores come from the holdout, since
+    # in-sample scores are sharper than live ones.
+    last = ts.frame["timestamp"].max()
+    recent = ts.frame[ts.frame["timestamp"] > last - pd.Timedelta(days=config.drift.reference_days)]
     ref = build_reference(
-        split.train, ts.spec.feature_names, trained.predict_proba(split.holdout), ts.spec.hash, config.drift.bins
+        recent, ts.spec.feature_names, trained.predict_proba(split.holdout), ts.spec.hash, config.drift.bins
     )
     return Candidate(
         plant_id=config.plant_id, trained=trained, training_sha256=ts.sha256,

@@ -4,7 +4,13 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.config import DriftConfig
-from factory_mlops.monitoring import DriftReference, build_reference, drift_report, fit_reference, psi
+from factory_mlops.monitoring import (
+    DriftReference,
+    build_reference,
+    drift_report,
+    fit_reference,
+    psi,
+)
 
 
 def test_psi_zero_for_same_distribution_and_large_for_shift():

@@ -1,0 +1,19 @@
+"""Name -> benchmark function. Each returns a JSON-able dict with machine info and a `text` summary."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from typing import Any
+
+from factory_mlops.bench._demo import bench_demo
+
+BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "demo": bench_demo,
+}
+
+
+def run_benchmark(name: str, args: argparse.Namespace) -> dict[str, Any]:
+    if name not in BENCHMARKS:
+        raise SystemExit(f"unknown benchmark {name!r}; available: {', '.join(sorted(BENCHMARKS))}")
+    return BENCHMARKS[name](args)
