@@ -54,7 +54,7 @@ def test_demo_closes_the_loop(tmp_path):
     # every run went through the Dagster instance under the home
     import dagster as dg
 
-    with dg.DagsterInstance.from_ref(dg.InstanceRef.from_dir(str(home / "dagster"))) as inst:
+    with dg.DagsterInstance.from_config(str(home / "dagster")) as inst:
         runs = inst.get_runs()
         assert len(runs) >= 3 * 2 + 14 * 3
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
