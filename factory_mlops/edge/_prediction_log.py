@@ -13,19 +13,7 @@ import pandas as pd
 from factory_mlops.edge._runtime import SCORE_COLUMNS
 
 #: Columns of the `predictions` table (and of `PredictionLog.read`), in order.
-LOG_COLUMNS = (
-    "prediction_id",
-    "plant_id",
-    "node_id",
-    "machine_id",
-    "timestamp",
-    "probability",
-    "alarm",
-    "model_version",
-    "bundle_sha256",
-    "feature_spec_hash",
-    "scored_at",
-)
+LOG_COLUMNS = ("prediction_id", "plant_id", "node_id", *SCORE_COLUMNS[1:])
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (

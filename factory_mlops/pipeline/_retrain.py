@@ -118,7 +118,12 @@ def evaluate_candidate(config: PlantConfig, home: FactoryHome, candidate: Candid
         else:
             native = registry.load_model(config.plant_id, champ_v.version)
             p = native.predict_proba(hold[candidate.trained.spec.feature_names].to_numpy(dtype=np.float64))[:, 1]
-            thr = float(champ_v.tags.get("alarm_threshold", 0.5))
+            if "alarm_threshold" not in champ_v.tags:
+                raise TrainingError(
+                    f"champion v{champ_v.version} of {config.plant_id} has no alarm_threshold tag; "
+                    "its alarms cannot be compared. Tag the version or roll back to a registered one."
+                )
+            thr = float(champ_v.tags["alarm_threshold"])
             champ_metrics = evaluate_predictions(hold, p, thr, maint, horizon)
     decision = gate(chall, champ_metrics, config.model)
     return Evaluation(chall, champ_metrics, champ_v.version if champ_v else None, decision, notes)
