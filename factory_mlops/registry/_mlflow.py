@@ -431,16 +431,10 @@ class ModelRegistry:
             True if the alias existed and was removed, False if it was not set (or the plant has no
             model yet); deleting twice is therefore harmless.
         """
-        _check_plant(plant_id)
-        name = self.model_name(plant_id)
-        try:
-            aliases = self._client.get_registered_model(name).aliases
-        except MlflowException as e:
-            if _is_missing(e):
-                return False
-            raise
+        aliases = self.aliases(plant_id)
         if alias not in aliases:
             return False
+        name = self.model_name(plant_id)
         self._client.delete_registered_model_alias(name, alias)
         _log.info("alias %s@%s deleted (was version %s)", name, alias, aliases[alias])
         return True
@@ -456,18 +450,10 @@ class ModelRegistry:
             The version, or None if the plant has no registered model or the alias is not set.
             Any other failure (database unreachable, ...) propagates.
         """
-        _check_plant(plant_id)
-        name = self.model_name(plant_id)
-        try:
-            aliases = self._client.get_registered_model(name).aliases
-        except MlflowException as e:
-            if _is_missing(e):
-                return None
-            raise
-        version = aliases.get(alias)
+        version = self.aliases(plant_id).get(alias)
         if version is None:
             return None
-        return self.get_version(plant_id, int(version))
+        return self.get_version(plant_id, version)
 
     def aliases(self, plant_id: str) -> dict[str, int]:
         """Every alias of the plant's model and the version it points at ({} if no model).
