@@ -26,6 +26,47 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from factory_mlops.config import resolve_plant
+    from factory_mlops.errors import FactoryMLOpsError
+    from factory_mlops.home import FactoryHome
+    from factory_mlops.pipeline import ingest_file
+
+    try:
+        config = resolve_plant(args.plant, args.plants)
+    except FactoryMLOpsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    home = FactoryHome.resolve(args.home).ensure()
+    reports = []
+    for name in args.files:
+        report = ingest_file(config, home, Path(name))
+        reports.append(report)
+        if not args.json:
+            print(_describe_report(report))
+    if args.json:
+        payload = [r.to_dict() for r in reports]
+        print(json.dumps(payload if len(payload) > 1 or args.json_list else payload[0], indent=None))
+    rejected = [r for r in reports if r.status == "rejected"]
+    return 1 if rejected else 0
+
+
+def _describe_report(report: object) -> str:
+    d = report.to_dict()  # type: ignore[attr-defined]
+    lines = [
+        f"{d['file']}: {d['status'].upper()} — {d['rows_received']} received, {d['rows_accepted']} accepted, "
+        f"{d['rows_quarantined']} quarantined ({d['plant_id']}, contract {d['contract_version']})"
+    ]
+    for reason, n in d["reasons"].items():
+        lines.append(f"  quarantined {n:>8} × {reason}")
+    lines.extend(f"  {f['severity']:>7}: {f['rule']}: {f['message']}" for f in d["failures"])
+    if d["days"]:
+        lines.append(f"  days: {d['days'][0]} .. {d['days'][-1]} ({len(d['days'])}), label events: {d['label_events']}")
+    return "\n".join(lines)
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="factory-mlops", description="Pipeline-as-code MLOps for plants, on Dagster.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -36,6 +77,21 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--json", action="store_true", help="print a machine-readable summary as the last line")
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     demo.set_defaults(func=_cmd_demo)
+
+    ingest = sub.add_parser(
+        "ingest", help="validate and ingest historian exports of a plant (outside Dagster)",
+        description="Validate files against the plant's data contract, store accepted rows in the lake and "
+        "the rest in the quarantine. Exit 0 when every file was processed (even with quarantined rows), "
+        "1 when a file was rejected whole, 2 on a usage/config error.")
+    ingest.add_argument("plant", help="plant id (plants/<id>/plant.yaml) or the path of a plant.yaml")
+    ingest.add_argument("files", nargs="+", help="CSV / Parquet exports as configured in the plant's source block")
+    ingest.add_argument("--json", action="store_true",
+                        help="print per file: rows_received, rows_accepted, rows_quarantined, reasons, status (one "
+                        "object for one file, a list for several)")
+    ingest.add_argument("--json-list", action="store_true", help="with --json: always print a list")
+    ingest.add_argument("--home", default=None, help="factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)")
+    ingest.add_argument("--plants", default=None, help="folder of plant folders (default: ./plants or the packaged one)")
+    ingest.set_defaults(func=_cmd_ingest)
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
     bench.add_argument("name", help="benchmark name (see docs/benchmarks.md)")

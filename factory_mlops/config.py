@@ -16,6 +16,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from factory_mlops.config_source import SourceConfig
 from factory_mlops.errors import PlantConfigError
 
 _IDENT = re.compile(r"^[a-z][a-z0-9_]*$")
@@ -59,6 +60,28 @@ class MachineConfig(_Strict):
     type: str = ""
 
 
+RuleSeverity = Literal["error", "warning", "off"]
+
+
+class BandsConfig(_Strict):
+    """Statistical bands of a batch: a batch whose sensor mean/std or label rate leaves its band is
+    flagged for a human. Bands stated here win; otherwise they are learned from the last
+    `history_days` passed batches (mean ± `sigmas` × SD of the per-batch values)."""
+
+    history_days: int = Field(14, ge=1, description="Passed days the learned bands look back on.")
+    min_history: int = Field(5, ge=2, description="Fewer past batches than this: no learned band.")
+    sigmas: float = Field(4.0, gt=0, description="Half-width of a learned band in SDs.")
+    sensor_mean: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="sensor -> [low, high] of the batch mean."
+    )
+    sensor_std: dict[str, tuple[float, float]] = Field(
+        default_factory=dict, description="sensor -> [low, high] of the batch SD."
+    )
+    label_rate: tuple[float, float] | None = Field(
+        None, description="[low, high] of the share of rows labelled as failure/defect."
+    )
+
+
 class ContractConfig(_Strict):
     """Batch-level thresholds of the data contract (row-level ranges come from the sensors)."""
 
@@ -68,6 +91,40 @@ class ContractConfig(_Strict):
     )
     max_future_s: int = Field(300, ge=0, description="Tolerated clock skew into the future.")
     min_rows: int = Field(1, ge=0, description="A batch with fewer accepted rows is blocked.")
+    cadence_tolerance: float = Field(
+        0.5, gt=0, description="Median interval may differ from cadence_s by this share."
+    )
+    max_gap_factor: float = Field(
+        10, gt=1, description="A machine silent for more than this many cadences is a `gap`."
+    )
+    max_latency_s: float | None = Field(
+        None, gt=0, description="Arrival minus event time above this is `latency`; null = off."
+    )
+    max_out_of_range_s: float = Field(
+        7200, gt=0, description="A sensor out of range on a machine for longer than this."
+    )
+    stuck_readings: int | None = Field(
+        30, ge=2, description="This many identical consecutive readings = `stuck`; null = off."
+    )
+    spike_sigmas: float | None = Field(
+        12, gt=0, description="A reading this many robust SDs off both neighbours = `spike`."
+    )
+    categories: dict[str, list[str]] = Field(
+        default_factory=dict, description="Categorical column -> allowed values (e.g. product codes)."
+    )
+    bands: BandsConfig = Field(default_factory=BandsConfig)
+    severity: dict[str, RuleSeverity] = Field(
+        default_factory=dict,
+        description="Rule severity overrides: exact rule (`stuck:rpm`) or its prefix (`stuck`).",
+    )
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _yaml_off(cls, v: Any) -> Any:
+        # YAML 1.1 reads a bare `off` as False; take it as the "off" the user wrote.
+        if isinstance(v, dict):
+            return {k: ("off" if x is False else x) for k, x in v.items()}
+        return v
 
 
 Stat = Literal["mean", "std", "min", "max", "last", "slope"]
@@ -217,6 +274,13 @@ class SimulationConfig(_Strict):
     events: list[SimEventConfig] = Field(default_factory=list)
 
 
+class ExampleConfig(_Strict):
+    """A real export shipped with the plant: the demo drops these files into the landing zone."""
+
+    landing_files: list[str] = Field(min_length=1, description="Paths relative to the plant folder.")
+    daily_days: int = Field(2, ge=0, description="Days at the end the demo also scores and monitors.")
+
+
 class PlantConfig(_Strict):
     """A plant: its machines, sensors, contract, features, model, monitoring and edge nodes."""
 
@@ -226,6 +290,7 @@ class PlantConfig(_Strict):
     timezone: str = "UTC"
     machines: list[MachineConfig] = Field(min_length=1)
     sensors: list[SensorConfig] = Field(min_length=1)
+    source: SourceConfig = Field(default_factory=SourceConfig)
     contract: ContractConfig = Field(default_factory=ContractConfig)
     features: FeatureConfig = Field(default_factory=FeatureConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
@@ -236,7 +301,34 @@ class PlantConfig(_Strict):
         None, description="First daily partition; defaults to simulation.start_date."
     )
     simulation: SimulationConfig | None = None
+    example: ExampleConfig | None = None
     source_path: str | None = Field(None, exclude=True, description="Where this config was read from.")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _expand_machine_ranges(cls, data: Any) -> Any:
+        """`{range: {template: "engine_{:03d}", first: 1, last: 260}, line: fleet}` -> 260 machines."""
+        if not isinstance(data, dict) or not isinstance(data.get("machines"), list):
+            return data
+        out: list[Any] = []
+        for i, item in enumerate(data["machines"]):
+            if isinstance(item, dict) and "range" in item:
+                r = item["range"]
+                if not isinstance(r, dict) or set(r) - {"template", "first", "last"} or not {"template", "first", "last"} <= set(r):
+                    raise ValueError(
+                        f"machines[{i}].range needs exactly template, first, last, e.g. "
+                        "{template: 'engine_{:03d}', first: 1, last: 260}"
+                    )
+                if int(r["last"]) < int(r["first"]):
+                    raise ValueError(f"machines[{i}].range: last ({r['last']}) is below first ({r['first']})")
+                rest = {k: v for k, v in item.items() if k != "range"}
+                try:
+                    out += [{"id": str(r["template"]).format(n), **rest} for n in range(int(r["first"]), int(r["last"]) + 1)]
+                except (IndexError, KeyError, ValueError) as exc:
+                    raise ValueError(f"machines[{i}].range.template {r['template']!r} cannot format an integer: {exc}") from None
+            else:
+                out.append(item)
+        return {**data, "machines": out}
 
     @field_validator("plant_id")
     @classmethod
@@ -265,6 +357,22 @@ class PlantConfig(_Strict):
                 unknown = (set(ev.shift) | set(ev.wear_scale)) - set(names)
                 if unknown:
                     raise ValueError(f"event {ev.kind!r} on day {ev.day} names unknown sensors {sorted(unknown)}")
+        rd = self.source.readings
+        known = set(names) | set(self.contract.categories) | {"label"}
+        unknown_map = sorted(set(rd.columns) - known)
+        if unknown_map:
+            raise ValueError(
+                f"source.readings.columns maps unknown names {unknown_map}; keys are lake names: the "
+                f"sensors {names}, contract.categories {sorted(self.contract.categories)} or 'label'"
+            )
+        unknown_units = sorted(set(rd.units) - set(names))
+        if unknown_units:
+            raise ValueError(f"source.readings.units names unknown sensors {unknown_units}; sensors are {names}")
+        if self.source.labels.kind == "label_column" and "label" not in rd.columns:
+            raise ValueError("source.labels.kind is label_column: map the label in source.readings.columns.label")
+        bad_bands = sorted((set(self.contract.bands.sensor_mean) | set(self.contract.bands.sensor_std)) - set(names))
+        if bad_bands:
+            raise ValueError(f"contract.bands names unknown sensors {bad_bands}")
         if self.partitions_start is None and self.simulation is None:
             raise ValueError("partitions_start is required when there is no simulation block")
         return self
@@ -297,6 +405,7 @@ class PlantConfig(_Strict):
             "sensors": [s.model_dump() for s in self.sensors],
             "machines": [m.model_dump() for m in self.machines],
             "contract": self.contract.model_dump(),
+            "source": self.source.model_dump(mode="json"),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -345,3 +454,35 @@ def discover_plants(root: str | Path) -> dict[str, Path]:
     """Map plant_id -> plant.yaml for every `<root>/<plant_id>/plant.yaml`."""
     root = Path(root)
     return {p.parent.name: p for p in sorted(root.glob("*/plant.yaml"))}
+
+
+def default_plants_dir() -> Path:
+    """`$FACTORY_MLOPS_PLANTS`, else `./plants` when it exists, else the packaged `plants/`."""
+    import os
+
+    env = os.environ.get("FACTORY_MLOPS_PLANTS")
+    if env:
+        return Path(env).expanduser().resolve()
+    local = Path("plants")
+    if (local / "README.md").exists() or any(local.glob("*/plant.yaml")):
+        return local.resolve()
+    import plants
+
+    return Path(plants.__file__).resolve().parent
+
+
+def resolve_plant(plant: str, plants_dir: str | Path | None = None) -> PlantConfig:
+    """A plant by id (looked up under `plants_dir`) or by the path of its plant.yaml / folder."""
+    candidate = Path(plant)
+    if candidate.suffix in (".yaml", ".yml") and candidate.is_file():
+        return load_plant_config(candidate)
+    if candidate.is_dir() and (candidate / "plant.yaml").is_file():
+        return load_plant_config(candidate / "plant.yaml")
+    root = Path(plants_dir) if plants_dir is not None else default_plants_dir()
+    known = discover_plants(root)
+    if plant not in known:
+        raise PlantConfigError(
+            f"unknown plant {plant!r}: no {root}/{plant}/plant.yaml; known plants: {sorted(known)}. "
+            f"Pass a plant id, the path of a plant.yaml, or --plants DIR"
+        )
+    return load_plant_config(known[plant])

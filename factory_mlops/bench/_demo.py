@@ -30,7 +30,7 @@ def _library_day(home: Path, plant: str, day_index: int) -> float:
     fh = FactoryHome.resolve(home)
     t0 = time.perf_counter()
     pipeline.ingest_maintenance(cfg, fh, day)
-    pipeline.ingest_readings(cfg, fh, day)
+    pipeline.ingest_readings(cfg, fh, day, force=True)
     pipeline.build_features(cfg, fh, day)
     pipeline.score_day(cfg, fh, day)
     pipeline.drift_for_day(cfg, fh, day)

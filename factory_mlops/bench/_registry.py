@@ -6,9 +6,11 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from factory_mlops.bench._contracts import bench_contracts
 from factory_mlops.bench._demo import bench_demo
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "contracts": bench_contracts,
     "demo": bench_demo,
 }
 

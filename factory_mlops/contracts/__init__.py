@@ -1,16 +1,29 @@
 """Data contract for sensor readings: typed, range-checked, deduplicated, with a quarantine.
 
 A raw historian batch (every column a string) is split into `accepted` rows (typed, sorted) and
-`quarantined` rows (as received, with a reason code), and batch-level rules are checked. No
-Dagster here: the orchestration layer calls `validate_readings` and acts on `ContractResult`.
+`quarantined` rows (as received, with a reason code), and batch-level rules are checked: column
+set, null and quarantine rates, cadence, gaps, latency, persistent out-of-range values, stuck
+sensors, spikes, unit mix-ups, another plant's export, and statistical bands (stated in plant.yaml
+or learned from earlier batches). No Dagster here: the orchestration layer calls
+`validate_readings` and acts on `ContractResult`.
 
-    >>> result = validate_readings(pd.read_csv(path, dtype=str, keep_default_na=False), config)
+    >>> result = validate_readings(
+    ...     pd.read_csv(path, dtype=str, keep_default_na=False), config, history=past_stats
+    ... )
     >>> result.status, result.reasons, [f.rule for f in result.failures]
+    >>> if result.passed:
+    ...     past_stats.append(batch_stats(result, config))
 """
 
+from factory_mlops.contracts._bands import Band, Bands, batch_stats, learn_bands
 from factory_mlops.contracts._result import ContractFailure, ContractResult, Severity, Status
 from factory_mlops.contracts._schema import (
+    ARRIVAL_TIME,
+    CATEGORY_UNKNOWN,
     DUPLICATE_ROW,
+    LABEL,
+    LABEL_INVALID,
+    LABEL_NEGATIVES,
     MACHINE_UNKNOWN,
     MISSING_COLUMN,
     TIMESTAMP_IN_FUTURE,
@@ -20,9 +33,11 @@ from factory_mlops.contracts._schema import (
     VALUE_NOT_NUMERIC,
     VALUE_OUT_OF_RANGE,
     build_readings_schema,
+    optional_columns,
     reason_priority,
     required_columns,
 )
+from factory_mlops.contracts._severity import FIXED_SEVERITY_RULES
 from factory_mlops.contracts._validate import (
     DETAIL,
     REASON,
@@ -33,8 +48,14 @@ from factory_mlops.contracts._validate import (
 )
 
 __all__ = [
+    "ARRIVAL_TIME",
+    "CATEGORY_UNKNOWN",
     "DETAIL",
     "DUPLICATE_ROW",
+    "FIXED_SEVERITY_RULES",
+    "LABEL",
+    "LABEL_INVALID",
+    "LABEL_NEGATIVES",
     "MACHINE_UNKNOWN",
     "MISSING_COLUMN",
     "REASON",
@@ -45,12 +66,17 @@ __all__ = [
     "TIMESTAMP_UNPARSEABLE",
     "VALUE_NOT_NUMERIC",
     "VALUE_OUT_OF_RANGE",
+    "Band",
+    "Bands",
     "ContractFailure",
     "ContractResult",
     "Severity",
     "Status",
+    "batch_stats",
     "build_readings_schema",
     "empty_accepted",
+    "learn_bands",
+    "optional_columns",
     "quarantine_whole_batch",
     "reason_priority",
     "required_columns",

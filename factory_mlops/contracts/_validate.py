@@ -1,49 +1,59 @@
 """Validate a raw (all-string) batch of sensor readings against the plant's data contract.
 
-Pipeline, all vectorised:
+Pipeline, all vectorised (row-level steps in `_rows`, batch-quality rules in `_quality`,
+`_units` and `_bands`):
 
-1. Column check: missing required columns quarantine the whole batch; extra columns are dropped.
-2. Coercion: strings → UTC timestamps and float64 values. Things only visible in the strings are
-   flagged here: unparseable timestamps, timestamps without a zone, non-numeric values.
+1. Column check: missing required columns quarantine the whole batch; the optional columns
+   (`contract.categories`, `label`, `arrival_time`) are validated and kept; other columns are
+   dropped with an `unexpected_columns` warning.
+2. Coercion: strings → UTC timestamps, float64 values, 1.0/0.0 labels. Things only visible in the
+   strings are flagged here: unparseable timestamps, timestamps without a zone, non-numeric
+   values, invalid labels.
 3. pandera (`lazy=True`) on the typed frame: future timestamps, timestamps outside the batch day,
-   unknown machines, out-of-range values. Failure cases are mapped back to rows by index.
+   unknown machines and categories, out-of-range values. Failure cases are mapped back to rows.
 4. Duplicates: a row whose (timestamp, machine_id) equals that of an earlier row that passed every
    other rule is a `duplicate_row` (the first valid one is kept).
-5. Batch-level rules on the split: null rate per sensor, quarantine rate, min rows, ordering.
+5. Batch-level rules on the split: null rate per sensor, quarantine rate, min rows, ordering,
+   another plant's batch, unit mix-ups, persistent out-of-range values, cadence, gaps, latency,
+   stuck sensors, spikes and statistical bands; then the `contract.severity` overrides.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import difflib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import pandera.pandas as pa
-from pandera.config import ValidationDepth, config_context
 
 from factory_mlops.config import PlantConfig
+from factory_mlops.contracts._bands import _stats, band_rules, learn_bands
+from factory_mlops.contracts._quality import (
+    Series,
+    foreign_batch_rule,
+    gap_rule,
+    latency_rule,
+    machine_order,
+    out_of_range_persistent_rules,
+    sensor_rules,
+)
 from factory_mlops.contracts._result import ContractFailure, ContractResult
+from factory_mlops.contracts._rows import Codes, RowCheck, factorize_strings
 from factory_mlops.contracts._schema import (
-    DUPLICATE_ROW,
     MACHINE_ID,
     MACHINE_UNKNOWN,
     MISSING_COLUMN,
     TIMESTAMP,
-    TIMESTAMP_IN_FUTURE,
-    TIMESTAMP_NO_TIMEZONE,
-    TIMESTAMP_OUTSIDE_BATCH_DAY,
-    TIMESTAMP_UNPARSEABLE,
     UTC_DTYPE,
-    VALUE_NOT_NUMERIC,
     VALUE_OUT_OF_RANGE,
-    batch_day_bounds,
-    build_row_schema,
-    reason_priority,
+    optional_columns,
     required_columns,
     to_utc,
 )
+from factory_mlops.contracts._severity import apply_severity
+from factory_mlops.contracts._units import unit_suspect_rules
 from factory_mlops.errors import ContractError
 
 # Quarantine bookkeeping columns appended to the received columns.
@@ -51,22 +61,13 @@ REASON = "reason"
 DETAIL = "detail"
 ROW_NUMBER = "row_number"
 _BOOKKEEPING = (REASON, DETAIL, ROW_NUMBER)
-
-# An ISO 8601 time of day followed by a zone designator: `Z`, `±HH`, `±HHMM` or `±HH:MM`.
-# Anchored on the time part so the `-01` of a bare date `2026-06-01` is not taken for an offset.
-_TZ_SUFFIX = r"[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"
+_NAT = np.iinfo(np.int64).min
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def _as_str(col: pd.Series) -> pd.Series:
-    """The column as Python strings; missing values (None / NaN from a non-string reader) → ""."""
-    if col.dtype == object and not col.isna().any():
-        return col.astype(str)
-    return col.where(col.notna(), "").astype(str)
-
-
 def empty_accepted(config: PlantConfig) -> pd.DataFrame:
-    """An accepted frame with no rows but the contract's columns and dtypes."""
+    """An accepted frame with no rows but the contract's required columns and dtypes
+    (timestamp, machine_id, sensors; optional columns appear only when a batch has them)."""
     data: dict[str, pd.Series] = {
         TIMESTAMP: pd.Series([], dtype=UTC_DTYPE),
         MACHINE_ID: pd.Series([], dtype=object),
@@ -117,16 +118,27 @@ def _batch_rules(
     config: PlantConfig,
     *,
     received: int,
-    accepted_in_file_order: pd.DataFrame,
+    n_acc: int,
+    null_counts: Mapping[str, int],
     quarantined: int,
     reasons: dict[str, int],
+    backwards: Sequence[tuple[str, int]] = (),
 ) -> list[ContractFailure]:
+    """null_rate, quarantine_rate, min_rows and non_monotonic_timestamps.
+
+    Args:
+        config: The plant.
+        received: Rows received.
+        n_acc: Rows accepted.
+        null_counts: Sensor -> empty cells among the accepted rows.
+        quarantined: Rows quarantined.
+        reasons: Quarantine reason -> rows, most frequent first.
+        backwards: (machine id, times its timestamps go backwards in file order), by machine id.
+    """
     c = config.contract
     out: list[ContractFailure] = []
-    n_acc = len(accepted_in_file_order)
 
     if n_acc:
-        null_counts = accepted_in_file_order[config.sensor_names].isna().sum()
         for name, n_null in null_counts.items():
             rate = int(n_null) / n_acc
             if rate > c.max_null_rate:
@@ -179,251 +191,120 @@ def _batch_rules(
             )
         )
 
-    if n_acc > 1:
-        back = accepted_in_file_order.groupby(MACHINE_ID, sort=False)[
-            TIMESTAMP
-        ].diff() < pd.Timedelta(0)
-        n_back = int(back.sum())
-        if n_back:
-            per_machine = accepted_in_file_order.loc[back, MACHINE_ID].value_counts().sort_index()
-            listed = ", ".join(f"{m} ({n})" for m, n in per_machine.items())
-            out.append(
-                ContractFailure(
-                    rule="non_monotonic_timestamps",
-                    severity="warning",
-                    message=(
-                        f"timestamps go backwards in file order {n_back} time(s): {listed}; the "
-                        f"accepted rows were sorted by timestamp, machine_id. Sort the historian "
-                        f"export by time if downstream tools read the raw file"
-                    ),
-                    value=float(n_back),
-                    threshold=None,
-                )
+    n_back = sum(n for _, n in backwards)
+    if n_back:
+        listed = ", ".join(f"{m} ({n})" for m, n in backwards)
+        out.append(
+            ContractFailure(
+                rule="non_monotonic_timestamps",
+                severity="warning",
+                message=(
+                    f"timestamps go backwards in file order {n_back} time(s): {listed}; the "
+                    f"accepted rows were sorted by timestamp, machine_id. Sort the historian "
+                    f"export by time if downstream tools read the raw file"
+                ),
+                value=float(n_back),
+                threshold=None,
             )
+        )
     return out
 
 
-# ---- row-level -------------------------------------------------------------------------------
-class _RowCheck:
-    """Row-level validation of a batch whose required columns are all present."""
+def _backwards(rc: RowCheck, ok: np.ndarray, seq: Series) -> list[tuple[str, int]]:
+    """Per machine (by id), how often an accepted row's timestamp is earlier than that of the
+    machine's previous accepted row in file order.
 
-    def __init__(
-        self,
-        raw: pd.DataFrame,
-        config: PlantConfig,
-        now: pd.Timestamp,
-        batch_date: dt.date | None,
-    ) -> None:
-        self.raw = raw
-        self.config = config
-        self.n = len(raw)
-        self.now = now
-        self.limit = now + pd.Timedelta(seconds=config.contract.max_future_s)
-        self.batch_date = batch_date
-        self.flags: dict[str, np.ndarray] = {}
-        self.strings: dict[str, pd.Series] = {}
-        self.first_valid: np.ndarray = np.full(self.n, -1, dtype=np.int64)
+    `seq` holds the accepted rows in machine, time order; when their file positions increase
+    within every machine, each machine's rows are in time order in the file as well.
+    """
+    if len(seq) < 2:
+        return []
+    in_file_order = (np.diff(seq.rows) > 0) | (seq.machine[1:] != seq.machine[:-1])
+    if in_file_order.all():
+        return []
+    rows = np.flatnonzero(ok)
+    ranks = rc.machine_rank[rows]
+    order = machine_order(ranks, len(rc.machine_names))  # stable: file order within a machine
+    m, t = ranks[order], rc.ts_ns[rows[order]]
+    back = (t[1:] < t[:-1]) & (m[1:] == m[:-1])
+    counts = np.bincount(m[1:][back], minlength=len(rc.machine_names))
+    return [(str(rc.machine_names[r]), int(counts[r])) for r in np.flatnonzero(counts)]
 
-    def _flag(self, reason: str, mask: np.ndarray) -> None:
-        if mask.any():
-            if reason in self.flags:
-                self.flags[reason] |= mask
-            else:
-                self.flags[reason] = mask.copy()
 
-    def coerce(self) -> pd.DataFrame:
-        """Strings → typed frame; flags what only the strings show."""
-        ts_str = _as_str(self.raw[TIMESTAMP]).str.strip()
-        self.strings[TIMESTAMP] = ts_str
-        has_zone = ts_str.str.contains(_TZ_SUFFIX, regex=True).to_numpy(dtype=bool)
-        # Zoned and naive strings are parsed separately: in one array, pandas gives a naive string
-        # that follows a '+02:00' string that offset instead of failing. Naive strings are parsed
-        # only to tell "no time zone" from "unparseable"; their values are never used.
-        ts = pd.Series(pd.NaT, index=ts_str.index, dtype=UTC_DTYPE)
-        if has_zone.any():
-            ts[has_zone] = pd.to_datetime(
-                ts_str[has_zone], format="ISO8601", utc=True, errors="coerce"
-            )
-        parsed = ts.notna().to_numpy()
-        naive = np.zeros(self.n, dtype=bool)
-        if not has_zone.all():
-            naive[~has_zone] = (
-                pd.to_datetime(ts_str[~has_zone], format="ISO8601", errors="coerce", utc=True)
-                .notna()
-                .to_numpy()
-            )
-        self._flag(TIMESTAMP_UNPARSEABLE, ~parsed & ~naive)
-        self._flag(TIMESTAMP_NO_TIMEZONE, naive)
+def _foreign(
+    config: PlantConfig, n: int, unknown: np.ndarray, machine: Codes
+) -> list[ContractFailure]:
+    """`foreign_batch` from the unknown-machine mask and the factorised machine ids."""
+    counts = np.bincount(machine.codes[unknown], minlength=len(machine.uniques))
+    ids = {str(machine.uniques[i]): int(counts[i]) for i in np.flatnonzero(counts)}
+    return foreign_batch_rule(config, n_rows=n, n_unknown=int(unknown.sum()), unknown_ids=ids)
 
-        machine = _as_str(self.raw[MACHINE_ID])
-        self.strings[MACHINE_ID] = machine
-        typed: dict[str, pd.Series] = {TIMESTAMP: ts, MACHINE_ID: machine}
-        for name in self.config.sensor_names:
-            s = _as_str(self.raw[name])
-            self.strings[name] = s
-            stripped = s.str.strip()
-            values = pd.to_numeric(stripped, errors="coerce").astype("float64")
-            self._flag(
-                VALUE_NOT_NUMERIC + name,
-                (values.isna() & (stripped != "")).to_numpy(dtype=bool),
-            )
-            typed[name] = values
-        return pd.DataFrame(typed)
 
-    def run_schema(self, typed: pd.DataFrame) -> None:
-        """pandera, lazy: map every failure case (by row index) to its reason code."""
-        schema = build_row_schema(self.config, now=self.now, batch_date=self.batch_date)
-        failure_cases: pd.DataFrame | None = None
-        # Pin the depth: PANDERA_VALIDATION_ENABLED / _DEPTH in the environment must not be able
-        # to switch the data checks of the contract off.
-        with config_context(
-            validation_enabled=True, validation_depth=ValidationDepth.SCHEMA_AND_DATA
-        ):
-            try:
-                schema.validate(typed, lazy=True, inplace=True)
-            except pa.errors.SchemaErrors as exc:
-                failure_cases = exc.failure_cases
-        if failure_cases is None or failure_cases.empty:
-            return
-        already_bad_ts = np.zeros(self.n, dtype=bool)
-        for r in (TIMESTAMP_UNPARSEABLE, TIMESTAMP_NO_TIMEZONE):
-            if r in self.flags:
-                already_bad_ts |= self.flags[r]
-        groups = failure_cases[
-            ["schema_context", "column", "check", "check_number"]
-        ].drop_duplicates()
-        for _, g in groups.iterrows():
-            sel = (
-                (failure_cases["schema_context"] == g["schema_context"])
-                & (failure_cases["column"] == g["column"])
-                & (failure_cases["check"] == g["check"])
-            )
-            idx = pd.to_numeric(failure_cases.loc[sel, "index"], errors="coerce")
-            if g["schema_context"] != "Column" or idx.isna().any():
-                raise ContractError(
-                    f"internal contract error: the typed batch failed schema check {g['check']!r} "
-                    f"on {g['column']!r} ({g['schema_context']}); this is a bug in "
-                    f"factory_mlops.contracts, please report it with the batch"
-                )
-            mask = np.zeros(self.n, dtype=bool)
-            mask[idx.to_numpy(dtype=np.int64)] = True
-            if g["check"] == "not_nullable":
-                if g["column"] != TIMESTAMP:
-                    raise ContractError(
-                        f"internal contract error: nulls in {g['column']!r} after coercion; this "
-                        f"is a bug in factory_mlops.contracts, please report it with the batch"
-                    )
-                # Every NaT comes from a string already flagged; anything else is unparseable.
-                self._flag(TIMESTAMP_UNPARSEABLE, mask & ~already_bad_ts)
-                continue
-            check = schema.columns[g["column"]].checks[int(g["check_number"])]
-            self._flag(str(check.name), mask)
+def _quality_rules(
+    config: PlantConfig,
+    rc: RowCheck,
+    ok: np.ndarray,
+    seq: Series,
+    accepted: pd.DataFrame,
+    *,
+    arrival: pd.Timestamp | None,
+    history: Sequence[Mapping[str, Any]] | None,
+) -> list[ContractFailure]:
+    """The batch-quality rules after the row-level split, in reporting order."""
+    unknown = rc.flags.get(MACHINE_UNKNOWN, np.zeros(rc.n, dtype=bool))
+    out = _foreign(config, rc.n, unknown, rc.codes[MACHINE_ID])
+    out += unit_suspect_rules(config, rc.values)
 
-    def find_duplicates(self, typed: pd.DataFrame) -> None:
-        """Flag rows whose key equals that of an earlier row passing every other rule."""
-        ok = np.ones(self.n, dtype=bool)
-        for mask in self.flags.values():
-            ok &= ~mask
-        # int64 nanoseconds: converting tz-aware timestamps to numpy would box every value.
-        keys = pd.DataFrame({"t": typed[TIMESTAMP].array.asi8, "m": typed[MACHINE_ID].to_numpy()})
-        valid = keys[ok]
-        firsts = valid[~valid.duplicated(keep="first")]
-        firsts = firsts.assign(first=firsts.index.to_numpy(dtype=np.int64))
-        has_ts = typed[TIMESTAMP].notna().to_numpy()
-        merged = keys[has_ts].merge(firsts, on=["t", "m"], how="left")
-        first = np.full(self.n, -1, dtype=np.int64)
-        first[has_ts] = merged["first"].fillna(-1).to_numpy(dtype=np.int64)
-        positions = np.arange(self.n)
-        dup = (first >= 0) & (first < positions)
-        self.first_valid = first
-        self._flag(DUPLICATE_ROW, dup)
+    acc = rc.accepted_order
+    outside = [s for s in config.sensor_names if VALUE_OUT_OF_RANGE + s in rc.flags]
+    if outside:
+        # Accepted rows (machine, time order) + the other rows with a valid timestamp and a known
+        # machine: the stable sort merges a sorted run with a short tail, close to linear.
+        others = np.flatnonzero(rc.timestamp_ok() & ~unknown & ~ok)
+        timeline = Series.from_rows(
+            np.concatenate([seq.rows, others]),
+            machine=rc.machine_rank,
+            instant=rc.instant_rank,
+            ts=rc.ts_ns,
+            values={},
+            names=rc.machine_names,
+        )
+        masks = {
+            s: (
+                ~np.isnan(rc.values[s])[timeline.rows],
+                rc.flags[VALUE_OUT_OF_RANGE + s][timeline.rows],
+            )
+            for s in outside
+        }
+        out += out_of_range_persistent_rules(config, timeline, masks, rc.values)
 
-    def describe(self, reason: str, rows: np.ndarray, typed: pd.DataFrame) -> np.ndarray:
-        """Human-readable text of `reason` for the given row positions.
+    by_kind = sensor_rules(config, seq)
+    out += by_kind["cadence"]
+    out += gap_rule(config, seq)
 
-        Texts never contain "; ", the separator of the failures in a row's `detail`.
-        """
+    if config.contract.max_latency_s is not None and len(acc):
+        arrival_ns = np.full(len(acc), _NAT, dtype=np.int64)
+        sources = []
+        if rc.arrival is not None:
+            arrival_ns = np.asarray(rc.arrival.asi8, dtype=np.int64)[acc]
+            sources.append("arrival_time column")
+        if arrival is not None and (arrival_ns == _NAT).any():
+            arrival_ns[arrival_ns == _NAT] = arrival.value
+            sources.append(f"batch arrival {arrival.isoformat()}")
+        if sources:
+            out += latency_rule(
+                config,
+                ts=rc.ts_ns[acc],
+                arrival=arrival_ns,
+                machine=rc.machine_rank[acc],
+                names=rc.machine_names,
+                source=", else ".join(sources),
+            )
 
-        def quoted(col: str) -> pd.Series:
-            return "'" + self.strings[col].iloc[rows] + "'"
-
-        if reason == TIMESTAMP_UNPARSEABLE:
-            text = (
-                f"{reason}: "
-                + quoted(TIMESTAMP)
-                + " is not an ISO 8601 timestamp (expected e.g. 2026-06-01T00:01:00Z)"
-            )
-        elif reason == TIMESTAMP_NO_TIMEZONE:
-            text = (
-                f"{reason}: "
-                + quoted(TIMESTAMP)
-                + " has no time zone (export with a Z or ±HH:MM offset)"
-            )
-        elif reason == TIMESTAMP_IN_FUTURE:
-            text = (
-                f"{reason}: "
-                + quoted(TIMESTAMP)
-                + f" is after now + max_future_s ({self.limit.isoformat()}), check the clock "
-                "of the historian / PLC"
-            )
-        elif reason == TIMESTAMP_OUTSIDE_BATCH_DAY:
-            assert self.batch_date is not None
-            day = batch_day_bounds(self.batch_date)[0].date().isoformat()
-            utc_day = typed[TIMESTAMP].iloc[rows].dt.strftime("%Y-%m-%d")
-            text = (
-                f"{reason}: "
-                + quoted(TIMESTAMP)
-                + " falls on "
-                + utc_day
-                + f" (UTC), the batch is for {day}"
-            )
-        elif reason == MACHINE_UNKNOWN:
-            text = (
-                f"{reason}: machine_id "
-                + quoted(MACHINE_ID)
-                + f" is not a machine of plant {self.config.plant_id!r} (add it to plant.yaml "
-                "machines or fix the export)"
-            )
-        elif reason.startswith(VALUE_NOT_NUMERIC):
-            name = reason[len(VALUE_NOT_NUMERIC) :]
-            text = (
-                f"{reason}: "
-                + quoted(name)
-                + " is not a number (use '.' as decimal separator, leave dropouts empty)"
-            )
-        elif reason.startswith(VALUE_OUT_OF_RANGE):
-            name = reason[len(VALUE_OUT_OF_RANGE) :]
-            s = self.config.sensor(name)
-            text = f"{reason}: " + quoted(name) + f" is outside [{s.min:g}, {s.max:g}] {s.unit}"
-        elif reason == DUPLICATE_ROW:
-            text = (
-                f"{reason}: same timestamp and machine_id as data row "
-                + pd.Series(self.first_valid[rows] + 1).astype(str).to_numpy(dtype=object)
-                + " (kept)"
-            )
-        else:  # pragma: no cover - every reason code is handled above
-            raise ContractError(f"internal contract error: no description for reason {reason!r}")
-        return np.asarray(text, dtype=object)
-
-    def split(self, typed: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """(accepted mask, quarantined positions, their reason, their detail)."""
-        present = [r for r in reason_priority(self.config) if r in self.flags]
-        if not present:
-            empty = np.array([], dtype=object)
-            return np.ones(self.n, dtype=bool), np.array([], dtype=np.int64), empty, empty
-        matrix = np.column_stack([self.flags[r] for r in present])
-        bad = matrix.any(axis=1)
-        positions = np.flatnonzero(bad)
-        reason = np.asarray(present, dtype=object)[matrix[positions].argmax(axis=1)]
-        detail = np.full(len(positions), "", dtype=object)
-        for j, r in enumerate(present):
-            hit = matrix[positions, j]
-            if not hit.any():
-                continue
-            text = self.describe(r, positions[hit], typed)
-            current = detail[hit]
-            detail[hit] = np.where(current == "", text, current + "; " + text)
-        return ~bad, positions, reason, detail
+    out += by_kind["stuck"]
+    out += by_kind["spike"]
+    out += band_rules(_stats(accepted, config), learn_bands(history, config))
+    return out
 
 
 # ---- public ----------------------------------------------------------------------------------
@@ -433,31 +314,52 @@ def validate_readings(
     *,
     now: pd.Timestamp | None = None,
     batch_date: dt.date | None = None,
+    arrival: pd.Timestamp | None = None,
+    history: Sequence[Mapping[str, Any]] | None = None,
 ) -> ContractResult:
     """Validate a raw batch of sensor readings against the plant's data contract.
 
     Rows that break a row-level rule are quarantined with a reason code (the first in priority
     order: `timestamp_unparseable`, `timestamp_no_timezone`, `timestamp_in_future`,
-    `timestamp_outside_batch_day`, `machine_unknown`, `value_not_numeric:<sensor>`,
-    `value_out_of_range:<sensor>`, `duplicate_row`) and a detail listing all of the row's
-    failures; the rest are accepted, typed and sorted. Batch-level rules (`missing_columns`,
-    `unexpected_columns`, `null_rate:<sensor>`, `quarantine_rate`, `min_rows`,
-    `non_monotonic_timestamps`) are reported as `ContractFailure`s.
+    `timestamp_outside_batch_day`, `machine_unknown`, `category_unknown:<column>`,
+    `label_invalid`, `value_not_numeric:<sensor>`, `value_out_of_range:<sensor>`,
+    `duplicate_row`) and a detail listing all of the row's failures; the rest are accepted, typed
+    and sorted.
+
+    Batch-level rules are reported as `ContractFailure`s (default severity in brackets):
+    `missing_columns` [error], `unexpected_columns` [warning], `null_rate:<sensor>` [error],
+    `quarantine_rate` [error], `min_rows` [error], `non_monotonic_timestamps` [warning],
+    `foreign_batch` [error], `unit_suspect:<sensor>` [error],
+    `out_of_range_persistent:<sensor>` [error], `cadence:<sensor>` [warning], `gap` [warning],
+    `latency` [warning], `stuck:<sensor>` [warning], `spike:<sensor>` [warning],
+    `band:<sensor>:mean`, `band:<sensor>:std`, `band:label_rate` [warning]. `contract.severity`
+    overrides any of them by exact name or by prefix (`stuck`), exact first; `off` drops the
+    failure. `missing_columns` keeps its severity, as do the whole-batch rejections of
+    `quarantine_whole_batch` (`duplicate_columns`, file-level reasons), which skip the
+    overrides.
 
     Args:
         raw: The batch as read from the historian CSV with every column as string, e.g.
             `pd.read_csv(path, dtype=str, keep_default_na=False)` (empty cell = "" = dropout).
-            Non-string columns are converted to strings, missing values to "".
+            Besides timestamp, machine_id and the sensors it may have the columns of
+            `contract.categories`, `label` (a `source.labels.positive` value, one of
+            `LABEL_NEGATIVES`, or empty) and `arrival_time` (ISO 8601 with zone; anything else
+            reads as unknown). Non-string columns are converted to strings, missing values to "".
         config: The plant whose machines, sensors and `contract` block define the contract.
         now: Timezone-aware reference instant for `timestamp_in_future`; default: wall clock.
         batch_date: If given, rows whose UTC date differs are quarantined as
             `timestamp_outside_batch_day`.
+        arrival: Timezone-aware instant the batch arrived (e.g. the file's mtime); the `latency`
+            rule uses it for rows without an `arrival_time`.
+        history: `batch_stats()` of the passed batches of the last `bands.history_days` days,
+            for learned bands (see `learn_bands`).
 
     Returns:
         A `ContractResult` with `rows_received == rows_accepted + rows_quarantined`.
 
     Raises:
-        ContractError: If `raw` is not a DataFrame or `now` is naive.
+        ContractError: If `raw` is not a DataFrame, `now` or `arrival` is naive, or a `history`
+            entry is not a mapping.
     """
     if not isinstance(raw, pd.DataFrame):
         raise ContractError(
@@ -466,6 +368,7 @@ def validate_readings(
             f"quarantine_whole_batch() when it cannot be parsed"
         )
     now_utc = to_utc(now, "now") if now is not None else pd.Timestamp.now(tz="UTC")
+    arrival_utc = to_utc(arrival, "arrival") if arrival is not None else None
     version = config.contract_version()
     raw = raw.reset_index(drop=True)
     n = len(raw)
@@ -481,9 +384,11 @@ def validate_readings(
         )
 
     required = required_columns(config)
+    known = set(required) | set(optional_columns(config))
     received_cols = list(raw.columns)
     missing = [c for c in required if c not in received_cols]
-    extra = [c for c in received_cols if c not in required]
+    extra = [c for c in received_cols if c not in known]
+    optional = [c for c in optional_columns(config) if c in received_cols]
     failures: list[ContractFailure] = []
 
     if missing:
@@ -522,44 +427,58 @@ def validate_readings(
         detail = "; ".join(MISSING_COLUMN + c for c in missing)
         quarantined = _quarantine_frame(raw, positions, MISSING_COLUMN + missing[0], detail)
         reasons = {MISSING_COLUMN + missing[0]: n} if n else {}
-        accepted = empty_accepted(config)
         failures += _batch_rules(
             config,
             received=n,
-            accepted_in_file_order=accepted,
+            n_acc=0,
+            null_counts={},
             quarantined=n,
             reasons=reasons,
         )
+        if MACHINE_ID in received_cols:
+            machine = factorize_strings(raw[MACHINE_ID])
+            known_ids = np.isin(machine.uniques, np.asarray(config.machine_ids, dtype=object))
+            failures += _foreign(config, n, ~known_ids[machine.codes], machine)
         return ContractResult(
-            accepted=accepted,
+            accepted=empty_accepted(config),
             quarantined=quarantined,
             rows_received=n,
             rows_accepted=0,
             rows_quarantined=n,
             reasons=reasons,
-            failures=failures,
+            failures=apply_severity(failures, config.contract.severity),
             contract_version=version,
         )
 
-    rc = _RowCheck(raw, config, now_utc, batch_date)
-    typed = rc.coerce()
-    rc.run_schema(typed)
-    rc.find_duplicates(typed)
-    ok, positions, reason, detail = rc.split(typed)
+    rc = RowCheck(raw, config, now_utc, batch_date, optional)
+    rc.coerce()
+    rc.run_schema()
+    rc.find_duplicates()
+    ok, positions, reason, detail = rc.split()
 
-    in_file_order = typed[ok]
-    accepted = in_file_order.sort_values([TIMESTAMP, MACHINE_ID], kind="stable").reset_index(
-        drop=True
+    accepted = rc.accepted_frame(ok)
+    # The accepted rows in machine, time order: what the sequence rules run on.
+    seq = Series.from_rows(
+        rc.accepted_order,
+        machine=rc.machine_rank,
+        instant=rc.instant_rank,
+        ts=rc.ts_ns,
+        values=rc.values,
+        names=rc.machine_names,
+        time_sorted=True,
     )
     quarantined = _quarantine_frame(raw, positions, reason, detail)
     reasons = _count_reasons(reason)
     failures += _batch_rules(
         config,
         received=n,
-        accepted_in_file_order=in_file_order,
+        n_acc=len(accepted),
+        null_counts={s: int(np.isnan(accepted[s].to_numpy()).sum()) for s in config.sensor_names},
         quarantined=len(positions),
         reasons=reasons,
+        backwards=_backwards(rc, ok, seq),
     )
+    failures += _quality_rules(config, rc, ok, seq, accepted, arrival=arrival_utc, history=history)
     return ContractResult(
         accepted=accepted,
         quarantined=quarantined,
@@ -567,7 +486,7 @@ def validate_readings(
         rows_accepted=len(accepted),
         rows_quarantined=len(quarantined),
         reasons=reasons,
-        failures=failures,
+        failures=apply_severity(failures, config.contract.severity),
         contract_version=version,
     )
 

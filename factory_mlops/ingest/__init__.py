@@ -7,5 +7,15 @@ from factory_mlops.ingest._readers import (
     read_maintenance_csv,
     read_readings_csv,
 )
+from factory_mlops.ingest._store import ReadingsStore, SourceManifest, source_key
 
-__all__ = ["MAINTENANCE_COLUMNS", "Lake", "file_sha256", "read_maintenance_csv", "read_readings_csv"]
+__all__ = [
+    "MAINTENANCE_COLUMNS",
+    "Lake",
+    "ReadingsStore",
+    "SourceManifest",
+    "file_sha256",
+    "read_maintenance_csv",
+    "read_readings_csv",
+    "source_key",
+]

@@ -3,11 +3,14 @@
 
 import datetime as dt
 from collections.abc import Sequence
+from pathlib import Path
 
 import dagster as dg
 
 from factory_mlops import pipeline
 from factory_mlops.config import PlantConfig
+from factory_mlops.ingest import ReadingsStore
+from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource
 
 
@@ -31,33 +34,49 @@ def build_daily_assets(config: PlantConfig, partitions: dg.PartitionsDefinition)
         key=[p, "validated_readings"], kinds={"pandera", "parquet"}, **common,
         description="Historian readings that passed the data contract; rejected rows go to quarantine.",
         check_specs=[dg.AssetCheckSpec("data_contract", asset=[p, "validated_readings"], blocking=True,
-                                       description="Schema, ranges, timestamps, null rate, quarantine rate")],
+                                       description="Every landing file covering the day passed the data contract (blocking)")],
     )
     def validated_readings(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
         home = factory_home.factory_home()
-        outcomes = [pipeline.ingest_readings(config, home, d) for d in _days(context)]
-        rec = sum(o.result.rows_received for o in outcomes)
-        acc = sum(o.result.rows_accepted for o in outcomes)
-        qua = sum(o.result.rows_quarantined for o in outcomes)
+        days = _days(context)
+        landing_file = context.run.tags.get(T.LANDING_FILE)
+        if landing_file:
+            # The landing-zone sensor asked for exactly this file (run_key = its checksum).
+            reports = [pipeline.ingest_file(config, home, landing_file)]
+            store = ReadingsStore(home, p)
+            status = {d: store.day_status(d) for d in days}
+        else:
+            done = pipeline.ingest_days(config, home, days)
+            reports, status = done.reports, done.day_status
+        rec = sum(r.rows_received for r in reports)
+        acc = sum(r.rows_accepted for r in reports)
+        qua = sum(r.rows_quarantined for r in reports)
         reasons: dict[str, int] = {}
-        for o in outcomes:
-            for k, v in o.result.reasons.items():
+        for r in reports:
+            for k, v in r.reasons.items():
                 reasons[k] = reasons.get(k, 0) + v
-        failed = [f"{o.day}: {f.rule} — {f.message}" for o in outcomes for f in o.result.failures if f.severity == "error"]
-        warnings = [f"{o.day}: {f.rule} — {f.message}" for o in outcomes for f in o.result.failures if f.severity == "warning"]
+        failed = [f"`{Path(r.path).name}`: {f.rule} — {f.message}" for r in reports for f in r.failures if f.severity == "error"]
+        failed += [f"{d}: no readings from any landing file" for d, s in status.items() if not s["sources"]]
+        failed += [f"{d}: blocked by earlier file(s) " + ", ".join(x["key"] for x in s["sources"] if not x["passed"])
+                   for d, s in status.items() if s["sources"] and not s["passed"] and not reports]
+        warnings = [f"`{Path(r.path).name}`: {f.rule} — {f.message}" for r in reports for f in r.failures if f.severity == "warning"]
+        blocked = sorted(d.isoformat() for d, s in status.items() if not s["passed"])
         check = dg.AssetCheckResult(
-            check_name="data_contract", passed=not failed,
-            severity=dg.AssetCheckSeverity.ERROR if failed else dg.AssetCheckSeverity.WARN,
+            check_name="data_contract", passed=not blocked,
+            severity=dg.AssetCheckSeverity.ERROR if blocked else dg.AssetCheckSeverity.WARN,
             metadata={"errors": dg.MetadataValue.md("\n".join(f"- {x}" for x in failed) or "none"),
                       "warnings": dg.MetadataValue.md("\n".join(f"- {x}" for x in warnings) or "none"),
-                      "rows_quarantined": qua},
+                      "blocked_days": ", ".join(blocked) or "none", "rows_quarantined": qua},
         )
         return dg.MaterializeResult(
             metadata={"rows_received": rec, "rows_accepted": acc, "rows_quarantined": qua,
                       "dagster/row_count": acc, "reasons": reasons,
-                      "status": ",".join(sorted({o.result.status for o in outcomes})),
-                      "contract_version": config.contract_version(),
-                      "source_files": dg.MetadataValue.md("\n".join(f"- `{o.source}` sha256 `{o.source_sha256}`" for o in outcomes))},
+                      "status": ",".join(sorted({r.status for r in reports})) or "no new file",
+                      "files_ingested": len(reports), "contract_version": config.contract_version(),
+                      "source_files": dg.MetadataValue.md(
+                          "\n".join(f"- `{r.path}` sha256 `{r.sha256[:16]}` {r.status}: {r.rows_received} received, "
+                                    f"{r.rows_accepted} accepted, {r.rows_quarantined} quarantined" for r in reports)
+                          or "no new or changed file for these days")},
             check_results=[check],
         )
 

@@ -4,6 +4,8 @@ PLANT = "factory_mlops/plant"
 TRIGGER = "factory_mlops/trigger"
 REASON = "factory_mlops/reason"
 DATA_THROUGH = "factory_mlops/data_through"
+LANDING_FILE = "factory_mlops/landing_file"
+LANDING_SHA256 = "factory_mlops/landing_sha256"
 TRIGGERS = ("initial", "drift", "feedback", "new_failure_type", "schedule", "manual")
 
 

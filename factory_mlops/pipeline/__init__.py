@@ -1,13 +1,11 @@
 """The closed loop's stages composed per plant: what each Dagster asset calls (no Dagster here)."""
 
 from factory_mlops.pipeline._daily import (
-    CONTRACT_REPORTS,
     DRIFT_REPORTS,
     FEATURES,
     MAINTENANCE,
     PREDICTIONS,
     VALIDATED,
-    IngestOutcome,
     ScoringOutcome,
     build_features,
     day_bounds,
@@ -17,6 +15,16 @@ from factory_mlops.pipeline._daily import (
     ingest_readings,
     passed_days,
     score_day,
+)
+from factory_mlops.pipeline._ingest import (
+    DayIngest,
+    IngestReport,
+    derive_label_events,
+    ingest_days,
+    ingest_file,
+    landing_days,
+    landing_files,
+    needs_ingest,
 )
 from factory_mlops.pipeline._retrain import (
     Candidate,
@@ -31,27 +39,33 @@ from factory_mlops.pipeline._retrain import (
 )
 
 __all__ = [
-    "CONTRACT_REPORTS",
     "DRIFT_REPORTS",
     "FEATURES",
     "MAINTENANCE",
     "PREDICTIONS",
     "VALIDATED",
     "Candidate",
+    "DayIngest",
     "Deployment",
     "Evaluation",
-    "IngestOutcome",
+    "IngestReport",
     "ScoringOutcome",
     "assemble_training_set",
     "build_features",
     "day_bounds",
     "deploy_candidate",
     "deployed_reference",
+    "derive_label_events",
     "drift_for_day",
     "evaluate_candidate",
+    "ingest_days",
+    "ingest_file",
     "ingest_maintenance",
     "ingest_readings",
+    "landing_days",
+    "landing_files",
     "load_maintenance",
+    "needs_ingest",
     "passed_days",
     "register_candidate",
     "score_day",

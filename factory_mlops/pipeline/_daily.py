@@ -9,15 +9,14 @@ from typing import Any
 import pandas as pd
 
 from factory_mlops.config import PlantConfig
-from factory_mlops.contracts import ContractResult, quarantine_whole_batch, validate_readings
 from factory_mlops.errors import ContractError
 from factory_mlops.features import FeatureSpec, compute_features
 from factory_mlops.home import FactoryHome
-from factory_mlops.ingest import Lake, file_sha256, read_maintenance_csv, read_readings_csv
+from factory_mlops.ingest import Lake, ReadingsStore, read_maintenance_csv
 from factory_mlops.monitoring import DriftReference, DriftReport, drift_report
+from factory_mlops.pipeline._ingest import DayIngest, ingest_days
 
 VALIDATED = "validated_readings"
-CONTRACT_REPORTS = "contract_reports"
 MAINTENANCE = "maintenance_log"
 FEATURES = "sensor_features"
 PREDICTIONS = "predictions"
@@ -29,42 +28,15 @@ def day_bounds(day: dt.date) -> tuple[pd.Timestamp, pd.Timestamp]:
     return start, start + pd.Timedelta(days=1)
 
 
-@dataclass(frozen=True)
-class IngestOutcome:
-    day: dt.date
-    source: str
-    source_sha256: str | None
-    result: ContractResult
+def ingest_readings(
+    config: PlantConfig, home: FactoryHome, day: dt.date, *, now: pd.Timestamp | None = None, force: bool = False
+) -> DayIngest:
+    """Ingest the landing files that cover `day` (new or changed ones; all with `force`).
 
-    def to_dict(self) -> dict[str, Any]:
-        return {"day": self.day.isoformat(), "source": self.source, "source_sha256": self.source_sha256,
-                **self.result.to_dict()}
-
-
-def ingest_readings(config: PlantConfig, home: FactoryHome, day: dt.date, *, now: pd.Timestamp | None = None) -> IngestOutcome:
-    """Read the day's landing file, validate it, and write accepted rows, quarantine and report.
-
-    Accepted rows of a batch that fails an error-severity rule are still written (nothing is
-    lost) but the report marks the day as not passed, and downstream readers skip it.
+    Accepted rows of a file that fails an error-severity rule are still stored (nothing is lost)
+    but the file is marked as not passed, and every day it covers is blocked downstream.
     """
-    lake = Lake(home, config.plant_id)
-    path = home.landing(config.plant_id, "readings") / f"{day.isoformat()}.csv"
-    sha = file_sha256(path) if path.exists() else None
-    try:
-        raw = read_readings_csv(path)
-        result = validate_readings(raw, config, now=now, batch_date=day)
-    except ContractError as exc:
-        result = quarantine_whole_batch(None, "file_unreadable", str(exc), config)
-    lake.write(VALIDATED, day, result.accepted)
-    qdir = home.quarantine(config.plant_id)
-    if result.rows_quarantined:
-        qdir.mkdir(parents=True, exist_ok=True)
-        result.quarantined.astype(str).to_parquet(qdir / f"{day.isoformat()}.parquet", index=False)
-    else:
-        (qdir / f"{day.isoformat()}.parquet").unlink(missing_ok=True)
-    outcome = IngestOutcome(day=day, source=str(path), source_sha256=sha, result=result)
-    lake.write_json(CONTRACT_REPORTS, day, outcome.to_dict())
-    return outcome
+    return ingest_days(config, home, [day], now=now, force=force)
 
 
 def ingest_maintenance(config: PlantConfig, home: FactoryHome, day: dt.date) -> pd.DataFrame:
@@ -88,23 +60,15 @@ def ingest_maintenance(config: PlantConfig, home: FactoryHome, day: dt.date) -> 
 
 
 def passed_days(config: PlantConfig, home: FactoryHome, start: dt.date | None = None, end: dt.date | None = None) -> list[dt.date]:
-    """Days whose readings passed the contract (blocked days are left out of features/training)."""
-    lake = Lake(home, config.plant_id)
-    out = []
-    for d in lake.days(VALIDATED):
-        if (start and d < start) or (end and d > end):
-            continue
-        rep = lake.read_json(CONTRACT_REPORTS, d)
-        if rep is not None and rep.get("passed"):
-            out.append(d)
-    return out
+    """Days whose every source file passed the contract (blocked days stay out of features/training)."""
+    return ReadingsStore(home, config.plant_id).passed_days(start, end)
 
 
 def validated_window(config: PlantConfig, home: FactoryHome, day: dt.date, spec: FeatureSpec) -> pd.DataFrame:
     """Validated readings of `day` plus the lookback the feature windows need."""
     lookback_days = int((spec.lookback + pd.Timedelta(days=1) - pd.Timedelta(1)).days)
     days = passed_days(config, home, day - dt.timedelta(days=lookback_days), day)
-    return Lake(home, config.plant_id).read_range(VALIDATED, days=days)
+    return ReadingsStore(home, config.plant_id).read_days(days)
 
 
 def build_features(config: PlantConfig, home: FactoryHome, day: dt.date) -> pd.DataFrame:

@@ -17,7 +17,7 @@ from factory_mlops.errors import TrainingError
 from factory_mlops.evaluation import GateDecision, evaluate_predictions, gate
 from factory_mlops.features import FeatureSpec
 from factory_mlops.home import FactoryHome
-from factory_mlops.ingest import Lake
+from factory_mlops.ingest import Lake, ReadingsStore
 from factory_mlops.lineage import code_version
 from factory_mlops.monitoring import DriftReference, build_reference
 from factory_mlops.pipeline._daily import FEATURES, MAINTENANCE, day_bounds, passed_days
@@ -31,7 +31,10 @@ from factory_mlops.training import (
 
 
 def load_maintenance(config: PlantConfig, home: FactoryHome) -> pd.DataFrame:
-    log = Lake(home, config.plant_id).read_range(MAINTENANCE)
+    """The plant's failure/repair events: the maintenance log plus events derived from labels."""
+    frames = [f for f in (Lake(home, config.plant_id).read_range(MAINTENANCE), ReadingsStore(home, config.plant_id).events())
+              if len(f)]
+    log = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if log.empty:
         return pd.DataFrame({"event_time": pd.Series(dtype="datetime64[ns, UTC]"),
                              "machine_id": pd.Series(dtype=object), "event": pd.Series(dtype=object)})

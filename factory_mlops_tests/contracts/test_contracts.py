@@ -494,6 +494,7 @@ def test_priority_order_is_the_documented_one() -> None:
         "timestamp_in_future",
         "timestamp_outside_batch_day",
         "machine_unknown",
+        "label_invalid",  # category_unknown:<column> would precede it (CONFIG has no categories)
         "value_not_numeric:temp_c",
         "value_not_numeric:pressure_bar",
         "value_out_of_range:temp_c",
@@ -585,7 +586,9 @@ def test_schema_is_built_from_the_config() -> None:
     schema = build_readings_schema(CONFIG)
 
     assert isinstance(schema, pa.DataFrameSchema)
-    assert list(schema.columns) == COLUMNS
+    # The optional columns a batch may bring are part of the schema, not required.
+    assert list(schema.columns) == [*COLUMNS, "label", "arrival_time"]
+    assert [c for c in schema.columns if schema.columns[c].required] == COLUMNS
     assert schema.columns["machine_id"].checks[0].name == "machine_unknown"
     assert schema.columns["temp_c"].nullable is True
     assert schema.columns["timestamp"].nullable is False

@@ -1,0 +1,407 @@
+"""The ingest stage: a historian export -> source adapter -> data contract -> lake + quarantine.
+
+Used the same way by the CLI (`factory-mlops ingest`), the Dagster assets and the landing-zone
+sensor. Accounting is per *record of the file* (a line of a CSV, a row of a Parquet file, one
+(time, machine, tag) record of a long export): `rows_received == rows_accepted + rows_quarantined`
+always holds, and every quarantined record keeps its reason and its row number in the file.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from factory_mlops.config import PlantConfig
+from factory_mlops.contracts import (
+    DETAIL,
+    DUPLICATE_ROW,
+    REASON,
+    ROW_NUMBER,
+    ContractFailure,
+    ContractResult,
+    batch_stats,
+    quarantine_whole_batch,
+    validate_readings,
+)
+from factory_mlops.home import FactoryHome
+from factory_mlops.ingest import ReadingsStore, SourceManifest, file_sha256, source_key
+from factory_mlops.sources import SourceBatch, peek_days, read_source
+
+EVENT_COLUMNS = ["event_time", "reported_at", "machine_id", "event", "failure_type", "downtime_hours"]
+
+
+@dataclass(frozen=True)
+class IngestReport:
+    """What ingesting one file did: counts per record of the file, reasons, failures, days."""
+
+    plant_id: str
+    path: str
+    source_key: str
+    sha256: str
+    rows_received: int
+    rows_accepted: int
+    rows_quarantined: int
+    reasons: dict[str, int]
+    failures: list[ContractFailure]
+    days: list[dt.date]
+    label_events: int
+    contract_version: str
+    stats: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.rows_received != self.rows_accepted + self.rows_quarantined:
+            raise AssertionError(
+                f"ingest accounting broken for {self.path}: received {self.rows_received} != accepted "
+                f"{self.rows_accepted} + quarantined {self.rows_quarantined}"
+            )
+        if sum(self.reasons.values()) != self.rows_quarantined:
+            raise AssertionError(
+                f"ingest accounting broken for {self.path}: reasons sum to {sum(self.reasons.values())}, "
+                f"{self.rows_quarantined} quarantined"
+            )
+
+    @property
+    def passed(self) -> bool:
+        """No error-severity rule failed: the file's rows flow downstream."""
+        return not any(f.severity == "error" for f in self.failures)
+
+    @property
+    def status(self) -> str:
+        """`rejected` (blocked, or nothing accepted), `accepted` (every record), else `partially_accepted`."""
+        if not self.passed or self.rows_accepted == 0:
+            return "rejected"
+        return "accepted" if self.rows_quarantined == 0 else "partially_accepted"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "plant_id": self.plant_id,
+            "file": self.path,
+            "source_key": self.source_key,
+            "sha256": self.sha256,
+            "status": self.status,
+            "passed": self.passed,
+            "rows_received": int(self.rows_received),
+            "rows_accepted": int(self.rows_accepted),
+            "rows_quarantined": int(self.rows_quarantined),
+            "reasons": {str(k): int(v) for k, v in self.reasons.items()},
+            "failures": [f.to_dict() for f in self.failures],
+            "days": [d.isoformat() for d in self.days],
+            "label_events": int(self.label_events),
+            "contract_version": self.contract_version,
+        }
+
+
+# ---- helpers ---------------------------------------------------------------------------------
+def _file_arrival(path: Path) -> pd.Timestamp | None:
+    try:
+        return pd.Timestamp(os.stat(path).st_mtime, unit="s", tz="UTC")
+    except OSError:
+        return None
+
+
+def _history(store: ReadingsStore, config: PlantConfig, key: str, before: pd.Timestamp | None) -> list[dict[str, Any]]:
+    """Per-batch stats of the most recent passed sources that end before this batch starts."""
+    if before is None:
+        return []
+    first_day = before.date()
+    past = [
+        m
+        for m in store.manifests()
+        if m.key != key and m.passed and m.days and m.days[-1] < first_day and m.report.get("stats")
+    ]
+    past.sort(key=lambda m: m.days[-1])
+    horizon = first_day - dt.timedelta(days=config.contract.bands.history_days)
+    return [m.report["stats"] for m in past if m.days[-1] >= horizon]
+
+
+def _first_time(frame: pd.DataFrame) -> pd.Timestamp | None:
+    if "timestamp" not in frame.columns or frame.empty:
+        return None
+    ts = pd.to_datetime(frame["timestamp"], utc=True, format="ISO8601", errors="coerce")
+    first = ts.min()
+    return None if pd.isna(first) else first
+
+
+def _empty_events() -> pd.DataFrame:
+    return pd.DataFrame({
+        "event_time": pd.Series(dtype="datetime64[ns, UTC]"),
+        "reported_at": pd.Series(dtype="datetime64[ns, UTC]"),
+        "machine_id": pd.Series(dtype=object),
+        "event": pd.Series(dtype=object),
+        "failure_type": pd.Series(dtype=object),
+        "downtime_hours": pd.Series(dtype=float),
+    })
+
+
+def derive_label_events(accepted: pd.DataFrame, config: PlantConfig) -> pd.DataFrame:
+    """Failure events from the labels of accepted rows (label column or run-to-failure units).
+
+    `label_column`: every row labelled 1 is a failure of its machine at its timestamp.
+    `run_to_failure`: every machine's last accepted reading in the file is its failure.
+    Events are reported `source.labels.report_delay_hours` after they happen.
+    """
+    kind = config.source.labels.kind
+    if accepted.empty or kind in ("event_log", "none"):
+        return _empty_events()
+    if kind == "label_column":
+        if "label" not in accepted.columns:
+            return _empty_events()
+        hits = accepted.loc[accepted["label"] == 1.0, ["timestamp", "machine_id"]]
+        failure_type = "labelled"
+    else:  # run_to_failure
+        hits = accepted.loc[accepted.groupby("machine_id", sort=True)["timestamp"].idxmax(), ["timestamp", "machine_id"]]
+        failure_type = "run_to_failure"
+    delay = pd.Timedelta(hours=config.source.labels.report_delay_hours)
+    events = pd.DataFrame({
+        "event_time": hits["timestamp"].to_numpy(),
+        "reported_at": (hits["timestamp"] + delay).to_numpy(),
+        "machine_id": hits["machine_id"].astype(str).to_numpy(),
+        "event": "failure",
+        "failure_type": failure_type,
+        "downtime_hours": 0.0,
+    })
+    events["event_time"] = pd.to_datetime(events["event_time"], utc=True)
+    events["reported_at"] = pd.to_datetime(events["reported_at"], utc=True)
+    return events.sort_values(["event_time", "machine_id"], ignore_index=True)
+
+
+def _cross_source_duplicates(
+    store: ReadingsStore, key: str, accepted: pd.DataFrame
+) -> tuple[np.ndarray, np.ndarray]:
+    """Accepted rows whose (timestamp, machine_id) another ingested file already holds.
+
+    Returns (mask over `accepted`, the other source's key per flagged row).
+    """
+    mask = np.zeros(len(accepted), dtype=bool)
+    other = np.full(len(accepted), "", dtype=object)
+    if accepted.empty:
+        return mask, other
+    t_ns = accepted["timestamp"].array.asi8
+    days = accepted["timestamp"].dt.date.to_numpy()
+    by_day = store.sources_by_day()
+    for d in sorted(set(days)):
+        for m in by_day.get(d, []):
+            if m.key == key:
+                continue
+            path = store.piece_path(d, m.key)
+            if not path.exists():
+                continue
+            theirs = pd.read_parquet(path, columns=["timestamp", "machine_id"])
+            their_keys = pd.MultiIndex.from_arrays([theirs["timestamp"].array.asi8, theirs["machine_id"].astype(str)])
+            sel = np.flatnonzero(days == d)
+            mine = pd.MultiIndex.from_arrays([t_ns[sel], accepted["machine_id"].to_numpy()[sel].astype(str)])
+            hit = mine.isin(their_keys) & ~mask[sel]
+            mask[sel[hit]] = True
+            other[sel[hit]] = m.key
+    return mask, other
+
+
+def _positions_of(frame: pd.DataFrame, candidates: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
+    """Frame positions (among `candidates`) of `rows`, matched on (timestamp, machine_id)."""
+    cand_ts = pd.to_datetime(frame["timestamp"].iloc[candidates], utc=True, format="ISO8601", errors="coerce")
+    lookup = pd.DataFrame({
+        "t": cand_ts.array.asi8, "m": frame["machine_id"].iloc[candidates].astype(str).to_numpy(), "pos": candidates
+    }).drop_duplicates(["t", "m"])
+    want = pd.DataFrame({"t": rows["timestamp"].array.asi8, "m": rows["machine_id"].astype(str).to_numpy()})
+    merged = want.merge(lookup, on=["t", "m"], how="left")
+    if merged["pos"].isna().any():
+        raise AssertionError("internal ingest error: an accepted row has no source row; please report it")
+    return merged["pos"].to_numpy(dtype=np.int64)
+
+
+# ---- the stage -------------------------------------------------------------------------------
+def ingest_file(
+    config: PlantConfig,
+    home: FactoryHome,
+    path: str | Path,
+    *,
+    now: pd.Timestamp | None = None,
+) -> IngestReport:
+    """Read, validate and store one historian export of `config`'s plant.
+
+    Rows that pass go to the lake (one piece per UTC day, replacing what this file wrote before),
+    the rest to the plant's quarantine with a reason per record; a file that cannot be read at all
+    is quarantined whole. Rows another ingested file already holds are quarantined as
+    `duplicate_row`, so the same data never enters the lake twice.
+
+    Args:
+        config: The plant; its `source` block says how to read the file, `contract` what to accept.
+        home: The factory_mlops home holding the lake and the quarantine.
+        path: The file (CSV or Parquet as configured).
+        now: Reference instant for "timestamp in the future" (default: wall clock).
+
+    Returns:
+        An `IngestReport`; `status` is `rejected` when the file is blocked or nothing was accepted.
+    """
+    path = Path(path)
+    store = ReadingsStore(home, config.plant_id)
+    key = source_key(path)
+    batch: SourceBatch = read_source(path, config)
+    sha = batch.sha256 or (file_sha256(path) if path.is_file() else "")
+    failures: list[ContractFailure]
+    history = _history(store, config, key, _first_time(batch.frame)) if batch.file_error is None else []
+
+    if batch.file_error is not None:
+        reason, detail = batch.file_error
+        result: ContractResult = quarantine_whole_batch(None, reason, f"{path}: {detail}", config,
+                                                        rows_received=batch.records_received)
+        qframe = result.quarantined
+        reasons = dict(result.reasons)
+        accepted = result.accepted
+        failures = list(result.failures)
+        n_q = result.rows_quarantined
+    else:
+        result = validate_readings(batch.frame, config, now=now, arrival=_file_arrival(path), history=history)
+        accepted = result.accepted
+        failures = list(result.failures)
+        n_frame = len(batch.frame)
+        # frame row -> (reason, detail) of the contract's quarantine
+        q = result.quarantined
+        q_pos = q[ROW_NUMBER].to_numpy(dtype=np.int64) - 1 if len(q) else np.array([], dtype=np.int64)
+        row_reason = np.full(n_frame, None, dtype=object)
+        row_detail = np.full(n_frame, None, dtype=object)
+        row_reason[q_pos] = q[REASON].to_numpy(dtype=object)
+        row_detail[q_pos] = q[DETAIL].to_numpy(dtype=object)
+
+        dup_mask, dup_other = _cross_source_duplicates(store, key, accepted)
+        if dup_mask.any():
+            accepted_pos = np.setdiff1d(np.arange(n_frame), q_pos)
+            pos = _positions_of(batch.frame, accepted_pos, accepted[dup_mask])
+            row_reason[pos] = DUPLICATE_ROW
+            row_detail[pos] = [f"{DUPLICATE_ROW}: same timestamp and machine_id already ingested from file '{o}'"
+                               for o in dup_other[dup_mask]]
+            accepted = accepted[~dup_mask].reset_index(drop=True)
+            failures.append(ContractFailure(
+                rule="duplicate_of_other_file", severity="warning",
+                message=(f"{int(dup_mask.sum())} rows were already ingested from other file(s) "
+                         f"{sorted(set(dup_other[dup_mask]))}; they were quarantined as duplicate_row. "
+                         "Re-export with the same file name to replace a file, or remove the copy"),
+                value=float(dup_mask.sum()), threshold=None))
+
+        # records of the file -> their frame row's fate
+        rec_rows = batch.record_frame_row
+        rec_bad = np.array([r is not None for r in row_reason[rec_rows]], dtype=bool) if len(rec_rows) else np.zeros(0, dtype=bool)
+        bad_rows = rec_rows[rec_bad]
+        q_frame = batch.frame.iloc[bad_rows].reset_index(drop=True)
+        q_frame[REASON] = row_reason[bad_rows]
+        q_frame[DETAIL] = row_detail[bad_rows]
+        q_frame[ROW_NUMBER] = batch.record_row_numbers[rec_bad]
+        qframe = pd.concat([batch.rejected, q_frame], ignore_index=True) if len(batch.rejected) else q_frame
+        qframe = qframe.sort_values(ROW_NUMBER, kind="stable", ignore_index=True)
+        counts = qframe[REASON].value_counts() if len(qframe) else pd.Series(dtype=int)
+        reasons = {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+        n_q = len(qframe)
+        # The adapter's rejects count toward the quarantine rate too.
+        if batch.records_received and len(batch.rejected):
+            rate = n_q / batch.records_received
+            limit = config.contract.max_quarantine_rate
+            if rate > limit and not any(f.rule == "quarantine_rate" for f in failures):
+                failures.append(ContractFailure(
+                    rule="quarantine_rate", severity="error",
+                    message=(f"{n_q} of {batch.records_received} records ({100 * rate:.1f}%) were quarantined, above "
+                             f"contract.max_quarantine_rate {100 * limit:.1f}%; top reasons: "
+                             f"{', '.join(f'{r} ({n})' for r, n in list(reasons.items())[:5])}"),
+                    value=float(rate), threshold=float(limit)))
+
+    n_recv = batch.records_received
+    n_acc = n_recv - n_q
+    passed = not any(f.severity == "error" for f in failures)
+    events = derive_label_events(accepted, config) if passed else _empty_events()
+    days = sorted(set(accepted["timestamp"].dt.date)) if len(accepted) else []
+    stats = batch_stats(result, config) if batch.file_error is None else {}
+    report = IngestReport(
+        plant_id=config.plant_id, path=str(path), source_key=key, sha256=sha,
+        rows_received=n_recv, rows_accepted=n_acc, rows_quarantined=n_q, reasons=reasons,
+        failures=failures, days=days, label_events=len(events),
+        contract_version=config.contract_version(), stats=stats,
+    )
+    store.replace_source(
+        SourceManifest(key=key, path=str(path), sha256=sha, days=tuple(days), passed=passed,
+                       report={**report.to_dict(), "stats": stats}),
+        accepted, qframe, events,
+    )
+    return report
+
+
+# ---- the landing zone ------------------------------------------------------------------------
+def landing_files(config: PlantConfig, home: FactoryHome) -> list[Path]:
+    """Readings files in `landing/<plant>/readings/` matching `source.readings.pattern`."""
+    folder = home.landing(config.plant_id, "readings")
+    if not folder.exists():
+        return []
+    return sorted(p for p in folder.glob(config.source.readings.pattern) if p.is_file() and not p.name.startswith("."))
+
+
+def landing_days(config: PlantConfig, home: FactoryHome, paths: Iterable[Path]) -> dict[Path, list[dt.date]]:
+    """UTC days each landing file covers (cached by path, size and mtime)."""
+    index_file = home.lake(config.plant_id, "_index") / "landing_days.json"
+    try:
+        cache = json.loads(index_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        cache = {}
+    out: dict[Path, list[dt.date]] = {}
+    changed = False
+    for p in paths:
+        st = p.stat()
+        stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        hit = cache.get(str(p))
+        if hit and hit["stamp"] == stamp:
+            out[p] = [dt.date.fromisoformat(d) for d in hit["days"]]
+            continue
+        days = peek_days(p, config)
+        cache[str(p)] = {"stamp": stamp, "days": [d.isoformat() for d in days]}
+        out[p] = days
+        changed = True
+    if changed:
+        index_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = index_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps(cache), encoding="utf-8")
+        os.replace(tmp, index_file)
+    return out
+
+
+def needs_ingest(config: PlantConfig, home: FactoryHome, path: Path) -> bool:
+    """True when the file is new, changed since it was ingested, or the contract changed."""
+    m = ReadingsStore(home, config.plant_id).manifest(source_key(path))
+    if m is None:
+        return True
+    if m.report.get("contract_version") != config.contract_version():
+        return True
+    return m.sha256 != file_sha256(path)
+
+
+@dataclass(frozen=True)
+class DayIngest:
+    """The ingest reports of the files covering some days, and each day's status afterwards."""
+
+    reports: list[IngestReport]
+    day_status: dict[dt.date, dict[str, Any]]
+
+    @property
+    def passed(self) -> bool:
+        return all(s["passed"] for s in self.day_status.values())
+
+
+def ingest_days(
+    config: PlantConfig,
+    home: FactoryHome,
+    days: Sequence[dt.date],
+    *,
+    now: pd.Timestamp | None = None,
+    force: bool = False,
+) -> DayIngest:
+    """Ingest every landing file covering one of `days` that is new or changed (all with `force`)."""
+    wanted = set(days)
+    files = landing_files(config, home)
+    covering = [p for p, ds in landing_days(config, home, files).items() if wanted & set(ds)]
+    reports = [ingest_file(config, home, p, now=now) for p in covering if force or needs_ingest(config, home, p)]
+    store = ReadingsStore(home, config.plant_id)
+    return DayIngest(reports=reports, day_status={d: store.day_status(d) for d in sorted(wanted)})
