@@ -36,19 +36,24 @@ def handwritten_pass(raw: pd.DataFrame, config: PlantConfig, now: pd.Timestamp) 
     """The same rules, hand-written: returns the accepted mask and the batch-level numbers."""
     c = config.contract
     n = len(raw)
-    ts_str = raw["timestamp"].str.strip()
-    zoned = ts_str.str.contains(_TZ, regex=True).to_numpy()
-    ts = pd.Series(pd.NaT, index=raw.index, dtype="datetime64[ns, UTC]")
-    ts[zoned] = pd.to_datetime(ts_str[zoned], format="ISO8601", utc=True, errors="coerce")
+    # Parse each distinct string once (timestamps repeat per machine, values repeat a lot).
+    codes, uniq = pd.factorize(raw["timestamp"].to_numpy())
+    u = pd.Series(uniq, dtype=object).str.strip()
+    zoned = u.str.contains(_TZ, regex=True).to_numpy()
+    ts_u = pd.Series(pd.NaT, index=u.index, dtype="datetime64[ns, UTC]")
+    ts_u[zoned] = pd.to_datetime(u[zoned], format="ISO8601", utc=True, errors="coerce")
+    ts = pd.Series(ts_u.array.take(codes))
     bad = ts.isna().to_numpy() | (ts > now + pd.Timedelta(seconds=c.max_future_s)).to_numpy()
     unknown = ~raw["machine_id"].isin(config.machine_ids).to_numpy()
     bad |= unknown
     values = {}
     oor = {}
     for s in config.sensors:
-        txt = raw[s.name].str.strip()
-        v = pd.to_numeric(txt, errors="coerce").to_numpy(dtype=float)
-        bad |= np.isnan(v) & (txt != "").to_numpy()
+        codes, uniq = pd.factorize(raw[s.name].to_numpy())
+        txt = pd.Series(uniq, dtype=object).str.strip()
+        v_u = pd.to_numeric(txt, errors="coerce").to_numpy(dtype=float)
+        bad |= (np.isnan(v_u) & (txt != "").to_numpy())[codes]
+        v = v_u[codes]
         o = ~np.isnan(v) & ((v < s.min) | (v > s.max))
         oor[s.name] = o
         bad |= o

@@ -262,13 +262,20 @@ def _spike(sensor: SensorConfig, k: float, tr: _Track, names: np.ndarray) -> Con
         return None
     d = np.diff(x)
     sd = _MAD_TO_SD * segment_medians(np.abs(d[tr.same]), m[1:][tr.same], len(names))
-    # Interior readings i: x[i] - x[i-1] = d[i-1] and x[i] - x[i+1] = -d[i].
-    up, down = d[:-1], -d[1:]
+    positive = sd[np.isfinite(sd) & (sd > 0)]
+    if not len(positive):
+        return None
+    # Reading i (interior) moved d[i-1] from its predecessor and -d[i] to its successor. Only
+    # readings that moved more than k x the smallest robust SD of any machine both ways can be
+    # spikes: select those first, then apply each machine's own threshold.
+    step = np.abs(d)
+    candidates = np.flatnonzero(np.minimum(step[:-1], step[1:]) > k * positive.min()) + 1
+    candidates = candidates[tr.same[candidates - 1] & tr.same[candidates]]
+    up, down = d[candidates - 1], -d[candidates]
+    thr = k * sd[m[candidates]]
     with np.errstate(invalid="ignore"):
-        thr = k * sd[m[1:-1]]
-        usable = tr.same[:-1] & tr.same[1:] & (thr > 0) & np.isfinite(thr)
-        spike = usable & (((up > thr) & (down > thr)) | ((up < -thr) & (down < -thr)))
-    hits = np.flatnonzero(spike) + 1
+        spike = (thr > 0) & (((up > thr) & (down > thr)) | ((up < -thr) & (down < -thr)))
+    hits = candidates[spike]
     if not len(hits):
         return None
     per_machine = np.bincount(m[hits], minlength=len(names))

@@ -370,7 +370,7 @@ def validate_readings(
     now_utc = to_utc(now, "now") if now is not None else pd.Timestamp.now(tz="UTC")
     arrival_utc = to_utc(arrival, "arrival") if arrival is not None else None
     version = config.contract_version()
-    raw = raw.reset_index(drop=True)
+    # Rows are addressed by position throughout; resetting the index would copy the whole batch.
     n = len(raw)
 
     dup_cols = sorted({str(c) for c in raw.columns[raw.columns.duplicated()]})

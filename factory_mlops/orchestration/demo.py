@@ -104,7 +104,7 @@ def _run_example(cfg: PlantConfig, fh: FactoryHome, instance: dg.DagsterInstance
     t0 = time.perf_counter()
     for rel in cfg.example.landing_files:
         shutil.copy2(plant_dir / rel, landing / Path(rel).name)
-    sensor = pr.defs.get_sensor_def(f"{p}__landing_sensor")
+    sensor = pr.defs.resolve_sensor_def(f"{p}__landing_sensor")
     from factory_mlops.orchestration.resources import FactoryHomeResource
 
     ctx = dg.build_sensor_context(instance=instance, resources={"factory_home": FactoryHomeResource(home=str(fh.root))})
@@ -182,7 +182,7 @@ def run_demo(home: str | Path | None = None, plants_dir: str | Path | None = Non
                                 T.DATA_THROUGH: last.isoformat()}, story)
         bar.update(1)
 
-    sensors = {p: pr.defs.get_sensor_def(f"{p}__drift_retrain_sensor") for p, pr in runs.items()}
+    sensors = {p: pr.defs.resolve_sensor_def(f"{p}__drift_retrain_sensor") for p, pr in runs.items()}
     for offset in range(stream_days):
         for p, pr in runs.items():
             sim_cfg = pr.config.simulation
