@@ -78,7 +78,9 @@ class Series:
         if time_sorted:
             order = machine_order(m, len(names))
         else:
-            key = m * (int(instant.max(initial=0)) + 1) + instant[rows]
+            key = m.astype(np.int64)
+            key *= int(instant.max(initial=0)) + 1
+            key += instant[rows]
             order = np.argsort(key, kind="stable")
         picked = rows[order]
         return cls(
@@ -228,7 +230,15 @@ def _stuck(sensor: SensorConfig, k: int, tr: _Track, names: np.ndarray) -> Contr
     """`stuck:<sensor>` on one track; see `sensor_rules`."""
     if len(tr.x) < k:
         return None
-    starts, ends = _runs(tr.machine, tr.x)
+    # Steps to an identical reading of the same machine; a stuck run of L readings is L - 1
+    # consecutive such steps. Continuous signals have few, so work on their positions only.
+    repeat = np.flatnonzero((tr.x[1:] == tr.x[:-1]) & tr.same)
+    if len(repeat) < k - 1:
+        return None
+    breaks = np.flatnonzero(np.diff(repeat) != 1) + 1
+    first = repeat[np.concatenate([[0], breaks])]  # first step of each run of repeats
+    last = repeat[np.concatenate([breaks - 1, [len(repeat) - 1]])]
+    starts, ends = first, last + 1  # readings
     length = ends - starts + 1
     bad = np.flatnonzero(length >= k)
     if not len(bad):

@@ -204,7 +204,8 @@ class RowCheck:
         self.ts = instants.take(ts_codes.codes)
         self.ts_ns = np.asarray(self.ts.asi8, dtype=np.int64)
         # Rank of each distinct instant; two strings of one instant ('...+02:00', '...Z') share it.
-        rank_u = np.full(len(ts_codes.uniques), -1, dtype=np.int64)
+        rank_dtype = np.int32 if self.n < np.iinfo(np.int32).max else np.int64
+        rank_u = np.full(len(ts_codes.uniques), -1, dtype=rank_dtype)
         if parsed.any():
             rank_u[parsed] = np.unique(instants.asi8[parsed], return_inverse=True)[1]
         self.instant_rank = rank_u[ts_codes.codes]
@@ -213,7 +214,7 @@ class RowCheck:
         self.codes[MACHINE_ID] = machine
         self.domain[MACHINE_ID] = machine.uniques
         by_name = np.argsort(machine.uniques, kind="stable")
-        rank_of_unique = np.empty(len(by_name), dtype=np.int64)
+        rank_of_unique = np.empty(len(by_name), dtype=rank_dtype)
         rank_of_unique[by_name] = np.arange(len(by_name))
         self.machine_names = machine.uniques[by_name]
         self.machine_rank = rank_of_unique[machine.codes]
@@ -349,7 +350,9 @@ class RowCheck:
         for mask in self.flags.values():
             ok &= ~mask
         n_machines = max(len(self.machine_names), 1)
-        key = self.instant_rank * n_machines + self.machine_rank
+        key = self.instant_rank.astype(np.int64)
+        key *= n_machines
+        key += self.machine_rank
         valid = np.flatnonzero(ok)
         order = valid[np.argsort(key[valid], kind="stable")]
         sorted_key = key[order]
@@ -367,7 +370,9 @@ class RowCheck:
             pos = np.minimum(np.searchsorted(kept_keys, key[other]), len(keepers) - 1)
             hit = kept_keys[pos] == key[other]
             first[other[hit]] = keepers[pos[hit]]
-        dup = (first >= 0) & (first < np.arange(self.n))
+        dup = np.zeros(self.n, dtype=bool)
+        has_first = np.flatnonzero(first >= 0)
+        dup[has_first] = first[has_first] < has_first
         self.first_valid = first
         self.accepted_order = keepers
         self._flag(DUPLICATE_ROW, dup)

@@ -21,7 +21,7 @@ def test_demo_closes_the_loop(tmp_path):
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
     plants = summary["plants"]
-    assert set(plants) == {"plant_a", "plant_b", "plant_c"}
+    assert set(plants) == {"plant_a", "plant_b", "plant_c", "ai4i_mill", "cmapss_fd002"}
 
     a = plants["plant_a"]
     assert a["champion_version"] > 1
@@ -30,13 +30,18 @@ def test_demo_closes_the_loop(tmp_path):
     assert plants["plant_b"]["retrains"] == [] and plants["plant_b"]["champion_version"] == 1
     assert plants["plant_c"]["retrains"] == [] and plants["plant_c"]["champion_version"] == 1
     assert "resin" in out.stdout.lower() or "drift CRITICAL" in out.stdout
+    # the plants added by YAML from real exports went through the whole loop via the landing sensor
+    for plant in ("ai4i_mill", "cmapss_fd002"):
+        assert plants[plant]["champion_version"] == 1 and plants[plant]["retrains"] == []
+        assert f"{plant} (" in out.stdout and "landing sensor ingested 1 real export" in out.stdout
 
     # the registry, read with MLflow itself: one model per plant, champion alias, drift lineage
     from mlflow import MlflowClient
 
     client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     names = sorted(m.name for m in client.search_registered_models())
-    assert names == ["plant_a-failure-risk", "plant_b-failure-risk", "plant_c-failure-risk"]
+    assert names == ["ai4i_mill-failure-risk", "cmapss_fd002-failure-risk", "plant_a-failure-risk",
+                     "plant_b-failure-risk", "plant_c-failure-risk"]
     champ = client.get_model_version_by_alias("plant_a-failure-risk", "champion")
     assert int(champ.version) == a["champion_version"] and champ.tags["trigger"] == "drift"
     for key in ("training_data_sha256", "code_version", "feature_spec_hash", "reason"):
@@ -56,5 +61,5 @@ def test_demo_closes_the_loop(tmp_path):
 
     with dg.DagsterInstance.from_config(str(home / "dagster")) as inst:
         runs = inst.get_runs()
-        assert len(runs) >= 3 * 2 + 14 * 3
+        assert len(runs) >= 3 * 2 + 14 * 3 + 2 * 4
         assert all(r.status == dg.DagsterRunStatus.SUCCESS for r in runs)
