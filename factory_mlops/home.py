@@ -2,10 +2,13 @@
 
 Layout (`$FACTORY_MLOPS_HOME`, default `./.factory_mlops`)::
 
-    landing/<plant>/readings/<YYYY-MM-DD>.csv      historian exports as they arrive
+    landing/<plant>/readings/<file>                historian exports as they arrive (any name/format
+                                                   the plant's `source` block reads)
     landing/<plant>/maintenance/<YYYY-MM-DD>.csv   maintenance log entries reported that day
-    lake/<plant>/<table>/<YYYY-MM-DD>.parquet      ingested, validated, features, predictions ...
-    quarantine/<plant>/<YYYY-MM-DD>.parquet        rejected rows with a reason code per row
+    lake/<plant>/validated_readings/<day>/<file>.parquet  accepted rows, per UTC day and source file
+    lake/<plant>/sources/<file>.json               what each ingested file brought (sha256, report)
+    lake/<plant>/<table>/<YYYY-MM-DD>.parquet      features, predictions, maintenance log ...
+    quarantine/<plant>/<file>.parquet              rejected rows with a reason code per row
     models/<plant>/<candidate_id>/                 candidate models before registration
     mlflow.db, mlartifacts/                        MLflow tracking + registry (SQLite)
     edge/<plant>/<node>/                           installed edge bundles and prediction logs

@@ -5,7 +5,6 @@ from factory_mlops.ingest._readers import (
     MAINTENANCE_COLUMNS,
     file_sha256,
     read_maintenance_csv,
-    read_readings_csv,
 )
 from factory_mlops.ingest._store import ReadingsStore, SourceManifest, source_key
 
@@ -16,6 +15,5 @@ __all__ = [
     "SourceManifest",
     "file_sha256",
     "read_maintenance_csv",
-    "read_readings_csv",
     "source_key",
 ]

@@ -1,8 +1,7 @@
-"""Readers for landing-zone files: historian CSV exports and the maintenance log."""
+"""Readers for landing-zone files: the maintenance log (readings go through `factory_mlops.sources`)."""
 
 from __future__ import annotations
 
-import csv
 import hashlib
 from pathlib import Path
 
@@ -19,25 +18,6 @@ def file_sha256(path: Path) -> str:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def read_readings_csv(path: Path) -> pd.DataFrame:
-    """Read a historian CSV export with every column as text (the contract does the typing).
-
-    Raises ContractError (with the reason) when the file cannot be parsed as CSV at all.
-    """
-    path = Path(path)
-    if not path.exists():
-        raise ContractError(f"{path}: file not found; expected a historian export for this day")
-    raw = path.read_bytes()
-    if b"\x00" in raw[:65536]:
-        raise ContractError(f"{path}: binary content (NUL bytes) — not a CSV export")
-    try:
-        return pd.read_csv(path, dtype=str, keep_default_na=False, encoding="utf-8-sig")
-    except pd.errors.EmptyDataError:
-        raise ContractError(f"{path}: empty file (no header)") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, csv.Error) as exc:
-        raise ContractError(f"{path}: cannot parse as CSV: {exc}") from None
 
 
 def read_maintenance_csv(path: Path) -> pd.DataFrame:
