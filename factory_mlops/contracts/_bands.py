@@ -91,10 +91,11 @@ def batch_stats(result: ContractResult, config: PlantConfig) -> dict[str, Any]:
         for the SD with fewer than two) and `label_rate` (share of label == 1 among the accepted
         rows with a label, or None when the batch has no label column or no labelled row).
     """
-    return _stats(result.accepted, config)
+    return accepted_stats(result.accepted, config)
 
 
-def _stats(accepted: pd.DataFrame, config: PlantConfig) -> dict[str, Any]:
+def accepted_stats(accepted: pd.DataFrame, config: PlantConfig) -> dict[str, Any]:
+    """`batch_stats` of an accepted frame (see there)."""
     means: dict[str, float | None] = {}
     stds: dict[str, float | None] = {}
     for name in config.sensor_names:

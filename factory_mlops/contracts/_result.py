@@ -16,8 +16,10 @@ class ContractFailure:
     """One batch-level rule that did not hold.
 
     Attributes:
-        rule: Rule name, e.g. `min_rows`, `null_rate:barrel_temp_c`, `missing_columns`.
-        severity: `"error"` blocks the batch (`ContractResult.passed` is False); `"warning"` does not.
+        rule: Rule name, e.g. `min_rows`, `null_rate:barrel_temp_c`, `stuck:rpm`,
+            `band:barrel_temp_c:mean`; the part before the first ":" is its prefix.
+        severity: `"error"` blocks the batch (`ContractResult.passed` is False); `"warning"` does
+            not. The rule's default, or the `contract.severity` override.
         message: What failed, on which value, and how to fix it.
         value: The observed value (a rate, a count, or column names), if any.
         threshold: The contract threshold it was compared to, if any.
@@ -49,8 +51,10 @@ class ContractResult:
 
     Attributes:
         accepted: Typed rows that passed every row-level rule: `timestamp` (datetime64[ns, UTC]),
-            `machine_id`, one float64 column per sensor; sorted by (timestamp, machine_id), index
-            reset. Unexpected columns are dropped.
+            `machine_id`, one float64 column per sensor, then - only when the batch has them -
+            the `contract.categories` columns (str), `label` (float64: 1.0 / 0.0, NaN when
+            empty) and `arrival_time` (datetime64[ns, UTC], NaT when empty or without a zone);
+            sorted by (timestamp, machine_id), index reset. Unexpected columns are dropped.
         quarantined: Rejected rows with every column as received (strings), plus `reason` (the
             highest-priority reason code), `detail` (all failures of the row) and `row_number`
             (1-based data row number in the batch; the header is not counted).
@@ -58,7 +62,8 @@ class ContractResult:
         rows_accepted: `len(accepted)`.
         rows_quarantined: `len(quarantined)`; always `rows_received - rows_accepted`.
         reasons: Quarantine reason code -> number of rows, most frequent first.
-        failures: Batch-level rules that did not hold (errors and warnings).
+        failures: Batch-level rules that did not hold (errors and warnings), after the
+            `contract.severity` overrides (rules set to `off` are left out).
         contract_version: `PlantConfig.contract_version()` of the contract applied.
     """
 

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.config import PlantConfig
-from factory_mlops.contracts._bands import _stats, band_rules, learn_bands
+from factory_mlops.contracts._bands import accepted_stats, band_rules, learn_bands
 from factory_mlops.contracts._quality import (
     Series,
     foreign_batch_rule,
@@ -289,7 +289,7 @@ def _quality_rules(
             arrival_ns = np.asarray(rc.arrival.asi8, dtype=np.int64)[acc]
             sources.append("arrival_time column")
         if arrival is not None and (arrival_ns == _NAT).any():
-            arrival_ns[arrival_ns == _NAT] = arrival.value
+            arrival_ns[arrival_ns == _NAT] = arrival.as_unit("ns").value
             sources.append(f"batch arrival {arrival.isoformat()}")
         if sources:
             out += latency_rule(
@@ -303,7 +303,7 @@ def _quality_rules(
 
     out += by_kind["stuck"]
     out += by_kind["spike"]
-    out += band_rules(_stats(accepted, config), learn_bands(history, config))
+    out += band_rules(accepted_stats(accepted, config), learn_bands(history, config))
     return out
 
 
@@ -415,7 +415,8 @@ def validate_readings(
                 message=(
                     f"batch has column(s) not in the contract: {[str(c) for c in extra]}; they "
                     f"were dropped from the accepted rows. Remove them from the export, or add "
-                    f"the sensor to plant.yaml (this changes the contract version)"
+                    f"them to plant.yaml as sensors or contract.categories (this changes the "
+                    f"contract version); optional columns are {optional_columns(config)}"
                 ),
                 value=", ".join(str(c) for c in extra),
                 threshold=None,
