@@ -62,6 +62,27 @@ class MachineConfig(_Strict):
 
 RuleSeverity = Literal["error", "warning", "off"]
 
+# Batch-level rules whose severity plant.yaml may override (per sensor where marked True).
+SEVERITY_RULES: dict[str, bool] = {
+    "unexpected_columns": False, "null_rate": True, "quarantine_rate": False, "min_rows": False,
+    "non_monotonic_timestamps": False, "cadence": True, "gap": False, "latency": False,
+    "out_of_range_persistent": True, "stuck": True, "spike": True, "unit_suspect": True,
+    "foreign_batch": False, "band": True, "duplicate_of_other_file": False,
+}
+
+
+def _known_rule(key: str, sensors: list[str]) -> bool:
+    prefix, _, rest = key.partition(":")
+    if prefix not in SEVERITY_RULES:
+        return False
+    if not rest:
+        return True
+    if not SEVERITY_RULES[prefix]:
+        return False
+    if prefix == "band":
+        return rest == "label_rate" or rest.rsplit(":", 1)[0] in sensors
+    return rest in sensors
+
 
 class BandsConfig(_Strict):
     """Statistical bands of a batch: a batch whose sensor mean/std or label rate leaves its band is
@@ -370,6 +391,12 @@ class PlantConfig(_Strict):
             raise ValueError(f"source.readings.units names unknown sensors {unknown_units}; sensors are {names}")
         if self.source.labels.kind == "label_column" and "label" not in rd.columns:
             raise ValueError("source.labels.kind is label_column: map the label in source.readings.columns.label")
+        unknown_rules = sorted(k for k in self.contract.severity if not _known_rule(k, names))
+        if unknown_rules:
+            raise ValueError(
+                f"contract.severity names unknown rule(s) {unknown_rules}; use a rule "
+                f"({', '.join(sorted(SEVERITY_RULES))}) or a per-sensor rule such as 'stuck:{names[0]}'"
+            )
         bad_bands = sorted((set(self.contract.bands.sensor_mean) | set(self.contract.bands.sensor_std)) - set(names))
         if bad_bands:
             raise ValueError(f"contract.bands names unknown sensors {bad_bands}")
@@ -429,6 +456,8 @@ def parse_plant_config(data: Any, source: str = "<memory>") -> PlantConfig:
             key = _format_loc(err["loc"])
             if err["type"] == "extra_forbidden":
                 lines.append(f"  {key}: unknown key (remove it or check its spelling)")
+            elif not err["loc"]:  # a whole-config consistency rule: the input is the whole file
+                lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
             elif err["type"] == "missing":
                 lines.append(f"  {key}: required key is missing")
             else:

@@ -70,3 +70,21 @@ def test_contract_version_changes_with_the_contract(plant_a_config):
     raw = _raw()
     raw["sensors"][0]["max"] = 330
     assert parse_plant_config(raw).contract_version() != plant_a_config.contract_version()
+
+
+def test_severity_override_names_a_known_rule():
+    import yaml
+
+    from factory_mlops.config import parse_plant_config
+    from factory_mlops.errors import PlantConfigError
+    from factory_mlops_tests.conftest import PLANTS
+
+    data = yaml.safe_load((PLANTS / "ai4i_mill" / "plant.yaml").read_text())
+    data["contract"]["severity"]["stuk:air_temp_c"] = "off"
+    with pytest.raises(PlantConfigError, match=r"unknown rule\(s\) \['stuk:air_temp_c'\]"):
+        parse_plant_config(data)
+    data["contract"]["severity"] = {"stuck:no_such_sensor": "off"}
+    with pytest.raises(PlantConfigError, match="no_such_sensor"):
+        parse_plant_config(data)
+    data["contract"]["severity"] = {"stuck": False, "band:label_rate": "error"}  # YAML `off` is False
+    assert parse_plant_config(data).contract.severity == {"stuck": "off", "band:label_rate": "error"}
