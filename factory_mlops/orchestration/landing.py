@@ -8,7 +8,6 @@ import dagster as dg
 from factory_mlops import pipeline
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
-from factory_mlops.ingest import file_sha256
 from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource
 
@@ -29,9 +28,7 @@ def landing_run_requests(
     keys = set(partitions.get_partition_keys())
     first, last = min(keys), max(keys)
     requests = []
-    files = [f for f in pipeline.landing_files(config, home) if pipeline.needs_ingest(config, home, f)]
-    for path, days in pipeline.landing_days(config, home, files).items():
-        sha = file_sha256(path)
+    for path, (sha, days) in pipeline.pending_landing_files(config, home).items():
         day_keys = sorted(d.isoformat() for d in days if d.isoformat() in keys)
         if not day_keys:
             arrived = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC).date().isoformat()

@@ -25,6 +25,7 @@ from factory_mlops.pipeline._ingest import (
     landing_days,
     landing_files,
     needs_ingest,
+    pending_landing_files,
 )
 from factory_mlops.pipeline._retrain import (
     Candidate,
@@ -67,6 +68,7 @@ __all__ = [
     "load_maintenance",
     "needs_ingest",
     "passed_days",
+    "pending_landing_files",
     "register_candidate",
     "score_day",
     "train_candidate",

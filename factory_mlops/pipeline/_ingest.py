@@ -268,6 +268,8 @@ def ingest_file(
         q_pos = q[ROW_NUMBER].to_numpy(dtype=np.int64) - 1 if len(q) else np.array([], dtype=np.int64)
         row_reason = np.full(n_frame, None, dtype=object)
         row_detail = np.full(n_frame, None, dtype=object)
+        row_bad = np.zeros(n_frame, dtype=bool)
+        row_bad[q_pos] = True
         row_reason[q_pos] = q[REASON].to_numpy(dtype=object)
         row_detail[q_pos] = q[DETAIL].to_numpy(dtype=object)
 
@@ -275,6 +277,7 @@ def ingest_file(
         if dup_mask.any():
             accepted_pos = np.setdiff1d(np.arange(n_frame), q_pos)
             pos = _positions_of(batch.frame, accepted_pos, accepted[dup_mask])
+            row_bad[pos] = True
             row_reason[pos] = DUPLICATE_ROW
             row_detail[pos] = [f"{DUPLICATE_ROW}: same timestamp and machine_id already ingested from file '{o}'"
                                for o in dup_other[dup_mask]]
@@ -288,7 +291,7 @@ def ingest_file(
 
         # records of the file -> their frame row's fate
         rec_rows = batch.record_frame_row
-        rec_bad = np.array([r is not None for r in row_reason[rec_rows]], dtype=bool) if len(rec_rows) else np.zeros(0, dtype=bool)
+        rec_bad = row_bad[rec_rows]
         bad_rows = rec_rows[rec_bad]
         q_frame = batch.frame.iloc[bad_rows].reset_index(drop=True)
         q_frame[REASON] = row_reason[bad_rows]
@@ -340,31 +343,72 @@ def landing_files(config: PlantConfig, home: FactoryHome) -> list[Path]:
     return sorted(p for p in folder.glob(config.source.readings.pattern) if p.is_file() and not p.name.startswith("."))
 
 
+class _LandingIndex:
+    """sha256 and covered days of landing files, cached by (path, size, mtime) so that a sensor
+    ticking every minute does not re-read a year of exports."""
+
+    def __init__(self, config: PlantConfig, home: FactoryHome) -> None:
+        self.config = config
+        self.file = home.lake(config.plant_id, "_index") / "landing.json"
+        try:
+            self.cache: dict[str, dict[str, Any]] = json.loads(self.file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            self.cache = {}
+        self.changed = False
+
+    def _entry(self, path: Path) -> dict[str, Any]:
+        st = path.stat()
+        stamp = f"{st.st_size}:{st.st_mtime_ns}"
+        hit = self.cache.get(str(path))
+        if hit is None or hit["stamp"] != stamp:
+            hit = self.cache[str(path)] = {"stamp": stamp}
+            self.changed = True
+        return hit
+
+    def sha256(self, path: Path) -> str:
+        entry = self._entry(path)
+        if "sha256" not in entry:
+            entry["sha256"] = file_sha256(path)
+            self.changed = True
+        return str(entry["sha256"])
+
+    def days(self, path: Path) -> list[dt.date]:
+        entry = self._entry(path)
+        if "days" not in entry:
+            entry["days"] = [d.isoformat() for d in peek_days(path, self.config)]
+            self.changed = True
+        return [dt.date.fromisoformat(d) for d in entry["days"]]
+
+    def save(self) -> None:
+        if self.changed:
+            self.file.parent.mkdir(parents=True, exist_ok=True)
+            tmp = self.file.with_suffix(".tmp")
+            tmp.write_text(json.dumps(self.cache), encoding="utf-8")
+            os.replace(tmp, self.file)
+            self.changed = False
+
+
 def landing_days(config: PlantConfig, home: FactoryHome, paths: Iterable[Path]) -> dict[Path, list[dt.date]]:
     """UTC days each landing file covers (cached by path, size and mtime)."""
-    index_file = home.lake(config.plant_id, "_index") / "landing_days.json"
-    try:
-        cache = json.loads(index_file.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        cache = {}
-    out: dict[Path, list[dt.date]] = {}
-    changed = False
-    for p in paths:
-        st = p.stat()
-        stamp = f"{st.st_size}:{st.st_mtime_ns}"
-        hit = cache.get(str(p))
-        if hit and hit["stamp"] == stamp:
-            out[p] = [dt.date.fromisoformat(d) for d in hit["days"]]
-            continue
-        days = peek_days(p, config)
-        cache[str(p)] = {"stamp": stamp, "days": [d.isoformat() for d in days]}
-        out[p] = days
-        changed = True
-    if changed:
-        index_file.parent.mkdir(parents=True, exist_ok=True)
-        tmp = index_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps(cache), encoding="utf-8")
-        os.replace(tmp, index_file)
+    index = _LandingIndex(config, home)
+    out = {p: index.days(p) for p in paths}
+    index.save()
+    return out
+
+
+def pending_landing_files(config: PlantConfig, home: FactoryHome) -> dict[Path, tuple[str, list[dt.date]]]:
+    """Landing files that are new, changed since ingested, or under an older contract: path ->
+    (sha256, UTC days covered). Checksums and days are cached by size and mtime."""
+    index = _LandingIndex(config, home)
+    store = ReadingsStore(home, config.plant_id)
+    version = config.contract_version()
+    out: dict[Path, tuple[str, list[dt.date]]] = {}
+    for path in landing_files(config, home):
+        sha = index.sha256(path)
+        m = store.manifest(source_key(path))
+        if m is None or m.sha256 != sha or m.report.get("contract_version") != version:
+            out[path] = (sha, index.days(path))
+    index.save()
     return out
 
 
@@ -375,7 +419,10 @@ def needs_ingest(config: PlantConfig, home: FactoryHome, path: Path) -> bool:
         return True
     if m.report.get("contract_version") != config.contract_version():
         return True
-    return m.sha256 != file_sha256(path)
+    index = _LandingIndex(config, home)
+    sha = index.sha256(path)
+    index.save()
+    return m.sha256 != sha
 
 
 @dataclass(frozen=True)
