@@ -52,11 +52,13 @@ class PlantRun:
 class Story:
     """Plain-words narration on stdout, kept clear of the progress bar."""
 
-    def __init__(self, bar: tqdm) -> None:
+    def __init__(self, bar: tqdm, *, enabled: bool = True) -> None:
         self.bar = bar
+        self.enabled = enabled
 
     def say(self, text: str) -> None:
-        self.bar.write(text, file=sys.stdout)
+        if self.enabled:
+            self.bar.write(text, file=sys.stdout)
 
 
 def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs: Any) -> dg.ExecuteInProcessResult:
@@ -137,7 +139,9 @@ def _run_example(cfg: PlantConfig, fh: FactoryHome, instance: dg.DagsterInstance
     return pr
 
 
-def run_demo(home: str | Path | None = None, plants_dir: str | Path | None = None, *, progress: bool = True) -> dict[str, Any]:
+def run_demo(
+    home: str | Path | None = None, plants_dir: str | Path | None = None, *, progress: bool = True, narrate: bool = True
+) -> dict[str, Any]:
     """Run the demo end to end and return the summary (also what `--json` prints)."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
     warnings.filterwarnings("ignore", category=dg.PreviewWarning)
@@ -157,7 +161,7 @@ def run_demo(home: str | Path | None = None, plants_dir: str | Path | None = Non
     stream_days = max(c.simulation.stream_days for c in configs)  # type: ignore[union-attr]
     total = len(configs) * 2 + stream_days + len(examples)
     bar = tqdm(total=total, desc="demo", unit="step", file=sys.stderr, disable=not progress, dynamic_ncols=True)
-    story = Story(bar)
+    story = Story(bar, enabled=narrate)
     story.say(f"factory_mlops demo — home {fh.root}")
     runs: dict[str, PlantRun] = {}
 
