@@ -107,14 +107,16 @@ def _file_arrival(path: Path) -> pd.Timestamp | None:
         return None
 
 
-def _history(store: ReadingsStore, config: PlantConfig, key: str, before: pd.Timestamp | None) -> list[dict[str, Any]]:
+def _history(
+    manifests: list[SourceManifest], config: PlantConfig, key: str, before: pd.Timestamp | None
+) -> list[dict[str, Any]]:
     """Per-batch stats of the most recent passed sources that end before this batch starts."""
     if before is None:
         return []
     first_day = before.date()
     past = [
         m
-        for m in store.manifests()
+        for m in manifests
         if m.key != key and m.passed and m.days and m.days[-1] < first_day and m.report.get("stats")
     ]
     past.sort(key=lambda m: m.days[-1])
@@ -174,7 +176,7 @@ def derive_label_events(accepted: pd.DataFrame, config: PlantConfig) -> pd.DataF
 
 
 def _cross_source_duplicates(
-    store: ReadingsStore, key: str, accepted: pd.DataFrame
+    store: ReadingsStore, manifests: list[SourceManifest], key: str, accepted: pd.DataFrame
 ) -> tuple[np.ndarray, np.ndarray]:
     """Accepted rows whose (timestamp, machine_id) another ingested file already holds.
 
@@ -186,7 +188,10 @@ def _cross_source_duplicates(
         return mask, other
     t_ns = accepted["timestamp"].array.asi8
     days = accepted["timestamp"].dt.date.to_numpy()
-    by_day = store.sources_by_day()
+    by_day: dict[dt.date, list[SourceManifest]] = {}
+    for m in manifests:
+        for d in m.days:
+            by_day.setdefault(d, []).append(m)
     for d in sorted(set(days)):
         for m in by_day.get(d, []):
             if m.key == key:
@@ -247,7 +252,8 @@ def ingest_file(
     batch: SourceBatch = read_source(path, config)
     sha = batch.sha256 or (file_sha256(path) if path.is_file() else "")
     failures: list[ContractFailure]
-    history = _history(store, config, key, _first_time(batch.frame)) if batch.file_error is None else []
+    manifests = store.manifests()  # read once: history and cross-file duplicates both need them
+    history = _history(manifests, config, key, _first_time(batch.frame)) if batch.file_error is None else []
 
     if batch.file_error is not None:
         reason, detail = batch.file_error
@@ -273,7 +279,7 @@ def ingest_file(
         row_reason[q_pos] = q[REASON].to_numpy(dtype=object)
         row_detail[q_pos] = q[DETAIL].to_numpy(dtype=object)
 
-        dup_mask, dup_other = _cross_source_duplicates(store, key, accepted)
+        dup_mask, dup_other = _cross_source_duplicates(store, manifests, key, accepted)
         if dup_mask.any():
             accepted_pos = np.setdiff1d(np.arange(n_frame), q_pos)
             pos = _positions_of(batch.frame, accepted_pos, accepted[dup_mask])
