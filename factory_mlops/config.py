@@ -391,6 +391,12 @@ class PlantConfig(_Strict):
             raise ValueError(f"source.readings.units names unknown sensors {unknown_units}; sensors are {names}")
         if self.source.labels.kind == "label_column" and "label" not in rd.columns:
             raise ValueError("source.labels.kind is label_column: map the label in source.readings.columns.label")
+        fixed = sorted(k for k in self.contract.severity if k.partition(":")[0] in ("missing_columns", "duplicate_columns"))
+        if fixed:
+            raise ValueError(
+                f"contract.severity: {fixed} cannot be re-graded: a batch without its columns (or with a "
+                f"column twice) is always rejected whole; fix the export or source.readings.columns instead"
+            )
         unknown_rules = sorted(k for k in self.contract.severity if not _known_rule(k, names))
         if unknown_rules:
             raise ValueError(

@@ -20,7 +20,7 @@ from factory_mlops.contracts import (
     reason_priority,
     validate_readings,
 )
-from factory_mlops.errors import ContractError
+from factory_mlops.errors import ContractError, PlantConfigError
 
 NOW = pd.Timestamp("2026-06-02T12:00:00Z")
 START = pd.Timestamp("2026-06-01T00:00:00Z")
@@ -515,13 +515,19 @@ def test_severity_override_by_prefix_and_exact_rule() -> None:
 
 
 def test_severity_off_and_whole_batch_rules_keep_theirs() -> None:
-    config = make_config(severity={"missing_columns": "warning", "min_rows": "off"})
+    # plant.yaml cannot re-grade a whole-batch rejection: the config fails at load ...
+    with pytest.raises(PlantConfigError, match=r"missing_columns.*cannot be re-graded"):
+        make_config(severity={"missing_columns": "warning"})
+    # ... and the contract ignores such an override even on a config built without validation.
+    base = make_config(severity={"min_rows": "off"})
+    severity = {"missing_columns": "warning", "min_rows": "off"}
+    config = base.model_copy(update={"contract": base.contract.model_copy(update={"severity": severity})})
     result = validate(make_batch(minutes=3).drop(columns=["pressure_bar"]), config)
 
     assert rules(result) == {"missing_columns": "error"}  # min_rows is off
     assert result.status == "rejected"
 
-    config = make_config(severity={"duplicate_columns": "off"})
+    config = base.model_copy(update={"contract": base.contract.model_copy(update={"severity": {"duplicate_columns": "off"}})})
     raw = make_batch(minutes=3)
     raw.columns = ["timestamp", "machine_id", "temp_c", "temp_c"]
     assert rules(validate(raw, config)) == {"duplicate_columns": "error"}
