@@ -8,8 +8,10 @@ Layout under `<home>/lake/<plant>/`::
 
 and `<home>/quarantine/<plant>/<source_key>.parquet` for the file's rejected rows.
 
-A source is identified by its file name (`source_key`): ingesting a file again replaces every piece
-it wrote before (a corrected export keeps its name), so the same file never yields duplicate rows.
+A source is identified by its path (`source_key`: file name + folder hash): ingesting a file again
+replaces every piece it wrote before (a corrected export is written over the old one), so the same
+file never yields duplicate rows, and rows another file already brought are quarantined as
+duplicates.
 The manifest is written last: a day's readings are the pieces of the sources whose manifest lists
 that day, and a day is usable downstream only when every one of those sources passed its contract.
 """
@@ -17,6 +19,7 @@ that day, and a day is usable downstream only when every one of those sources pa
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import json
 import os
 import re
@@ -38,10 +41,17 @@ _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
 
 def source_key(path: str | Path) -> str:
-    """The key a file is stored under: its file name with unsafe characters replaced by `_`."""
-    name = Path(path).name
-    key = _UNSAFE.sub("_", name).strip("._") or "source"
-    return key
+    """The key a file is stored under: its name (unsafe characters replaced by `_`) and a short hash
+    of its folder, e.g. `2026-06-01.csv.3fa2b1c9`.
+
+    The same path is the same source (a corrected export written over the old one replaces it);
+    two exports with the same name in different folders are different sources, never one
+    silently replacing the other.
+    """
+    p = Path(path).expanduser().resolve()
+    name = _UNSAFE.sub("_", p.name).strip("._") or "source"
+    folder = hashlib.sha256(str(p.parent).encode()).hexdigest()[:8]
+    return f"{name}.{folder}"
 
 
 def _atomic_parquet(frame: pd.DataFrame, path: Path) -> None:

@@ -291,8 +291,9 @@ def ingest_file(
             failures.append(ContractFailure(
                 rule="duplicate_of_other_file", severity="warning",
                 message=(f"{int(dup_mask.sum())} rows were already ingested from other file(s) "
-                         f"{sorted(set(dup_other[dup_mask]))}; they were quarantined as duplicate_row. "
-                         "Re-export with the same file name to replace a file, or remove the copy"),
+                         f"{sorted(set(dup_other[dup_mask]))}; they were quarantined as duplicate_row. To "
+                         "correct a file, write the corrected export over the old one (same path) and "
+                         "ingest it again; otherwise remove the copy"),
                 value=float(dup_mask.sum()), threshold=None))
 
         # records of the file -> their frame row's fate

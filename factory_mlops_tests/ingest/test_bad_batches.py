@@ -417,3 +417,18 @@ def test_defect_rate_outside_its_band_is_flagged(ai4i, home, tmp_path):
     assert band.severity == "warning"
     assert band.value == pytest.approx(1 / 400)
     assert report.status == "accepted"
+
+
+def test_same_file_name_in_two_folders_never_replaces_the_other(config, home, tmp_path):
+    day1 = good_frame()
+    day2 = good_frame(seed=5)
+    stamps = pd.to_datetime(day2["timestamp"], utc=True) + pd.Timedelta(days=1)
+    day2["timestamp"] = stamps.dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    first = ingest(config, home, write(tmp_path / "a", day1, name="export.csv"))
+    second = ingest(config, home, write(tmp_path / "b", day2, name="export.csv"))
+    assert first.source_key != second.source_key
+    store = ReadingsStore(home, config.plant_id)
+    assert store.passed_days() == [DAY, DAY + dt.timedelta(days=1)]
+    assert len(store.read_day(DAY)) == len(day1)
