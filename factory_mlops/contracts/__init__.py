@@ -37,7 +37,7 @@ from factory_mlops.contracts._schema import (
     reason_priority,
     required_columns,
 )
-from factory_mlops.contracts._severity import FIXED_SEVERITY_RULES
+from factory_mlops.contracts._severity import FIXED_SEVERITY_RULES, apply_severity
 from factory_mlops.contracts._validate import (
     DETAIL,
     REASON,
@@ -72,6 +72,7 @@ __all__ = [
     "ContractResult",
     "Severity",
     "Status",
+    "apply_severity",
     "batch_stats",
     "build_readings_schema",
     "empty_accepted",

@@ -27,6 +27,7 @@ from factory_mlops.contracts import (
     ROW_NUMBER,
     ContractFailure,
     ContractResult,
+    apply_severity,
     batch_stats,
     quarantine_whole_batch,
     validate_readings,
@@ -320,6 +321,9 @@ def ingest_file(
                              f"contract.max_quarantine_rate {100 * limit:.1f}%; top reasons: "
                              f"{', '.join(f'{r} ({n})' for r, n in list(reasons.items())[:5])}"),
                     value=float(rate), threshold=float(limit)))
+        # contract.severity also governs the rules checked here (the contract's own are already
+        # graded; grading twice changes nothing).
+        failures = apply_severity(failures, config.contract.severity)
 
     n_recv = batch.records_received
     n_acc = n_recv - n_q

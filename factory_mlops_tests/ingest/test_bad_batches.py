@@ -432,3 +432,12 @@ def test_same_file_name_in_two_folders_never_replaces_the_other(config, home, tm
     store = ReadingsStore(home, config.plant_id)
     assert store.passed_days() == [DAY, DAY + dt.timedelta(days=1)]
     assert len(store.read_day(DAY)) == len(day1)
+
+
+def test_severity_override_reaches_the_rules_checked_at_ingest(config, home, tmp_path):
+    frame = good_frame()
+    ingest(config, home, write(tmp_path, frame, name="first.csv"))
+    strict = variant(config, contract={"severity": {"duplicate_of_other_file": "error"}})
+    report = ingest(strict, home, write(tmp_path, frame, name="copy.csv"))
+    assert rules(report)["duplicate_of_other_file"] == "error"
+    assert report.status == "rejected"
