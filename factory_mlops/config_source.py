@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import codecs
 import datetime as dt
+import re
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -86,10 +87,55 @@ class MachineSource(_Strict):
 
 
 class LongLayout(_Strict):
-    """Long layout: one row per (time, machine, tag) with the value in `value_column`."""
+    """Long layout: one row per (time, machine, tag) with the value in `value_column`.
+
+    Historian long exports (PI, Wonderware, Ignition: `Timestamp;Tagname;Value;Quality`) often put
+    machine and sensor into one tag name: `tag_pattern` splits it, and `quality_column` rejects
+    records whose quality is not good. Both apply to `layout: long` only.
+    """
 
     tag_column: str = "tag"
     value_column: str = "value"
+    tag_pattern: str | None = Field(
+        None,
+        description=(
+            "Long layout only. Regex with named groups `machine` and `sensor`, matched against the "
+            "whole tag, e.g. '(?P<machine>press_\\d+)\\.(?P<sensor>[A-Z_]+)\\.PV'. The machine id is "
+            "the `machine` group (through machine.template if set; machine.column is not used); "
+            "the `sensor` group is what `columns` maps (lake name: sensor part). A tag that does "
+            "not match is rejected as tag_unknown."
+        ),
+    )
+    quality_column: str | None = Field(
+        None,
+        description=(
+            "Long layout only. Column with the historian's quality flag; records whose value is "
+            "not in `good_quality` are rejected as quality_bad. The column is consumed."
+        ),
+    )
+    good_quality: list[str] = Field(
+        default_factory=lambda: ["Good", "GOOD", "good", "192", "0"],
+        description="Long layout only. Quality values that mean the record is good (compared after stripping).",
+    )
+
+    @model_validator(mode="after")
+    def _pattern(self) -> LongLayout:
+        if self.tag_pattern is not None:
+            key = "source.readings.long.tag_pattern"
+            try:
+                groups = re.compile(self.tag_pattern).groupindex
+                re.compile(f"^(?:{self.tag_pattern})\\Z")  # how it is applied (fullmatch)
+            except re.error as exc:
+                raise ValueError(f"{key} {self.tag_pattern!r} is not a valid regex ({exc})") from None
+            missing = [g for g in ("machine", "sensor") if g not in groups]
+            if missing:
+                raise ValueError(
+                    f"{key} {self.tag_pattern!r} lacks the named group(s) {missing}; use e.g. "
+                    "'(?P<machine>press_\\d+)\\.(?P<sensor>[A-Z_]+)\\.PV'"
+                )
+        if self.quality_column is not None and not self.good_quality:
+            raise ValueError("source.readings.long.good_quality is empty: every record would be rejected")
+        return self
 
 
 class UnitConversion(_Strict):
@@ -134,6 +180,16 @@ class ReadingsSource(_Strict):
             raise ValueError(
                 f"readings.decimal must be one character other than the separator, got {self.decimal!r}"
             )
+        if self.long.tag_pattern is not None:
+            if self.machine.constant is not None:
+                raise ValueError(
+                    "source.readings.long.tag_pattern gives the machine id: remove machine.constant"
+                )
+            if "column" in self.machine.model_fields_set and self.machine.column is not None:
+                raise ValueError(
+                    "source.readings.long.tag_pattern gives the machine id: remove machine.column "
+                    "(machine.template still applies to the `machine` group)"
+                )
         try:
             codecs.lookup(self.encoding)
         except LookupError:

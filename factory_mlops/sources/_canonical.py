@@ -11,7 +11,9 @@ Driven by `source.readings` of plant.yaml:
 - `machine` becomes `machine_id` (a constant, or a column through an optional template).
 - `units` (scale, offset) and `decimal` turn sensor values into lake units with a `.` decimal
   point; values that are not numbers stay as they are for the contract to flag.
-- `layout: long` pivots (time, machine, tag, value) records into one row per (time, machine).
+- `layout: long` pivots (time, machine, tag, value) records into one row per (time, machine);
+  `long.tag_pattern` splits a tag into machine and sensor, `long.quality_column` rejects records
+  whose quality is not in `long.good_quality`.
 
 Everything is vectorised; Python loops run only over distinct values (machines, tags) or over
 rejected records.
@@ -30,6 +32,7 @@ from factory_mlops.config_source import ReadingsSource, UnitConversion
 from factory_mlops.sources._codes import (
     DUPLICATE_RECORD,
     MISSING_COLUMNS,
+    QUALITY_BAD,
     TAG_UNKNOWN,
 )
 from factory_mlops.sources._raw import FileProblem, empty_rejected, rejected_frame
@@ -224,7 +227,9 @@ def _keys(
         times = convert_times(_column(raw, ts_rule.column), ts_rule)
         timestamp = times.text
         rejections.add_times(times)
-    if rd.machine.constant is not None:
+    if rd.layout == "long" and rd.long.tag_pattern is not None:
+        pass  # the machine id comes from the tag (`_long`)
+    elif rd.machine.constant is not None:
         machine = np.full(n, rd.machine.constant, dtype=object)
     elif rd.machine.column is not None and rd.machine.column in have:
         consumed.add(rd.machine.column)
@@ -326,6 +331,92 @@ def _tag_map(config: PlantConfig) -> dict[str, str]:
     return mapping
 
 
+@dataclass
+class _Tags:
+    """Per record: lake code (-1 = unknown tag), its tag_unknown detail, the machine from the tag."""
+
+    lake_code: np.ndarray
+    detail: np.ndarray
+    machine: np.ndarray | None
+
+
+def _tags(raw: pd.DataFrame, config: PlantConfig, lakes: list[str]) -> _Tags:
+    """Map each record's tag to a lake column; with `long.tag_pattern`, split machine and sensor.
+
+    Works on the distinct tags (`str.extract` for the pattern), then spreads to the records.
+    """
+    rd = config.source.readings
+    tag_col, pattern = rd.long.tag_column, rd.long.tag_pattern
+    mapping = _tag_map(config)
+    codes, uniques = pd.factorize(_column(raw, tag_col), sort=False, use_na_sentinel=False)
+    tags_u = np.asarray(uniques, dtype=object)
+    hint = "Map it in source.readings.columns (lake name: tag) or remove it from the export"
+    if pattern is None:
+        keys_u = tags_u
+        matched = np.ones(len(tags_u), dtype=bool)
+        machine_u = None
+    else:
+        parts = pd.Series(tags_u, dtype=object).astype(str).str.extract(f"^(?:{pattern})\\Z")
+        matched = (parts["machine"].notna() & parts["sensor"].notna()).to_numpy(dtype=bool)
+        keys_u = parts["sensor"].fillna("").to_numpy(dtype=object)
+        machine_u = machine_ids(parts["machine"].fillna("").to_numpy(dtype=object), rd.machine.template)
+        hint = (
+            "Map its sensor part in source.readings.columns (lake name: sensor part of the tag) or "
+            "remove it from the export"
+        )
+    lake_u = np.array(
+        [lakes.index(mapping[k]) if ok and k in mapping else -1 for k, ok in zip(keys_u, matched, strict=True)],
+        dtype=np.int64,
+    )
+    detail_u = np.full(len(tags_u), "", dtype=object)
+    if (lake_u < 0).any():
+        what = "tags" if pattern is None else "sensor parts"
+        known = ", ".join(f"{tag!r}" for tag in sorted(mapping))
+        for i in np.flatnonzero(lake_u < 0):
+            t = tags_u[i]
+            if not matched[i]:
+                detail_u[i] = (
+                    f"{TAG_UNKNOWN}: tag {t!r} in column {tag_col!r} does not match "
+                    f"source.readings.long.tag_pattern {pattern!r}. Fix the pattern or remove the "
+                    f"tag from the export"
+                )
+            elif pattern is None:
+                detail_u[i] = (
+                    f"{TAG_UNKNOWN}: tag {t!r} in column {tag_col!r} is not mapped to a lake "
+                    f"column; known {what}: {known}. {hint}"
+                )
+            else:
+                detail_u[i] = (
+                    f"{TAG_UNKNOWN}: sensor {keys_u[i]!r} of tag {t!r} in column {tag_col!r} is "
+                    f"not mapped to a lake column; known {what}: {known}. {hint}"
+                )
+    return _Tags(
+        lake_code=lake_u[codes],
+        detail=detail_u[codes],
+        machine=None if machine_u is None else np.asarray(machine_u, dtype=object)[codes],
+    )
+
+
+def _bad_quality(
+    quality: np.ndarray, column: str, good: list[str]
+) -> tuple[np.ndarray, str, np.ndarray]:
+    """(mask, reason, detail) of the records whose quality is not one of `good` (stripped)."""
+    codes, uniques = pd.factorize(quality, sort=False, use_na_sentinel=False)
+    good_set = set(good)
+    bad_u = np.array([not (isinstance(q, str) and q.strip() in good_set) for q in uniques], dtype=bool)
+    detail_u = np.array(
+        [
+            f"{QUALITY_BAD}: quality {q!r} is not one of source.readings.long.good_quality {good} "
+            f"(column {column!r}). Add it there if such records are usable"
+            if b
+            else ""
+            for q, b in zip(uniques, bad_u, strict=True)
+        ],
+        dtype=object,
+    )
+    return bad_u[codes], QUALITY_BAD, detail_u[codes]
+
+
 def _long(raw: pd.DataFrame, row_numbers: np.ndarray, config: PlantConfig) -> Canonical:
     """Pivot (time, machine, tag, value) records to one row per (timestamp, machine_id).
 
@@ -336,48 +427,40 @@ def _long(raw: pd.DataFrame, row_numbers: np.ndarray, config: PlantConfig) -> Ca
     """
     rd = config.source.readings
     n = len(raw)
-    tag_col, value_col = rd.long.tag_column, rd.long.value_column
+    long = rd.long
+    tag_col, value_col, quality_col = long.tag_column, long.value_column, long.quality_column
     ignore = set(rd.ignore)
     present = [c for c in raw.columns if c not in ignore]
     have = set(present)
-    missing = [c for c in (tag_col, value_col) if c not in have]
+    needed = [tag_col, value_col] + ([quality_col] if quality_col is not None else [])
+    missing = [c for c in needed if c not in have]
     if missing:
+        quality = f", quality_column {quality_col!r}" if quality_col is not None else ""
         raise FileProblem(
             MISSING_COLUMNS,
             f"source.readings.layout is long, but the file has no column(s) {missing} "
-            f"(source.readings.long.tag_column {tag_col!r}, value_column {value_col!r}); its "
-            f"columns are {[str(c) for c in raw.columns]}. Fix source.readings.long or set "
+            f"(source.readings.long.tag_column {tag_col!r}, value_column {value_col!r}{quality}); "
+            f"its columns are {[str(c) for c in raw.columns]}. Fix source.readings.long or set "
             f"layout: wide",
         )
-    consumed = {tag_col, value_col}
+    consumed = set(needed)
     rejections = _Rejections.none(n)
 
     keys = _keys(raw, rd, have, consumed, rejections)
     ts_text, machine, arrival = keys.timestamp, keys.machine, keys.arrival
 
-    # tag -> lake name (code into `lakes`, -1 = unknown)
+    # tag -> lake name (code into `lakes`, -1 = unknown); with a tag_pattern also the machine
     lakes = lake_names(config)
-    mapping = _tag_map(config)
-    tag_codes, tag_uniques = pd.factorize(_column(raw, tag_col), sort=False)
-    unique_lake = np.array(
-        [lakes.index(mapping[t]) if t in mapping else -1 for t in tag_uniques], dtype=np.int64
-    )
-    lake_code = unique_lake[tag_codes] if n else np.array([], dtype=np.int64)
+    tags = _tags(raw, config, lakes)
+    lake_code = tags.lake_code
+    if tags.machine is not None:
+        machine = tags.machine
     unknown = lake_code < 0
     if unknown.any():
-        known = ", ".join(f"{tag!r}" for tag in sorted(mapping))
-        unique_detail = np.asarray(
-            [
-                f"{TAG_UNKNOWN}: tag {t!r} in column {tag_col!r} is not mapped to a lake column; "
-                f"known tags: {known}. Map it in source.readings.columns (lake name: tag) or "
-                f"remove it from the export"
-                if code < 0
-                else ""
-                for t, code in zip(tag_uniques, unique_lake, strict=True)
-            ],
-            dtype=object,
-        )
-        rejections.add(unknown, TAG_UNKNOWN, unique_detail[tag_codes])
+        rejections.add(unknown, TAG_UNKNOWN, tags.detail)
+
+    if quality_col is not None:
+        rejections.add(*_bad_quality(_column(raw, quality_col), quality_col, long.good_quality))
 
     # values in lake units, per sensor
     values = _column(raw, value_col).copy()

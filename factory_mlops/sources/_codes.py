@@ -23,6 +23,7 @@ TIMESTAMP_UNPARSEABLE = "timestamp_unparseable"
 TIMESTAMP_AMBIGUOUS_LOCAL_TIME = "timestamp_ambiguous_local_time"
 TAG_UNKNOWN = "tag_unknown"
 DUPLICATE_RECORD = "duplicate_record"
+QUALITY_BAD = "quality_bad"
 
 # Bookkeeping columns of `SourceBatch.rejected`, appended to the record's source columns.
 REASON = "reason"
