@@ -30,9 +30,11 @@ lint: setup
 	$(VENV)/bin/ruff check .
 
 validate: setup
+	mkdir -p $(HOME_DIR)/dagster
 	DAGSTER_HOME=$(abspath $(HOME_DIR))/dagster $(VENV)/bin/dagster definitions validate -w workspace.yaml
 
 ui: setup
+	mkdir -p $(HOME_DIR)/dagster
 	DAGSTER_HOME=$(abspath $(HOME_DIR))/dagster FACTORY_MLOPS_HOME=$(abspath $(HOME_DIR)) $(VENV)/bin/dagster dev -w workspace.yaml
 
 clean:
