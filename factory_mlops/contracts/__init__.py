@@ -16,7 +16,14 @@ or learned from earlier batches). No Dagster here: the orchestration layer calls
 """
 
 from factory_mlops.contracts._bands import Band, Bands, batch_stats, learn_bands
-from factory_mlops.contracts._result import ContractFailure, ContractResult, Severity, Status
+from factory_mlops.contracts._result import (
+    ContractFailure,
+    ContractResult,
+    Severity,
+    Status,
+    batch_status,
+    check_accounting,
+)
 from factory_mlops.contracts._schema import (
     ARRIVAL_TIME,
     CATEGORY_UNKNOWN,
@@ -74,7 +81,9 @@ __all__ = [
     "Status",
     "apply_severity",
     "batch_stats",
+    "batch_status",
     "build_readings_schema",
+    "check_accounting",
     "empty_accepted",
     "learn_bands",
     "optional_columns",

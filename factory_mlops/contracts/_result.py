@@ -11,6 +11,27 @@ Severity = Literal["error", "warning"]
 Status = Literal["accepted", "partially_accepted", "rejected"]
 
 
+def check_accounting(what: str, received: int, accepted: int, quarantined: int, reasons: dict[str, int]) -> None:
+    """Raise AssertionError unless received == accepted + quarantined and the reasons sum to the
+    quarantined count. Explicit checks rather than `assert`, so they also hold under `python -O`."""
+    if received != accepted + quarantined:
+        raise AssertionError(
+            f"{what} accounting broken: received {received} != accepted {accepted} + quarantined {quarantined}"
+        )
+    if sum(reasons.values()) != quarantined:
+        raise AssertionError(
+            f"{what} accounting broken: reason counts sum to {sum(reasons.values())}, {quarantined} rows quarantined"
+        )
+
+
+def batch_status(passed: bool, accepted: int, quarantined: int) -> Status:
+    """`"rejected"` if an error failed or nothing was accepted; `"accepted"` if every row was
+    accepted; otherwise `"partially_accepted"`."""
+    if not passed or accepted == 0:
+        return "rejected"
+    return "accepted" if quarantined == 0 else "partially_accepted"
+
+
 @dataclass(frozen=True)
 class ContractFailure:
     """One batch-level rule that did not hold.
@@ -77,12 +98,7 @@ class ContractResult:
     contract_version: str = ""
 
     def __post_init__(self) -> None:
-        # Explicit checks rather than `assert`, so they also hold under `python -O`.
-        if self.rows_received != self.rows_accepted + self.rows_quarantined:
-            raise AssertionError(
-                f"contract accounting broken: received {self.rows_received} != accepted "
-                f"{self.rows_accepted} + quarantined {self.rows_quarantined}"
-            )
+        check_accounting("contract", self.rows_received, self.rows_accepted, self.rows_quarantined, self.reasons)
         if (
             len(self.accepted) != self.rows_accepted
             or len(self.quarantined) != self.rows_quarantined
@@ -91,11 +107,6 @@ class ContractResult:
                 f"contract accounting broken: frames hold {len(self.accepted)} accepted / "
                 f"{len(self.quarantined)} quarantined rows, counts say {self.rows_accepted} / "
                 f"{self.rows_quarantined}"
-            )
-        if sum(self.reasons.values()) != self.rows_quarantined:
-            raise AssertionError(
-                f"contract accounting broken: reason counts sum to {sum(self.reasons.values())}, "
-                f"{self.rows_quarantined} rows quarantined"
             )
 
     @property
@@ -117,11 +128,7 @@ class ContractResult:
     def status(self) -> Status:
         """`"rejected"` if an error failed or nothing was accepted; `"accepted"` if every row was
         accepted; otherwise `"partially_accepted"`."""
-        if not self.passed or self.rows_accepted == 0:
-            return "rejected"
-        if self.rows_quarantined == 0:
-            return "accepted"
-        return "partially_accepted"
+        return batch_status(self.passed, self.rows_accepted, self.rows_quarantined)
 
     def failure(self, rule: str) -> ContractFailure | None:
         """The failure of `rule`, or None if that rule held."""

@@ -27,8 +27,11 @@ from factory_mlops.contracts import (
     ROW_NUMBER,
     ContractFailure,
     ContractResult,
+    Status,
     apply_severity,
     batch_stats,
+    batch_status,
+    check_accounting,
     quarantine_whole_batch,
     validate_readings,
 )
@@ -58,16 +61,8 @@ class IngestReport:
     stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if self.rows_received != self.rows_accepted + self.rows_quarantined:
-            raise AssertionError(
-                f"ingest accounting broken for {self.path}: received {self.rows_received} != accepted "
-                f"{self.rows_accepted} + quarantined {self.rows_quarantined}"
-            )
-        if sum(self.reasons.values()) != self.rows_quarantined:
-            raise AssertionError(
-                f"ingest accounting broken for {self.path}: reasons sum to {sum(self.reasons.values())}, "
-                f"{self.rows_quarantined} quarantined"
-            )
+        check_accounting(f"ingest of {self.path}", self.rows_received, self.rows_accepted, self.rows_quarantined,
+                         self.reasons)
 
     @property
     def passed(self) -> bool:
@@ -75,11 +70,9 @@ class IngestReport:
         return not any(f.severity == "error" for f in self.failures)
 
     @property
-    def status(self) -> str:
+    def status(self) -> Status:
         """`rejected` (blocked, or nothing accepted), `accepted` (every record), else `partially_accepted`."""
-        if not self.passed or self.rows_accepted == 0:
-            return "rejected"
-        return "accepted" if self.rows_quarantined == 0 else "partially_accepted"
+        return batch_status(self.passed, self.rows_accepted, self.rows_quarantined)
 
     def to_dict(self) -> dict[str, Any]:
         return {
