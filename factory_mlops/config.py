@@ -58,6 +58,9 @@ class MachineConfig(_Strict):
     id: str
     line: str
     type: str = ""
+    installed: dt.datetime | None = Field(
+        None, description="Install (or overhaul) time: a reset for time-since-maintenance and baselines."
+    )
 
 
 RuleSeverity = Literal["error", "warning", "off"]
@@ -148,7 +151,33 @@ class ContractConfig(_Strict):
         return v
 
 
-Stat = Literal["mean", "std", "min", "max", "last", "slope"]
+Stat = Literal["mean", "std", "min", "max", "last", "slope", "ewma", "roc"]
+
+
+class SpectralConfig(_Strict):
+    """FFT band energy of high-rate channels over one trailing window."""
+
+    sensors: list[str] = Field(min_length=1)
+    window_minutes: int = Field(gt=0)
+    sample_s: int | None = Field(None, gt=0, description="Resampling interval; null = the sensor cadence.")
+    bands_hz: list[tuple[float, float]] = Field(min_length=1, description="[low, high) Hz bands up to Nyquist.")
+
+
+class BaselineConfig(_Strict):
+    """Deviation from the machine's own robust baseline after install or the last maintenance."""
+
+    sensors: list[str] | None = Field(None, description="null = every sensor.")
+    hours: float = Field(24, gt=0, description="Baseline = median/MAD of the first hours after a reset.")
+    window_minutes: int | None = Field(None, gt=0, description="Window whose mean is compared; null = smallest.")
+
+
+class RegimeConfig(_Strict):
+    """Operating-regime normalisation (e.g. C-MAPSS operating conditions)."""
+
+    settings: list[str] = Field(min_length=1, description="Operating-setting channels to cluster.")
+    n_regimes: int = Field(gt=1)
+    sensors: list[str] | None = Field(None, description="Sensors to standardise per regime; null = all but settings.")
+    fit_days: int = Field(7, gt=0, description="The pipeline fits the regimes on the first passed days.")
 
 
 class FeatureConfig(_Strict):
@@ -158,6 +187,14 @@ class FeatureConfig(_Strict):
     windows_minutes: list[int] = Field(default_factory=lambda: [60, 360, 1440], min_length=1)
     stats: list[Stat] = Field(default_factory=lambda: ["mean", "std", "min", "max", "last", "slope"])
     version: int = Field(1, ge=1, description="Bump when the meaning of a feature changes.")
+    ewma_half_life: float = Field(0.25, ge=0.01, le=10, description="EWMA half-life as a share of the window.")
+    plugin: str | None = Field(None, description="Plant feature module (path relative to plant.yaml).")
+    derived: list[str] = Field(default_factory=list, description="Registered plant feature functions to use.")
+    correlations: list[tuple[str, str]] = Field(default_factory=list, description="Channel pairs to correlate.")
+    spectral: SpectralConfig | None = None
+    baseline: BaselineConfig | None = None
+    maintenance_age: bool = Field(False, description="Add hours since the last maintenance/install.")
+    regimes: RegimeConfig | None = None
 
     @field_validator("windows_minutes")
     @classmethod
@@ -174,14 +211,27 @@ class FeatureConfig(_Strict):
                 f"windows_minutes {bad} are not multiples of step_minutes={self.step_minutes}; "
                 "windows are built from whole steps"
             )
+        if self.derived and not self.plugin:
+            raise ValueError(f"features.derived {self.derived} needs features.plugin: the module that registers them")
         return self
 
 
 class ModelConfig(_Strict):
-    """Learning task, LightGBM parameters, training window and the champion/challenger gate."""
+    """Learning task, LightGBM parameters, training window and the champion/challenger gate.
 
-    task: Literal["classification"] = "classification"
-    horizon_hours: float = Field(24, gt=0, description="Label: failure within this horizon.")
+    `task` picks what is learned: `classification` = P(failure within `horizon_hours`), `rul` =
+    remaining useful life in hours, capped at `rul_cap_hours`. Fields of the other task are ignored
+    and may keep their defaults; `horizon_hours` is used by both (the RUL task evaluates "failure
+    within the horizon" and alarms at `alarm_rul_hours`, which defaults to it).
+    """
+
+    task: Literal["classification", "rul"] = Field(
+        "classification",
+        description="classification: P(failure within horizon_hours); rul: remaining useful life (hours).",
+    )
+    horizon_hours: float = Field(
+        24, gt=0, description="Label: failure within this horizon (rul: evaluation horizon and default alarm)."
+    )
     params: dict[str, int | float | str] = Field(
         default_factory=lambda: {
             "n_estimators": 200,
@@ -191,24 +241,62 @@ class ModelConfig(_Strict):
             "subsample": 0.8,
             "subsample_freq": 1,
             "colsample_bytree": 0.8,
-        }
+        },
+        description="LightGBM parameters (seed, threads and determinism are set by factory_mlops).",
     )
-    seed: int = 0
+    seed: int = Field(0, description="LightGBM random_state.")
     label_latency_hours: float = Field(
         24, ge=0, description="How long after an event the maintenance log is complete."
     )
-    training_window_days: int = Field(35, gt=0)
+    training_window_days: int = Field(35, gt=0, description="Days of labelled features a model learns from.")
     holdout_days: float = Field(4, gt=0, description="Most recent labelled days kept for the gate.")
     recency_half_life_days: float | None = Field(
         7, gt=0, description="Sample weights halve every this many days back; null = equal weights."
     )
     alarm_threshold: float | None = Field(
-        None, gt=0, lt=1, description="Fixed alarm threshold; null = chosen on the training data."
+        None, gt=0, lt=1,
+        description="classification: fixed alarm threshold on P(failure); null = chosen on the training data.",
     )
-    min_improvement: float = Field(0.02, description="PR-AUC gain a challenger needs to be promoted.")
-    recall_tolerance: float = Field(0.05, ge=0, description="Recall may drop at most this much.")
-    min_training_rows: int = Field(200, gt=0)
-    min_positive_rows: int = Field(10, gt=0)
+    rul_cap_hours: float = Field(
+        125, gt=0,
+        description="rul: targets are min(hours to the next failure, this cap) (piecewise-linear RUL).",
+    )
+    alarm_rul_hours: float | None = Field(
+        None, gt=0, description="rul: alarm when the predicted RUL is at most this many hours; null = horizon_hours."
+    )
+    min_improvement: float = Field(
+        0.02, description="classification: PR-AUC gain a challenger needs to be promoted."
+    )
+    min_rmse_improvement: float = Field(
+        0.02, ge=0, description="rul: relative RMSE reduction a challenger needs (0.02 = 2% lower)."
+    )
+    recall_tolerance: float = Field(
+        0.05, ge=0, description="Share of failures caught may drop at most this much (both tasks)."
+    )
+    min_training_rows: int = Field(200, gt=0, description="Fewer labelled training rows: no model.")
+    min_positive_rows: int = Field(10, gt=0, description="classification: failure rows training needs.")
+
+    @property
+    def alarm_rul(self) -> float:
+        """rul: the alarm level in hours (`alarm_rul_hours`, else `horizon_hours`)."""
+        return float(self.alarm_rul_hours if self.alarm_rul_hours is not None else self.horizon_hours)
+
+    @model_validator(mode="after")
+    def _rul_levels_below_cap(self) -> ModelConfig:
+        # Only the RUL task reads these; a classification config may leave them at their defaults.
+        if self.task != "rul":
+            return self
+        if self.horizon_hours >= self.rul_cap_hours:
+            raise ValueError(
+                f"task rul: horizon_hours ({self.horizon_hours}) must be below rul_cap_hours "
+                f"({self.rul_cap_hours}); every capped label would count as 'failure within the horizon'"
+            )
+        if self.alarm_rul >= self.rul_cap_hours:
+            raise ValueError(
+                f"task rul: alarm_rul_hours ({self.alarm_rul}) must be below rul_cap_hours "
+                f"({self.rul_cap_hours}); predictions never exceed the cap, so every row would alarm"
+            )
+        return self
 
 
 class DriftConfig(_Strict):
