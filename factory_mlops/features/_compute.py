@@ -16,7 +16,7 @@ import pandas as pd
 
 from factory_mlops.features._buckets import Buckets, bucket_needs, build_buckets, pair_buckets
 from factory_mlops.features._context import MAD_TO_SD, FeatureContext
-from factory_mlops.features._online import end_window_corr, end_window_stats
+from factory_mlops.features._online import corr_floor, end_window_corr, end_window_stats
 from factory_mlops.features._plugins import compute_derived
 from factory_mlops.features._regimes import normalise
 from factory_mlops.features._spec import FeatureSpec
@@ -85,7 +85,7 @@ def machine_features(
             n, ma, mb, m2a, m2b, cab = (g.pad(a, f) for a, f in zip(pb, (0, np.nan, np.nan, 0, 0, 0), strict=True))
             mom = window_moments(g, n, ma, mb, m2a, m2b, cab)
             den = np.sqrt(np.maximum(mom.m2u, 0) * np.maximum(mom.m2v, 0))
-            tiny = 1e-12 * (np.abs(mom.mean_u) + np.abs(mom.mean_v) + 1.0) ** 2 * mom.n
+            tiny = corr_floor(mom.mean_u, mom.mean_v, mom.n)
             with np.errstate(invalid="ignore", divide="ignore"):
                 ok = (mom.n > 2) & (np.maximum(mom.m2u, 0) > tiny) & (np.maximum(mom.m2v, 0) > tiny)
                 corr[:, :, wi] = np.where(ok, np.clip(mom.cuv / np.where(ok, den, 1.0), -1, 1), np.nan)

@@ -92,6 +92,11 @@ def end_window_stats(b: Buckets, end: int, ks: tuple[int, ...], stats: tuple[str
     return out
 
 
+def corr_floor(mean_a: np.ndarray, mean_b: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Sum of squares below which a channel counts as constant in a window (SD < 1e-10 x level)."""
+    return (1e-10 * (np.abs(np.nan_to_num(mean_a)) + np.abs(np.nan_to_num(mean_b)) + 1.0)) ** 2 * n
+
+
 def end_window_corr(pb: tuple[np.ndarray, ...], end: int, ks: tuple[int, ...]) -> np.ndarray:
     """Pearson correlation (pairs, windows) of the windows ending at bucket `end`."""
     n, ma, mb, m2a, m2b, cab = pb
@@ -102,11 +107,12 @@ def end_window_corr(pb: tuple[np.ndarray, ...], end: int, ks: tuple[int, ...]) -
     cols = np.arange(n.shape[1])
     kk = np.asarray(ks) - 1
     with np.errstate(invalid="ignore", divide="ignore"):
-        parts = []
+        parts, refs = [], []
         for m in (ma, mb):
             mt = _tail(m, lo, end, np.nan)
             ref = np.where(has.any(axis=0), mt[np.argmax(has, axis=0), cols], 0.0)
             parts.append(np.where(has, mt - ref, 0.0))
+            refs.append(ref)
         da, db = parts
         cs = np.cumsum(np.stack([n, n * da, n * db, _tail(m2a, lo, end, 0.0) + n * da * da,
                                  _tail(m2b, lo, end, 0.0) + n * db * db, _tail(cab, lo, end, 0.0) + n * da * db]), axis=1)
@@ -114,11 +120,7 @@ def end_window_corr(pb: tuple[np.ndarray, ...], end: int, ks: tuple[int, ...]) -
         safe = np.where(N > 0, N, 1.0)
         va, vb = np.maximum(A2 - A1 * A1 / safe, 0), np.maximum(B2 - B1 * B1 / safe, 0)
         cov = AB - A1 * B1 / safe
-        ref_a = ma[np.clip(end, 0, len(ma) - 1)]
-        ref_b = mb[np.clip(end, 0, len(mb) - 1)]
-        mean_a = np.where(N > 0, A1 / safe, 0) + np.nan_to_num(ref_a)
-        mean_b = np.where(N > 0, B1 / safe, 0) + np.nan_to_num(ref_b)
-        tiny = 1e-12 * (np.abs(mean_a) + np.abs(mean_b) + 1.0) ** 2 * N
+        tiny = corr_floor(refs[0] + A1 / safe, refs[1] + B1 / safe, N)
         ok = (N > 2) & (va > tiny) & (vb > tiny)
         r = np.where(ok, np.clip(cov / np.sqrt(np.where(ok, va * vb, 1.0)), -1, 1), np.nan)
     return r.T
