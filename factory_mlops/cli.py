@@ -98,6 +98,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--home", default=None, help="scratch home for benchmarks that need one")
     bench.add_argument("--repeat", type=int, default=3, help="repetitions (the median is reported)")
+    bench.add_argument(
+        "--data-dir",
+        default=None,
+        help="folder of external data for benchmarks that need it (cmapss: train/test/RUL_FD001.txt; "
+        "default $FACTORY_MLOPS_CMAPSS_DIR, else ../shared/data/cmapss)",
+    )
     bench.set_defaults(func=_cmd_bench)
     return parser
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import shutil
 import uuid
@@ -25,6 +26,8 @@ from factory_mlops.errors import BundleError
 from factory_mlops.features import FeatureSpec
 
 _RESERVED = frozenset({MANIFEST_FILE, MODEL_FILE, SPEC_FILE})
+#: Learning tasks a bundle can serve (`manifest["task"]`; a manifest without it is classification).
+TASKS = ("classification", "rul")
 
 
 def _json_bytes(obj: Any) -> bytes:
@@ -38,7 +41,12 @@ def _write(path: Path, data: bytes) -> None:
         os.fsync(fh.fileno())
 
 
-def _onnx_input_width(onnx_bytes: bytes) -> int | None:
+#: The output an exported graph of each task must have (see `export_onnx`).
+_TASK_OUTPUT = {"classification": "probabilities", "rul": "variable"}
+
+
+def _onnx_signature(onnx_bytes: bytes) -> tuple[int | None, list[str]]:
+    """(input width or None, output names) of a serialized ONNX graph."""
     import onnx
 
     try:
@@ -46,7 +54,19 @@ def _onnx_input_width(onnx_bytes: bytes) -> int | None:
     except Exception as exc:  # onnx raises DecodeError and others
         raise BundleError(f"onnx_bytes is not a valid ONNX model ({exc})") from exc
     dims = model.graph.input[0].type.tensor_type.shape.dim
-    return dims[1].dim_value if len(dims) == 2 and dims[1].HasField("dim_value") else None
+    width = dims[1].dim_value if len(dims) == 2 and dims[1].HasField("dim_value") else None
+    return width, [o.name for o in model.graph.output]
+
+
+def _check_threshold(task: str, threshold: float) -> None:
+    if task not in TASKS:
+        raise BundleError(f"task {task!r} is not one of {list(TASKS)}")
+    value = float(threshold)
+    if task == "rul":
+        if not (value > 0 and math.isfinite(value)):
+            raise BundleError(f"threshold {threshold} must be a positive number of RUL hours for a rul bundle")
+    elif not 0.0 <= value <= 1.0:
+        raise BundleError(f"threshold {threshold} must be a probability in [0, 1]")
 
 
 def build_bundle(
@@ -61,12 +81,14 @@ def build_bundle(
     lineage: dict[str, str],
     parity: ParityReport,
     extra_files: dict[str, bytes] | None = None,
+    task: str = "classification",
 ) -> Path:
     """Write a bundle folder for the edge.
 
     Writes `model.onnx`, `feature_spec.json` (`spec.to_dict()` plus `hash`), the extra files and
-    `manifest.json` = {plant_id, model_name, version, feature_spec_hash, threshold, n_features,
-    lineage, parity, created_at (UTC ISO), files: {name: sha256}, manifest_sha256}. The bundle is
+    `manifest.json` = {plant_id, model_name, version, task, feature_spec_hash, threshold,
+    n_features, lineage, parity, created_at (UTC ISO), files: {name: sha256}, manifest_sha256}. The
+    bundle is
     assembled in a temporary sibling folder and renamed into place; an existing `out_dir` is
     replaced.
 
@@ -77,18 +99,21 @@ def build_bundle(
         version: registered model version.
         onnx_bytes: the exported graph (`export_onnx`).
         spec: the feature spec the model was trained on.
-        threshold: alarm threshold on P(failure), in [0, 1].
+        threshold: classification: alarm threshold on P(failure), in [0, 1]; rul: alarm when the
+            predicted RUL is at most this many hours (> 0).
         lineage: provenance (run id, training data hash, code version ...), strings only.
         parity: the passing parity report of `onnx_bytes`.
         extra_files: more files to ship, by plain file name (e.g. `reference.json`).
+        task: `classification` (the graph returns probabilities) or `rul` (it returns hours).
 
     Returns:
         `out_dir`.
 
     Raises:
-        BundleError: a failed parity report, a threshold outside [0, 1], an extra file name that
-            is not a plain name or collides with a bundle file, or a graph whose input width is
-            not the spec's feature count.
+        BundleError: a failed parity report, an unknown task, a threshold outside [0, 1]
+            (classification) or not positive (rul), an extra file name that is not a plain name or
+            collides with a bundle file, or a graph whose input width is not the spec's feature
+            count.
     """
     out_dir = Path(out_dir)
     if not parity.passed:
@@ -96,19 +121,23 @@ def build_bundle(
             f"parity failed (max |Δp| {parity.max_abs_diff:.3g} > {parity.tolerance:g}); "
             f"a bundle needs a passing ParityReport"
         )
-    if not 0.0 <= float(threshold) <= 1.0:
-        raise BundleError(f"threshold {threshold} must be a probability in [0, 1]")
+    _check_threshold(task, threshold)
     extras = dict(extra_files or {})
     for name in extras:
         check_file_name(name)
         if name in _RESERVED:
             raise BundleError(f"extra file {name!r} collides with a bundle file; rename it")
     n_features = len(spec.feature_names)
-    width = _onnx_input_width(onnx_bytes)
+    width, outputs = _onnx_signature(onnx_bytes)
     if width is not None and width != n_features:
         raise BundleError(
             f"the ONNX graph takes {width} features but spec {spec.hash} defines {n_features}; "
             f"export the model trained on this spec"
+        )
+    if _TASK_OUTPUT[task] not in outputs:
+        raise BundleError(
+            f"a {task} bundle needs a graph with output {_TASK_OUTPUT[task]!r}, this one has {outputs}; "
+            f"export the {task} model with factory_mlops.deploy.export_onnx"
         )
 
     files: dict[str, bytes] = {
@@ -120,6 +149,7 @@ def build_bundle(
         "plant_id": str(plant_id),
         "model_name": str(model_name),
         "version": int(version),
+        "task": task,
         "feature_spec_hash": spec.hash,
         "threshold": float(threshold),
         "n_features": n_features,

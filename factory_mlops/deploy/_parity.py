@@ -1,4 +1,8 @@
-"""Parity gate: the exported ONNX graph must score like the native LightGBM model."""
+"""Parity gate: the exported ONNX graph must score like the native LightGBM model.
+
+A classifier is compared on P(class 1), a regressor (the RUL task) on its prediction; see
+`ParityReport.max_abs_diff` for how a regressor's difference is scaled.
+"""
 
 from __future__ import annotations
 
@@ -22,11 +26,16 @@ class ParityReport:
 
     Attributes:
         rows: rows compared (X plus the NaN probe rows).
-        max_abs_diff: max |P_native(class 1) - P_onnx(class 1)| over those rows.
+        max_abs_diff: classifier (`score` probability): max |P_native(class 1) - P_onnx(class 1)|
+            over those rows. Regressor (`score` prediction): max |ŷ_native - ŷ_onnx| /
+            max(1, |ŷ_native|), i.e. absolute below 1 and relative above, because ONNX's
+            TreeEnsembleRegressor returns float32 (a 300 h prediction is rounded by up to 1.5e-5 h
+            however exact the trees are).
         tolerance: the allowed max.
         passed: `max_abs_diff <= tolerance`.
         worst_row: index of the row with the largest difference (>= len(X): a NaN probe row).
         nan_rows: compared rows with at least one NaN feature.
+        score: what was compared: `probability` or `prediction`.
     """
 
     rows: int
@@ -35,6 +44,7 @@ class ParityReport:
     passed: bool
     worst_row: int
     nan_rows: int
+    score: str = "probability"
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict (recorded in the bundle manifest)."""
@@ -51,32 +61,76 @@ def _with_nan_probes(x: np.ndarray, seed: int = 0) -> np.ndarray:
 
 
 def onnx_probabilities(onnx_bytes: bytes, x: np.ndarray) -> np.ndarray:
-    """P(class 1) from an exported model with onnxruntime (CPU), as float64."""
+    """P(class 1) from an exported classifier with onnxruntime (CPU), as float64."""
+    return np.asarray(_run_last_output(onnx_bytes, x, "probabilities"), dtype=np.float64)[:, 1]
+
+
+def onnx_predictions(onnx_bytes: bytes, x: np.ndarray) -> np.ndarray:
+    """Predictions [N] of an exported regressor with onnxruntime (CPU), as float64."""
+    return np.asarray(_run_last_output(onnx_bytes, x, "variable"), dtype=np.float64).reshape(len(x))
+
+
+def _run_last_output(onnx_bytes: bytes, x: np.ndarray, preferred: str) -> np.ndarray:
+    """Output `preferred` (else the last output) of the graph on `x`, in the graph's input dtype."""
     import onnxruntime as ort
 
     sess = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"])
     inp = sess.get_inputs()[0]
     dtype = _ORT_DTYPES.get(inp.type, np.float32)
     outputs = [o.name for o in sess.get_outputs()]
-    proba = "probabilities" if "probabilities" in outputs else outputs[-1]
-    (p,) = sess.run([proba], {inp.name: x.astype(dtype)})
-    return np.asarray(p, dtype=np.float64)[:, 1]
+    name = preferred if preferred in outputs else outputs[-1]
+    (out,) = sess.run([name], {inp.name: x.astype(dtype)})
+    return np.asarray(out)
+
+
+def _is_regressor(model: Any) -> bool:
+    return not hasattr(model, "predict_proba")
+
+
+def _native_and_onnx(model: Any, onnx_bytes: bytes, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(native scores, ONNX scores, scaled |difference|) of `model` and its graph on `rows`."""
+    names = getattr(model, "feature_names_in_", None)  # set when fitted on a DataFrame
+    if names is not None and len(names) == rows.shape[1]:
+        import pandas as pd
+
+        native_in: Any = pd.DataFrame(rows, columns=list(names))
+    else:
+        native_in = rows
+    regressor = _is_regressor(model)
+    if regressor:
+        native = np.asarray(model.predict(native_in), dtype=np.float64)
+    else:
+        native = np.asarray(model.predict_proba(native_in), dtype=np.float64)[:, 1]
+    try:
+        exported = (onnx_predictions if regressor else onnx_probabilities)(onnx_bytes, rows)
+    except Exception as exc:  # onnxruntime raises its own exception types
+        raise ParityError(
+            f"the ONNX graph cannot score the {rows.shape[1]}-feature parity rows ({exc}); export "
+            f"it again from this model with factory_mlops.deploy.export_onnx"
+        ) from exc
+    diff = np.abs(native - exported)
+    if regressor:
+        diff = diff / np.maximum(1.0, np.abs(native))
+    diff[~np.isfinite(diff)] = np.inf
+    return native, exported, diff
 
 
 def check_parity(
     model: Any, onnx_bytes: bytes, X: np.ndarray, tolerance: float = 1e-5
 ) -> ParityReport:
-    """Compare P(class 1) of the native model and the ONNX graph on the same rows.
+    """Compare P(class 1) (classifier) or the prediction (regressor) of the native model and the
+    ONNX graph on the same rows.
 
     The rows are `X` plus NaN probe rows derived from it (an all-NaN row and up to 64 rows of X
     with a quarter of their cells set to NaN), so LightGBM's missing-value routing is always
     checked, even if X has no NaN.
 
     Args:
-        model: the fitted `lightgbm.LGBMClassifier` the ONNX graph was exported from.
+        model: the fitted `lightgbm.LGBMClassifier` or `LGBMRegressor` the ONNX graph was
+            exported from.
         onnx_bytes: the exported graph (`export_onnx`).
         X: feature matrix [N, n_features] in the model's column order (NaN = missing).
-        tolerance: max allowed |Δp|.
+        tolerance: max allowed |Δp| (regressor: |Δŷ| / max(1, |ŷ|), see `ParityReport`).
 
     Returns:
         The passing report.
@@ -89,24 +143,9 @@ def check_parity(
     if x.ndim != 2 or len(x) == 0:
         raise ParityError(f"check_parity needs a non-empty 2-D feature matrix, got shape {x.shape}")
     rows = _with_nan_probes(x)
-    names = getattr(model, "feature_names_in_", None)  # set when fitted on a DataFrame
-    if names is not None and len(names) == rows.shape[1]:
-        import pandas as pd
-
-        native_in: Any = pd.DataFrame(rows, columns=list(names))
-    else:
-        native_in = rows
-    native = np.asarray(model.predict_proba(native_in), dtype=np.float64)[:, 1]
-    try:
-        exported = onnx_probabilities(onnx_bytes, rows)
-    except Exception as exc:  # onnxruntime raises its own exception types
-        raise ParityError(
-            f"the ONNX graph cannot score the {x.shape[1]}-feature parity rows ({exc}); export "
-            f"it again from this model with factory_mlops.deploy.export_onnx"
-        ) from exc
-    diff = np.abs(native - exported)
-    diff[~np.isfinite(diff)] = np.inf
+    native, exported, diff = _native_and_onnx(model, onnx_bytes, rows)
     worst = int(np.argmax(diff))
+    score = "prediction" if _is_regressor(model) else "probability"
     report = ParityReport(
         rows=len(rows),
         max_abs_diff=float(diff[worst]),
@@ -114,13 +153,15 @@ def check_parity(
         passed=bool(diff[worst] <= tolerance),
         worst_row=worst,
         nan_rows=int(np.isnan(rows).any(axis=1).sum()),
+        score=score,
     )
     if not report.passed:
         where = f"row {worst} of X" if worst < len(x) else f"NaN probe row {worst - len(x)}"
+        d, v = ("|Δp|", "p") if score == "probability" else ("|Δŷ|/max(1,|ŷ|)", "ŷ")
         err = ParityError(
-            f"ONNX and native model disagree: max |Δp| = {report.max_abs_diff:.3g} > tolerance "
-            f"{tolerance:g} over {report.rows} rows; worst is {where} (native p={native[worst]:.6g}, "
-            f"onnx p={exported[worst]:.6g}). Do not deploy this graph: export it from this exact "
+            f"ONNX and native model disagree: max {d} = {report.max_abs_diff:.3g} > tolerance "
+            f"{tolerance:g} over {report.rows} rows; worst is {where} (native {v}={native[worst]:.6g}, "
+            f"onnx {v}={exported[worst]:.6g}). Do not deploy this graph: export it from this exact "
             f"model with factory_mlops.deploy.export_onnx (float32 converters drift near split "
             f"thresholds) and check the model has no categorical or zero-as-missing splits"
         )

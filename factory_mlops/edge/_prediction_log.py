@@ -15,23 +15,28 @@ from factory_mlops.edge._runtime import SCORE_COLUMNS
 #: Columns of the `predictions` table (and of `PredictionLog.read`), in order.
 LOG_COLUMNS = ("prediction_id", "plant_id", "node_id", *SCORE_COLUMNS[1:])
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
+# `probability` is NULL for a RUL model and `rul_hours` NULL for a classifier.
+_TABLE = """
+CREATE TABLE IF NOT EXISTS {name} (
     prediction_id     TEXT PRIMARY KEY,
     plant_id          TEXT NOT NULL,
     node_id           TEXT NOT NULL,
     machine_id        TEXT NOT NULL,
     timestamp         TEXT NOT NULL,
-    probability       REAL NOT NULL,
+    probability       REAL,
     alarm             INTEGER NOT NULL,
     model_version     INTEGER NOT NULL,
     bundle_sha256     TEXT NOT NULL,
     feature_spec_hash TEXT NOT NULL,
-    scored_at         TEXT NOT NULL
+    scored_at         TEXT NOT NULL,
+    rul_hours         REAL
 );
+"""
+_INDEXES = """
 CREATE INDEX IF NOT EXISTS predictions_plant_ts ON predictions (plant_id, timestamp);
 CREATE INDEX IF NOT EXISTS predictions_ts ON predictions (timestamp);
 """
+_SCHEMA = _TABLE.format(name="predictions") + _INDEXES
 
 # Fixed-width UTC text, so SQLite's text order is time order.
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -43,6 +48,49 @@ def _ts_text(values: pd.Series | pd.Timestamp) -> pd.Series | str:
         return ts.strftime(_TS_FORMAT)
     ts = pd.to_datetime(values, utc=True)
     return ts.dt.strftime(_TS_FORMAT)
+
+
+def _migrate(conn: sqlite3.Connection) -> None:
+    """Bring a log written before the RUL task to the current schema, keeping every row.
+
+    Adds `rul_hours` (ALTER TABLE) and drops the NOT NULL of `probability`, which SQLite can only do
+    by copying the table; both happen in one transaction, so a crash leaves the old table intact.
+    """
+    if not _needs_migration(conn):
+        return
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        info = _table_info(conn)  # again under the write lock: another process may have migrated
+        if "rul_hours" not in info:
+            conn.execute("ALTER TABLE predictions ADD COLUMN rul_hours REAL")
+        if info["probability"]:
+            cols = ", ".join(LOG_COLUMNS)
+            conn.execute(_TABLE.format(name="predictions_migrated"))
+            conn.execute(f"INSERT INTO predictions_migrated ({cols}) SELECT {cols} FROM predictions")
+            conn.execute("DROP TABLE predictions")
+            conn.execute("ALTER TABLE predictions_migrated RENAME TO predictions")
+            for stmt in filter(None, (x.strip() for x in _INDEXES.split(";"))):
+                conn.execute(stmt)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
+
+
+def _table_info(conn: sqlite3.Connection) -> dict[str, bool]:
+    """Column name -> NOT NULL of the `predictions` table ({} when there is none)."""
+    return {row[1]: bool(row[3]) for row in conn.execute("PRAGMA table_info(predictions)").fetchall()}
+
+
+def _needs_migration(conn: sqlite3.Connection) -> bool:
+    info = _table_info(conn)
+    return bool(info) and ("rul_hours" not in info or info.get("probability", False))
+
+
+def _real(value: float) -> float | None:
+    """A score for SQLite: NaN (no score of this kind) is stored as NULL."""
+    v = float(value)
+    return None if np.isnan(v) else v
 
 
 class PredictionLog:
@@ -61,6 +109,7 @@ class PredictionLog:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as conn:
             conn.execute("PRAGMA journal_mode=WAL")
+            _migrate(conn)
             conn.executescript(_SCHEMA)
 
     def __repr__(self) -> str:
@@ -108,12 +157,13 @@ class PredictionLog:
                 "bundle_sha256": df["bundle_sha256"].astype(str),
                 "feature_spec_hash": df["feature_spec_hash"].astype(str),
                 "scored_at": _ts_text(df["scored_at"]),
+                "rul_hours": df["rul_hours"].astype(float),
             },
             columns=list(LOG_COLUMNS),
         )
         records = [
-            (a, b, c, d, e, float(f), int(g), int(h), i, j, k)
-            for a, b, c, d, e, f, g, h, i, j, k in rows.itertuples(index=False, name=None)
+            (a, b, c, d, e, _real(f), int(g), int(h), i, j, k, _real(r))
+            for a, b, c, d, e, f, g, h, i, j, k, r in rows.itertuples(index=False, name=None)
         ]
         placeholders = ", ".join("?" * len(LOG_COLUMNS))
         sql = (
@@ -145,7 +195,8 @@ class PredictionLog:
 
         Returns:
             DataFrame with `LOG_COLUMNS` sorted by (timestamp, machine_id); `timestamp` and
-            `scored_at` are UTC datetimes, `alarm` is bool.
+            `scored_at` are UTC datetimes, `alarm` is bool, `probability` and `rul_hours` are
+            float (NaN where the model does not produce that score).
         """
         where, params = [], []
         if plant_id is not None:
@@ -167,6 +218,7 @@ class PredictionLog:
         out["timestamp"] = pd.to_datetime(out["timestamp"], utc=True, format=_TS_FORMAT)
         out["scored_at"] = pd.to_datetime(out["scored_at"], utc=True, format=_TS_FORMAT)
         out["probability"] = out["probability"].astype(float)
+        out["rul_hours"] = out["rul_hours"].astype(float)
         out["alarm"] = out["alarm"].astype(bool)
         out["model_version"] = out["model_version"].astype(np.int64)
         return out

@@ -21,9 +21,14 @@ from factory_mlops.edge._bundle_io import (
     verify_bundle,
 )
 from factory_mlops.errors import BundleError, FeatureSpecMismatchError
-from factory_mlops.features import FeatureSpec, compute_features
+from factory_mlops.features import (
+    FeatureContext,
+    FeatureSpec,
+    compute_features,
+    load_bundle_plugins,
+)
 
-#: Columns of `EdgeModel.score` output, in order.
+#: Columns of `EdgeModel.score` output, in order (`rul_hours` was appended with the RUL task).
 SCORE_COLUMNS = (
     "prediction_id",
     "machine_id",
@@ -34,7 +39,13 @@ SCORE_COLUMNS = (
     "bundle_sha256",
     "feature_spec_hash",
     "scored_at",
+    "rul_hours",
 )
+
+CLASSIFICATION = "classification"
+RUL = "rul"
+#: Per task: the graph output holding the score (`export_onnx`).
+_SCORE_OUTPUT = {CLASSIFICATION: "probabilities", RUL: "variable"}
 
 #: Columns a features frame may carry besides the feature columns.
 _KEY_COLUMNS = frozenset({"machine_id", "timestamp"})
@@ -54,6 +65,24 @@ def _session(model_bytes: bytes, where: Path) -> ort.InferenceSession:
         raise BundleError(f"onnxruntime cannot load {where}: {exc}") from exc
 
 
+def _score_output(session: ort.InferenceSession, task: str, bundle_dir: Path) -> str:
+    """The graph output that holds the task's score; BundleError if the task or graph is wrong."""
+    if task not in _SCORE_OUTPUT:
+        raise BundleError(
+            f"{bundle_dir} manifest names task {task!r}; this runtime serves {sorted(_SCORE_OUTPUT)}: "
+            "upgrade factory_mlops on the edge node or rebuild the bundle"
+        )
+    outputs = [o.name for o in session.get_outputs()]
+    if task == CLASSIFICATION and _SCORE_OUTPUT[task] not in outputs:
+        return outputs[-1]  # bundles exported before the output name was fixed
+    if _SCORE_OUTPUT[task] not in outputs:
+        raise BundleError(
+            f"{bundle_dir / MODEL_FILE} is a {task} bundle but the graph has outputs {outputs}, "
+            f"not {_SCORE_OUTPUT[task]!r}; rebuild the bundle from the {task} model"
+        )
+    return _SCORE_OUTPUT[task]
+
+
 @dataclass(eq=False)
 class EdgeModel:
     """A model bundle ready to score on an edge node.
@@ -64,7 +93,9 @@ class EdgeModel:
         bundle_dir: the (resolved) bundle folder the model was loaded from.
         manifest: the bundle manifest.
         spec: the feature spec the model was trained on.
-        threshold: alarm threshold on P(failure).
+        threshold: alarm threshold: on P(failure) (classification), or in hours: alarm when the
+            predicted remaining useful life is at most it (rul).
+        task: `classification` or `rul` (`manifest["task"]`; bundles without it are classification).
     """
 
     bundle_dir: Path
@@ -75,7 +106,8 @@ class EdgeModel:
     _session: ort.InferenceSession = field(repr=False)
     _input_name: str = field(repr=False)
     _input_dtype: type = field(repr=False)
-    _proba_output: str = field(repr=False)
+    _score_output: str = field(repr=False)
+    task: str = CLASSIFICATION
 
     @classmethod
     def load(cls, path: Path) -> EdgeModel:
@@ -112,6 +144,8 @@ class EdgeModel:
                 f"{bundle_dir / SPEC_FILE} hashes to {spec.hash} but the manifest says "
                 f"{manifest['feature_spec_hash']}; rebuild the bundle"
             )
+        if spec.derived:  # the plant's feature functions ship in the bundle, checked by source hash
+            load_bundle_plugins(bundle_dir, spec)
         session = _session(model_bytes, bundle_dir / MODEL_FILE)
         inp = session.get_inputs()[0]
         if inp.type not in _ORT_DTYPES:
@@ -122,8 +156,7 @@ class EdgeModel:
                 f"{bundle_dir / MODEL_FILE} takes {width} features but spec {spec.hash} defines "
                 f"{len(spec.feature_names)}; rebuild the bundle"
             )
-        outputs = [o.name for o in session.get_outputs()]
-        proba = "probabilities" if "probabilities" in outputs else outputs[-1]
+        task = str(manifest.get("task", CLASSIFICATION))
         return cls(
             bundle_dir=bundle_dir,
             manifest=manifest,
@@ -133,7 +166,8 @@ class EdgeModel:
             _session=session,
             _input_name=inp.name,
             _input_dtype=_ORT_DTYPES[inp.type],
-            _proba_output=proba,
+            _score_output=_score_output(session, task, bundle_dir),
+            task=task,
         )
 
     @property
@@ -154,7 +188,7 @@ class EdgeModel:
     def predict_features(
         self, features: pd.DataFrame, *, feature_spec_hash: str | None = None
     ) -> np.ndarray:
-        """P(failure) for each row of a features frame.
+        """The model's score for each row of a features frame: P(failure) or RUL hours (`task`).
 
         Args:
             features: the feature columns of `spec` (any order); `machine_id` and `timestamp` may
@@ -162,7 +196,8 @@ class EdgeModel:
             feature_spec_hash: hash of the spec the features were built with; checked if given.
 
         Returns:
-            float64 array of probabilities, one per row.
+            float64 array, one score per row: probabilities (classification) or predicted
+            remaining useful life in hours (rul).
 
         Raises:
             FeatureSpecMismatchError: `feature_spec_hash` differs from the model's spec, or the
@@ -185,8 +220,14 @@ class EdgeModel:
         if len(features) == 0:
             return np.empty(0, dtype=np.float64)
         x = features[names].to_numpy(dtype=np.float64).astype(self._input_dtype, copy=False)
-        (proba,) = self._session.run([self._proba_output], {self._input_name: x})
-        return np.asarray(proba, dtype=np.float64)[:, 1]
+        (out,) = self._session.run([self._score_output], {self._input_name: x})
+        out = np.asarray(out, dtype=np.float64)
+        return out.reshape(len(x)) if self.task == RUL else out[:, 1]
+
+    def alarms(self, scores: np.ndarray) -> np.ndarray:
+        """Alarm per score: P(failure) >= threshold, or for rul predicted RUL <= threshold hours."""
+        s = np.asarray(scores, dtype=np.float64)
+        return s <= self.threshold if self.task == RUL else s >= self.threshold
 
     def score(
         self,
@@ -194,32 +235,39 @@ class EdgeModel:
         *,
         start: pd.Timestamp | None = None,
         end: pd.Timestamp | None = None,
+        context: FeatureContext | None = None,
     ) -> pd.DataFrame:
         """Compute features from raw readings and score every (machine, step end) row.
 
         Args:
             readings: raw readings with `timestamp` (UTC), `machine_id` and every spec sensor.
             start, end: score step ends `T` with `start < T <= end` (see `compute_features`).
+            context: installs, maintenance and baselines, for specs that need them
+                (`spec.needs_context`).
 
         Returns:
             DataFrame with `SCORE_COLUMNS`: a uuid4 hex `prediction_id`, `machine_id`,
-            `timestamp` (feature step end), `probability`, `alarm` (probability >= threshold),
-            `model_version`, `bundle_sha256`, `feature_spec_hash` and `scored_at` (UTC now).
+            `timestamp` (feature step end), `probability` (NaN for rul), `alarm` (probability >=
+            threshold; for rul rul_hours <= threshold), `model_version`, `bundle_sha256`,
+            `feature_spec_hash`, `scored_at` (UTC now) and `rul_hours` (predicted remaining useful
+            life; NaN for classification).
         """
-        feats = compute_features(readings, self.spec, start=start, end=end)
-        proba = self.predict_features(feats, feature_spec_hash=self.spec.hash)
+        feats = compute_features(readings, self.spec, start=start, end=end, context=context)
+        scores = self.predict_features(feats, feature_spec_hash=self.spec.hash)
         n = len(feats)
+        nan = np.full(n, np.nan)
         return pd.DataFrame(
             {
                 "prediction_id": [uuid.uuid4().hex for _ in range(n)],
                 "machine_id": feats["machine_id"].to_numpy(dtype=object),
                 "timestamp": pd.DatetimeIndex(feats["timestamp"]).tz_convert("UTC"),
-                "probability": proba,
-                "alarm": proba >= self.threshold,
+                "probability": nan if self.task == RUL else scores,
+                "alarm": self.alarms(scores),
                 "model_version": np.full(n, self.version, dtype=np.int64),
                 "bundle_sha256": self.bundle_sha256,
                 "feature_spec_hash": self.spec.hash,
                 "scored_at": pd.Timestamp.now(tz="UTC"),
+                "rul_hours": scores if self.task == RUL else nan,
             },
             columns=list(SCORE_COLUMNS),
         )

@@ -9,7 +9,13 @@ from factory_mlops.features._compute import (
 )
 from factory_mlops.features._context import FeatureContext, machine_baselines, resets_from
 from factory_mlops.features._online import OnlineFeatures
-from factory_mlops.features._plugins import feature_function, load_plugin, registered
+from factory_mlops.features._plugins import (
+    feature_function,
+    load_bundle_plugins,
+    load_plugin,
+    plugin_files,
+    registered,
+)
 from factory_mlops.features._regimes import fit_regimes
 from factory_mlops.features._spec import (
     SUPPORTED_STATS,
@@ -35,9 +41,11 @@ __all__ = [
     "feature_function",
     "fit_regimes",
     "latest_step_end",
+    "load_bundle_plugins",
     "load_plugin",
     "machine_baselines",
     "online_feature_vector",
+    "plugin_files",
     "registered",
     "resets_from",
 ]

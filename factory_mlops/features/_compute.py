@@ -76,7 +76,7 @@ def machine_features(
             res = sensor_windows(b, w // spec.step_minutes, pos, spec.stats, tau)
             for si, stat in enumerate(spec.stats):
                 cube[:, :, wi, si] = res[stat]
-        blocks.append(cube.reshape(len(pos), -1))
+        blocks.append(cube.reshape(len(pos), n_ch * nw * nst))
     if spec.correlations:
         pb = pair_buckets(ts_ns, *_pair_columns(X, spec), step_ns)
         corr = np.empty((len(pos), len(spec.correlations), nw))
@@ -89,7 +89,7 @@ def machine_features(
             with np.errstate(invalid="ignore", divide="ignore"):
                 ok = (mom.n > 2) & (np.maximum(mom.m2u, 0) > tiny) & (np.maximum(mom.m2v, 0) > tiny)
                 corr[:, :, wi] = np.where(ok, np.clip(mom.cuv / np.where(ok, den, 1.0), -1, 1), np.nan)
-        blocks.append(corr.reshape(len(pos), -1))
+        blocks.append(corr.reshape(len(pos), len(spec.correlations) * nw))
     if spec.spectral is not None:
         chans = [spec.channels.index(c) for c in spec.spectral.sensors]
         blocks.append(band_energy(ts_ns, X[:, chans], spec.spectral, step_ns, T_out))

@@ -78,16 +78,21 @@ def resets_from(
 def machine_baselines(readings: pd.DataFrame, spec: FeatureSpec, resets: pd.DataFrame) -> pd.DataFrame:
     """Median and MAD of each baseline sensor over the first `spec.baseline.hours` after each reset.
 
-    `readings` must cover those periods (after regime normalisation and derived channels, i.e. the
-    output of `prepare_channels`). A baseline is ready at `event_time + hours` and only if every
+    `readings` (raw: `timestamp`, `machine_id`, the spec's sensors) must cover those periods;
+    derived channels and regime normalisation are applied first, as for features. A baseline is ready at `event_time + hours` and only if every
     sensor had at least 3 valid readings; otherwise it is left out (the deviation stays NaN).
     """
     if spec.baseline is None:
         return pd.DataFrame()
+    from factory_mlops.features._compute import channel_matrix
+
     sensors = list(spec.baseline.sensors)
     span = pd.Timedelta(hours=spec.baseline.hours)
     rows = []
-    by_machine = {m: g for m, g in readings.groupby("machine_id", sort=False)}
+    X = channel_matrix({s: readings[s].to_numpy(dtype=float) for s in spec.sensors}, spec)
+    chans = pd.DataFrame(X, columns=list(spec.channels), index=readings.index)
+    chans["timestamp"], chans["machine_id"] = readings["timestamp"], readings["machine_id"]
+    by_machine = {m: g for m, g in chans.groupby("machine_id", sort=False)}
     for rec in resets.itertuples(index=False):
         g = by_machine.get(rec.machine_id)
         if g is None:

@@ -96,3 +96,31 @@ def compute_derived(name: str, code_sha256: str, columns: Mapping[str, np.ndarra
     if out.shape != (n,):
         raise ValueError(f"feature function {name!r} returned shape {out.shape}, expected ({n},)")
     return out
+
+
+PLUGIN_PREFIX = "feature_plugin_"
+
+
+def plugin_files(spec: object) -> dict[str, bytes]:
+    """The source modules of a spec's derived channels, named for an edge bundle.
+
+    Each module ships as `feature_plugin_<stem>.py`; `load_bundle_plugins` imports them at the edge.
+    """
+    out: dict[str, bytes] = {}
+    for d in getattr(spec, "derived", ()):
+        path = Path(registered(d.name).module_file)
+        out[f"{PLUGIN_PREFIX}{path.stem}.py"] = path.read_bytes()
+    return out
+
+
+def load_bundle_plugins(bundle_dir: str | Path, spec: object) -> None:
+    """Import the feature modules shipped in a bundle and check every derived channel's source hash."""
+    for path in sorted(Path(bundle_dir).glob(f"{PLUGIN_PREFIX}*.py")):
+        load_plugin(path)
+    for d in getattr(spec, "derived", ()):
+        f = registered(d.name)
+        if f.code_sha256 != d.code_sha256:
+            raise FeatureSpecMismatchError(
+                f"bundle {bundle_dir}: feature function {d.name!r} hashes to {f.code_sha256[:12]} but the "
+                f"model was trained with {d.code_sha256[:12]}; rebuild the bundle from the registered model"
+            )

@@ -16,16 +16,42 @@ from factory_mlops.monitoring._psi import BinnedReference, fit_reference, psi, p
 Severity = Literal["ok", "warning", "critical"]
 SEVERITY_RANK = {"ok": 0, "warning": 1, "critical": 2}
 
+#: Column of the prediction log holding a model's score, per learning task.
+SCORE_COLUMN = {"classification": "probability", "rul": "rul_hours"}
+
+
+def score_column(task: str) -> str:
+    """The prediction column whose drift is watched: `rul_hours` for RUL models, else `probability`."""
+    if task not in SCORE_COLUMN:
+        raise ValueError(f"unknown learning task {task!r}; known: {sorted(SCORE_COLUMN)}")
+    return SCORE_COLUMN[task]
+
+
+def prediction_scores(predictions: pd.DataFrame, task: str) -> np.ndarray:
+    """The scores of a day's predictions whose drift is watched (see `score_column`)."""
+    col = score_column(task)
+    if col not in predictions.columns:
+        raise ValueError(
+            f"the predictions lack column {col!r} that a {task} model writes; "
+            f"they were scored by another kind of model: score the day again with the deployed one"
+        )
+    return predictions[col].to_numpy(dtype=float)
+
 
 @dataclass(frozen=True)
 class DriftReference:
-    """What "normal" looked like when the model was trained: binned features and scores."""
+    """What "normal" looked like when the model was trained: binned features and scores.
+
+    `score_column` names the prediction column the scores were (`probability`, or `rul_hours`
+    for a RUL model); references written before it existed are `probability`.
+    """
 
     features: dict[str, BinnedReference]
     prediction: BinnedReference
     feature_spec_hash: str
     rows: int
     normal_psi: dict[str, float] = field(default_factory=dict)
+    score_column: str = "probability"
 
     def to_json(self) -> str:
         return json.dumps(
@@ -35,6 +61,7 @@ class DriftReference:
                 "features": {k: v.to_dict() for k, v in self.features.items()},
                 "prediction": self.prediction.to_dict(),
                 "normal_psi": self.normal_psi,
+                "score_column": self.score_column,
             }
         )
 
@@ -47,6 +74,7 @@ class DriftReference:
             feature_spec_hash=d["feature_spec_hash"],
             rows=int(d["rows"]),
             normal_psi={k: float(v) for k, v in d.get("normal_psi", {}).items()},
+            score_column=str(d.get("score_column", "probability")),
         )
 
 
@@ -58,6 +86,7 @@ def build_reference(
     bins: int = 10,
     *,
     band_sigmas: float = 3.0,
+    score_column: str = "probability",
 ) -> DriftReference:
     """Bin the reference features and scores, and learn each feature's normal day-to-day PSI.
 
@@ -66,7 +95,8 @@ def build_reference(
     pooled reference. As NannyML does with data-driven thresholds, each feature's *normal* PSI
     is the mean + `band_sigmas` standard deviations of the PSI of each reference day against the
     reference; a day only counts as drifted on a feature when it exceeds both that band and the
-    plant's `psi_critical`.
+    plant's `psi_critical`. `scores` are the model's scores, held in the prediction column
+    `score_column` (`probability`, or `rul_hours` for a RUL model).
     """
     refs = {n: fit_reference(features[n].to_numpy(dtype=float), bins) for n in feature_names}
     normal: dict[str, float] = {}
@@ -83,6 +113,7 @@ def build_reference(
         feature_spec_hash=spec_hash,
         rows=len(features),
         normal_psi=normal,
+        score_column=score_column,
     )
 
 

@@ -19,7 +19,8 @@ def _trigger(context: dg.AssetExecutionContext) -> tuple[str, str]:
 def _fmt(metrics: dict[str, float] | None) -> str:
     if not metrics:
         return "—"
-    keys = ["pr_auc", "roc_auc", "recall", "precision", "alarm_rate", "failures_caught", "failures", "median_lead_time_h"]
+    keys = ["rmse", "mae", "pr_auc", "roc_auc", "recall", "precision", "alarm_rate", "failures_caught", "failures",
+            "median_lead_time_h"]
     return " · ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics)
 
 
@@ -34,7 +35,7 @@ def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]
     def training_set(factory_home: FactoryHomeResource):
         ts = pipeline.assemble_training_set(config, factory_home.factory_home())
         return dg.Output(ts, metadata={
-            "rows": len(ts.frame), "failure_rows": ts.n_positive, "sha256": ts.sha256,
+            "task": ts.task, "rows": len(ts.frame), "failure_rows": ts.n_positive, "sha256": ts.sha256,
             "window": f"{ts.window_start} .. {ts.window_end}", "labels_known_until": str(ts.known_until),
             "feature_spec_hash": ts.spec.hash})
 
@@ -44,9 +45,10 @@ def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]
     def candidate_model(training_set):
         cand = pipeline.train_candidate(config, training_set)
         return dg.Output(cand, metadata={
-            "train_rows": cand.train_rows, "train_failure_rows": cand.train_positives,
+            "task": cand.trained.task, "train_rows": cand.train_rows, "train_failure_rows": cand.train_positives,
             "holdout_rows": len(cand.holdout), "train_end": str(cand.train_end),
-            "holdout_start": str(cand.holdout_start), "alarm_threshold": float(cand.trained.threshold)})
+            "holdout_start": str(cand.holdout_start), "alarm_threshold": float(cand.trained.threshold),
+            "alarm_threshold_unit": "hours of predicted RUL" if cand.trained.task == "rul" else "P(failure)"})
 
     @dg.asset(key=[p, "model_evaluation"], ins={"candidate_model": dg.AssetIn(key=[p, "candidate_model"])},
               kinds={"sklearn"}, **common,

@@ -14,6 +14,7 @@ from factory_mlops.features import FeatureSpec, compute_features
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import Lake, ReadingsStore, read_maintenance_csv
 from factory_mlops.monitoring import DriftReference, DriftReport, drift_report
+from factory_mlops.pipeline._features import feature_context, plant_feature_spec
 from factory_mlops.pipeline._ingest import DayIngest, ingest_days
 
 VALIDATED = "validated_readings"
@@ -73,7 +74,7 @@ def validated_window(config: PlantConfig, home: FactoryHome, day: dt.date, spec:
 
 def build_features(config: PlantConfig, home: FactoryHome, day: dt.date) -> pd.DataFrame:
     """Feature rows with step ends in (day 00:00, next day 00:00], written to the lake."""
-    spec = FeatureSpec.from_config(config)
+    spec = plant_feature_spec(config, home)
     if day not in passed_days(config, home, day, day):
         raise ContractError(
             f"{config.plant_id}: readings of {day} did not pass the data contract; "
@@ -81,7 +82,7 @@ def build_features(config: PlantConfig, home: FactoryHome, day: dt.date) -> pd.D
         )
     window = validated_window(config, home, day, spec)
     lo, hi = day_bounds(day)
-    feats = compute_features(window, spec, start=lo, end=hi)
+    feats = compute_features(window, spec, start=lo, end=hi, context=feature_context(config, home, spec, day))
     Lake(home, config.plant_id).write(FEATURES, day, feats)
     return feats
 
@@ -98,7 +99,7 @@ def score_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> ScoringOu
     """Each edge node scores its machines' readings of `day` and logs every prediction."""
     from factory_mlops.edge import EdgeModel, PredictionLog  # the edge package is an extra
 
-    spec = FeatureSpec.from_config(config)
+    spec = plant_feature_spec(config, home)
     window = validated_window(config, home, day, spec)
     lo, hi = day_bounds(day)
     lines = {m.id: m.line for m in config.machines}
@@ -107,11 +108,14 @@ def score_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> ScoringOu
         node_dir = home.edge(config.plant_id, node.id)
         model = EdgeModel.load(node_dir)
         mine = window if not node.line else window[window["machine_id"].map(lines) == node.line]
-        scored = model.score(mine, start=lo, end=hi)
+        # the node knows the plant's installs and maintenance log (time since maintenance, baselines)
+        ctx = feature_context(config, home, model.spec, day)
+        scored = model.score(mine, start=lo, end=hi, context=ctx)
         written = PredictionLog(node_dir / "predictions.sqlite").append(scored, config.plant_id, node.id)
         if written != len(scored):
             raise RuntimeError(f"prediction log of {node.id} stored {written} of {len(scored)} rows")
-        per_node[node.id] = {"rows": len(scored), "model_version": model.version, "bundle_sha256": model.bundle_sha256}
+        per_node[node.id] = {"rows": len(scored), "model_version": model.version, "bundle_sha256": model.bundle_sha256,
+                             "task": model.task}
         frames.append(scored.assign(node_id=node.id))
     preds = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     Lake(home, config.plant_id).write(PREDICTIONS, day, preds)
@@ -130,12 +134,19 @@ def deployed_reference(config: PlantConfig, home: FactoryHome) -> tuple[DriftRef
 
 
 def drift_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> tuple[DriftReport, dict[str, Any]]:
-    """Drift of the day's features and scores against the deployed model's training reference."""
+    """Drift of the day's features and scores against the deployed model's training reference.
+
+    The scores are the deployed model's: predicted RUL hours (`rul_hours`) for a RUL model,
+    P(failure) (`probability`) otherwise.
+    """
+    from factory_mlops.monitoring import prediction_scores
+
     lake = Lake(home, config.plant_id)
     reference, manifest = deployed_reference(config, home)
+    task = str(manifest.get("task", "classification"))
     feats = lake.read(FEATURES, day)
     preds = lake.read(PREDICTIONS, day)
-    report = drift_report(reference, feats, preds["probability"].to_numpy(dtype=float), config.drift)
-    payload = {"day": day.isoformat(), "model_version": manifest["version"], **report.to_dict()}
+    report = drift_report(reference, feats, prediction_scores(preds, task), config.drift)
+    payload = {"day": day.isoformat(), "model_version": manifest["version"], "task": task, **report.to_dict()}
     lake.write_json(DRIFT_REPORTS, day, payload)
     return report, payload

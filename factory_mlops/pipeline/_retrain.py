@@ -14,17 +14,20 @@ import pandas as pd
 
 from factory_mlops.config import PlantConfig
 from factory_mlops.errors import TrainingError
-from factory_mlops.evaluation import GateDecision, evaluate_predictions, gate
-from factory_mlops.features import FeatureSpec
+from factory_mlops.evaluation import GateDecision, evaluate_predictions, evaluate_rul, gate
+from factory_mlops.features import plugin_files
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import Lake, ReadingsStore
 from factory_mlops.lineage import code_version
-from factory_mlops.monitoring import DriftReference, build_reference
+from factory_mlops.monitoring import DriftReference, build_reference, score_column
 from factory_mlops.pipeline._daily import FEATURES, MAINTENANCE, day_bounds, passed_days
+from factory_mlops.pipeline._features import plant_feature_spec
 from factory_mlops.training import (
+    RUL,
     TrainedModel,
     TrainingSet,
     build_training_set,
+    failure_rows,
     split_by_time,
     train_model,
 )
@@ -49,7 +52,7 @@ def assemble_training_set(config: PlantConfig, home: FactoryHome) -> TrainingSet
         raise TrainingError(f"{config.plant_id}: no feature partitions in the lake; ingest days first")
     feats = lake.read_range(FEATURES, days=days)
     _, data_end = day_bounds(days[-1])
-    spec = FeatureSpec.from_config(config)
+    spec = plant_feature_spec(config, home)
     return build_training_set(feats, load_maintenance(config, home), spec, config.model, data_end=data_end)
 
 
@@ -75,7 +78,11 @@ class Candidate:
 
 
 def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
-    """Split by time, train LightGBM, and bin its training features as the drift reference."""
+    """Split by time, train LightGBM, and bin its training features as the drift reference.
+
+    The reference scores are the model's own: P(failure), or predicted RUL hours for the RUL task.
+    `train_positives` counts training rows whose machine fails within the horizon.
+    """
     split = split_by_time(ts, config.model)
     trained = train_model(split.train, ts.spec, config.model)
     # "Normal" for drift is the most recent labelled period: the end of training plus the holdout
@@ -85,14 +92,15 @@ def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
     last = ts.frame["timestamp"].max()
     recent = ts.frame[ts.frame["timestamp"] > last - pd.Timedelta(days=config.drift.reference_days)]
     ref = build_reference(
-        recent, ts.spec.feature_names, trained.predict_proba(split.holdout), ts.spec.hash, config.drift.bins
+        recent, ts.spec.feature_names, trained.predict_scores(split.holdout), ts.spec.hash, config.drift.bins,
+        score_column=score_column(trained.task),
     )
     return Candidate(
         plant_id=config.plant_id, trained=trained, training_sha256=ts.sha256,
         window_start=ts.window_start, window_end=ts.window_end, train_end=split.train_end,
         holdout_start=split.holdout_start, train_rows=len(split.train),
-        train_positives=int(split.train["label"].sum()), holdout=split.holdout.reset_index(drop=True),
-        reference=ref,
+        train_positives=failure_rows(split.train, config.model.task, config.model.horizon_hours),
+        holdout=split.holdout.reset_index(drop=True), reference=ref,
     )
 
 
@@ -105,29 +113,63 @@ class Evaluation:
     notes: list[str] = field(default_factory=list)
 
 
-def evaluate_candidate(config: PlantConfig, home: FactoryHome, candidate: Candidate, registry: Any) -> Evaluation:
-    """Score challenger and current champion on the same holdout rows and apply the gate."""
+def _holdout_metrics(config: PlantConfig, hold: pd.DataFrame, scores: np.ndarray, threshold: float,
+                     maint: pd.DataFrame) -> dict[str, float]:
+    """Holdout metrics of one model's scores for the plant's task (RUL hours or probabilities)."""
     horizon = pd.Timedelta(hours=config.model.horizon_hours)
+    if config.model.task == RUL:
+        cap = pd.Timedelta(hours=config.model.rul_cap_hours)
+        return evaluate_rul(hold, scores, threshold, maint, horizon, cap)
+    return evaluate_predictions(hold, scores, threshold, maint, horizon)
+
+
+def _native_scores(native: Any, task: str, X: np.ndarray) -> np.ndarray:
+    """Scores of a registered native model: predicted RUL hours (`.predict`) or P(failure)."""
+    if task == RUL:
+        return np.asarray(native.predict(X), dtype=np.float64)
+    return native.predict_proba(X)[:, 1]
+
+
+def _champion_comparable(config: PlantConfig, candidate: Candidate, champ_v: Any) -> str | None:
+    """Why the champion cannot be scored on the candidate's holdout (None if it can)."""
+    spec_hash = champ_v.tags.get("feature_spec_hash")
+    if spec_hash != candidate.trained.spec.hash:
+        return f"champion v{champ_v.version} uses feature spec {spec_hash}; it cannot score these rows"
+    champ_task = champ_v.tags.get("task", "classification")
+    if champ_task != config.model.task:
+        return (f"champion v{champ_v.version} is a {champ_task} model and the plant now trains "
+                f"{config.model.task} models; their metrics cannot be compared")
+    return None
+
+
+def evaluate_candidate(config: PlantConfig, home: FactoryHome, candidate: Candidate, registry: Any) -> Evaluation:
+    """Score challenger and current champion on the same holdout rows and apply the gate.
+
+    Both tasks: the metrics are `evaluate_predictions` (classification) or `evaluate_rul` (RUL,
+    the champion's native regressor predicting hours with `.predict`). A champion of another
+    feature spec or task cannot score these rows; the gate then treats the plant as having none.
+    """
     maint = load_maintenance(config, home)
     hold = candidate.holdout
-    chall = evaluate_predictions(hold, candidate.trained.predict_proba(hold), candidate.trained.threshold, maint, horizon)
+    trained = candidate.trained
+    chall = _holdout_metrics(config, hold, trained.predict_scores(hold), trained.threshold, maint)
     champ_v = registry.get_alias(config.plant_id, "champion")
     notes: list[str] = []
     champ_metrics = None
     if champ_v is not None:
-        spec_hash = champ_v.tags.get("feature_spec_hash")
-        if spec_hash != candidate.trained.spec.hash:
-            notes.append(f"champion v{champ_v.version} uses feature spec {spec_hash}; it cannot score these rows")
+        why_not = _champion_comparable(config, candidate, champ_v)
+        if why_not is not None:
+            notes.append(why_not)
         else:
             native = registry.load_model(config.plant_id, champ_v.version)
-            p = native.predict_proba(hold[candidate.trained.spec.feature_names].to_numpy(dtype=np.float64))[:, 1]
+            scores = _native_scores(native, config.model.task, hold[trained.spec.feature_names].to_numpy(dtype=np.float64))
             if "alarm_threshold" not in champ_v.tags:
                 raise TrainingError(
                     f"champion v{champ_v.version} of {config.plant_id} has no alarm_threshold tag; "
                     "its alarms cannot be compared. Tag the version or roll back to a registered one."
                 )
             thr = float(champ_v.tags["alarm_threshold"])
-            champ_metrics = evaluate_predictions(hold, p, thr, maint, horizon)
+            champ_metrics = _holdout_metrics(config, hold, scores, thr, maint)
     decision = gate(chall, champ_metrics, config.model)
     return Evaluation(chall, champ_metrics, champ_v.version if champ_v else None, decision, notes)
 
@@ -146,6 +188,8 @@ def register_candidate(
         "code_version": code_version(),
         "feature_spec_hash": spec.hash,
         "contract_version": config.contract_version(),
+        "task": candidate.trained.task,
+        # classification: threshold on P(failure); rul: alarm when the predicted RUL <= this many hours
         "alarm_threshold": repr(candidate.trained.threshold),
         "trigger": trigger,
         "reason": reason[:4000],
@@ -184,7 +228,11 @@ class Deployment:
 
 
 def deploy_candidate(config: PlantConfig, home: FactoryHome, candidate: Candidate, version: int, model_name: str) -> Deployment:
-    """Export to ONNX, gate on parity with the native model, bundle, and install on every node."""
+    """Export to ONNX, gate on parity with the native model, bundle, and install on every node.
+
+    Works for both tasks: a RUL regressor is exported as a TreeEnsembleRegressor and its bundle
+    manifest says `task: rul` (alarm when the predicted RUL is at most the threshold, in hours).
+    """
     from factory_mlops.deploy import build_bundle, check_parity, export_onnx, install_bundle
 
     spec = candidate.trained.spec
@@ -197,7 +245,8 @@ def deploy_candidate(config: PlantConfig, home: FactoryHome, candidate: Candidat
     bundle = build_bundle(
         staging, plant_id=config.plant_id, model_name=model_name, version=version, onnx_bytes=onnx_bytes,
         spec=spec, threshold=candidate.trained.threshold, lineage=lineage, parity=parity,
-        extra_files={"reference.json": candidate.reference.to_json().encode()},
+        extra_files={"reference.json": candidate.reference.to_json().encode(), **plugin_files(spec)},
+        task=candidate.trained.task,
     )
     installed = [install_bundle(bundle, home.edge(config.plant_id, n.id)) for n in config.edge.nodes]
     first = installed[0]

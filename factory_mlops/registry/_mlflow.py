@@ -9,7 +9,8 @@ Layout in MLflow:
 
 * experiment ``factory_mlops/<plant_id>`` with ``artifact_location=<artifact_root>/<plant_id>``;
 * one run per `ModelRegistry.register` call (params, metrics, lineage tags, extra artifact files);
-* one LoggedModel (``m-<id>``) per run, holding the model in the `lightgbm` flavour (skops format);
+* one LoggedModel (``m-<id>``) per run, holding the model in the `lightgbm` flavour (skops format):
+  an `LGBMClassifier` (failure within the horizon) or an `LGBMRegressor` (remaining useful life);
 * registered model ``<plant_id>-failure-risk``; each version carries the lineage tags, the metrics
   as ``metric.<name>`` tags and the LoggedModel id as ``factory_mlops.model_id``.
 """
@@ -49,7 +50,7 @@ from factory_mlops.errors import RegistryError
 
 if TYPE_CHECKING:
     import pandas as pd
-    from lightgbm import LGBMClassifier
+    from lightgbm import LGBMClassifier, LGBMRegressor
 
     from factory_mlops.home import FactoryHome
 
@@ -100,7 +101,8 @@ class RegisteredVersion:
 
 
 class ModelRegistry:
-    """Registry of failure-risk models, one registered model per plant, on MLflow 3.
+    """Registry of failure-risk models (classifiers or RUL regressors), one registered model per
+    plant, on MLflow 3.
 
     Args:
         tracking_uri: MLflow tracking URI, also used as registry URI. The embedded default is
@@ -174,7 +176,7 @@ class ModelRegistry:
     def register(
         self,
         plant_id: str,
-        model: LGBMClassifier,
+        model: LGBMClassifier | LGBMRegressor,
         *,
         metrics: Mapping[str, float],
         params: Mapping[str, Any],
@@ -192,7 +194,7 @@ class ModelRegistry:
 
         Args:
             plant_id: The plant (``[A-Za-z0-9][A-Za-z0-9_-]*``).
-            model: A fitted `lightgbm.LGBMClassifier`.
+            model: A fitted `lightgbm.LGBMClassifier` or `lightgbm.LGBMRegressor`.
             metrics: Evaluation metrics (real numbers).
             params: Training parameters; values are logged as strings.
             tags: Lineage (training_data_sha256, code_version, feature_spec_hash, ...), str -> str.
@@ -208,7 +210,7 @@ class ModelRegistry:
             The new version, with its version number, run id and the tags and metrics recorded.
 
         Raises:
-            RegistryError: If the model is not a fitted LGBMClassifier, the plant id, tags,
+            RegistryError: If the model is not a fitted LGBMClassifier/LGBMRegressor, the plant id, tags,
                 metrics or artifacts are invalid, or the plant's experiment was deleted.
         """
         _check_plant(plant_id)
@@ -282,7 +284,7 @@ class ModelRegistry:
 
     def _log_model_files(
         self,
-        model: LGBMClassifier,
+        model: LGBMClassifier | LGBMRegressor,
         logged: Any,
         run_id: str,
         input_example: pd.DataFrame | None,
@@ -379,7 +381,8 @@ class ModelRegistry:
             self._client.create_registered_model(
                 name,
                 tags={PLANT_TAG: plant_id},
-                description=f"Failure-risk classifier of plant {plant_id} (factory_mlops).",
+                description=f"Failure-risk model of plant {plant_id} (factory_mlops): "
+                "a classifier of failure within the horizon or a remaining-useful-life regressor.",
             )
         except MlflowException as e:
             if e.error_code != ErrorCode.Name(RESOURCE_ALREADY_EXISTS):
@@ -530,7 +533,7 @@ class ModelRegistry:
                 break
         return sorted(found, key=lambda v: v.version)
 
-    def load_model(self, plant_id: str, version: int) -> LGBMClassifier:
+    def load_model(self, plant_id: str, version: int) -> LGBMClassifier | LGBMRegressor:
         """Load the native model of a version.
 
         Args:
@@ -538,7 +541,8 @@ class ModelRegistry:
             version: Version number.
 
         Returns:
-            The fitted `lightgbm.LGBMClassifier` (has `predict_proba`).
+            The fitted `lightgbm.LGBMClassifier` (has `predict_proba`) or, for a version of the RUL
+            task (tag ``task=rul``), the fitted `lightgbm.LGBMRegressor` (`predict` gives hours).
 
         Raises:
             RegistryError: If the version does not exist.
@@ -633,12 +637,13 @@ def _check_plant(plant_id: str) -> None:
 
 
 def _check_model(model: Any) -> None:
-    from lightgbm import LGBMClassifier
+    from lightgbm import LGBMClassifier, LGBMRegressor
 
-    if not isinstance(model, LGBMClassifier) or not model.__sklearn_is_fitted__():
+    known = isinstance(model, LGBMClassifier | LGBMRegressor)
+    if not known or not model.__sklearn_is_fitted__():
         raise RegistryError(
-            f"model must be a fitted lightgbm.LGBMClassifier, got {type(model).__name__}"
-            + (" (not fitted; call .fit first)" if isinstance(model, LGBMClassifier) else "")
+            f"model must be a fitted lightgbm.LGBMClassifier or lightgbm.LGBMRegressor, got "
+            f"{type(model).__name__}" + (" (not fitted; call .fit first)" if known else "")
         )
 
 
@@ -718,7 +723,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def _pinned_requirements() -> list[str]:
-    """``pkg==version`` for what loading the skops-serialised LGBMClassifier needs."""
+    """``pkg==version`` for what loading the skops-serialised LightGBM model needs."""
     pins = []
     for dist in _MODEL_REQUIREMENTS:
         try:
@@ -728,8 +733,9 @@ def _pinned_requirements() -> list[str]:
     return pins
 
 
-def _infer_signature(model: LGBMClassifier, example: pd.DataFrame) -> ModelSignature:
-    """Input schema from the example rows, output schema from the pyfunc output (class labels).
+def _infer_signature(model: LGBMClassifier | LGBMRegressor, example: pd.DataFrame) -> ModelSignature:
+    """Input schema from the example rows, output schema from the pyfunc output (class labels, or
+    predicted hours for a regressor).
 
     MLflow hints that integer columns cannot hold missing values; for the input that is a real
     warning (an integer feature column that later has gaps fails schema enforcement) and is kept.

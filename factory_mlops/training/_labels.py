@@ -1,4 +1,8 @@
-"""Labels from the maintenance log: "a failure of this machine within the next H hours"."""
+"""Labels from the maintenance log.
+
+Classification: "a failure of this machine within the next H hours" (`label_failures`).
+Remaining useful life: capped hours to the machine's next failure (`label_rul`).
+"""
 
 from __future__ import annotations
 
@@ -54,3 +58,27 @@ def time_to_next_failure_hours(features: pd.DataFrame, maintenance: pd.DataFrame
         has = idx < len(fail_ns)
         out[rows[has]] = (fail_ns[idx[has]] - t_ns[rows[has]]) / 3.6e12
     return pd.Series(out, index=features.index, name="hours_to_failure")
+
+
+def label_rul(
+    features: pd.DataFrame,
+    maintenance: pd.DataFrame,
+    cap: pd.Timedelta,
+    known_until: pd.Timestamp,
+) -> pd.Series:
+    """Remaining useful life of each feature row (machine_id, timestamp=T), in hours, capped.
+
+    The piecewise-linear RUL target min(hours to the next failure, cap), honest about censoring:
+
+    * the next failure in (T, T+cap] is in the log: its distance in hours (exact);
+    * no failure in (T, T+cap] and T+cap <= `known_until` (the log is complete that far): `cap`;
+    * otherwise (e.g. rows after a machine's last logged failure whose cap horizon is not closed
+      yet): NaN, unknown, never guessed.
+    """
+    cap_h = cap.total_seconds() / 3600.0
+    closed = ((features["timestamp"] + cap) <= known_until).to_numpy()
+    labels = np.where(closed, cap_h, np.nan)
+    to_next = time_to_next_failure_hours(features, maintenance).to_numpy()
+    within = to_next <= cap_h  # False for NaN (no logged failure after T)
+    labels[within] = to_next[within]
+    return pd.Series(labels, index=features.index, name="label")

@@ -1,4 +1,9 @@
-"""LightGBM training on a time-ordered split, with an alarm threshold chosen on later data."""
+"""LightGBM training on a time-ordered split: a failure-risk classifier or a RUL regressor.
+
+Classification: an alarm threshold on P(failure) chosen on out-of-fold data. RUL: an
+`LGBMRegressor` on capped hours to failure; it alarms when the predicted RUL is at most
+`alarm_rul_hours`.
+"""
 
 from __future__ import annotations
 
@@ -14,27 +19,56 @@ from sklearn.model_selection import GroupKFold
 from factory_mlops.config import ModelConfig
 from factory_mlops.errors import TrainingError
 from factory_mlops.features import FeatureSpec
-from factory_mlops.training._dataset import recency_weights
+from factory_mlops.training._dataset import CLASSIFICATION, RUL, recency_weights
 
 THRESHOLD_FOLDS = 4
 
 
 @dataclass
 class TrainedModel:
-    """A fitted classifier with the threshold and spec it must be used with."""
+    """A fitted model with the alarm threshold and spec it must be used with.
 
-    model: lgb.LGBMClassifier
+    `task` is `classification` (an `LGBMClassifier`; `threshold` is on P(failure)) or `rul` (an
+    `LGBMRegressor` of capped hours to failure; `threshold` is the alarm level in hours: alarm
+    when the predicted RUL is at most it).
+    """
+
+    model: lgb.LGBMClassifier | lgb.LGBMRegressor
     spec: FeatureSpec
     threshold: float
     params: dict[str, Any] = field(default_factory=dict)
+    task: str = CLASSIFICATION
 
-    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        """P(failure within horizon) for feature rows built with `self.spec`."""
+    def _matrix(self, features: pd.DataFrame) -> np.ndarray:
         missing = [c for c in self.spec.feature_names if c not in features.columns]
         if missing:
             raise TrainingError(f"feature frame lacks {len(missing)} spec columns, e.g. {missing[:3]}")
-        X = features[self.spec.feature_names].to_numpy(dtype=np.float64)
-        return self.model.predict_proba(X)[:, 1]
+        return features[self.spec.feature_names].to_numpy(dtype=np.float64)
+
+    def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
+        """P(failure within horizon) for feature rows built with `self.spec` (classification only)."""
+        if self.task != CLASSIFICATION:
+            raise TrainingError(
+                f"predict_proba: this is a {self.task!r} model, it predicts hours of remaining useful "
+                "life, not a probability; use predict_scores"
+            )
+        return self.model.predict_proba(self._matrix(features))[:, 1]
+
+    def predict_scores(self, features: pd.DataFrame) -> np.ndarray:
+        """The model's score per row: P(failure) (classification) or predicted RUL hours (rul)."""
+        if self.task == RUL:
+            return np.asarray(self.model.predict(self._matrix(features)), dtype=np.float64)
+        return self.predict_proba(features)
+
+    def alarms(self, scores: np.ndarray) -> np.ndarray:
+        """Alarm per score: P >= threshold (classification) or RUL <= threshold hours (rul)."""
+        return alarm_mask(scores, self.threshold, self.task)
+
+
+def alarm_mask(scores: np.ndarray, threshold: float, task: str) -> np.ndarray:
+    """Alarm per score: P(failure) >= threshold, or for the RUL task predicted RUL <= threshold."""
+    s = np.asarray(scores, dtype=np.float64)
+    return s <= threshold if task == RUL else s >= threshold
 
 
 def lgbm_params(model: ModelConfig) -> dict[str, Any]:
@@ -65,7 +99,37 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray, weights: np.ndarray | None =
 
 
 def train_model(train: pd.DataFrame, spec: FeatureSpec, model: ModelConfig) -> TrainedModel:
-    """Fit LightGBM on `train` (time-ordered, recency-weighted).
+    """Fit LightGBM on `train` (time-ordered, recency-weighted) for `model.task`.
+
+    RUL: see `train_rul_model`. Classification: see `train_classifier`.
+    """
+    if model.task == RUL:
+        return train_rul_model(train, spec, model)
+    return train_classifier(train, spec, model)
+
+
+def train_rul_model(train: pd.DataFrame, spec: FeatureSpec, model: ModelConfig) -> TrainedModel:
+    """Fit an `LGBMRegressor` (objective `regression`) on the capped RUL labels of `train`.
+
+    Same LightGBM parameters and recency weights as the classifier; the alarm level is
+    `alarm_rul_hours` (else `horizon_hours`): alarm when the predicted RUL is at most it.
+    """
+    y = train["label"].to_numpy(dtype=np.float64)
+    if len(y) == 0 or not np.isfinite(y).all():
+        raise TrainingError(
+            f"RUL training rows must have finite labels (hours); got {len(y)} rows, "
+            f"{int((~np.isfinite(y)).sum())} not finite: build them with build_training_set"
+        )
+    X = train[spec.feature_names].to_numpy(dtype=np.float64)
+    w = recency_weights(train["timestamp"], model.recency_half_life_days, train["timestamp"].max())
+    params = {**lgbm_params(model), "objective": "regression"}
+    reg = lgb.LGBMRegressor(**params)
+    reg.fit(X, y, sample_weight=w)
+    return TrainedModel(model=reg, spec=spec, threshold=model.alarm_rul, params=params, task=RUL)
+
+
+def train_classifier(train: pd.DataFrame, spec: FeatureSpec, model: ModelConfig) -> TrainedModel:
+    """Fit an `LGBMClassifier` on `train` (time-ordered, recency-weighted).
 
     The alarm threshold (unless fixed in plant.yaml) maximises recency-weighted F1 on
     out-of-fold predictions: the training days are split into `threshold_folds` groups of whole

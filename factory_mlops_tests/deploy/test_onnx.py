@@ -88,6 +88,7 @@ def test_parity_passes_at_1e5_with_nan_rows(trained, onnx_bytes):
         "passed": True,
         "worst_row": report.worst_row,
         "nan_rows": report.nan_rows,
+        "score": "probability",
     }
     print(f"parity max |Δp| = {report.max_abs_diff:.3g} over {report.rows} rows")
 

@@ -77,3 +77,44 @@ def test_wal_mode_and_missing_columns(tmp_path: Path):
     with pytest.raises(KeyError, match="probability"):
         log.append(scores(2).drop(columns="probability"), "plant_a", "n1")
     assert log.count() == 0
+
+
+_OLD_SCHEMA = """
+CREATE TABLE predictions (
+    prediction_id TEXT PRIMARY KEY, plant_id TEXT NOT NULL, node_id TEXT NOT NULL,
+    machine_id TEXT NOT NULL, timestamp TEXT NOT NULL, probability REAL NOT NULL,
+    alarm INTEGER NOT NULL, model_version INTEGER NOT NULL, bundle_sha256 TEXT NOT NULL,
+    feature_spec_hash TEXT NOT NULL, scored_at TEXT NOT NULL
+);
+CREATE INDEX predictions_plant_ts ON predictions (plant_id, timestamp);
+CREATE INDEX predictions_ts ON predictions (timestamp);
+"""
+
+
+def test_a_log_written_before_the_rul_task_is_migrated_and_keeps_its_rows(tmp_path: Path):
+    """An edge node that logged classifier scores gets a RUL model: the old file takes RUL rows."""
+    path = tmp_path / "predictions.sqlite"
+    with sqlite3.connect(path) as conn:
+        conn.executescript(_OLD_SCHEMA)
+        conn.execute(
+            "INSERT INTO predictions VALUES ('old1', 'plant_a', 'n1', 'press_00', '2026-06-01T01:00:00.000000Z', "
+            "0.25, 0, 1, 'abc', 'spec', '2026-06-01T02:00:00.000000Z')"
+        )
+    log = PredictionLog(path)
+    with sqlite3.connect(path) as conn:
+        cols = {r[1]: r[3] for r in conn.execute("PRAGMA table_info(predictions)")}
+        indexes = {r[1] for r in conn.execute("PRAGMA index_list(predictions)")}
+    assert list(cols) == list(LOG_COLUMNS) and cols["probability"] == 0 and "rul_hours" in cols
+    assert {"predictions_plant_ts", "predictions_ts"} <= indexes
+    old = log.read()
+    assert old["prediction_id"].tolist() == ["old1"] and old["probability"].tolist() == [0.25]
+    assert np.isnan(old["rul_hours"].iloc[0])
+
+    rul = scores(2, seed=3).assign(probability=np.nan, rul_hours=[80.5, 12.0, 3.25, 40.0, 29.0, 30.0])
+    rul["alarm"] = rul["rul_hours"] <= 30
+    assert log.append(rul, "plant_a", "n1") == 6
+    back = log.read().set_index("prediction_id")
+    assert back.loc[rul["prediction_id"], "rul_hours"].tolist() == rul["rul_hours"].tolist()
+    assert back.loc[rul["prediction_id"], "probability"].isna().all()
+    assert back.loc[rul["prediction_id"], "alarm"].tolist() == [False, True, True, False, True, True]
+    assert PredictionLog(path).count() == 7  # opening the migrated file again changes nothing

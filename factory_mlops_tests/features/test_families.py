@@ -187,3 +187,10 @@ def test_old_specs_keep_their_hash() -> None:
     assert spec.to_dict() == {"sensors": ["a", "b"], "windows_minutes": [60, 360], "stats": ["mean", "std"],
                               "step_minutes": 10, "version": 1}
     assert textwrap.dedent(spec.to_json()).startswith("{")
+
+
+def test_machines_without_rows_in_range_give_an_empty_frame() -> None:
+    spec = FeatureSpec(sensors=("a", "b"), windows_minutes=(60,), stats=("mean",), step_minutes=60,
+                       correlations=(("a", "b"),), spectral=SpectralSpec(("a",), 60, 60, ((0.0, 1e-3),)))
+    f = compute_features(_minutes(10, a=np.ones(10), b=np.ones(10)), spec, start=T0 + pd.Timedelta(days=1))
+    assert f.empty and list(f.columns) == ["machine_id", "timestamp", *spec.feature_names]

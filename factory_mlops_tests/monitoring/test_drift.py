@@ -45,3 +45,28 @@ def test_report_severity_follows_thresholds_and_round_trips():
     assert shifted.severity == "critical"
     assert shifted.drifted_features == ["x"] and shifted.share_drifted == 0.5
     assert shifted.drifted_sensors == ["x"]
+
+
+def test_rul_models_drift_on_rul_hours():
+    import pytest
+
+    from factory_mlops.monitoring import prediction_scores, score_column
+
+    preds = pd.DataFrame({"probability": [np.nan, np.nan], "rul_hours": [12.0, 80.0]})
+    assert score_column("rul") == "rul_hours" and score_column("classification") == "probability"
+    np.testing.assert_array_equal(prediction_scores(preds, "rul"), [12.0, 80.0])
+    with pytest.raises(ValueError, match="lack column 'rul_hours'"):
+        prediction_scores(preds.drop(columns="rul_hours"), "rul")
+    rng = np.random.default_rng(2)
+    frame = _frame(rng, 0.0)
+    ref = build_reference(frame, ["x", "y"], rng.uniform(0, 125, 500), "spec", score_column="rul_hours")
+    back = DriftReference.from_json(ref.to_json())
+    assert back.score_column == "rul_hours"
+    assert DriftReference.from_json(ref.to_json().replace('"score_column": "rul_hours"', '"x": 0')).score_column == "probability"
+    cfg = DriftConfig(psi_warning=0.1, psi_critical=0.25, critical_share=0.5)
+    day = _frame(rng, 0.0, days=1)
+    same = drift_report(back, day, rng.uniform(0, 125, 500), cfg)
+    failing = drift_report(back, day, rng.uniform(0, 10, 500), cfg)  # the whole fleet predicted near failure
+    assert same.prediction_psi < 0.1 and failing.prediction_psi > cfg.prediction_psi_warning
+    assert same.severity == "ok"
+    assert failing.severity == "warning" and "prediction PSI" in failing.reasons[-1]

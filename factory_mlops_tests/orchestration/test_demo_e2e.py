@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import onnxruntime as ort
@@ -47,14 +48,30 @@ def test_demo_closes_the_loop(tmp_path):
     for key in ("training_data_sha256", "code_version", "feature_spec_hash", "reason"):
         assert champ.tags[key]
 
+    # cmapss_fd002 learns remaining useful life (plant.yaml model.task: rul), through the same loop
+    rul = client.get_model_version_by_alias("cmapss_fd002-failure-risk", "champion")
+    assert rul.tags["task"] == "rul" and float(rul.tags["alarm_threshold"]) == 30.0
+    rul_metrics = plants["cmapss_fd002"]["metrics"]["1"]
+    assert 0 < rul_metrics["rmse"] < 125 and rul_metrics["mae"] <= rul_metrics["rmse"]
+    assert client.get_model_version_by_alias("ai4i_mill-failure-risk", "champion").tags["task"] == "classification"
+
     # every deployed model.onnx loads in a plain onnxruntime session and returns probabilities
+    # (a RUL model: hours of remaining useful life)
     for plant, s in plants.items():
-        sess = ort.InferenceSession(s["onnx_path"], providers=["CPUExecutionProvider"])
+        onnx_path = Path(s["onnx_path"])
+        task = json.loads((onnx_path.parent / "manifest.json").read_text())["task"]
+        assert task == ("rul" if plant == "cmapss_fd002" else "classification"), plant
+        sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
         inp = sess.get_inputs()[0]
         x = np.random.default_rng(0).normal(size=(16, inp.shape[1])) * 50
         dtype = np.float64 if inp.type == "tensor(double)" else np.float32
-        proba = sess.run(None, {inp.name: x.astype(dtype)})[1]
-        assert proba.shape == (16, 2) and np.all((proba >= 0) & (proba <= 1)), plant
+        out = sess.run(None, {inp.name: x.astype(dtype)})
+        if task == "rul":
+            hours = out[0]
+            assert hours.shape == (16, 1) and np.all(np.isfinite(hours)), plant
+        else:
+            proba = out[1]
+            assert proba.shape == (16, 2) and np.all((proba >= 0) & (proba <= 1)), plant
 
     # every run went through the Dagster instance under the home
     import dagster as dg

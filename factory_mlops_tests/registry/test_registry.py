@@ -346,9 +346,32 @@ def test_register_rejects_bad_input(
 def test_register_rejects_unfitted_or_foreign_model(registry: ModelRegistry) -> None:
     with pytest.raises(RegistryError, match="not fitted"):
         registry.register(PLANT, lgb.LGBMClassifier(), metrics={}, params={}, tags={})
-    with pytest.raises(RegistryError, match=r"fitted lightgbm\.LGBMClassifier, got object"):
+    with pytest.raises(RegistryError, match=r"fitted lightgbm\.LGBMClassifier or lightgbm\.LGBMRegressor, got object"):
         registry.register(PLANT, object(), metrics={}, params={}, tags={})  # type: ignore[arg-type]
     assert [v.version for v in registry.list_versions(PLANT)] == [1, 2]
+    with pytest.raises(RegistryError, match="not fitted"):
+        registry.register(PLANT, lgb.LGBMRegressor(), metrics={}, params={}, tags={})
+
+
+def test_rul_regressor_registers_and_loads_with_its_predictions(registry: ModelRegistry) -> None:
+    """The RUL task registers an LGBMRegressor; loading it gives the same hours back."""
+    rng = np.random.default_rng(3)
+    X = pd.DataFrame(rng.normal(size=(300, len(FEATURES))), columns=FEATURES)
+    y = np.clip(60 + 25 * X["temp_mean"] + rng.normal(scale=3, size=len(X)), 0, 125)
+    model = lgb.LGBMRegressor(n_estimators=8, num_leaves=7, verbose=-1, random_state=0).fit(X, y)
+    v = registry.register(
+        "plant_rul", model, metrics={"rmse": 4.5}, params={"objective": "regression"},
+        tags={"task": "rul", "alarm_threshold": "30.0"}, input_example=X,
+    )
+    assert v.tags["task"] == "rul" and v.metrics == {"rmse": 4.5}
+    loaded = registry.load_model("plant_rul", v.version)
+    assert isinstance(loaded, lgb.LGBMRegressor)
+    hours = loaded.predict(X)
+    assert np.allclose(hours, model.predict(X), rtol=0, atol=1e-12)
+    assert hours.std() > 5  # a real regressor, not a constant
+    uri = registry.client.get_model_version_download_uri(v.name, str(v.version))
+    signature = mlflow.models.Model.load(mlflow.artifacts.download_artifacts(uri) + "/MLmodel").signature
+    assert signature is not None and "float64" in str(signature.outputs)  # hours, not class labels
 
 
 def test_invalid_plant_id(registry: ModelRegistry) -> None:
