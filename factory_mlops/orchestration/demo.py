@@ -82,11 +82,14 @@ def _retrain(pr: PlantRun, instance: dg.DagsterInstance, tags: dict[str, str], s
     reg = res.output_for_node(f"{p}__registered_model")
     c, k = ev.challenger, ev.champion
     verdict = "PROMOTED to champion and deployed" if reg["promoted"] else "REJECTED by the gate (kept as challenger)"
-    vs = f" vs champion v{ev.champion_version} {k['pr_auc']:.3f}" if k else ""
-    story.say(
-        f"  {p}: v{reg['version']} trained ({tags[T.TRIGGER]}) — holdout PR-AUC {c['pr_auc']:.3f}{vs}, "
-        f"recall {c['recall']:.2f} → {verdict}. Gate: {ev.decision.summary}"
-    )
+    if "rmse" in c:  # remaining-useful-life model
+        vs = f" vs champion v{ev.champion_version} {k['rmse']:.1f} h" if k else ""
+        quality = (f"holdout RUL RMSE {c['rmse']:.1f} h{vs}, PR-AUC (failure within the horizon) "
+                   f"{c['pr_auc']:.3f}, failures caught {c['failure_recall']:.0%}")
+    else:
+        vs = f" vs champion v{ev.champion_version} {k['pr_auc']:.3f}" if k else ""
+        quality = f"holdout PR-AUC {c['pr_auc']:.3f}{vs}, recall {c['recall']:.2f}"
+    story.say(f"  {p}: v{reg['version']} trained ({tags[T.TRIGGER]}) — {quality} → {verdict}. Gate: {ev.decision.summary}")
     return reg
 
 
