@@ -6,12 +6,16 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
+from factory_mlops.bench._cmapss import bench_cmapss
 from factory_mlops.bench._contracts import bench_contracts
 from factory_mlops.bench._demo import bench_demo
+from factory_mlops.bench._features import bench_features
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
+    "cmapss": bench_cmapss,
     "contracts": bench_contracts,
     "demo": bench_demo,
+    "features": bench_features,
 }
 
 

@@ -44,17 +44,24 @@ def end_window_stats(b: Buckets, end: int, ks: tuple[int, ...], stats: tuple[str
             ref_i = np.argmax(has, axis=0)
             ref = np.where(has.any(axis=0), mean[ref_i, np.arange(mean.shape[1])], 0.0)
             d = np.where(has, mean - ref, 0.0)
-            u = np.where(has, _tail(b.tmean, lo, end, np.nan) - (age + 1) * h, 0.0)  # hours before T
-            m2, m2t, ctx = _tail(b.m2, lo, end, 0.0), _tail(b.m2t, lo, end, 0.0), _tail(b.ctx, lo, end, 0.0)
-            cs = np.cumsum(np.stack([n, n * d, m2 + n * d * d, n * u, m2t + n * u * u, ctx + n * u * d]), axis=1)
-            N, S1, S2, U1, U2, C = cs[:, kk]
+            nd = n * d
+            terms = [n, nd]
+            if "std" in col:
+                terms.append(_tail(b.m2, lo, end, 0.0) + nd * d)
+            if "slope" in col:
+                u = np.where(has, _tail(b.tmean, lo, end, np.nan) - (age + 1) * h, 0.0)  # hours before T
+                nu = n * u
+                terms += [nu, _tail(b.m2t, lo, end, 0.0) + nu * u, _tail(b.ctx, lo, end, 0.0) + nu * d]
+            cs = np.cumsum(np.stack(terms), axis=1)[:, kk]
+            N, S1 = cs[0], cs[1]
             safe = np.where(N > 0, N, 1.0)
             if "mean" in col:
                 out[:, :, col["mean"]] = np.where(N > 0, ref + S1 / safe, np.nan).T
             if "std" in col:
-                m2x = S2 - S1 * S1 / safe
+                m2x = cs[2] - S1 * S1 / safe
                 out[:, :, col["std"]] = np.where(N > 1, np.sqrt(np.maximum(m2x, 0) / np.where(N > 1, N - 1, 1)), np.nan).T
             if "slope" in col:
+                U1, U2, C = cs[-3], cs[-2], cs[-1]
                 m2u = U2 - U1 * U1 / safe
                 cux = C - U1 * S1 / safe
                 tiny = 1e-12 * np.maximum(N, 1.0) * ((kk + 1) * h)[:, None] ** 2
