@@ -193,7 +193,7 @@ def compare_features(
         naive_rel = max(naive_rel, rel)
     out["arbitrated"] = len(rows)
     out["naive_max_rel_err"] = naive_rel
-    out["agrees"] = lib_ok and naive_rel <= 1e-6
+    out["agrees"] = bool(lib_ok and naive_rel <= 1e-6)
     return out
 
 
@@ -363,6 +363,8 @@ def bench_features(
         "rows_per_s": round(len(readings) / sec),
         "feature_rows": len(batch),
         "naive_seconds": round(base, 3),
+        "batch_runs_s": [round(x, 3) for x in batch_s],
+        "naive_runs_s": [round(x, 3) for x in naive_s],
         "speedup_vs_naive": round(speedup, 2),
         "baseline_agrees": check["agrees"],
         "baseline_values_compared": check["values_compared"],
@@ -373,6 +375,7 @@ def bench_features(
         "batch_peak_mb": batch_peak,
         "naive_peak_mb": naive_peak,
         "batch_full_stats_seconds": round(sec_full, 3),
+        "batch_full_stats_runs_s": [round(x, 3) for x in full_s],
         "full_stats_features": len(full.feature_names),
         "online_path": "online_feature_vector" if fast is not None else "compute_online_features",
         "online_window_rows": round(statistics.mean(len(w.frame) for w in windows)),

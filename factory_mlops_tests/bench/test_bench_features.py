@@ -86,7 +86,7 @@ def test_a_baseline_rounding_difference_is_arbitrated_by_the_raw_window():
 def test_bench_runs_end_to_end_on_a_tiny_workload():
     assert BENCHMARKS["features"] is bench_features
     out = bench_features(argparse.Namespace(repeat=1, json=True), machines=2, days=2, online_calls=20)
-    json.dumps(out)
+    json.dumps(out)  # plain JSON types only (no numpy scalars)
     for key in ("batch_seconds", "speedup_vs_naive", "online_p99_us", "batch_peak_mb", "naive_peak_mb", "text"):
         assert key in out
     assert out["baseline_agrees"] is True and out["online_agrees"] is True
