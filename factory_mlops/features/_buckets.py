@@ -52,6 +52,8 @@ def bucket_needs(spec: object) -> dict[str, bool]:
 
 
 def _scatter(dense_rows: np.ndarray, values: np.ndarray, nb: int, fill: float) -> np.ndarray:
+    if len(dense_rows) == nb:  # no empty bucket in between: already dense
+        return values
     out = np.full((nb, *values.shape[1:]), fill)
     out[dense_rows] = values
     return out

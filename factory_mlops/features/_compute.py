@@ -252,8 +252,8 @@ def online_feature_vector(
     i0, i1 = np.searchsorted(ts_ns, [lo, at_ns], side="left")
     ts, vals = ts_ns[i0:i1], values[i0:i1]
     step_ns = spec.step_minutes * _NS_PER_MIN
-    if len(ts) == 0 or ts[-1] < at_ns - step_ns:
-        return None
+    if _buckets is None and (len(ts) == 0 or ts[-1] < at_ns - step_ns):
+        return None  # (with kept buckets, OnlineFeatures.features_at has checked the last step)
     X = (channel_matrix({s: vals[:, j] for j, s in enumerate(spec.sensors)}, spec)
          if _buckets is None or spec.spectral is not None else None)
     if _resets is None and _baselines is None:

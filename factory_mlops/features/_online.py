@@ -197,7 +197,7 @@ class OnlineFeatures:
         if len(ts_ns) and ts_ns[0] < max(self._closed, self._ts[-1] if len(self._ts) else self._closed):
             raise ValueError("readings must be pushed in time order, after the last step end read")
         self._ts = np.concatenate([self._ts, ts_ns])
-        self._x = np.concatenate([self._x, np.asarray(values, dtype=float).reshape(len(ts_ns), -1)])
+        self._x = np.concatenate([self._x, np.asarray(values, dtype=float).reshape(len(ts_ns), len(self.spec.sensors))])
 
     def _close(self, at_ns: int) -> None:
         from factory_mlops.features._compute import _pair_columns, channel_matrix
@@ -217,8 +217,11 @@ class OnlineFeatures:
                     self._pb = tuple(_join(o, p, max(gap, 0), f, self._keep)
                                      for o, p, f in zip(self._pb, pb, _PAIR_FILLS, strict=True))
         self._closed = at_ns
-        keep = self._ts >= at_ns - self._lookback_ns
-        self._ts, self._x = self._ts[keep], self._x[keep]
+        # raw rows are only needed again for the spectral family; buckets hold everything else
+        horizon = at_ns - self._lookback_ns if self.spec.spectral is not None else at_ns
+        cut = int(np.searchsorted(self._ts, horizon, side="left"))
+        if cut:
+            self._ts, self._x = self._ts[cut:], self._x[cut:]
 
     def features_at(self, at_ns: int) -> np.ndarray | None:
         """Features at step end `at_ns` (a multiple of the step, not before the previous one read)."""
@@ -229,7 +232,9 @@ class OnlineFeatures:
         if at_ns < self._closed:
             raise ValueError("step ends must be read in time order")
         self._close(at_ns)
-        if self._b is None:
+        b = self._b
+        end = at_ns // self.step_ns - 1 - (b.first if b is not None else 0)
+        if b is None or not 0 <= end < b.nb or not b.has_rows[end]:
             return None
         return online_feature_vector(self._ts, self._x, self.spec, at_ns, _resets=self._resets,
                                      _baselines=self._baselines, _buckets=(self._b, self._pb))
