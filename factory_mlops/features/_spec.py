@@ -108,6 +108,11 @@ class FeatureSpec:
             s = self.spectral
             if s.window_minutes % self.step_minutes or (s.window_minutes * 60) % s.sample_s:
                 raise ValueError("spectral window must be a multiple of the step and of sample_s")
+            if (self.step_minutes * 60) % s.sample_s:
+                raise ValueError(
+                    f"spectral sample_s={s.sample_s} must divide the step ({self.step_minutes * 60} s) so "
+                    "every window starts on a sample"
+                )
             nyq = 0.5 / s.sample_s
             for lo, hi in s.bands_hz:
                 if not 0 <= lo < hi <= nyq + 1e-15:

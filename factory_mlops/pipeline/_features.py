@@ -50,8 +50,12 @@ def plant_feature_spec(config: PlantConfig, home: FactoryHome) -> FeatureSpec:
 
 def installed_times(config: PlantConfig) -> dict[str, pd.Timestamp]:
     """Install times stated in plant.yaml (`machines[].installed`)."""
-    return {m.id: pd.Timestamp(m.installed).tz_localize("UTC") if pd.Timestamp(m.installed).tzinfo is None
-            else pd.Timestamp(m.installed).tz_convert("UTC") for m in config.machines if m.installed is not None}
+    out = {}
+    for m in config.machines:
+        if m.installed is not None:
+            t = pd.Timestamp(m.installed)
+            out[m.id] = t.tz_localize("UTC") if t.tzinfo is None else t.tz_convert("UTC")
+    return out
 
 
 def feature_context(config: PlantConfig, home: FactoryHome, spec: FeatureSpec, until: dt.date) -> FeatureContext | None:
