@@ -41,6 +41,7 @@ class FeatureFunction:
 
 
 _REGISTRY: dict[str, FeatureFunction] = {}
+_LOADED: dict[Path, tuple[int, int]] = {}  # plugin path -> (mtime_ns, size) last imported
 
 
 def feature_function(name: str, *, inputs: tuple[str, ...] | list[str]) -> Callable[[ChannelFn], ChannelFn]:
@@ -69,10 +70,17 @@ def registered(name: str) -> FeatureFunction:
 
 
 def load_plugin(path: str | Path) -> None:
-    """Import a plant feature module by path; its decorators register its functions."""
+    """Import a plant feature module by path; its decorators register its functions.
+
+    Specs are resolved on every pipeline run, so an unchanged module (same mtime and size) is not
+    executed again.
+    """
     path = Path(path).resolve()
     if not path.is_file():
         raise FileNotFoundError(f"feature plugin {path} does not exist; fix features.plugin in plant.yaml")
+    st = path.stat()
+    if _LOADED.get(path) == (st.st_mtime_ns, st.st_size):
+        return  # unchanged since it was imported: its functions are registered
     mod_name = "factory_mlops_plugin_" + hashlib.sha256(str(path).encode()).hexdigest()[:12]
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
@@ -80,6 +88,7 @@ def load_plugin(path: str | Path) -> None:
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
     spec.loader.exec_module(module)
+    _LOADED[path] = (st.st_mtime_ns, st.st_size)
 
 
 def compute_derived(name: str, code_sha256: str, columns: Mapping[str, np.ndarray]) -> np.ndarray:
