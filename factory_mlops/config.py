@@ -275,6 +275,27 @@ class ModelConfig(_Strict):
     )
     min_training_rows: int = Field(200, gt=0, description="Fewer labelled training rows: no model.")
     min_positive_rows: int = Field(10, gt=0, description="classification: failure rows training needs.")
+    calibration: Literal["sigmoid", "isotonic", "none"] = Field(
+        "sigmoid",
+        description="classification: map fitted on out-of-fold probabilities so P(failure) is calibrated. "
+        "sigmoid (Platt) keeps the ranking; isotonic is more flexible but ties scores.",
+    )
+    class_weight: Literal["balanced", "none"] = Field(
+        "balanced", description="classification: reweight failure rows so both classes weigh the same in training."
+    )
+    threshold_folds: int = Field(
+        4, ge=2, description="Day-grouped folds for the out-of-fold predictions (calibration and threshold)."
+    )
+    alarm_rate_tolerance: float = Field(
+        0.05, ge=0, description="Gate guard: the challenger's alarm rate may exceed the champion's by at most this."
+    )
+    slice_tolerance: float = Field(
+        0.05, ge=0,
+        description="Gate guard per machine type: PR-AUC may drop at most this (rul: RMSE may rise at most this share).",
+    )
+    min_slice_failures: int = Field(
+        2, ge=1, description="Slices with fewer failures on the holdout are reported but do not guard the gate."
+    )
 
     @property
     def alarm_rul(self) -> float:
@@ -319,6 +340,40 @@ class DriftConfig(_Strict):
     def _order(self) -> DriftConfig:
         if self.psi_warning >= self.psi_critical:
             raise ValueError("psi_warning must be below psi_critical")
+        return self
+
+
+class CostConfig(_Strict):
+    """What failures and alarms cost: the alarm threshold and the evaluation's expected cost use it.
+
+    A missed failure costs `downtime_hours_per_failure` hours of unplanned downtime; a caught one
+    still costs `caught_failure_hours` of planned repair; every alarm row (one machine-step) on a
+    machine that does not fail within the horizon costs `false_alarm_cost` (an inspection).
+    """
+
+    downtime_cost_per_hour: float = Field(260_000, ge=0, description="Cost of one hour of downtime.")
+    downtime_hours_per_failure: float = Field(4.0, ge=0, description="Unplanned downtime of a missed failure.")
+    caught_failure_hours: float = Field(1.0, ge=0, description="Planned repair downtime of a caught failure.")
+    false_alarm_cost: float = Field(5_000, ge=0, description="Cost of one false-alarm row (an inspection).")
+    currency: str = "USD"
+
+    @property
+    def missed_failure_cost(self) -> float:
+        """Cost of one missed failure (unplanned downtime)."""
+        return self.downtime_hours_per_failure * self.downtime_cost_per_hour
+
+    @property
+    def caught_failure_cost(self) -> float:
+        """Cost of one caught failure (planned repair)."""
+        return self.caught_failure_hours * self.downtime_cost_per_hour
+
+    @model_validator(mode="after")
+    def _catching_pays(self) -> CostConfig:
+        if self.caught_failure_hours > self.downtime_hours_per_failure:
+            raise ValueError(
+                f"caught_failure_hours ({self.caught_failure_hours}) exceeds downtime_hours_per_failure "
+                f"({self.downtime_hours_per_failure}): catching a failure would cost more than missing it"
+            )
         return self
 
 
@@ -405,6 +460,7 @@ class PlantConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    costs: CostConfig = Field(default_factory=CostConfig)
     edge: EdgeConfig = Field(default_factory=EdgeConfig)
     partitions_start: dt.date | None = Field(
         None, description="First daily partition; defaults to simulation.start_date."
@@ -506,6 +562,11 @@ class PlantConfig(_Strict):
     @property
     def machine_ids(self) -> list[str]:
         return [m.id for m in self.machines]
+
+    @property
+    def machine_types(self) -> dict[str, str]:
+        """Machine id -> machine type (`"unspecified"` when plant.yaml gives none): the evaluation slices."""
+        return {m.id: m.type or "unspecified" for m in self.machines}
 
     @property
     def first_partition(self) -> dt.date:
