@@ -38,6 +38,7 @@ from factory_mlops.pipeline._retrain import (
     register_candidate,
     train_candidate,
 )
+from factory_mlops.pipeline._run import RetrainOutcome, run_retrain
 
 __all__ = [
     "DRIFT_REPORTS",
@@ -50,6 +51,7 @@ __all__ = [
     "Deployment",
     "Evaluation",
     "IngestReport",
+    "RetrainOutcome",
     "ScoringOutcome",
     "assemble_training_set",
     "build_features",
@@ -70,6 +72,7 @@ __all__ = [
     "passed_days",
     "pending_landing_files",
     "register_candidate",
+    "run_retrain",
     "score_day",
     "train_candidate",
 ]

@@ -1,0 +1,85 @@
+"""One retrain of one plant, start to finish, outside Dagster (CLI, benchmarks, reproduce, tests).
+
+The Dagster retrain job runs the same stages as separate assets; this composes them in one call.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from factory_mlops.config import PlantConfig
+from factory_mlops.home import FactoryHome
+from factory_mlops.pipeline._retrain import (
+    Candidate,
+    Deployment,
+    Evaluation,
+    assemble_training_set,
+    deploy_candidate,
+    evaluate_candidate,
+    register_candidate,
+    train_candidate,
+)
+
+
+@dataclass
+class RetrainOutcome:
+    """What one retrain produced: the registered version, the gate's verdict and the deployment."""
+
+    plant_id: str
+    version: int
+    alias: str
+    candidate: Candidate
+    evaluation: Evaluation
+    deployment: Deployment | None
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def promoted(self) -> bool:
+        return self.evaluation.decision.promote
+
+
+def run_retrain(
+    config: PlantConfig,
+    home: FactoryHome,
+    registry: Any,
+    *,
+    trigger: str = "manual",
+    reason: str = "requested by hand",
+    actor: str = "system",
+    run_id: str = "",
+    progress: Callable[[str], None] | None = None,
+) -> RetrainOutcome:
+    """Assemble the training set, train, gate against the champion, register and (if promoted) deploy.
+
+    Args:
+        config: the plant.
+        home: the factory home holding the plant's lake.
+        registry: the `ModelRegistry`.
+        trigger: why the retrain runs (`drift`, `feedback`, `schedule`, `manual`, ...).
+        reason: the trigger's reason in words; recorded on the version and in the audit log.
+        actor: who or what asked (`person:<name>`, `sensor:<name>`, ...).
+        run_id: the orchestrator's run id, if any.
+        progress: called with a short message as each stage starts.
+    """
+    say = progress or (lambda _msg: None)
+    seconds: dict[str, float] = {}
+
+    def timed(stage: str, fn: Callable[[], Any]) -> Any:
+        say(f"{config.plant_id}: {stage}")
+        t0 = time.perf_counter()
+        out = fn()
+        seconds[stage] = round(time.perf_counter() - t0, 3)
+        return out
+
+    ts = timed("training_set", lambda: assemble_training_set(config, home))
+    cand = timed("train", lambda: train_candidate(config, ts))
+    ev = timed("evaluate", lambda: evaluate_candidate(config, home, cand, registry))
+    version, alias = timed("register", lambda: register_candidate(
+        config, cand, ev, registry, trigger=trigger, reason=reason, run_id=run_id))
+    dep = None
+    if ev.decision.promote:
+        dep = timed("deploy", lambda: deploy_candidate(config, home, cand, version.version, version.name))
+    return RetrainOutcome(config.plant_id, version.version, alias, cand, ev, dep, seconds)
