@@ -1,14 +1,35 @@
-"""Holdout evaluation and the champion/challenger gate, for both learning tasks (no Dagster)."""
+"""Holdout evaluation and the champion/challenger gate, for both learning tasks (no Dagster).
 
-from factory_mlops.evaluation._gate import GateDecision, classification_gate, gate, rul_gate
+`evaluate_predictions` / `evaluate_rul` score one model on the holdout (ranking, alarms, failures
+caught, calibration or PHM08 score, and with the plant's costs what it saves), `evaluate_slices`
+does the same per machine type, and `gate` turns champion and challenger metrics into a
+`GateDecision` made of `GateCheck`s.
+"""
+
+from factory_mlops.evaluation._cost import cost_metrics, holdout_span
+from factory_mlops.evaluation._decision import GateCheck, GateDecision
+from factory_mlops.evaluation._gate import classification_gate, gate, rul_gate
 from factory_mlops.evaluation._metrics import evaluate_predictions, evaluate_rul, failure_events
+from factory_mlops.evaluation._scores import (
+    calibration_metrics,
+    expected_calibration_error,
+    nasa_score,
+)
+from factory_mlops.evaluation._slices import evaluate_slices
 
 __all__ = [
+    "GateCheck",
     "GateDecision",
+    "calibration_metrics",
     "classification_gate",
+    "cost_metrics",
     "evaluate_predictions",
     "evaluate_rul",
+    "evaluate_slices",
+    "expected_calibration_error",
     "failure_events",
     "gate",
+    "holdout_span",
+    "nasa_score",
     "rul_gate",
 ]

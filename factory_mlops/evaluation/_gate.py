@@ -1,105 +1,266 @@
-"""Champion-vs-challenger gate: promote only on a real gain with no guard metric worse."""
+"""Champion-vs-challenger gate: promote only on a real gain with no guard metric worse.
+
+Every rule is a `GateCheck`: the primary metric (PR-AUC or RMSE) must gain by a margin, and the
+guards say what the gain must not cost: failures caught, alarm rate (each alarm is an
+inspection; a rise is allowed when it buys more caught failures), the expected cost of failures
+and alarms on the holdout (plant.yaml `costs:`), and the primary metric on every machine type with enough failures on the holdout (an
+overall gain may hide one type getting worse). A check on an undefined metric informs and does
+not block.
+"""
 
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
-from typing import Any
+from collections.abc import Mapping
 
 from factory_mlops.config import ModelConfig
+from factory_mlops.evaluation._decision import GateCheck, GateDecision
+
+Metrics = Mapping[str, float]
+Slices = Mapping[str, Mapping[str, float]]
+
+# Float slack on every comparison, so a value exactly on a margin passes (0.72 - 0.70 < 0.02).
+_EPS = 1e-9
 
 
-@dataclass(frozen=True)
-class GateDecision:
-    """The gate's verdict and every reason behind it (recorded in the registry and audit)."""
-
-    promote: bool
-    reasons: list[str] = field(default_factory=list)
-    challenger: dict[str, float] = field(default_factory=dict)
-    champion: dict[str, float] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @property
-    def summary(self) -> str:
-        return ("PROMOTE: " if self.promote else "REJECT: ") + "; ".join(self.reasons)
-
-
-def gate(challenger: dict[str, float], champion: dict[str, float] | None, model: ModelConfig) -> GateDecision:
+def gate(
+    challenger: dict[str, float],
+    champion: dict[str, float] | None,
+    model: ModelConfig,
+    *,
+    challenger_slices: Slices | None = None,
+    champion_slices: Slices | None = None,
+) -> GateDecision:
     """Compare metrics of challenger and champion measured on the same holdout rows.
 
     Dispatches on `model.task`: `classification` gates on PR-AUC (`classification_gate`), `rul`
-    on RMSE (`rul_gate`). Both promote when there is no champion, and both refuse a challenger
-    that catches a share of failures more than `recall_tolerance` below the champion's.
+    on RMSE (`rul_gate`); both apply the same guards. With no champion the challenger is promoted
+    ("no champion yet"), its metrics and slices recorded as informative checks.
+    `*_slices` are `evaluate_slices` results (machine type -> metrics) on the same holdout.
     """
-    if champion is None:
-        return GateDecision(True, ["no champion yet: first model for this plant"], challenger, None)
     if model.task == "rul":
-        return rul_gate(challenger, champion, model)
-    return classification_gate(challenger, champion, model)
+        return rul_gate(challenger, champion, model,
+                        challenger_slices=challenger_slices, champion_slices=champion_slices)
+    return classification_gate(challenger, champion, model,
+                               challenger_slices=challenger_slices, champion_slices=champion_slices)
 
 
-def classification_gate(challenger: dict[str, float], champion: dict[str, float], model: ModelConfig) -> GateDecision:
-    """Promote when PR-AUC improves by at least `min_improvement` and the share of failures caught
-    (at least one alarm within the horizon before the failure) does not drop by more than
-    `recall_tolerance`. Row-level recall is not the guard: a champion that alarms all the time
-    after a process change has perfect row recall and no use.
+def classification_gate(
+    challenger: dict[str, float],
+    champion: dict[str, float] | None,
+    model: ModelConfig,
+    *,
+    challenger_slices: Slices | None = None,
+    champion_slices: Slices | None = None,
+) -> GateDecision:
+    """Promote when PR-AUC improves by at least `min_improvement` and no guard fails.
+
+    Guards: the share of failures caught (at least one alarm within the horizon before the
+    failure) drops by at most `recall_tolerance`, the alarm rate rises by at most
+    `alarm_rate_tolerance`, and PR-AUC drops by at most `slice_tolerance` on every machine type
+    with `min_slice_failures` failures. Row-level recall is not a guard: a champion that alarms
+    all the time after a process change has perfect row recall and no use.
     """
-    reasons: list[str] = []
-    ok = True
-    c_pr, k_pr = challenger["pr_auc"], champion["pr_auc"]
-    if math.isnan(c_pr):
-        return GateDecision(False, ["challenger PR-AUC is undefined on the holdout (no failures)"], challenger, champion)
-    gain = c_pr - (k_pr if not math.isnan(k_pr) else 0.0)
-    if gain >= model.min_improvement:
-        reasons.append(f"PR-AUC {k_pr:.3f} -> {c_pr:.3f} (+{gain:.3f} >= margin {model.min_improvement})")
-    else:
-        ok = False
-        reasons.append(f"PR-AUC {k_pr:.3f} -> {c_pr:.3f} ({gain:+.3f} < margin {model.min_improvement})")
-    ok = _recall_guard(challenger, champion, model, reasons) and ok
-    reasons.append(_alarm_rate_reason(challenger, champion))
-    return GateDecision(ok, reasons, challenger, champion)
+    return _decide(challenger, champion, model, "pr_auc", challenger_slices, champion_slices)
 
 
-def rul_gate(challenger: dict[str, float], champion: dict[str, float], model: ModelConfig) -> GateDecision:
-    """Promote when RMSE drops by at least `min_rmse_improvement` relative to the champion's and the
-    share of failures caught does not drop by more than `recall_tolerance`.
+def rul_gate(
+    challenger: dict[str, float],
+    champion: dict[str, float] | None,
+    model: ModelConfig,
+    *,
+    challenger_slices: Slices | None = None,
+    champion_slices: Slices | None = None,
+) -> GateDecision:
+    """Promote when RMSE drops by at least `min_rmse_improvement` relative to the champion's and
+    no guard fails: failures caught and alarm rate as in `classification_gate`, and on every
+    machine type with `min_slice_failures` failures RMSE rises by at most `slice_tolerance` as a
+    share of the champion's.
     """
-    reasons: list[str] = []
-    c_rmse, k_rmse = challenger.get("rmse", math.nan), champion.get("rmse", math.nan)
-    if math.isnan(c_rmse):
-        return GateDecision(False, ["challenger RMSE is undefined on the holdout"], challenger, champion)
-    ok = True
-    change = f"RMSE {k_rmse:.2f} h -> {c_rmse:.2f} h"
-    if math.isnan(k_rmse):
-        reasons.append(f"{change} (champion RMSE undefined on this holdout)")
-    elif k_rmse <= 0:
-        ok = False
-        reasons.append(f"{change} (champion RMSE is already 0; no relative gain possible)")
-    else:
-        gain = (k_rmse - c_rmse) / k_rmse
-        if gain >= model.min_rmse_improvement:
-            reasons.append(f"{change} ({gain:.1%} lower >= margin {model.min_rmse_improvement:.1%})")
-        else:
-            ok = False
-            reasons.append(f"{change} ({gain:.1%} lower < margin {model.min_rmse_improvement:.1%})")
-    ok = _recall_guard(challenger, champion, model, reasons) and ok
-    reasons.append(_alarm_rate_reason(challenger, champion))
-    return GateDecision(ok, reasons, challenger, champion)
+    return _decide(challenger, champion, model, "rmse", challenger_slices, champion_slices)
 
 
-def _recall_guard(challenger: dict[str, float], champion: dict[str, float], model: ModelConfig, reasons: list[str]) -> bool:
-    """False when the share of failures caught drops by more than `recall_tolerance` (adds a reason)."""
-    c_rec, k_rec = challenger.get("failure_recall", math.nan), champion.get("failure_recall", math.nan)
-    if math.isnan(k_rec) or math.isnan(c_rec):
-        return True
-    if c_rec < k_rec - model.recall_tolerance:
-        reasons.append(f"failures caught drop {k_rec:.0%} -> {c_rec:.0%} (more than {model.recall_tolerance:.0%})")
-        return False
-    reasons.append(f"failures caught {k_rec:.0%} -> {c_rec:.0%} (tolerance {model.recall_tolerance:.0%})")
-    return True
+def _decide(
+    challenger: Metrics, champion: Metrics | None, model: ModelConfig, primary: str,
+    challenger_slices: Slices | None, champion_slices: Slices | None,
+) -> GateDecision:
+    cs, ks = _plain(challenger_slices), _plain(champion_slices)
+    if champion is None:
+        checks = [GateCheck("champion", None, None, "a champion to compare with", None,
+                            "no champion yet: first model for this plant"),
+                  *_challenger_only(challenger, cs, primary)]
+        return GateDecision(True, [c.reason for c in checks], dict(challenger), None, checks, cs, ks)
+    primary_check = _pr_auc_check if primary == "pr_auc" else _rmse_check
+    checks = [
+        primary_check(challenger, champion, model),
+        _recall_check(challenger, champion, model),
+        _alarm_rate_check(challenger, champion, model),
+        _cost_check(challenger, champion, model),
+        *_slice_checks(cs, ks, model, primary),
+    ]
+    promote = all(c.passed is not False for c in checks)
+    return GateDecision(promote, [c.reason for c in checks], dict(challenger), dict(champion), checks, cs, ks)
 
 
-def _alarm_rate_reason(challenger: dict[str, float], champion: dict[str, float]) -> str:
-    return f"alarm rate {champion.get('alarm_rate', math.nan):.3f} -> {challenger.get('alarm_rate', math.nan):.3f}"
+def _plain(slices: Slices | None) -> dict[str, dict[str, float]]:
+    return {k: dict(v) for k, v in (slices or {}).items()}
+
+
+def _get(metrics: Metrics, key: str) -> float:
+    """The metric as a float, NaN when missing or None."""
+    v = metrics.get(key)
+    return math.nan if v is None else float(v)
+
+
+def _pr_auc_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> GateCheck:
+    c, k = _get(challenger, "pr_auc"), _get(champion, "pr_auc")
+    limit = f">= +{model.min_improvement:.3f}"
+    if math.isnan(c):
+        return GateCheck("pr_auc", k, c, limit, False, "challenger PR-AUC is undefined on the holdout (no failures)")
+    # An undefined champion PR-AUC (it cannot happen on the same rows) counts as 0.
+    gain = c - (0.0 if math.isnan(k) else k)
+    ok = gain >= model.min_improvement - _EPS
+    rel = ">=" if ok else "<"
+    return GateCheck("pr_auc", k, c, limit, ok,
+                     f"PR-AUC {k:.3f} -> {c:.3f} ({gain:+.3f} {rel} margin {model.min_improvement})")
+
+
+def _rmse_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> GateCheck:
+    c, k = _get(challenger, "rmse"), _get(champion, "rmse")
+    margin = model.min_rmse_improvement
+    limit = f"drop >= {margin:.1%}"
+    if math.isnan(c):
+        return GateCheck("rmse", k, c, limit, False, "challenger RMSE is undefined on the holdout")
+    change = f"RMSE {k:.2f} h -> {c:.2f} h"
+    if math.isnan(k):
+        return GateCheck("rmse", k, c, limit, None, f"{change} (champion RMSE undefined on this holdout)")
+    if k <= 0:
+        return GateCheck("rmse", k, c, limit, False,
+                         f"{change} (champion RMSE is already 0; no relative gain possible)")
+    gain = (k - c) / k
+    ok = gain >= margin - _EPS
+    return GateCheck("rmse", k, c, limit, ok,
+                     f"{change} ({gain:.1%} lower {'>=' if ok else '<'} margin {margin:.1%})")
+
+
+def _recall_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> GateCheck:
+    c, k = _get(challenger, "failure_recall"), _get(champion, "failure_recall")
+    tol = model.recall_tolerance
+    limit = f"drop <= {tol:g}"
+    if math.isnan(c) or math.isnan(k):
+        return GateCheck("failure_recall", k, c, limit, None,
+                         "failures caught not compared: undefined on this holdout (no failure covered)")
+    if c < k - tol - _EPS:
+        return GateCheck("failure_recall", k, c, limit, False,
+                         f"failures caught drop {k:.0%} -> {c:.0%} (more than {tol:.0%})")
+    return GateCheck("failure_recall", k, c, limit, True,
+                     f"failures caught {k:.0%} -> {c:.0%} (tolerance {tol:.0%})")
+
+
+def _alarm_rate_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> GateCheck:
+    c, k = _get(challenger, "alarm_rate"), _get(champion, "alarm_rate")
+    tol = model.alarm_rate_tolerance
+    limit = f"rise <= {tol:g}"
+    if math.isnan(c) or math.isnan(k):
+        return GateCheck("alarm_rate", k, c, limit, None,
+                         f"alarm rate {k:.3f} -> {c:.3f} not compared: undefined for one model")
+    if c > k + tol + _EPS:
+        c_caught, k_caught = _get(challenger, "failures_caught"), _get(champion, "failures_caught")
+        if c_caught > k_caught and not math.isnan(_get(challenger, "expected_cost")):
+            return GateCheck("alarm_rate", k, c, limit, True,
+                             f"alarm rate rises {k:.3f} -> {c:.3f} (+{c - k:.3f}), allowed: it catches "
+                             f"{c_caught - k_caught:.0f} more failure(s); the cost check weighs the extra alarms")
+        return GateCheck("alarm_rate", k, c, limit, False,
+                         f"alarm rate rises {k:.3f} -> {c:.3f} (+{c - k:.3f}, more than +{tol:g})")
+    return GateCheck("alarm_rate", k, c, limit, True,
+                     f"alarm rate {k:.3f} -> {c:.3f} ({c - k:+.3f}, tolerance +{tol:g})")
+
+
+def _cost_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> GateCheck:
+    """Expected holdout cost (missed + caught failures + false alarms) may rise at most `cost_tolerance`."""
+    c, k = _get(challenger, "expected_cost"), _get(champion, "expected_cost")
+    tol = model.cost_tolerance
+    limit = f"rise <= {tol:.0%}"
+    if math.isnan(c) or math.isnan(k):
+        return GateCheck("expected_cost", k, c, limit, None, "expected cost not compared: no costs evaluated")
+    bound = k * (1 + tol) if k > 0 else 0.0
+    ok = c <= bound + _EPS
+    how = f"{(c - k) / k:+.0%}" if k > 0 else f"{c - k:+,.0f}"
+    return GateCheck("expected_cost", k, c, limit, ok,
+                     f"expected cost {k:,.0f} -> {c:,.0f} ({how}{'' if ok else f', more than +{tol:.0%}'})")
+
+
+def _slice_checks(
+    cs: dict[str, dict[str, float]], ks: dict[str, dict[str, float]], model: ModelConfig, primary: str
+) -> list[GateCheck]:
+    """One check per machine type: guarding when both models have it with enough failures."""
+    checks: list[GateCheck] = []
+    for kind in sorted(set(cs) | set(ks)):
+        name = f"slice:{kind}:{primary}"
+        c_m, k_m = cs.get(kind), ks.get(kind)
+        c = _get(c_m, primary) if c_m is not None else None
+        k = _get(k_m, primary) if k_m is not None else None
+        limit = _slice_limit(model, primary)
+        if c_m is None or k_m is None:
+            who = "challenger" if k_m is None else "champion"
+            checks.append(GateCheck(name, k, c, limit, None, f"slice {kind}: measured for the {who} only; not compared"))
+            continue
+        assert c is not None and k is not None
+        fails = _get(c_m, "failures")
+        if math.isnan(fails):
+            fails = _get(k_m, "failures")
+        if math.isnan(fails) or fails < model.min_slice_failures:
+            count = "unknown" if math.isnan(fails) else f"{fails:.0f}"
+            checks.append(GateCheck(name, k, c, limit, None, f"slice {kind}: not guarding (only {count} failures)"))
+            continue
+        if math.isnan(c) or math.isnan(k):
+            checks.append(GateCheck(name, k, c, limit, None,
+                                    f"slice {kind}: {_LABEL[primary]} undefined for one model; not compared"))
+            continue
+        checks.append(_slice_check(name, kind, k, c, limit, model, primary))
+    return checks
+
+
+_LABEL = {"pr_auc": "PR-AUC", "rmse": "RMSE"}
+
+
+def _slice_limit(model: ModelConfig, primary: str) -> str:
+    tol = model.slice_tolerance
+    return f"drop <= {tol:g}" if primary == "pr_auc" else f"rise <= {tol:.1%}"
+
+
+def _slice_check(name: str, kind: str, k: float, c: float, limit: str, model: ModelConfig, primary: str) -> GateCheck:
+    """The slice rule on defined metrics: PR-AUC drop (absolute) or RMSE rise (share of champion's)."""
+    tol = model.slice_tolerance
+    if primary == "pr_auc":
+        ok = k - c <= tol + _EPS
+        how = f"{c - k:+.3f}" + ("" if ok else f", drop more than {tol:g}")
+        return GateCheck(name, k, c, limit, ok, f"slice {kind}: PR-AUC {k:.3f} -> {c:.3f} ({how})")
+    change = f"slice {kind}: RMSE {k:.2f} h -> {c:.2f} h"
+    if k <= 0:
+        ok = c <= _EPS
+        return GateCheck(name, k, c, limit, ok, f"{change} (champion RMSE is 0{'' if ok else '; any rise is too much'})")
+    rise = (c - k) / k
+    ok = rise <= tol + _EPS
+    how = f"{rise:+.1%}" + ("" if ok else f", rise more than {tol:.1%}")
+    return GateCheck(name, k, c, limit, ok, f"{change} ({how})")
+
+
+def _challenger_only(challenger: Metrics, cs: dict[str, dict[str, float]], primary: str) -> list[GateCheck]:
+    """Informative checks of a first model: its own metrics, nothing to compare with."""
+    label = {**_LABEL, "failure_recall": "failures caught", "alarm_rate": "alarm rate"}
+    checks = []
+    for key in (primary, "failure_recall", "alarm_rate"):
+        v = _get(challenger, key)
+        checks.append(GateCheck(key, None, v, "n/a (no champion)", None, f"challenger {label[key]} {_show(v, key)}"))
+    for kind, metrics in sorted(cs.items()):
+        v, fails = _get(metrics, primary), _get(metrics, "failures")
+        checks.append(GateCheck(f"slice:{kind}:{primary}", None, v, "n/a (no champion)", None,
+                                f"slice {kind}: challenger {label[primary]} {_show(v)} ({_show(fails)} failures)"))
+    return checks
+
+
+def _show(v: float, key: str = "") -> str:
+    if math.isnan(v):
+        return "undefined"
+    return f"{v:.0%}" if key == "failure_recall" else f"{v:.3g}"

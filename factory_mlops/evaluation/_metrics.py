@@ -1,8 +1,9 @@
-"""Holdout metrics: ranking, alarms and lead time before failures, for both learning tasks.
+"""Holdout metrics: ranking, alarms, lead time before failures, calibration and cost, for both tasks.
 
 `evaluate_predictions` scores a failure-risk classifier (probabilities), `evaluate_rul` a
 remaining-useful-life regressor (hours). Both count failures caught and lead times with the same
-event logic (`failure_events`).
+event logic (`failure_events`) and, given the plant's `CostConfig`, put them into money
+(`cost_metrics`).
 """
 
 from __future__ import annotations
@@ -11,6 +12,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import average_precision_score, roc_auc_score
 
+from factory_mlops.config import CostConfig
+from factory_mlops.evaluation._cost import cost_metrics
+from factory_mlops.evaluation._scores import calibration_metrics, nasa_score
+
 
 def evaluate_predictions(
     rows: pd.DataFrame,
@@ -18,23 +23,35 @@ def evaluate_predictions(
     threshold: float,
     maintenance: pd.DataFrame,
     horizon: pd.Timedelta,
+    *,
+    costs: CostConfig | None = None,
 ) -> dict[str, float]:
     """Metrics of probabilities `proba` on labelled rows (`machine_id`, `timestamp`, `label`).
 
     Returns PR-AUC (primary), ROC-AUC, precision/recall at the alarm threshold, alarm rate, and,
     over the failures whose horizon the rows cover, failures caught and median lead time (hours
-    between the first alarm within the horizon and the failure).
+    between the first alarm within the horizon and the failure). Calibration: `brier` (mean
+    squared error of the probability), `ece` (expected calibration error, 10 equal-width bins)
+    and `mean_predicted` (to set against `positive_rate`), since the threshold and the
+    monitoring estimate read the probabilities at face value. With `costs`, also the cost keys of
+    `cost_metrics` (a false alarm is an alarming row labelled 0).
     """
     y = rows["label"].to_numpy(dtype=int)
     if len(y) == 0:
         raise ValueError("cannot evaluate on zero rows")
-    alarm = proba >= threshold
+    p = np.asarray(proba, dtype=np.float64)
+    if len(p) != len(y):
+        raise ValueError(f"{len(p)} probabilities for {len(y)} rows")
+    alarm = p >= threshold
     out: dict[str, float] = {
         "rows": float(len(y)),
-        **_ranking_and_alarms(y, np.asarray(proba, dtype=np.float64), alarm),
+        **_ranking_and_alarms(y, p, alarm),
+        **calibration_metrics(y, p),
         "threshold": float(threshold),
     }
     out.update(failure_events(rows, alarm, maintenance, horizon))
+    if costs is not None:
+        out.update(cost_metrics(rows, alarm, y == 1, out["failures"], out["failures_caught"], costs))
     return out
 
 
@@ -45,13 +62,19 @@ def evaluate_rul(
     maintenance: pd.DataFrame,
     horizon: pd.Timedelta,
     cap: pd.Timedelta,
+    *,
+    costs: CostConfig | None = None,
 ) -> dict[str, float]:
     """Metrics of predicted RUL hours `pred_rul` on rows labelled with capped RUL (`label`, hours).
 
-    Returns RMSE (primary) and MAE against the capped labels; PR-AUC, ROC-AUC and row-level
-    precision/recall of "failure within the horizon" (label <= horizon) ranked by -pred_rul and
-    alarmed at pred_rul <= `alarm_rul_hours`; the alarm rate; and failures caught and median lead
-    time exactly as `evaluate_predictions` counts them.
+    Returns RMSE (primary) and MAE against the capped labels; the PHM08 score of the predictions
+    against the capped labels (`nasa_score`, summed, and `nasa_score_mean` per row; late
+    predictions cost more than early ones; the constants were set for cycles and are applied to
+    hours here); PR-AUC, ROC-AUC and row-level precision/recall of "failure within the horizon"
+    (label <= horizon) ranked by -pred_rul and alarmed at pred_rul <= `alarm_rul_hours`; the alarm
+    rate; and failures caught and median lead time exactly as `evaluate_predictions` counts them.
+    With `costs`, also the cost keys of `cost_metrics` (a false alarm is an alarming row whose
+    label is above the horizon).
     """
     label = rows["label"].to_numpy(dtype=np.float64)
     pred = np.asarray(pred_rul, dtype=np.float64)
@@ -66,14 +89,19 @@ def evaluate_rul(
     err = pred - label
     y = (label <= horizon.total_seconds() / 3600.0).astype(int)
     alarm = pred <= alarm_rul_hours
+    score = nasa_score(pred, label)
     out: dict[str, float] = {
         "rows": float(len(label)),
         "rmse": float(np.sqrt(np.mean(err**2))),
         "mae": float(np.mean(np.abs(err))),
+        "nasa_score": score,
+        "nasa_score_mean": score / len(label),
         **_ranking_and_alarms(y, -pred, alarm),
         "threshold": float(alarm_rul_hours),
     }
     out.update(failure_events(rows, alarm, maintenance, horizon))
+    if costs is not None:
+        out.update(cost_metrics(rows, alarm, y == 1, out["failures"], out["failures_caught"], costs))
     return out
 
 
@@ -105,20 +133,27 @@ def failure_events(
         & (maintenance["event_time"] > lo)
         & (maintenance["event_time"] <= hi + horizon)
     ]
+    # Alarm times per machine, sorted: each failure is then one binary search on its machine.
+    alarm = np.asarray(alarm, dtype=bool)
+    alarm_ns = _ns(rows["timestamp"])[alarm]
+    alarm_machine = rows["machine_id"].to_numpy()[alarm]
+    by_machine = {m: np.sort(g.to_numpy()) for m, g in pd.Series(alarm_ns).groupby(alarm_machine, sort=False)}
+    none = np.empty(0, dtype=np.int64)
     leads: list[float] = []
-    caught = 0
-    machines = rows["machine_id"].to_numpy()
-    t = rows["timestamp"]
-    for _, f in fails.iterrows():
-        m = machines == f["machine_id"]
-        win = m & (t >= f["event_time"] - horizon).to_numpy() & (t < f["event_time"]).to_numpy() & alarm
-        if win.any():
-            caught += 1
-            first = t[win].min()
-            leads.append((f["event_time"] - first).total_seconds() / 3600.0)
+    h = horizon.value
+    for machine, f_ns in zip(fails["machine_id"].to_numpy(), _ns(fails["event_time"]), strict=True):
+        times = by_machine.get(machine, none)
+        j = np.searchsorted(times, f_ns - h, "left")
+        if j < len(times) and times[j] < f_ns:
+            leads.append((f_ns - times[j]) / 3.6e12)
     return {
         "failures": float(len(fails)),
-        "failures_caught": float(caught),
-        "failure_recall": caught / len(fails) if len(fails) else float("nan"),
+        "failures_caught": float(len(leads)),
+        "failure_recall": len(leads) / len(fails) if len(fails) else float("nan"),
         "median_lead_time_h": float(np.median(leads)) if leads else float("nan"),
     }
+
+
+def _ns(times: pd.Series) -> np.ndarray:
+    """Nanoseconds since the epoch (UTC for zone-aware times), whatever the stored resolution."""
+    return pd.DatetimeIndex(times).as_unit("ns").asi8
