@@ -287,7 +287,12 @@ class ModelConfig(_Strict):
         4, ge=2, description="Day-grouped folds for the out-of-fold predictions (calibration and threshold)."
     )
     alarm_rate_tolerance: float = Field(
-        0.05, ge=0, description="Gate guard: the challenger's alarm rate may exceed the champion's by at most this."
+        0.05, ge=0,
+        description="Gate guard: the challenger's alarm rate may exceed the champion's by at most this, unless it "
+        "catches more failures (then the cost guard weighs the extra alarms).",
+    )
+    cost_tolerance: float = Field(
+        0.10, ge=0, description="Gate guard: the challenger's expected holdout cost may exceed the champion's by at most this share."
     )
     slice_tolerance: float = Field(
         0.05, ge=0,

@@ -11,6 +11,7 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from factory_mlops.calibration import Calibration
 from factory_mlops.deploy._parity import ParityReport
 from factory_mlops.edge._bundle_io import (
     MANIFEST_DIGEST_KEY,
@@ -82,6 +83,7 @@ def build_bundle(
     parity: ParityReport,
     extra_files: dict[str, bytes] | None = None,
     task: str = "classification",
+    calibration: dict[str, Any] | None = None,
 ) -> Path:
     """Write a bundle folder for the edge.
 
@@ -105,6 +107,8 @@ def build_bundle(
         parity: the passing parity report of `onnx_bytes`.
         extra_files: more files to ship, by plain file name (e.g. `reference.json`).
         task: `classification` (the graph returns probabilities) or `rul` (it returns hours).
+        calibration: `Calibration.to_dict()` of the map the edge applies to the graph's
+            probabilities before the threshold (classification); None = the identity.
 
     Returns:
         `out_dir`.
@@ -152,6 +156,7 @@ def build_bundle(
         "task": task,
         "feature_spec_hash": spec.hash,
         "threshold": float(threshold),
+        "calibration": Calibration.from_dict(calibration).to_dict(),
         "n_features": n_features,
         "lineage": {str(k): str(v) for k, v in lineage.items()},
         "parity": parity.to_dict(),

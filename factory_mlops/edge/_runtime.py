@@ -12,6 +12,7 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
+from factory_mlops.calibration import Calibration
 from factory_mlops.edge._bundle_io import (
     MODEL_FILE,
     SPEC_FILE,
@@ -65,6 +66,14 @@ def _session(model_bytes: bytes, where: Path) -> ort.InferenceSession:
         raise BundleError(f"onnxruntime cannot load {where}: {exc}") from exc
 
 
+def _calibration(manifest: dict[str, Any], bundle_dir: Path) -> Calibration:
+    """The manifest's calibration map (absent in bundles built before calibration: the identity)."""
+    try:
+        return Calibration.from_dict(manifest.get("calibration"))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise BundleError(f"{bundle_dir} manifest has an unreadable calibration {manifest.get('calibration')!r}: {exc}") from exc
+
+
 def _score_output(session: ort.InferenceSession, task: str, bundle_dir: Path) -> str:
     """The graph output that holds the task's score; BundleError if the task or graph is wrong."""
     if task not in _SCORE_OUTPUT:
@@ -108,6 +117,7 @@ class EdgeModel:
     _input_dtype: type = field(repr=False)
     _score_output: str = field(repr=False)
     task: str = CLASSIFICATION
+    calibration: Calibration = field(default_factory=Calibration)
 
     @classmethod
     def load(cls, path: Path) -> EdgeModel:
@@ -168,6 +178,7 @@ class EdgeModel:
             _input_dtype=_ORT_DTYPES[inp.type],
             _score_output=_score_output(session, task, bundle_dir),
             task=task,
+            calibration=_calibration(manifest, bundle_dir),
         )
 
     @property
@@ -196,7 +207,7 @@ class EdgeModel:
             feature_spec_hash: hash of the spec the features were built with; checked if given.
 
         Returns:
-            float64 array, one score per row: probabilities (classification) or predicted
+            float64 array, one score per row: calibrated probabilities (classification) or predicted
             remaining useful life in hours (rul).
 
         Raises:
@@ -222,7 +233,7 @@ class EdgeModel:
         x = features[names].to_numpy(dtype=np.float64).astype(self._input_dtype, copy=False)
         (out,) = self._session.run([self._score_output], {self._input_name: x})
         out = np.asarray(out, dtype=np.float64)
-        return out.reshape(len(x)) if self.task == RUL else out[:, 1]
+        return out.reshape(len(x)) if self.task == RUL else self.calibration.apply(out[:, 1])
 
     def alarms(self, scores: np.ndarray) -> np.ndarray:
         """Alarm per score: P(failure) >= threshold, or for rul predicted RUL <= threshold hours."""

@@ -16,7 +16,9 @@ from factory_mlops.training._dataset import (
     recency_weights,
     split_by_time,
 )
+from factory_mlops.training._estimator import FailureRiskClassifier
 from factory_mlops.training._labels import label_failures, label_rul, time_to_next_failure_hours
+from factory_mlops.training._threshold import CostThreshold, cost_threshold, failure_event_ids
 from factory_mlops.training._train import (
     TrainedModel,
     alarm_mask,
@@ -30,12 +32,16 @@ from factory_mlops.training._train import (
 __all__ = [
     "CLASSIFICATION",
     "RUL",
+    "CostThreshold",
+    "FailureRiskClassifier",
     "TimeSplit",
     "TrainedModel",
     "TrainingSet",
     "alarm_mask",
     "best_f1_threshold",
     "build_training_set",
+    "cost_threshold",
+    "failure_event_ids",
     "failure_rows",
     "frame_sha256",
     "label_failures",

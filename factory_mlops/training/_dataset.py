@@ -23,6 +23,8 @@ class TrainingSet:
 
     `label` is 0/1 (failure within the horizon) for the classification task and capped hours to
     the next failure for the RUL task; `horizon_hours` says which rows count as failure rows.
+    `maintenance` is the log the labels were built from (it tells training which failure each
+    failure row precedes).
     """
 
     frame: pd.DataFrame
@@ -32,6 +34,7 @@ class TrainingSet:
     window_end: pd.Timestamp
     task: str = CLASSIFICATION
     horizon_hours: float | None = None
+    maintenance: pd.DataFrame | None = None
 
     @property
     def sha256(self) -> str:
@@ -91,7 +94,7 @@ def build_training_set(
     frame = frame[frame["label"].notna()].sort_values(["timestamp", "machine_id"], ignore_index=True)
     return TrainingSet(
         frame=frame, spec=spec, known_until=known_until, window_start=window_start, window_end=data_end,
-        task=model.task, horizon_hours=model.horizon_hours,
+        task=model.task, horizon_hours=model.horizon_hours, maintenance=maintenance,
     )
 
 

@@ -1,8 +1,8 @@
 """LightGBM training on a time-ordered split: a failure-risk classifier or a RUL regressor.
 
-Classification: an alarm threshold on P(failure) chosen on out-of-fold data. RUL: an
-`LGBMRegressor` on capped hours to failure; it alarms when the predicted RUL is at most
-`alarm_rul_hours`.
+Classification: `FailureRiskClassifier` (class-weighted LightGBM, probabilities calibrated on
+out-of-fold predictions, alarm threshold chosen by the plant's costs). RUL: an `LGBMRegressor` on
+capped hours to failure; it alarms when the predicted RUL is at most `alarm_rul_hours`.
 """
 
 from __future__ import annotations
@@ -14,14 +14,15 @@ import lightgbm as lgb
 import numpy as np
 import pandas as pd
 from sklearn.metrics import precision_recall_curve
-from sklearn.model_selection import GroupKFold
 
-from factory_mlops.config import ModelConfig
+from factory_mlops.calibration import Calibration
+from factory_mlops.config import CostConfig, ModelConfig
 from factory_mlops.errors import TrainingError
 from factory_mlops.features import FeatureSpec
 from factory_mlops.training._dataset import CLASSIFICATION, RUL, recency_weights
-
-THRESHOLD_FOLDS = 4
+from factory_mlops.training._estimator import FailureRiskClassifier
+from factory_mlops.training._labels import time_to_next_failure_hours
+from factory_mlops.training._threshold import failure_event_ids
 
 
 @dataclass
@@ -38,6 +39,8 @@ class TrainedModel:
     threshold: float
     params: dict[str, Any] = field(default_factory=dict)
     task: str = CLASSIFICATION
+    calibration: Calibration = field(default_factory=Calibration)
+    threshold_report: dict[str, Any] = field(default_factory=dict)
 
     def _matrix(self, features: pd.DataFrame) -> np.ndarray:
         missing = [c for c in self.spec.feature_names if c not in features.columns]
@@ -46,13 +49,13 @@ class TrainedModel:
         return features[self.spec.feature_names].to_numpy(dtype=np.float64)
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
-        """P(failure within horizon) for feature rows built with `self.spec` (classification only)."""
+        """Calibrated P(failure within horizon) for feature rows built with `self.spec` (classification only)."""
         if self.task != CLASSIFICATION:
             raise TrainingError(
                 f"predict_proba: this is a {self.task!r} model, it predicts hours of remaining useful "
                 "life, not a probability; use predict_scores"
             )
-        return self.model.predict_proba(self._matrix(features))[:, 1]
+        return self.calibration.apply(self.model.predict_proba(self._matrix(features))[:, 1])
 
     def predict_scores(self, features: pd.DataFrame) -> np.ndarray:
         """The model's score per row: P(failure) (classification) or predicted RUL hours (rul)."""
@@ -85,12 +88,6 @@ def lgbm_params(model: ModelConfig) -> dict[str, Any]:
     }
 
 
-def _fit(X: np.ndarray, y: np.ndarray, w: np.ndarray, params: dict[str, Any]) -> lgb.LGBMClassifier:
-    clf = lgb.LGBMClassifier(**params)
-    clf.fit(X, y, sample_weight=w)
-    return clf
-
-
 def best_f1_threshold(y: np.ndarray, p: np.ndarray, weights: np.ndarray | None = None) -> float:
     """The probability threshold that maximises (weighted) F1 on (y, p)."""
     precision, recall, thresholds = precision_recall_curve(y, p, sample_weight=weights)
@@ -98,14 +95,22 @@ def best_f1_threshold(y: np.ndarray, p: np.ndarray, weights: np.ndarray | None =
     return float(thresholds[int(np.argmax(f1))])
 
 
-def train_model(train: pd.DataFrame, spec: FeatureSpec, model: ModelConfig) -> TrainedModel:
+def train_model(
+    train: pd.DataFrame,
+    spec: FeatureSpec,
+    model: ModelConfig,
+    *,
+    maintenance: pd.DataFrame | None = None,
+    costs: CostConfig | None = None,
+) -> TrainedModel:
     """Fit LightGBM on `train` (time-ordered, recency-weighted) for `model.task`.
 
-    RUL: see `train_rul_model`. Classification: see `train_classifier`.
+    RUL: see `train_rul_model`. Classification: see `train_classifier` (`maintenance` tells which
+    failure each failure row precedes, `costs` price failures and alarms).
     """
     if model.task == RUL:
         return train_rul_model(train, spec, model)
-    return train_classifier(train, spec, model)
+    return train_classifier(train, spec, model, maintenance=maintenance, costs=costs)
 
 
 def train_rul_model(train: pd.DataFrame, spec: FeatureSpec, model: ModelConfig) -> TrainedModel:
@@ -128,37 +133,46 @@ def train_rul_model(train: pd.DataFrame, spec: FeatureSpec, model: ModelConfig) 
     return TrainedModel(model=reg, spec=spec, threshold=model.alarm_rul, params=params, task=RUL)
 
 
-def train_classifier(train: pd.DataFrame, spec: FeatureSpec, model: ModelConfig) -> TrainedModel:
-    """Fit an `LGBMClassifier` on `train` (time-ordered, recency-weighted).
+def train_classifier(
+    train: pd.DataFrame,
+    spec: FeatureSpec,
+    model: ModelConfig,
+    *,
+    maintenance: pd.DataFrame | None = None,
+    costs: CostConfig | None = None,
+) -> TrainedModel:
+    """Fit a `FailureRiskClassifier` on `train` (time-ordered, recency-weighted).
 
-    The alarm threshold (unless fixed in plant.yaml) maximises recency-weighted F1 on
-    out-of-fold predictions: the training days are split into `threshold_folds` groups of whole
-    days, each predicted by a model fitted on the others, so the threshold is never tuned on rows
-    a model has seen, and it belongs to a model fitted on the same mix of old and recent data as
-    the final one (a threshold tuned on a model of older data only is wrong after a process
-    change). The returned model is then fitted on the whole training period.
+    Out-of-fold predictions come from `model.threshold_folds` groups of whole days, so the
+    calibration and the threshold are never fitted on rows a model has seen, and they belong to a
+    model fitted on the same mix of old and recent data as the final one (a threshold tuned on a
+    model of older data only is wrong after a process change). The threshold (unless fixed in
+    plant.yaml) minimises the expected cost under `costs` (plant.yaml `costs:`): missed failures,
+    caught failures and false-alarm rows, with the failure rows of one failure counted as one event
+    (from `maintenance`; without it every failure row counts as its own event).
     """
     y = train["label"].to_numpy(dtype=int)
     if len(np.unique(y)) < 2:
         raise TrainingError(f"training rows hold a single class ({np.unique(y)}); need failures and normal rows")
     X = train[spec.feature_names].to_numpy(dtype=np.float64)
-    end = train["timestamp"].max()
-    w = recency_weights(train["timestamp"], model.recency_half_life_days, end)
-    params = lgbm_params(model)
-    threshold = model.alarm_threshold
-    if threshold is None:
-        days = train["timestamp"].dt.floor("D").to_numpy()
-        n_folds = min(THRESHOLD_FOLDS, len(np.unique(days)))
-        if n_folds < 2:
-            raise TrainingError("cannot choose an alarm threshold from less than two days of training rows")
-        oof = np.full(len(y), np.nan)
-        for fit_idx, pred_idx in GroupKFold(n_splits=n_folds).split(X, y, groups=days):
-            if len(np.unique(y[fit_idx])) < 2:
-                continue
-            oof[pred_idx] = _fit(X[fit_idx], y[fit_idx], w[fit_idx], params).predict_proba(X[pred_idx])[:, 1]
-        ok = ~np.isnan(oof)
-        if len(np.unique(y[ok])) < 2:
-            raise TrainingError("cannot choose an alarm threshold: out-of-fold rows hold a single class")
-        threshold = best_f1_threshold(y[ok], oof[ok], w[ok])
-    clf = _fit(X, y, w, params)
-    return TrainedModel(model=clf, spec=spec, threshold=float(threshold), params=params)
+    w = recency_weights(train["timestamp"], model.recency_half_life_days, train["timestamp"].max())
+    costs = costs or CostConfig()
+    events = None
+    if maintenance is not None:
+        hours = time_to_next_failure_hours(train, maintenance).to_numpy()
+        nxt = np.where(np.isnan(hours), np.nan, train["timestamp"].astype("int64").to_numpy() / 3.6e12 + hours)
+        events = failure_event_ids(train["machine_id"].to_numpy(), np.round(nxt, 6), y == 1)
+    est = FailureRiskClassifier(
+        lgbm_params=lgbm_params(model), calibration=model.calibration, class_weight=model.class_weight,
+        threshold=model.alarm_threshold, n_folds=model.threshold_folds,
+        missed_failure_cost=costs.missed_failure_cost, caught_failure_cost=costs.caught_failure_cost,
+        false_alarm_cost=costs.false_alarm_cost,
+    )
+    est.fit(X, y, sample_weight=w, groups=train["timestamp"].dt.floor("D").to_numpy(), events=events)
+    report: dict[str, Any] = {"method": "fixed" if est.cost_ is None else "cost"}
+    if est.cost_ is not None:
+        report.update(est.cost_.to_dict())
+    return TrainedModel(
+        model=est.booster_, spec=spec, threshold=float(est.threshold_), params={**est._booster_params(), "calibration": model.calibration},
+        calibration=est.calibration_, threshold_report=report,
+    )
