@@ -105,6 +105,12 @@ def build_parser() -> argparse.ArgumentParser:
         "default $FACTORY_MLOPS_CMAPSS_DIR, else ../shared/data/cmapss)",
     )
     bench.set_defaults(func=_cmd_bench)
+
+    from factory_mlops.audit import add_audit_parser
+    from factory_mlops.cli_governance import add_governance_parsers
+
+    add_governance_parsers(sub)
+    add_audit_parser(sub)
     return parser
 
 

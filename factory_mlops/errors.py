@@ -33,3 +33,11 @@ class ParityError(FactoryMLOpsError):
 
 class BundleError(FactoryMLOpsError):
     """Raised when an edge bundle is missing files, fails its checksum, or cannot be installed."""
+
+
+class GovernanceError(FactoryMLOpsError):
+    """Raised when a rollback, reproduction or status query cannot do what was asked."""
+
+
+class ReproduceError(GovernanceError):
+    """Raised when a registered version cannot be retrained from its lineage (e.g. its data is gone)."""

@@ -11,9 +11,16 @@ from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource
 
 
-def _trigger(context: dg.AssetExecutionContext) -> tuple[str, str]:
+def _trigger(context: dg.AssetExecutionContext) -> tuple[str, str, str]:
     tags = context.run.tags
-    return tags.get(T.TRIGGER, "manual"), tags.get(T.REASON, "materialized by hand")
+    return tags.get(T.TRIGGER, "manual"), tags.get(T.REASON, "materialized by hand"), T.actor_from_tags(tags)
+
+
+def _slices_md(slices: dict[str, dict[str, float]], key: str) -> str:
+    rows = ["| machine type | rows | failures | caught | " + key + " | alarm rate |", "|---|---|---|---|---|---|"]
+    rows += [f"| {name} | {m.get('rows', 0):.0f} | {m.get('failures', 0):.0f} | {m.get('failures_caught', 0):.0f} | "
+             f"{m.get(key, float('nan')):.3f} | {m.get('alarm_rate', float('nan')):.3f} |" for name, m in sorted(slices.items())]
+    return "\n".join(rows)
 
 
 def _fmt(metrics: dict[str, float] | None) -> str:
@@ -32,7 +39,10 @@ def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]
     @dg.asset(key=[p, "training_set"], deps=[by_name["sensor_features"], by_name["maintenance_log"]],
               kinds={"pandas"}, **common,
               description="Features of contract-passing days joined with labels known so far; checksummed.")
-    def training_set(factory_home: FactoryHomeResource):
+    def training_set(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource):
+        trigger, reason, actor = _trigger(context)
+        pipeline.request_retrain(factory_home.factory_home(), p, trigger=trigger, reason=reason, actor=actor,
+                                 run_id=context.run_id)
         ts = pipeline.assemble_training_set(config, factory_home.factory_home())
         return dg.Output(ts, metadata={
             "task": ts.task, "rows": len(ts.frame), "failure_rows": ts.n_positive, "sha256": ts.sha256,
@@ -48,7 +58,9 @@ def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]
             "task": cand.trained.task, "train_rows": cand.train_rows, "train_failure_rows": cand.train_positives,
             "holdout_rows": len(cand.holdout), "train_end": str(cand.train_end),
             "holdout_start": str(cand.holdout_start), "alarm_threshold": float(cand.trained.threshold),
-            "alarm_threshold_unit": "hours of predicted RUL" if cand.trained.task == "rul" else "P(failure)"})
+            "alarm_threshold_unit": "hours of predicted RUL" if cand.trained.task == "rul" else "calibrated P(failure)",
+            "threshold_method": str(cand.trained.threshold_report.get("method", "fixed")),
+            "calibration": cand.trained.calibration.method})
 
     @dg.asset(key=[p, "model_evaluation"], ins={"candidate_model": dg.AssetIn(key=[p, "candidate_model"])},
               kinds={"sklearn"}, **common,
@@ -62,7 +74,9 @@ def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]
                      "champion_version": ev.champion_version or 0,
                      "comparison": dg.MetadataValue.md(
                          f"| model | metrics |\n|---|---|\n| challenger | {_fmt(ev.challenger)} |\n"
-                         f"| champion v{ev.champion_version} | {_fmt(ev.champion)} |")})
+                         f"| champion v{ev.champion_version} | {_fmt(ev.champion)} |"),
+                     "gate_checks": dg.MetadataValue.md(ev.decision.markdown()),
+                     "slices": dg.MetadataValue.md(_slices_md(ev.challenger_slices, "rmse" if config.model.task == "rul" else "pr_auc"))})
         return dg.Output(ev, metadata=meta)
 
     @dg.asset(key=[p, "registered_model"],
@@ -71,27 +85,31 @@ def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]
               kinds={"mlflow"}, **common,
               description="MLflow model version with lineage tags; alias champion (promoted) or challenger.")
     def registered_model(context: dg.AssetExecutionContext, candidate_model, model_evaluation, factory_home: FactoryHomeResource):
-        trigger, reason = _trigger(context)
-        version, alias = pipeline.register_candidate(
-            config, candidate_model, model_evaluation, factory_home.registry(),
-            trigger=trigger, reason=reason, run_id=context.run_id)
-        return dg.Output({"version": version.version, "alias": alias, "name": version.name,
-                          "promoted": model_evaluation.decision.promote},
-                         metadata={"model_name": version.name, "version": version.version, "alias": alias,
-                                   "trigger": trigger, "reason": reason, "mlflow_run_id": version.run_id,
-                                   "training_data_sha256": candidate_model.training_sha256})
+        trigger, reason, actor = _trigger(context)
+        reg = pipeline.register_candidate(
+            config, factory_home.factory_home(), candidate_model, model_evaluation, factory_home.registry(),
+            trigger=trigger, reason=reason, actor=actor, run_id=context.run_id)
+        version = reg.version
+        return dg.Output({"version": version.version, "alias": reg.alias, "name": version.name,
+                          "promoted": reg.promoted},
+                         metadata={"model_name": version.name, "version": version.version, "alias": reg.alias,
+                                   "trigger": trigger, "reason": reason, "actor": actor, "mlflow_run_id": version.run_id,
+                                   "training_data_sha256": candidate_model.training_sha256,
+                                   "bundle_sha256": version.tags.get("bundle_sha256", ""),
+                                   "model_card": dg.MetadataValue.md(reg.model_card)})
 
     @dg.asset(key=[p, "edge_deployment"],
-              ins={"candidate_model": dg.AssetIn(key=[p, "candidate_model"]),
-                   "registered_model": dg.AssetIn(key=[p, "registered_model"])},
+              ins={"registered_model": dg.AssetIn(key=[p, "registered_model"])},
               kinds={"onnx"}, **common,
-              description="ONNX export with a parity gate, bundle installed atomically on every edge node.")
-    def edge_deployment(context: dg.AssetExecutionContext, candidate_model, registered_model, factory_home: FactoryHomeResource):
+              description="The champion's registered edge bundle (ONNX, parity-checked) installed atomically on every edge node.")
+    def edge_deployment(context: dg.AssetExecutionContext, registered_model, factory_home: FactoryHomeResource):
         if not registered_model["promoted"]:
             context.log.info(f"v{registered_model['version']} was not promoted; edge nodes keep the champion")
             return dg.Output(None, metadata={"deployed": False, "version": registered_model["version"]})
-        dep = pipeline.deploy_candidate(config, factory_home.factory_home(), candidate_model,
-                                        registered_model["version"], registered_model["name"])
+        trigger, _, actor = _trigger(context)
+        dep = pipeline.deploy_version(config, factory_home.factory_home(), factory_home.registry(),
+                                      registered_model["version"], actor=actor,
+                                      reason=f"new champion v{registered_model['version']} ({trigger})")
         return dg.Output(dep, metadata={"deployed": True, "version": dep.version, "onnx_path": dg.MetadataValue.path(dep.onnx_path),
                                         "bundle_sha256": dep.bundle_sha256, "parity_max_abs_diff": dep.parity_max_abs_diff,
                                         "nodes": ", ".join(dep.nodes)})

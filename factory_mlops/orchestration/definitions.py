@@ -13,6 +13,7 @@ from factory_mlops.orchestration.assets_daily import build_daily_assets
 from factory_mlops.orchestration.assets_model import build_model_assets
 from factory_mlops.orchestration.landing import build_landing_sensor
 from factory_mlops.orchestration.resources import FactoryHomeResource
+from factory_mlops.orchestration.rollback_job import build_rollback_job
 from factory_mlops.orchestration.sensors import build_calendar_schedule, build_drift_sensor
 
 
@@ -55,7 +56,7 @@ def build_plant_definitions(
     storage = Path(home_path) / "dagster" / "storage"
     return dg.Definitions(
         assets=[*daily, *model, *extra_assets],
-        jobs=[ingest_job, daily_job, retrain_job],
+        jobs=[ingest_job, daily_job, retrain_job, build_rollback_job(config)],
         sensors=[build_drift_sensor(config, retrain_job), build_landing_sensor(config, ingest_job, parts)],
         schedules=[build_calendar_schedule(config, retrain_job)],
         resources={

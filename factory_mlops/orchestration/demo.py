@@ -88,7 +88,8 @@ def _retrain(pr: PlantRun, instance: dg.DagsterInstance, tags: dict[str, str], s
                    f"{c['pr_auc']:.3f}, failures caught {c['failure_recall']:.0%}")
     else:
         vs = f" vs champion v{ev.champion_version} {k['pr_auc']:.3f}" if k else ""
-        quality = f"holdout PR-AUC {c['pr_auc']:.3f}{vs}, recall {c['recall']:.2f}"
+        quality = (f"holdout PR-AUC {c['pr_auc']:.3f}{vs}, failures caught {c['failures_caught']:.0f}/{c['failures']:.0f}, "
+                   f"expected cost {c.get('expected_cost', float('nan')):,.0f}")
     story.say(f"  {p}: v{reg['version']} trained ({tags[T.TRIGGER]}) — {quality} → {verdict}. Gate: {ev.decision.summary}")
     return reg
 

@@ -6,6 +6,7 @@ REASON = "factory_mlops/reason"
 DATA_THROUGH = "factory_mlops/data_through"
 LANDING_FILE = "factory_mlops/landing_file"
 LANDING_SHA256 = "factory_mlops/landing_sha256"
+ACTOR = "factory_mlops/actor"
 TRIGGERS = ("initial", "drift", "feedback", "new_failure_type", "schedule", "manual")
 
 
@@ -14,4 +15,16 @@ def job_names(plant_id: str) -> dict[str, str]:
         "ingest": f"{plant_id}__ingest_job",
         "daily": f"{plant_id}__daily_job",
         "retrain": f"{plant_id}__retrain_job",
+        "rollback": f"{plant_id}__rollback_job",
     }
+
+
+def actor_from_tags(tags: dict[str, str]) -> str:
+    """Who or what started a run, for the audit log: the sensor, the schedule, or the named person."""
+    if tags.get(ACTOR):
+        return tags[ACTOR]
+    if tags.get("dagster/sensor_name"):
+        return f"sensor:{tags['dagster/sensor_name']}"
+    if tags.get("dagster/schedule_name"):
+        return f"schedule:{tags['dagster/schedule_name']}"
+    return "person:unknown (launched from Dagster without a factory_mlops/actor tag)"

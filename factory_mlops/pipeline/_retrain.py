@@ -1,4 +1,5 @@
-"""Retraining stages: training set, candidate, evaluation + gate, registration, edge deployment."""
+"""Retraining stages: training set, candidate, evaluation + gate, registration (with lineage,
+model card and edge bundle) and promotion."""
 
 from __future__ import annotations
 
@@ -12,9 +13,17 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from factory_mlops.audit import AuditLog
 from factory_mlops.config import PlantConfig
-from factory_mlops.errors import TrainingError
-from factory_mlops.evaluation import GateDecision, evaluate_predictions, evaluate_rul, gate
+from factory_mlops.edge._bundle_io import bundle_sha256
+from factory_mlops.errors import ParityError, TrainingError
+from factory_mlops.evaluation import (
+    GateDecision,
+    evaluate_predictions,
+    evaluate_rul,
+    evaluate_slices,
+    gate,
+)
 from factory_mlops.features import plugin_files
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import Lake, ReadingsStore
@@ -22,6 +31,9 @@ from factory_mlops.lineage import code_version
 from factory_mlops.monitoring import DriftReference, build_reference, score_column
 from factory_mlops.pipeline._daily import FEATURES, MAINTENANCE, day_bounds, passed_days
 from factory_mlops.pipeline._features import plant_feature_spec
+from factory_mlops.pipeline._promote import CHALLENGER, CHAMPION, promote_version
+from factory_mlops.pipeline._registered import load_registered_model
+from factory_mlops.registry._card import render_model_card
 from factory_mlops.training import (
     RUL,
     TrainedModel,
@@ -33,27 +45,44 @@ from factory_mlops.training import (
 )
 
 
-def load_maintenance(config: PlantConfig, home: FactoryHome) -> pd.DataFrame:
-    """The plant's failure/repair events: the maintenance log plus events derived from labels."""
+def registry_model_name(plant_id: str) -> str:
+    """The registered model name of a plant (`<plant_id>-failure-risk`)."""
+    return f"{plant_id}-failure-risk"
+
+
+def load_maintenance(config: PlantConfig, home: FactoryHome, *, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+    """The plant's failure/repair events: the maintenance log plus events derived from labels.
+
+    With `as_of`, only events reported by then (`reported_at <= as_of`; rows without a report time
+    count as reported when they happened): the log as it was known at that time. Training uses the
+    log as of its data end, so a model can be reproduced later from the same lake.
+    """
     frames = [f for f in (Lake(home, config.plant_id).read_range(MAINTENANCE), ReadingsStore(home, config.plant_id).events())
               if len(f)]
     log = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if log.empty:
         return pd.DataFrame({"event_time": pd.Series(dtype="datetime64[ns, UTC]"),
                              "machine_id": pd.Series(dtype=object), "event": pd.Series(dtype=object)})
-    return log.drop_duplicates(["event_time", "machine_id", "event"]).sort_values("event_time", ignore_index=True)
+    log = log.drop_duplicates(["event_time", "machine_id", "event"]).sort_values("event_time", ignore_index=True)
+    if as_of is not None:
+        known = log["reported_at"].fillna(log["event_time"]) if "reported_at" in log.columns else log["event_time"]
+        log = log[known <= as_of].reset_index(drop=True)
+    return log
 
 
-def assemble_training_set(config: PlantConfig, home: FactoryHome) -> TrainingSet:
-    """Features of every contract-passing day in the lake, labelled from the maintenance log."""
+def assemble_training_set(config: PlantConfig, home: FactoryHome, *, data_through: dt.date | None = None) -> TrainingSet:
+    """Features of every contract-passing day in the lake (up to `data_through`, default the last),
+    labelled from the maintenance log as it was known at the end of that day."""
     lake = Lake(home, config.plant_id)
-    days = [d for d in passed_days(config, home) if lake.exists(FEATURES, d)]
+    days = [d for d in passed_days(config, home, end=data_through) if lake.exists(FEATURES, d)]
     if not days:
-        raise TrainingError(f"{config.plant_id}: no feature partitions in the lake; ingest days first")
+        through = f" up to {data_through}" if data_through else ""
+        raise TrainingError(f"{config.plant_id}: no feature partitions in the lake{through}; ingest days first")
     feats = lake.read_range(FEATURES, days=days)
     _, data_end = day_bounds(days[-1])
     spec = plant_feature_spec(config, home)
-    return build_training_set(feats, load_maintenance(config, home), spec, config.model, data_end=data_end)
+    maint = load_maintenance(config, home, as_of=data_end)
+    return build_training_set(feats, maint, spec, config.model, data_end=data_end)
 
 
 @dataclass
@@ -71,6 +100,8 @@ class Candidate:
     train_positives: int
     holdout: pd.DataFrame
     reference: DriftReference
+    maintenance: pd.DataFrame = field(default_factory=pd.DataFrame)
+    labels_known_until: pd.Timestamp | None = None
 
     @property
     def data_through(self) -> dt.date:
@@ -80,11 +111,13 @@ class Candidate:
 def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
     """Split by time, train LightGBM, and bin its training features as the drift reference.
 
-    The reference scores are the model's own: P(failure), or predicted RUL hours for the RUL task.
-    `train_positives` counts training rows whose machine fails within the horizon.
+    Classification models are calibrated and their alarm threshold is chosen by the plant's costs
+    (`costs:` in plant.yaml). The reference scores are the model's own: P(failure), or predicted
+    RUL hours for the RUL task. `train_positives` counts training rows whose machine fails within
+    the horizon.
     """
     split = split_by_time(ts, config.model)
-    trained = train_model(split.train, ts.spec, config.model)
+    trained = train_model(split.train, ts.spec, config.model, maintenance=ts.maintenance, costs=config.costs)
     # "Normal" for drift is the most recent labelled period: the end of training plus the holdout
     # on which the gate validated this model. After a process change the reference moves with the
     # model that passed the gate on post-change data. Scores come from the holdout, since
@@ -101,6 +134,8 @@ def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
         holdout_start=split.holdout_start, train_rows=len(split.train),
         train_positives=failure_rows(split.train, config.model.task, config.model.horizon_hours),
         holdout=split.holdout.reset_index(drop=True), reference=ref,
+        maintenance=ts.maintenance if ts.maintenance is not None else pd.DataFrame(),
+        labels_known_until=ts.known_until,
     )
 
 
@@ -111,23 +146,23 @@ class Evaluation:
     champion_version: int | None
     decision: GateDecision
     notes: list[str] = field(default_factory=list)
+    challenger_slices: dict[str, dict[str, float]] = field(default_factory=dict)
+    champion_slices: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def _holdout_metrics(config: PlantConfig, hold: pd.DataFrame, scores: np.ndarray, threshold: float,
-                     maint: pd.DataFrame) -> dict[str, float]:
-    """Holdout metrics of one model's scores for the plant's task (RUL hours or probabilities)."""
+def holdout_metrics(
+    config: PlantConfig, hold: pd.DataFrame, scores: np.ndarray, threshold: float, maint: pd.DataFrame
+) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
+    """Holdout metrics of one model's scores for the plant's task, overall and per machine type."""
     horizon = pd.Timedelta(hours=config.model.horizon_hours)
+    cap = pd.Timedelta(hours=config.model.rul_cap_hours)
     if config.model.task == RUL:
-        cap = pd.Timedelta(hours=config.model.rul_cap_hours)
-        return evaluate_rul(hold, scores, threshold, maint, horizon, cap)
-    return evaluate_predictions(hold, scores, threshold, maint, horizon)
-
-
-def _native_scores(native: Any, task: str, X: np.ndarray) -> np.ndarray:
-    """Scores of a registered native model: predicted RUL hours (`.predict`) or P(failure)."""
-    if task == RUL:
-        return np.asarray(native.predict(X), dtype=np.float64)
-    return native.predict_proba(X)[:, 1]
+        overall = evaluate_rul(hold, scores, threshold, maint, horizon, cap, costs=config.costs)
+    else:
+        overall = evaluate_predictions(hold, scores, threshold, maint, horizon, costs=config.costs)
+    slices = evaluate_slices(hold, scores, threshold, maint, horizon, config.machine_types,
+                             task=config.model.task, cap=cap, costs=config.costs)
+    return overall, slices
 
 
 def _champion_comparable(config: PlantConfig, candidate: Candidate, champ_v: Any) -> str | None:
@@ -145,113 +180,206 @@ def _champion_comparable(config: PlantConfig, candidate: Candidate, champ_v: Any
 def evaluate_candidate(config: PlantConfig, home: FactoryHome, candidate: Candidate, registry: Any) -> Evaluation:
     """Score challenger and current champion on the same holdout rows and apply the gate.
 
-    Both tasks: the metrics are `evaluate_predictions` (classification) or `evaluate_rul` (RUL,
-    the champion's native regressor predicting hours with `.predict`). A champion of another
-    feature spec or task cannot score these rows; the gate then treats the plant as having none.
+    Both are scored the way they serve: calibrated probabilities with their own alarm threshold
+    (classification) or predicted RUL hours (RUL); metrics overall and per machine type. A champion
+    of another feature spec or task cannot score these rows; the gate then treats the plant as
+    having none (and says so in the notes).
     """
-    maint = load_maintenance(config, home)
+    maint = candidate.maintenance if len(candidate.maintenance) else load_maintenance(config, home)
     hold = candidate.holdout
     trained = candidate.trained
-    chall = _holdout_metrics(config, hold, trained.predict_scores(hold), trained.threshold, maint)
-    champ_v = registry.get_alias(config.plant_id, "champion")
+    chall, chall_slices = holdout_metrics(config, hold, trained.predict_scores(hold), trained.threshold, maint)
+    champ_v = registry.get_alias(config.plant_id, CHAMPION)
     notes: list[str] = []
     champ_metrics = None
+    champ_slices: dict[str, dict[str, float]] = {}
     if champ_v is not None:
         why_not = _champion_comparable(config, candidate, champ_v)
         if why_not is not None:
             notes.append(why_not)
         else:
-            native = registry.load_model(config.plant_id, champ_v.version)
-            scores = _native_scores(native, config.model.task, hold[trained.spec.feature_names].to_numpy(dtype=np.float64))
-            if "alarm_threshold" not in champ_v.tags:
-                raise TrainingError(
-                    f"champion v{champ_v.version} of {config.plant_id} has no alarm_threshold tag; "
-                    "its alarms cannot be compared. Tag the version or roll back to a registered one."
-                )
-            thr = float(champ_v.tags["alarm_threshold"])
-            champ_metrics = _holdout_metrics(config, hold, scores, thr, maint)
-    decision = gate(chall, champ_metrics, config.model)
-    return Evaluation(chall, champ_metrics, champ_v.version if champ_v else None, decision, notes)
+            champ = load_registered_model(registry, config.plant_id, champ_v.version)
+            champ_metrics, champ_slices = holdout_metrics(config, hold, champ.predict_scores(hold), champ.threshold, maint)
+    decision = gate(chall, champ_metrics, config.model, challenger_slices=chall_slices, champion_slices=champ_slices)
+    return Evaluation(chall, champ_metrics, champ_v.version if champ_v else None, decision, notes,
+                      chall_slices, champ_slices)
+
+
+def model_config_doc(config: PlantConfig) -> dict[str, Any]:
+    """What `reproduce` needs to train the same model again: model, costs and the feature block."""
+    return {"plant_id": config.plant_id, "model": config.model.model_dump(mode="json"),
+            "costs": config.costs.model_dump(mode="json"), "features": config.features.model_dump(mode="json")}
+
+
+@dataclass(frozen=True)
+class Registration:
+    """A registered candidate: the MLflow version, the alias it got and its model card."""
+
+    version: Any
+    alias: str
+    model_card: str
+
+    @property
+    def promoted(self) -> bool:
+        return self.alias == CHAMPION
 
 
 def register_candidate(
-    config: PlantConfig, candidate: Candidate, evaluation: Evaluation, registry: Any, *,
-    trigger: str, reason: str, run_id: str = "",
-) -> tuple[Any, str]:
-    """Register the challenger with its lineage; alias `champion` if the gate promoted it, else `challenger`."""
+    config: PlantConfig, home: FactoryHome, candidate: Candidate, evaluation: Evaluation, registry: Any, *,
+    trigger: str, reason: str, actor: str = "system:pipeline", run_id: str = "",
+) -> Registration:
+    """Register the challenger with its lineage, model card and edge bundle; then promote or park it.
+
+    Order (each step only after the previous one is stored): ONNX export and parity check (a model
+    the edge would score differently is never registered) -> MLflow run, model and version with
+    lineage tags -> the version's edge bundle, model card, calibration and config as artifacts ->
+    the version is marked complete -> audit `gate_decision` -> alias `champion` (promoted; audit
+    `promotion`) or `challenger`. A process killed before the end leaves no new champion.
+    """
+    from factory_mlops.deploy import build_bundle, check_parity, export_onnx
+
     spec = candidate.trained.spec
+    trained = candidate.trained
+    X = candidate.holdout[spec.feature_names].to_numpy(dtype=np.float64)
+    onnx_bytes = export_onnx(trained.model, len(spec.feature_names))
+    parity = check_parity(trained.model, onnx_bytes, X, config.edge.parity_tolerance)
+    if not parity.passed:
+        raise ParityError(
+            f"{config.plant_id}: the ONNX export scores the holdout differently from LightGBM (max |Δ| "
+            f"{parity.max_abs_diff:.3g} > tolerance {parity.tolerance:g}); the model is not registered"
+        )
     tags = {
         "plant": config.plant_id,
         "training_data_sha256": candidate.training_sha256,
         "training_window": f"{candidate.window_start.isoformat()}/{candidate.window_end.isoformat()}",
+        "holdout_window": f"{candidate.holdout_start.isoformat()}/{candidate.window_end.isoformat()}",
         "data_through": candidate.data_through.isoformat(),
+        "labels_known_until": str(candidate.labels_known_until or ""),
         "code_version": code_version(),
         "feature_spec_hash": spec.hash,
         "contract_version": config.contract_version(),
-        "task": candidate.trained.task,
-        # classification: threshold on P(failure); rul: alarm when the predicted RUL <= this many hours
-        "alarm_threshold": repr(candidate.trained.threshold),
+        "task": trained.task,
+        # classification: threshold on calibrated P(failure); rul: alarm when the predicted RUL <= this many hours
+        "alarm_threshold": repr(trained.threshold),
+        "threshold_method": str(trained.threshold_report.get("method", "fixed")),
+        "calibration": trained.calibration.method,
+        "seed": str(config.model.seed),
+        "params": json.dumps(trained.params, sort_keys=True, default=str)[:4000],
         "trigger": trigger,
         "reason": reason[:4000],
+        "actor": actor,
         "parent_version": str(evaluation.champion_version or ""),
         "gate_decision": "promoted" if evaluation.decision.promote else "rejected",
         "gate_reasons": evaluation.decision.summary[:4000],
         "dagster_run_id": run_id,
+        "onnx_parity_max_abs_diff": repr(parity.max_abs_diff),
     }
     metrics = {k: float(v) for k, v in evaluation.challenger.items() if v == v}
-    with tempfile.TemporaryDirectory() as tmp:
-        spec_path = Path(tmp) / "feature_spec.json"
-        spec_path.write_text(json.dumps({**spec.to_dict(), "hash": spec.hash}, indent=2))
-        ref_path = Path(tmp) / "reference.json"
-        ref_path.write_text(candidate.reference.to_json())
-        gate_path = Path(tmp) / "gate_decision.json"
-        gate_path.write_text(json.dumps(evaluation.decision.to_dict(), indent=2, default=str))
+    for name, sl in evaluation.challenger_slices.items():
+        for key in ("pr_auc", "rmse", "failure_recall", "alarm_rate"):
+            if key in sl and sl[key] == sl[key]:
+                metrics[f"slice.{_safe(name)}.{key}"] = float(sl[key])
+    model_name = registry.model_name(config.plant_id)
+    with tempfile.TemporaryDirectory() as tmp_s:
+        tmp = Path(tmp_s)
+        files = {
+            "feature_spec.json": {**spec.to_dict(), "hash": spec.hash},
+            "gate_decision.json": evaluation.decision.to_dict(),
+            "calibration.json": trained.calibration.to_dict(),
+            "threshold.json": {"threshold": trained.threshold, **trained.threshold_report},
+            "model_config.json": model_config_doc(config),
+            "slices.json": {"challenger": evaluation.challenger_slices, "champion": evaluation.champion_slices},
+        }
+        artifacts = {}
+        for name, doc in files.items():
+            (tmp / name).write_text(json.dumps(doc, indent=2, default=str))
+            artifacts[name] = tmp / name
+        (tmp / "reference.json").write_text(candidate.reference.to_json())
+        artifacts["reference.json"] = tmp / "reference.json"
+
+        cards: list[str] = []
+
+        def finalize(version: Any) -> tuple[dict[str, Path], dict[str, str]]:
+            bundle = build_bundle(
+                tmp / "edge_bundle", plant_id=config.plant_id, model_name=model_name, version=version.version,
+                onnx_bytes=onnx_bytes, spec=spec, threshold=trained.threshold,
+                lineage={k: tags[k] for k in ("training_data_sha256", "code_version", "contract_version", "data_through",
+                                              "feature_spec_hash", "trigger")},
+                parity=parity, extra_files={"reference.json": candidate.reference.to_json().encode(), **plugin_files(spec)},
+                task=trained.task, calibration=trained.calibration.to_dict(),
+            )
+            card = model_card(config, candidate, evaluation, version.version, tags)
+            cards.append(card)
+            (tmp / "model_card.md").write_text(card)
+            return ({"edge_bundle": bundle, "model_card.md": tmp / "model_card.md"},
+                    {"bundle_sha256": bundle_sha256(bundle)})
+
         version = registry.register(
-            config.plant_id, candidate.trained.model, metrics=metrics,
-            params={k: v for k, v in candidate.trained.params.items()}, tags=tags,
-            artifacts={"feature_spec.json": spec_path, "reference.json": ref_path, "gate_decision.json": gate_path},
-            input_example=candidate.holdout[spec.feature_names].head(5),
-            run_name=f"{config.plant_id}-{trigger}",
+            config.plant_id, trained.model, metrics=metrics, params=dict(trained.params), tags=tags,
+            artifacts=artifacts, input_example=candidate.holdout[spec.feature_names].head(5),
+            run_name=f"{config.plant_id}-{trigger}", finalize=finalize,
         )
-    alias = "champion" if evaluation.decision.promote else "challenger"
-    registry.set_alias(config.plant_id, alias, version.version)
-    return version, alias
+    audit = AuditLog.for_home(home)
+    d = evaluation.decision
+    audit.append("gate_decision", actor=actor, plant=config.plant_id, reason=d.summary[:2000],
+                 versions={"challenger": version.version, "champion": evaluation.champion_version},
+                 details={"promote": d.promote, "trigger": trigger, "trigger_reason": reason[:1000],
+                          "training_data_sha256": candidate.training_sha256})
+    if d.promote:
+        promote_version(config, home, registry, version.version, actor=actor,
+                        reason=f"gate passed ({trigger}): {d.summary}"[:2000])
+        return Registration(version, CHAMPION, cards[0])
+    registry.set_alias(config.plant_id, CHALLENGER, version.version)
+    return Registration(version, CHALLENGER, cards[0])
 
 
-@dataclass(frozen=True)
-class Deployment:
-    version: int
-    onnx_path: str
-    bundle_sha256: str
-    parity_max_abs_diff: float
-    nodes: list[str]
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
 
 
-def deploy_candidate(config: PlantConfig, home: FactoryHome, candidate: Candidate, version: int, model_name: str) -> Deployment:
-    """Export to ONNX, gate on parity with the native model, bundle, and install on every node.
-
-    Works for both tasks: a RUL regressor is exported as a TreeEnsembleRegressor and its bundle
-    manifest says `task: rul` (alarm when the predicted RUL is at most the threshold, in hours).
-    """
-    from factory_mlops.deploy import build_bundle, check_parity, export_onnx, install_bundle
-
-    spec = candidate.trained.spec
-    X = candidate.holdout[spec.feature_names].to_numpy(dtype=np.float64)
-    onnx_bytes = export_onnx(candidate.trained.model, len(spec.feature_names))
-    parity = check_parity(candidate.trained.model, onnx_bytes, X, config.edge.parity_tolerance)
-    staging = home.models(config.plant_id) / "bundles" / f"v{version}"
-    lineage = {"training_data_sha256": candidate.training_sha256, "code_version": code_version(),
-               "contract_version": config.contract_version(), "data_through": candidate.data_through.isoformat()}
-    bundle = build_bundle(
-        staging, plant_id=config.plant_id, model_name=model_name, version=version, onnx_bytes=onnx_bytes,
-        spec=spec, threshold=candidate.trained.threshold, lineage=lineage, parity=parity,
-        extra_files={"reference.json": candidate.reference.to_json().encode(), **plugin_files(spec)},
-        task=candidate.trained.task,
-    )
-    installed = [install_bundle(bundle, home.edge(config.plant_id, n.id)) for n in config.edge.nodes]
-    first = installed[0]
-    return Deployment(
-        version=version, onnx_path=str(home.edge(config.plant_id, config.edge.nodes[0].id) / "current" / "model.onnx"),
-        bundle_sha256=first.bundle_sha256, parity_max_abs_diff=parity.max_abs_diff,
-        nodes=[n.id for n in config.edge.nodes],
+def model_card(config: PlantConfig, candidate: Candidate, evaluation: Evaluation, version: int, tags: dict[str, str]) -> str:
+    """The Markdown model card of a registered candidate."""
+    trained = candidate.trained
+    hold = candidate.holdout
+    types = sorted(set(config.machine_types[m] for m in hold["machine_id"].unique() if m in config.machine_types))
+    ev = evaluation.challenger
+    limits = [
+        f"Trained on machine types {', '.join(types) or '—'} of plant {config.plant_id}; other machine types or "
+        "plants need their own model.",
+        f"Labels come from the maintenance log; rows whose outcome was not known by {tags['labels_known_until']} "
+        "were left out, so the last hours before the data end are not represented.",
+        f"The holdout holds {len(hold)} rows and {int(ev.get('failures', 0))} failures; metrics on so few "
+        "failures move by whole steps of 1/failures.",
+        "A failure type or operating regime absent from the training window is not learned; drift monitoring "
+        "watches for it.",
+    ]
+    if trained.task != RUL and "ece" in ev:
+        limits.append(f"Calibration error (ECE) on the holdout is {ev['ece']:.3f}; probabilities are estimates, "
+                      "not guarantees.")
+    lineage_keys = ("training_data_sha256", "training_window", "data_through", "code_version", "feature_spec_hash",
+                    "contract_version", "parent_version", "trigger", "reason", "actor", "dagster_run_id")
+    report = trained.threshold_report
+    training: dict[str, Any] = {
+        "estimator": "FailureRiskClassifier (LightGBM + calibration)" if trained.task != RUL else "LightGBM regressor",
+        "train rows": candidate.train_rows, "train failure rows": candidate.train_positives,
+        "threshold": trained.threshold, "threshold chosen by": report.get("method", "fixed"),
+        "calibration": trained.calibration.method,
+        "class weight": config.model.class_weight if trained.task != RUL else "—",
+        "seed": config.model.seed, "parameters": tags["params"],
+    }
+    if report.get("method") == "cost":
+        training["cost model"] = (f"missed failure {config.costs.missed_failure_cost:,.0f} {config.costs.currency}, caught "
+                                  f"{config.costs.caught_failure_cost:,.0f}, false-alarm row {config.costs.false_alarm_cost:,.0f}")
+        training["out-of-fold expected cost"] = f"{report['expected_cost']:,.0f} (never alarming: {report['no_alarm_cost']:,.0f})"
+    return render_model_card(
+        plant_id=config.plant_id, plant_name=config.name, equipment=config.equipment,
+        model_name=registry_model_name(config.plant_id), version=version, task=trained.task,
+        horizon_hours=config.model.horizon_hours, lineage={k: tags[k] for k in lineage_keys if k in tags},
+        data={"training window": tags["training_window"], "holdout window": tags["holdout_window"],
+              "holdout rows": len(hold), "training data sha256": candidate.training_sha256,
+              "contract version": tags["contract_version"], "features": len(trained.spec.feature_names),
+              "feature spec": trained.spec.hash},
+        training=training, challenger_metrics=evaluation.challenger, champion_metrics=evaluation.champion,
+        slices=evaluation.challenger_slices, gate_markdown=evaluation.decision.markdown(),
+        promoted=evaluation.decision.promote, limits=limits + [f"Note: {n}" for n in evaluation.notes],
     )

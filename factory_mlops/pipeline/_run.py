@@ -10,14 +10,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from factory_mlops.audit import AuditLog
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
+from factory_mlops.pipeline._promote import Deployment, deploy_version
 from factory_mlops.pipeline._retrain import (
     Candidate,
-    Deployment,
     Evaluation,
     assemble_training_set,
-    deploy_candidate,
     evaluate_candidate,
     register_candidate,
     train_candidate,
@@ -35,10 +35,19 @@ class RetrainOutcome:
     evaluation: Evaluation
     deployment: Deployment | None
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    model_card: str = ""
 
     @property
     def promoted(self) -> bool:
         return self.evaluation.decision.promote
+
+
+def request_retrain(home: FactoryHome, plant_id: str, *, trigger: str, reason: str, actor: str, run_id: str = "") -> None:
+    """Write the audit entry `retrain_requested`: who or what asked for a retrain of the plant, and why."""
+    AuditLog.for_home(home).append(
+        "retrain_requested", actor=actor, plant=plant_id, reason=reason[:2000],
+        details={"trigger": trigger, "run_id": run_id},
+    )
 
 
 def run_retrain(
@@ -48,7 +57,7 @@ def run_retrain(
     *,
     trigger: str = "manual",
     reason: str = "requested by hand",
-    actor: str = "system",
+    actor: str = "system:pipeline",
     run_id: str = "",
     progress: Callable[[str], None] | None = None,
 ) -> RetrainOutcome:
@@ -74,12 +83,15 @@ def run_retrain(
         seconds[stage] = round(time.perf_counter() - t0, 3)
         return out
 
+    request_retrain(home, config.plant_id, trigger=trigger, reason=reason, actor=actor, run_id=run_id)
     ts = timed("training_set", lambda: assemble_training_set(config, home))
     cand = timed("train", lambda: train_candidate(config, ts))
     ev = timed("evaluate", lambda: evaluate_candidate(config, home, cand, registry))
-    version, alias = timed("register", lambda: register_candidate(
-        config, cand, ev, registry, trigger=trigger, reason=reason, run_id=run_id))
+    reg = timed("register", lambda: register_candidate(
+        config, home, cand, ev, registry, trigger=trigger, reason=reason, actor=actor, run_id=run_id))
     dep = None
-    if ev.decision.promote:
-        dep = timed("deploy", lambda: deploy_candidate(config, home, cand, version.version, version.name))
-    return RetrainOutcome(config.plant_id, version.version, alias, cand, ev, dep, seconds)
+    if reg.promoted:
+        dep = timed("deploy", lambda: deploy_version(
+            config, home, registry, reg.version.version, actor=actor,
+            reason=f"new champion v{reg.version.version} ({trigger})"))
+    return RetrainOutcome(config.plant_id, reg.version.version, reg.alias, cand, ev, dep, seconds, reg.model_card)

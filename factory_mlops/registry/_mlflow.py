@@ -28,7 +28,7 @@ import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
@@ -63,6 +63,9 @@ EXPERIMENT_PREFIX = "factory_mlops/"
 METRIC_TAG_PREFIX = "metric."
 INTERNAL_TAG_PREFIX = "factory_mlops."
 MODEL_ID_TAG = "factory_mlops.model_id"
+#: Set on a version as the very last step of `register`: a version without it was interrupted.
+COMPLETE_TAG = "factory_mlops.registration"
+COMPLETE = "complete"
 PLANT_TAG = "plant"
 _RESERVED_TAG_PREFIXES = (METRIC_TAG_PREFIX, INTERNAL_TAG_PREFIX, "mlflow.")
 
@@ -98,6 +101,10 @@ class RegisteredVersion:
     tags: dict[str, str]
     metrics: dict[str, float]
     model_id: str | None = None
+    complete: bool = True
+
+
+Finalizer = Callable[[RegisteredVersion], tuple[Mapping[str, Path], Mapping[str, str]]]
 
 
 class ModelRegistry:
@@ -184,6 +191,7 @@ class ModelRegistry:
         artifacts: Mapping[str, Path] | None = None,
         input_example: pd.DataFrame | None = None,
         run_name: str | None = None,
+        finalize: Finalizer | None = None,
     ) -> RegisteredVersion:
         """Log a fitted model in one MLflow run and register it as a new version of the plant's model.
 
@@ -205,6 +213,12 @@ class ModelRegistry:
             input_example: A few feature rows; the first 5 are stored with the model and the model
                 signature is inferred from them. Without it the model has no signature.
             run_name: MLflow run name (MLflow picks a random one if omitted).
+            finalize: Called with the new version (its number is known only now); returns more
+                artifacts for the run and more version tags (e.g. the edge bundle, which carries
+                the version number, and the model card). Only after they are stored is the
+                version marked complete (``factory_mlops.registration=complete``) and the run
+                ``FINISHED``: a process killed before that leaves a version that `set_alias`
+                refuses to make champion.
 
         Returns:
             The new version, with its version number, run id and the tags and metrics recorded.
@@ -271,11 +285,20 @@ class ModelRegistry:
                 tags=version_tags,
                 model_id=model_id,
             )
+            registered = _to_registered(plant_id, mv)
+            if finalize is not None:
+                more_artifacts, more_tags = finalize(registered)
+                for rel_path, local in _check_artifacts(more_artifacts):
+                    parent = str(PurePosixPath(rel_path).parent)
+                    self._log_artifact(run_id, local, rel_path, None if parent == "." else parent)
+                for key, value in _check_tags(plant_id, more_tags).items():
+                    client.set_model_version_tag(name, str(mv.version), key, value)
+            client.set_model_version_tag(name, str(mv.version), COMPLETE_TAG, COMPLETE)
         except BaseException:
             self._abort(run_id, model_id)
             raise
         client.set_terminated(run_id, "FINISHED")
-        registered = _to_registered(plant_id, mv)
+        registered = self.get_version(plant_id, int(mv.version))
         _log.info(
             "registered %s version %d (run %s, %s) in %.2fs",
             name, registered.version, run_id, model_id, time.perf_counter() - t0,
@@ -407,6 +430,12 @@ class ModelRegistry:
             RegistryError: If the version does not exist or MLflow rejects the alias name.
         """
         target = self.get_version(plant_id, version)
+        if alias == CHAMPION and not target.complete:
+            raise RegistryError(
+                f"plant {plant_id!r} version {target.version} never finished registering (run "
+                f"{target.run_id} was interrupted before its artifacts were stored); it cannot be "
+                "champion: retrain, or pick a complete version"
+            )
         try:
             self._client.set_registered_model_alias(target.name, alias, str(target.version))
         except MlflowException as e:
@@ -754,7 +783,9 @@ def _to_registered(plant_id: str, mv: Any) -> RegisteredVersion:
     tags: dict[str, str] = {}
     metrics: dict[str, float] = {}
     model_id = None
-    for key, value in (mv.tags or {}).items():
+    raw_tags = mv.tags or {}
+    complete = raw_tags.get(COMPLETE_TAG) == COMPLETE
+    for key, value in raw_tags.items():
         if key.startswith(METRIC_TAG_PREFIX):
             metrics[key[len(METRIC_TAG_PREFIX) :]] = float(value)
         elif key == MODEL_ID_TAG:
@@ -771,4 +802,5 @@ def _to_registered(plant_id: str, mv: Any) -> RegisteredVersion:
         tags=tags,
         metrics=metrics,
         model_id=model_id or mv.model_id,
+        complete=complete,
     )

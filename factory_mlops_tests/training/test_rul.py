@@ -277,15 +277,17 @@ def test_retrain_stages_train_gate_register_and_deploy_a_rul_model(rul_set, tmp_
     config = parse_plant_config(_plant(RUL_MODEL.model_dump()))
     home = FactoryHome(tmp_path / "home")
     registry = ModelRegistry.from_home(home)
-    monkeypatch.setattr(_retrain, "load_maintenance", lambda cfg, h: maint)
+    monkeypatch.setattr(_retrain, "load_maintenance", lambda cfg, h, as_of=None: maint)
 
     cand = _retrain.train_candidate(config, ts)
     assert cand.reference.score_column == "rul_hours"
     assert cand.train_positives == int((ts.frame[ts.frame["timestamp"] <= cand.train_end]["label"] <= 24).sum()) > 0
     first = _retrain.evaluate_candidate(config, home, cand, registry)
     assert first.decision.promote and first.champion is None and first.challenger["rmse"] > 0
-    version, alias = _retrain.register_candidate(config, cand, first, registry, trigger="initial", reason="test")
-    assert alias == "champion" and version.tags["task"] == "rul" and float(version.tags["alarm_threshold"]) == 24.0
+    reg = _retrain.register_candidate(config, home, cand, first, registry, trigger="initial", reason="test")
+    version, alias = reg.version, reg.alias
+    assert alias == "champion" and "# Model card" in reg.model_card and "RMSE" in reg.model_card
+    assert version.tags["task"] == "rul" and float(version.tags["alarm_threshold"]) == 24.0
     assert version.metrics["rmse"] == pytest.approx(first.challenger["rmse"])
 
     # the champion (loaded from MLflow, predicting hours with .predict) scores exactly like the challenger
@@ -294,7 +296,9 @@ def test_retrain_stages_train_gate_register_and_deploy_a_rul_model(rul_set, tmp_
     assert again.champion["rmse"] == pytest.approx(again.challenger["rmse"], rel=1e-12)
     assert not again.decision.promote and "< margin" in again.decision.summary
 
-    dep = _retrain.deploy_candidate(config, home, cand, version.version, version.name)
+    from factory_mlops.pipeline import deploy_version
+
+    dep = deploy_version(config, home, registry, version.version, actor="person:test", reason="test")
     assert dep.parity_max_abs_diff <= 1e-6
     edge = EdgeModel.load(home.edge(config.plant_id, "edge_1"))
     assert edge.task == "rul" and edge.threshold == 24.0 and edge.manifest["task"] == "rul"
