@@ -83,7 +83,7 @@ def test_status_flags_an_edge_node_behind_the_champion(gov):
 
 
 def test_model_card_and_lineage_are_registered_with_every_version(gov):
-    config, home, registry, _ = gov
+    config, _home, registry, _ = gov
     from factory_mlops.pipeline import read_json_artifact
 
     v2 = registry.get_version(config.plant_id, 2)
@@ -94,11 +94,10 @@ def test_model_card_and_lineage_are_registered_with_every_version(gov):
     assert v2.tags["parent_version"] == "1" and v2.tags["trigger"] == "manual" and v2.complete
     assert len(v2.tags["training_data_sha256"]) == 64
     assert v2.tags["code_version"].startswith(("git:", "pkg:"))
-    with pytest.MonkeyPatch.context():
-        import tempfile
+    import tempfile
 
-        with tempfile.TemporaryDirectory() as tmp:
-            card = registry.download_artifact(config.plant_id, 2, "model_card.md", tmp).read_text()
+    with tempfile.TemporaryDirectory() as tmp:
+        card = registry.download_artifact(config.plant_id, 2, "model_card.md", tmp).read_text()
     for section in ("## Purpose", "## Data", "## Holdout metrics", "## Slices", "## Gate decision", "## Limits", "## Lineage"):
         assert section in card
     assert "hydraulic_press_350t" in card and v2.tags["training_data_sha256"] in card
