@@ -37,6 +37,7 @@ from factory_mlops.contracts import (
 )
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import ReadingsStore, SourceManifest, file_sha256, source_key
+from factory_mlops.pipeline._contract_audit import note_contract_version
 from factory_mlops.sources import SourceBatch, peek_days, read_source
 
 EVENT_COLUMNS = ["event_time", "reported_at", "machine_id", "event", "failure_type", "downtime_hours"]
@@ -241,6 +242,7 @@ def ingest_file(
         An `IngestReport`; `status` is `rejected` when the file is blocked or nothing was accepted.
     """
     path = Path(path)
+    note_contract_version(config, home)
     store = ReadingsStore(home, config.plant_id)
     key = source_key(path)
     batch: SourceBatch = read_source(path, config)

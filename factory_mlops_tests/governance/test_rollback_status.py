@@ -105,3 +105,18 @@ def test_model_card_and_lineage_are_registered_with_every_version(gov):
     assert gate["promote"] is True and {c["name"] for c in gate["checks"]} >= {"pr_auc", "failure_recall", "alarm_rate"}
     thr = read_json_artifact(registry, config.plant_id, 2, "threshold.json")
     assert thr["method"] == "cost" and thr["threshold"] == pytest.approx(float(v2.tags["alarm_threshold"]))
+
+
+def test_contract_changes_are_audited_once_per_version(gov):
+    config, home, _, _ = gov
+    from factory_mlops.pipeline._contract_audit import note_contract_version
+
+    audit = AuditLog.for_home(home)
+    first = audit.entries(plant=config.plant_id, kinds=["contract_change"])
+    assert len(first) == 1 and first[0].details["to"] == config.contract_version()  # written by the first ingest
+    assert note_contract_version(config, home) is False
+    stricter = config.model_copy(update={"contract": config.contract.model_copy(update={"max_null_rate": 0.01})})
+    assert note_contract_version(stricter, home, actor="person:eve") is True
+    last = audit.last(plant=config.plant_id, kinds=["contract_change"])
+    assert last.details["from"] == config.contract_version() and last.details["to"] == stricter.contract_version()
+    assert last.actor == "person:eve" and audit.verify().ok
