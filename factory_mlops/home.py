@@ -11,6 +11,7 @@ Layout (`$FACTORY_MLOPS_HOME`, default `./.factory_mlops`)::
     quarantine/<plant>/<file>.parquet              rejected rows with a reason code per row
     models/<plant>/<candidate_id>/                 candidate models before registration
     mlflow.db, mlartifacts/                        MLflow tracking + registry (SQLite)
+    audit/audit.jsonl, audit/audit.head.json       the hash-chained audit log and its head anchor
     edge/<plant>/<node>/                           installed edge bundles and prediction logs
     dagster/                                       DAGSTER_HOME (runs, event log, schedules)
 """

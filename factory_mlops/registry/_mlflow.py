@@ -21,6 +21,7 @@ import importlib.metadata
 import logging
 import numbers
 import operator
+import os
 import re
 import shutil
 import tempfile
@@ -55,6 +56,9 @@ if TYPE_CHECKING:
     from factory_mlops.home import FactoryHome
 
 _log = logging.getLogger(__name__)
+# MLflow draws a progress bar for every artifact download (model cards, calibration, bundles);
+# on a plant's console that is noise. A user who wants them sets the variable to "true".
+os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
 CHAMPION = "champion"
 CHALLENGER = "challenger"
