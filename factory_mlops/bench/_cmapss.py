@@ -34,6 +34,7 @@ from factory_mlops.bench._cmapss_data import (
 )
 from factory_mlops.bench._machine import machine_info
 from factory_mlops.config import ModelConfig
+from factory_mlops.evaluation import nasa_score
 from factory_mlops.features import (
     BaselineSpec,
     FeatureContext,
@@ -142,12 +143,6 @@ def cmapss_lgbm_params(hp: dict[str, int | float | str]) -> dict[str, Any]:
     )
     params.pop("force_row_wise", None)
     return {**params, "force_col_wise": True, "objective": "regression"}
-
-
-def nasa_score(pred: np.ndarray, true: np.ndarray) -> float:
-    """PHM08 scoring function (Saxena et al. 2008): late predictions cost more than early ones."""
-    d = np.asarray(pred, dtype=float) - np.asarray(true, dtype=float)
-    return float(np.sum(np.where(d < 0, np.exp(-d / 13.0) - 1.0, np.exp(d / 10.0) - 1.0)))
 
 
 def _rmse(a: np.ndarray, b: np.ndarray) -> float:

@@ -9,7 +9,6 @@ import pandas as pd
 import pytest
 from sklearn.metrics import brier_score_loss
 
-from factory_mlops.bench._cmapss import nasa_score as bench_nasa_score
 from factory_mlops.config import CostConfig
 from factory_mlops.evaluation import (
     evaluate_predictions,
@@ -119,7 +118,6 @@ def test_nasa_score_by_hand_punishes_late_predictions_harder():
     # d = -10 (early): exp(10/13) - 1; d = 0: 0; d = +10 (late): exp(1) - 1
     expected = (math.exp(10 / 13) - 1) + 0.0 + (math.e - 1)
     assert nasa_score(pred, true) == pytest.approx(expected)
-    assert nasa_score(pred, true) == pytest.approx(bench_nasa_score(pred, true))
     assert nasa_score(np.array([25.0]), np.array([20.0])) > nasa_score(np.array([15.0]), np.array([20.0]))
     hold = rows({"m1": ["00:00", "01:00", "02:00"]}).assign(label=true)
     m = evaluate_rul(hold, pred, 5.0, maint([]), pd.Timedelta(hours=2), pd.Timedelta(hours=30))
