@@ -131,7 +131,7 @@ def _run_example(cfg: PlantConfig, fh: FactoryHome, instance: dg.DagsterInstance
     story.say(f"{p} ({cfg.name}): landing sensor ingested {len(requests)} real export(s) by YAML: {received} rows, "
               f"{accepted} accepted, {received - accepted} quarantined, {events} failure labels, "
               f"{len(days)} days ({days[0]} .. {days[-1]})")
-    _retrain(pr, instance, {T.PLANT: p, T.TRIGGER: "initial", T.REASON: "first model from the historian export",
+    _retrain(pr, instance, {T.PLANT: p, T.ACTOR: "system:demo", T.TRIGGER: "initial", T.REASON: "first model from the historian export",
                             T.DATA_THROUGH: days[-1].isoformat()}, story)
     for day in days[len(days) - cfg.example.daily_days:] if cfg.example.daily_days else []:
         t0 = time.perf_counter()
@@ -186,7 +186,7 @@ def run_demo(
         story.say(f"{p} ({cfg.name}): ingested {sim_cfg.history_days} days of history ({first} .. {last}), "
                   f"{len(cfg.machines)} machines × {len(cfg.sensors)} sensors")
         bar.update(1)
-        _retrain(pr, instance, {T.PLANT: p, T.TRIGGER: "initial", T.REASON: "first model from history",
+        _retrain(pr, instance, {T.PLANT: p, T.ACTOR: "system:demo", T.TRIGGER: "initial", T.REASON: "first model from history",
                                 T.DATA_THROUGH: last.isoformat()}, story)
         bar.update(1)
 
