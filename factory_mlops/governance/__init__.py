@@ -7,7 +7,7 @@ written to the hash-chained audit log (`factory_mlops.audit`).
 from factory_mlops.governance._history import ChampionChange, champion_history, previous_champion
 from factory_mlops.governance._reproduce import ReproduceReport, reproduce
 from factory_mlops.governance._rollback import RollbackResult, rollback, rollback_target
-from factory_mlops.governance._status import format_status, node_status, plant_status
+from factory_mlops.governance._status import format_status, plant_status
 
 __all__ = [
     "ChampionChange",
@@ -15,7 +15,6 @@ __all__ = [
     "RollbackResult",
     "champion_history",
     "format_status",
-    "node_status",
     "plant_status",
     "previous_champion",
     "reproduce",

@@ -12,6 +12,7 @@ from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline import (
     CHAMPION,
     Deployment,
+    cancel_rollout,
     deploy_version,
     promote_version,
     registered_bundle,
@@ -74,6 +75,7 @@ def rollback(
         raise GovernanceError(f"{p} v{target} is already the champion")
     registry.get_version(p, target)  # a clear error if it does not exist
     registered_bundle(home, registry, p, target)  # verify before anything moves
+    cancel_rollout(config, home, f"manual rollback to v{target}: {reason}")
     promote_version(config, home, registry, target, actor=actor, reason=reason, kind="rollback")
     dep = deploy_version(config, home, registry, target, actor=actor, reason=f"rollback from v{champ.version}: {reason}")
     return RollbackResult(p, champ.version, target, reason, actor, dep)

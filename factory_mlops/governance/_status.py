@@ -3,17 +3,13 @@ node serves, and anything inconsistent (an interrupted registration, a node behi
 
 from __future__ import annotations
 
-import datetime as dt
-import json
 from typing import Any
 
 from factory_mlops.audit import AuditLog
 from factory_mlops.config import PlantConfig
-from factory_mlops.edge._bundle_io import MANIFEST_FILE, bundle_sha256, current_bundle
-from factory_mlops.errors import BundleError
 from factory_mlops.governance._history import champion_history
 from factory_mlops.home import FactoryHome
-from factory_mlops.pipeline import CHALLENGER, CHAMPION
+from factory_mlops.pipeline import CHALLENGER, CHAMPION, fleet_status
 
 _KEY_METRICS = ("pr_auc", "roc_auc", "rmse", "nasa_score", "precision", "recall", "alarm_rate", "failure_recall",
                 "median_lead_time_h", "expected_cost", "brier", "ece")
@@ -31,22 +27,6 @@ def _version_doc(v: Any) -> dict[str, Any] | None:
     }
 
 
-def node_status(home: FactoryHome, plant_id: str, node_id: str) -> dict[str, Any]:
-    """What one edge node serves: version, bundle sha256 and when it was installed."""
-    node_dir = home.edge(plant_id, node_id)
-    out: dict[str, Any] = {"node": node_id, "version": None, "bundle_sha256": None, "installed_at": None, "error": None}
-    try:
-        bundle = current_bundle(node_dir)
-        if bundle is None:
-            return out
-        manifest = json.loads((bundle / MANIFEST_FILE).read_text())
-        out.update(version=int(manifest["version"]), bundle_sha256=bundle_sha256(bundle),
-                   installed_at=dt.datetime.fromtimestamp((node_dir / "current").lstat().st_mtime, dt.UTC).isoformat())
-    except (BundleError, OSError, ValueError, KeyError) as exc:
-        out["error"] = str(exc)
-    return out
-
-
 def plant_status(config: PlantConfig, home: FactoryHome, registry: Any, *, history: bool = False) -> dict[str, Any]:
     """The plant's governance state as a JSON-able dict (what `factory-mlops status` prints)."""
     p = config.plant_id
@@ -58,7 +38,8 @@ def plant_status(config: PlantConfig, home: FactoryHome, registry: Any, *, histo
     audit = AuditLog.for_home(home)
     last_req = audit.last(plant=p, kinds=["retrain_requested"])
     last_version = versions[-1] if versions else None
-    nodes = [node_status(home, p, n.id) for n in config.edge.nodes]
+    fleet = fleet_status(config, home)
+    nodes = fleet["nodes"]
     problems = [
         f"edge node {n['node']} serves v{n['version']} but the champion is v{champ.version}"
         + (f" ({n['error']})" if n["error"] else "; deploy it or roll back")
@@ -87,6 +68,7 @@ def plant_status(config: PlantConfig, home: FactoryHome, registry: Any, *, histo
             "reason": last_req.reason,
         },
         "edge_nodes": nodes,
+        "rollout": fleet["rollout"],
         "problems": problems,
     }
     if history:
@@ -114,7 +96,12 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append(f"  last request: {rq['at']} by {rq['actor']} ({rq['trigger']})")
     for n in s["edge_nodes"]:
         what = f"v{n['version']} bundle {str(n['bundle_sha256'])[:12]}… since {n['installed_at']}" if n["version"] else "nothing installed"
-        lines.append(f"  edge {n['node']}: {what}" + (f" — ERROR {n['error']}" if n["error"] else ""))
+        extra = (f", shadow v{n['shadow_version']}" if n.get("shadow_version") else "") + (" [canary]" if n.get("canary") else "")
+        lines.append(f"  edge {n['node']}: {what}{extra} — {n.get('health', '?')}" + (f" — ERROR {n['error']}" if n["error"] else ""))
+    ro = s.get("rollout")
+    if ro and ro["stage"] == "shadow":
+        lines.append(f"  rollout: v{ro['version']} in shadow on {', '.join(ro['canary_nodes'])} "
+                     f"({ro['days_observed']}/{ro['shadow_days']:g} days)")
     lines.extend(f"  ! {prob}" for prob in s["problems"])
     if "history" in s:
         lines.append("  champion history:")

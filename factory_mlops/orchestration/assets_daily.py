@@ -126,4 +126,46 @@ def build_daily_assets(config: PlantConfig, partitions: dg.PartitionsDefinition)
         return dg.AssetCheckResult(passed=payload["severity"] == "ok", severity=dg.AssetCheckSeverity.WARN,
                                    metadata={"severity": payload["severity"], "share_drifted": payload["share_drifted"]})
 
-    return [maintenance_log, validated_readings, sensor_features, prediction_log, drift_report, drift_severity]
+    @dg.asset(key=[p, "rollout"], deps=[prediction_log], kinds={"python"}, **common,
+              description="Staged rollout: after the canaries' shadow scoring, switch the fleet or roll back automatically.")
+    def rollout(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
+        home = factory_home.factory_home()
+        state = pipeline.read_rollout(home, p)
+        if state is not None and state.stage == "shadow":
+            registry = factory_home.registry()
+            for day in _days(context):
+                state = pipeline.advance_rollout(config, home, registry, day)
+        if state is None:
+            return dg.MaterializeResult(metadata={"stage": "none"})
+        last = state.observed[-1] if state.observed else {}
+        return dg.MaterializeResult(metadata={
+            "stage": state.stage, "version": state.version, "from_version": state.from_version or 0,
+            "canary_nodes": ", ".join(state.canary_nodes) or "—", "days_observed": state.days_observed,
+            "shadow_days": float(state.shadow_days), "decision": state.decision or "shadow running",
+            "disagreement_rate": float(last.get("disagreement_rate") or 0.0),
+            "shadow_alarm_rate": float(last.get("shadow_alarm_rate") or 0.0)})
+
+    @dg.asset(key=[p, "fleet_status"], deps=[rollout], kinds={"python"}, **common,
+              description="Which version and bundle each edge node runs, its health and last contact.")
+    def fleet_status(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
+        fs = pipeline.fleet_status(config, factory_home.factory_home())
+        rows = ["| node | line | canary | health | version | shadow | bundle | last contact |", "|---|---|---|---|---|---|---|---|"]
+        rows += [f"| {n['node']} | {n['line']} | {'yes' if n['canary'] else ''} | {n['health']} | v{n['version']} | "
+                 f"{'v' + str(n['shadow_version']) if n['shadow_version'] else ''} | {str(n['bundle_sha256'])[:12]} | "
+                 f"{n['last_contact']} |" for n in fs["nodes"]]
+        return dg.MaterializeResult(metadata={
+            "nodes": dg.MetadataValue.md("\n".join(rows)),
+            "healthy_nodes": sum(n["health"] == "ok" for n in fs["nodes"]), "node_count": len(fs["nodes"]),
+            "versions": ", ".join(sorted({f"v{n['version']}" for n in fs["nodes"]})),
+            "rollout_stage": (fs["rollout"] or {}).get("stage", "none")})
+
+    @dg.asset_check(asset=fleet_status, name="fleet_health", partitions_def=partitions,
+                    description="WARN when an edge node has no model, fails verification or reported a failed install.")
+    def fleet_health(context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource) -> dg.AssetCheckResult:
+        fs = pipeline.fleet_status(config, factory_home.factory_home())
+        bad = {n["node"]: n["health"] for n in fs["nodes"] if n["health"] != "ok"}
+        return dg.AssetCheckResult(passed=not bad, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"unhealthy": ", ".join(f"{k}: {v}" for k, v in bad.items()) or "none"})
+
+    return [maintenance_log, validated_readings, sensor_features, prediction_log, drift_report, drift_severity,
+            rollout, fleet_status, fleet_health]

@@ -91,7 +91,7 @@ def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]
             trigger=trigger, reason=reason, actor=actor, run_id=context.run_id)
         version = reg.version
         return dg.Output({"version": version.version, "alias": reg.alias, "name": version.name,
-                          "promoted": reg.promoted},
+                          "promoted": reg.promoted, "champion_before": model_evaluation.champion_version},
                          metadata={"model_name": version.name, "version": version.version, "alias": reg.alias,
                                    "trigger": trigger, "reason": reason, "actor": actor, "mlflow_run_id": version.run_id,
                                    "training_data_sha256": candidate_model.training_sha256,
@@ -101,17 +101,19 @@ def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]
     @dg.asset(key=[p, "edge_deployment"],
               ins={"registered_model": dg.AssetIn(key=[p, "registered_model"])},
               kinds={"onnx"}, **common,
-              description="The champion's registered edge bundle (ONNX, parity-checked) installed atomically on every edge node.")
+              description="The new champion's registered bundle: shadow on the canary nodes first (staged rollout), or every node at once.")
     def edge_deployment(context: dg.AssetExecutionContext, registered_model, factory_home: FactoryHomeResource):
         if not registered_model["promoted"]:
             context.log.info(f"v{registered_model['version']} was not promoted; edge nodes keep the champion")
             return dg.Output(None, metadata={"deployed": False, "version": registered_model["version"]})
         trigger, _, actor = _trigger(context)
-        dep = pipeline.deploy_version(config, factory_home.factory_home(), factory_home.registry(),
-                                      registered_model["version"], actor=actor,
-                                      reason=f"new champion v{registered_model['version']} ({trigger})")
-        return dg.Output(dep, metadata={"deployed": True, "version": dep.version, "onnx_path": dg.MetadataValue.path(dep.onnx_path),
-                                        "bundle_sha256": dep.bundle_sha256, "parity_max_abs_diff": dep.parity_max_abs_diff,
-                                        "nodes": ", ".join(dep.nodes)})
+        state = pipeline.start_rollout(config, factory_home.factory_home(), factory_home.registry(),
+                                       registered_model["version"], actor=actor,
+                                       from_version=registered_model.get("champion_before"),
+                                       reason=f"new champion v{registered_model['version']} ({trigger})")
+        return dg.Output(state.to_dict(), metadata={
+            "deployed": True, "version": state.version, "stage": state.stage,
+            "canary_nodes": ", ".join(state.canary_nodes) or "—", "shadow_days": state.shadow_days,
+            "nodes": ", ".join(n.id for n in config.edge.nodes), "decision": state.decision or "shadow running"})
 
     return [training_set, candidate_model, model_evaluation, registered_model, edge_deployment]

@@ -46,7 +46,8 @@ def build_plant_definitions(
         tags={T.PLANT: p}, executor_def=dg.in_process_executor,
         description="Ingest and validate a day (or a range) of historian data and compute features.")
     daily_job = dg.define_asset_job(
-        names["daily"], selection=sel("maintenance_log", "validated_readings", "sensor_features", "prediction_log", "drift_report"),
+        names["daily"], selection=sel("maintenance_log", "validated_readings", "sensor_features", "prediction_log", "drift_report",
+                                      "rollout", "fleet_status"),
         tags={T.PLANT: p}, executor_def=dg.in_process_executor,
         description="The daily loop: ingest, contract, features, edge scoring, drift report.")
     retrain_job = dg.define_asset_job(

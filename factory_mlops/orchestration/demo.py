@@ -43,6 +43,7 @@ class PlantRun:
     defs: dg.Definitions
     sim: Any
     cursor: str | None = None
+    rollout_seen: tuple[Any, ...] | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     def add_time(self, stage: str, seconds: float) -> None:
@@ -81,7 +82,9 @@ def _retrain(pr: PlantRun, instance: dg.DagsterInstance, tags: dict[str, str], s
     ev = res.output_for_node(f"{p}__model_evaluation")
     reg = res.output_for_node(f"{p}__registered_model")
     c, k = ev.challenger, ev.champion
-    verdict = "PROMOTED to champion and deployed" if reg["promoted"] else "REJECTED by the gate (kept as challenger)"
+    canaries = [n.id for n in pr.config.edge.nodes if n.canary]
+    deployed = (f"shadow on canary {', '.join(canaries)}" if canaries and ev.champion_version else "deployed to every edge node")
+    verdict = f"PROMOTED to champion, {deployed}" if reg["promoted"] else "REJECTED by the gate (kept as challenger)"
     if "rmse" in c:  # remaining-useful-life model
         vs = f" vs champion v{ev.champion_version} {k['rmse']:.1f} h" if k else ""
         quality = (f"holdout RUL RMSE {c['rmse']:.1f} h{vs}, PR-AUC (failure within the horizon) "
@@ -210,6 +213,7 @@ def run_demo(
             requests = list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
             pr.cursor = result.cursor if isinstance(result, dg.SensorResult) else pr.cursor
             report = _latest_report(fh, p, day)
+            _tell_rollout(pr, fh, day, story)
             if report["severity"] != "ok" or requests:
                 story.say(f"{day} {p}: drift {report['severity'].upper()} — {'; '.join(report['reasons'])}"
                           + (f" (sensors: {', '.join(report['drifted_sensors'])})" if report["drifted_sensors"] else ""))
@@ -247,6 +251,31 @@ def run_demo(
     summary["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     _tell_ending(summary, story)
     return summary
+
+
+def _tell_rollout(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) -> None:
+    """Narrate the staged rollout: shadow days on the canary, the fleet switch or the automatic rollback."""
+    from factory_mlops.pipeline import read_rollout
+
+    state = read_rollout(fh, pr.config.plant_id)
+    if state is None or not state.canary_nodes:
+        return
+    key = (state.version, state.stage, state.days_observed)
+    if key == pr.rollout_seen:
+        return
+    pr.rollout_seen = key
+    p = pr.config.plant_id
+    today = [o for o in state.observed if o["day"] == day.isoformat()]
+    if state.stage == "shadow" and today:
+        o = today[-1]
+        story.say(f"{day} {p}: canary {o['node']} scored v{state.version} in shadow beside v{state.from_version}: "
+                  f"{o.get('compared_rows', 0)} rows, alarms differ on {o.get('disagreement_rate') or 0:.0%}, shadow alarm rate "
+                  f"{o.get('shadow_alarm_rate') or 0:.0%}, {o.get('shadow_ms_per_row') or 0:.2f} ms/row "
+                  f"({state.days_observed}/{state.shadow_days:g} days)")
+    elif state.stage == "complete":
+        story.say(f"{day} {p}: staged rollout of v{state.version} complete — every edge node serves it ({state.decision})")
+    elif state.stage == "rolled_back":
+        story.say(f"{day} {p}: canary rolled back automatically — {state.decision}")
 
 
 def _latest_report(fh: FactoryHome, plant: str, day: dt.date) -> dict[str, Any]:

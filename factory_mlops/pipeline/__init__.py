@@ -16,6 +16,7 @@ from factory_mlops.pipeline._daily import (
     passed_days,
     score_day,
 )
+from factory_mlops.pipeline._fleet import fleet_status, node_status
 from factory_mlops.pipeline._ingest import (
     DayIngest,
     IngestReport,
@@ -50,6 +51,14 @@ from factory_mlops.pipeline._retrain import (
     register_candidate,
     train_candidate,
 )
+from factory_mlops.pipeline._rollout import (
+    SHADOW_DIR,
+    RolloutState,
+    advance_rollout,
+    cancel_rollout,
+    read_rollout,
+    start_rollout,
+)
 from factory_mlops.pipeline._run import RetrainOutcome, request_retrain, run_retrain
 
 __all__ = [
@@ -60,6 +69,7 @@ __all__ = [
     "FEATURES",
     "MAINTENANCE",
     "PREDICTIONS",
+    "SHADOW_DIR",
     "VALIDATED",
     "Candidate",
     "DayIngest",
@@ -68,15 +78,19 @@ __all__ = [
     "IngestReport",
     "Registration",
     "RetrainOutcome",
+    "RolloutState",
     "ScoringOutcome",
+    "advance_rollout",
     "assemble_training_set",
     "build_features",
+    "cancel_rollout",
     "day_bounds",
     "deploy_version",
     "deployed_reference",
     "derive_label_events",
     "drift_for_day",
     "evaluate_candidate",
+    "fleet_status",
     "holdout_metrics",
     "ingest_days",
     "ingest_file",
@@ -89,14 +103,17 @@ __all__ = [
     "model_card",
     "model_config_doc",
     "needs_ingest",
+    "node_status",
     "passed_days",
     "pending_landing_files",
     "promote_version",
     "read_json_artifact",
+    "read_rollout",
     "register_candidate",
     "registered_bundle",
     "request_retrain",
     "run_retrain",
     "score_day",
+    "start_rollout",
     "train_candidate",
 ]

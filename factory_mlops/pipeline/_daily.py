@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,7 @@ from factory_mlops.ingest import Lake, ReadingsStore, read_maintenance_csv
 from factory_mlops.monitoring import DriftReference, DriftReport, drift_report
 from factory_mlops.pipeline._features import feature_context, plant_feature_spec
 from factory_mlops.pipeline._ingest import DayIngest, ingest_days
+from factory_mlops.pipeline._rollout import record_shadow, shadow_compare
 
 VALIDATED = "validated_readings"
 MAINTENANCE = "maintenance_log"
@@ -110,12 +112,18 @@ def score_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> ScoringOu
         mine = window if not node.line else window[window["machine_id"].map(lines) == node.line]
         # the node knows the plant's installs and maintenance log (time since maintenance, baselines)
         ctx = feature_context(config, home, model.spec, day)
+        t0 = time.perf_counter()
         scored = model.score(mine, start=lo, end=hi, context=ctx)
+        seconds = time.perf_counter() - t0
+        shadow = shadow_compare(node_dir, scored, seconds, mine, lo, hi,
+                                lambda spec: feature_context(config, home, spec, day))
+        if shadow is not None:
+            record_shadow(home, config.plant_id, day, node.id, shadow)
         written = PredictionLog(node_dir / "predictions.sqlite").append(scored, config.plant_id, node.id)
         if written != len(scored):
             raise RuntimeError(f"prediction log of {node.id} stored {written} of {len(scored)} rows")
         per_node[node.id] = {"rows": len(scored), "model_version": model.version, "bundle_sha256": model.bundle_sha256,
-                             "task": model.task}
+                             "task": model.task, "shadow": shadow}
         frames.append(scored.assign(node_id=node.id))
     preds = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     Lake(home, config.plant_id).write(PREDICTIONS, day, preds)

@@ -13,7 +13,6 @@ from typing import Any
 from factory_mlops.audit import AuditLog
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
-from factory_mlops.pipeline._promote import Deployment, deploy_version
 from factory_mlops.pipeline._retrain import (
     Candidate,
     Evaluation,
@@ -22,6 +21,7 @@ from factory_mlops.pipeline._retrain import (
     register_candidate,
     train_candidate,
 )
+from factory_mlops.pipeline._rollout import RolloutState, start_rollout
 
 
 @dataclass
@@ -33,7 +33,7 @@ class RetrainOutcome:
     alias: str
     candidate: Candidate
     evaluation: Evaluation
-    deployment: Deployment | None
+    deployment: RolloutState | None
     stage_seconds: dict[str, float] = field(default_factory=dict)
     model_card: str = ""
 
@@ -91,7 +91,7 @@ def run_retrain(
         config, home, cand, ev, registry, trigger=trigger, reason=reason, actor=actor, run_id=run_id))
     dep = None
     if reg.promoted:
-        dep = timed("deploy", lambda: deploy_version(
-            config, home, registry, reg.version.version, actor=actor,
+        dep = timed("deploy", lambda: start_rollout(
+            config, home, registry, reg.version.version, actor=actor, from_version=ev.champion_version,
             reason=f"new champion v{reg.version.version} ({trigger})"))
     return RetrainOutcome(config.plant_id, reg.version.version, reg.alias, cand, ev, dep, seconds, reg.model_card)

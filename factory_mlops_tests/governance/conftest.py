@@ -14,7 +14,10 @@ DAYS = 24
 def _config(plant_a_config):
     sim = plant_a_config.simulation.model_copy(update={"history_days": DAYS, "stream_days": 0})
     model = plant_a_config.model.model_copy(update={"training_window_days": 20, "holdout_days": 3})
-    return plant_a_config.model_copy(update={"simulation": sim, "model": model})
+    # every node switches at once here; the staged rollout (canary) has its own tests
+    edge = plant_a_config.edge.model_copy(update={"nodes": [n.model_copy(update={"canary": False})
+                                                            for n in plant_a_config.edge.nodes]})
+    return plant_a_config.model_copy(update={"simulation": sim, "model": model, "edge": edge})
 
 
 def build_home(config, root: Path):
