@@ -205,6 +205,17 @@ def evaluate_candidate(config: PlantConfig, home: FactoryHome, candidate: Candid
                       chall_slices, champ_slices)
 
 
+def edge_contract(config: PlantConfig) -> dict[str, Any]:
+    """The part of the data contract an edge node checks on its own input (`contract.json` in the bundle):
+    the plant's machines and each sensor's unit, valid range and cadence."""
+    return {
+        "plant_id": config.plant_id, "contract_version": config.contract_version(),
+        "machines": config.machine_ids,
+        "sensors": [{"name": s.name, "unit": s.unit, "min": s.min, "max": s.max, "cadence_s": s.cadence_s}
+                    for s in config.sensors],
+    }
+
+
 def model_config_doc(config: PlantConfig) -> dict[str, Any]:
     """What `reproduce` needs to train the same model again: model, costs and the feature block."""
     return {"plant_id": config.plant_id, "model": config.model.model_dump(mode="json"),
@@ -305,7 +316,9 @@ def register_candidate(
                 onnx_bytes=onnx_bytes, spec=spec, threshold=trained.threshold,
                 lineage={k: tags[k] for k in ("training_data_sha256", "code_version", "contract_version", "data_through",
                                               "feature_spec_hash", "trigger")},
-                parity=parity, extra_files={"reference.json": candidate.reference.to_json().encode(), **plugin_files(spec)},
+                parity=parity, extra_files={"reference.json": candidate.reference.to_json().encode(),
+                                            "contract.json": json.dumps(edge_contract(config), indent=2).encode(),
+                                            **plugin_files(spec)},
                 task=trained.task, calibration=trained.calibration.to_dict(),
             )
             card = model_card(config, candidate, evaluation, version.version, tags)
