@@ -41,3 +41,14 @@ class GovernanceError(FactoryMLOpsError):
 
 class ReproduceError(GovernanceError):
     """Raised when a registered version cannot be retrained from its lineage (e.g. its data is gone)."""
+
+
+class SigningKeyError(BundleError):
+    """Raised when a bundle signing key or a trusted public key is missing, unreadable or not Ed25519."""
+
+
+class ExportError(FactoryMLOpsError, ValueError):
+    """Raised when `export_onnx` cannot export a model faithfully (e.g. categorical features).
+
+    A ValueError too, so callers catching the ValueError `export_onnx` always raised keep working.
+    """

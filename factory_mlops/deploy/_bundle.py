@@ -1,4 +1,5 @@
-"""Build an edge bundle: model.onnx + feature_spec.json + extras + a checksummed manifest."""
+"""Build an edge bundle: model.onnx + feature_spec.json + extras + a checksummed manifest, and
+optionally `signature.json` (the plant's Ed25519 signature of the manifest digest)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from typing import Any
 
 from factory_mlops.calibration import Calibration
 from factory_mlops.deploy._parity import ParityReport
+from factory_mlops.deploy._signing import BundleSigner, signature_json
 from factory_mlops.edge._bundle_io import (
     MANIFEST_DIGEST_KEY,
     MANIFEST_FILE,
@@ -23,10 +25,11 @@ from factory_mlops.edge._bundle_io import (
     sha256_bytes,
     verify_bundle,
 )
+from factory_mlops.edge._signature import SIGNATURE_FILE, TrustedKeys
 from factory_mlops.errors import BundleError
 from factory_mlops.features import FeatureSpec
 
-_RESERVED = frozenset({MANIFEST_FILE, MODEL_FILE, SPEC_FILE})
+_RESERVED = frozenset({MANIFEST_FILE, MODEL_FILE, SPEC_FILE, SIGNATURE_FILE})
 #: Learning tasks a bundle can serve (`manifest["task"]`; a manifest without it is classification).
 TASKS = ("classification", "rul")
 
@@ -84,14 +87,16 @@ def build_bundle(
     extra_files: dict[str, bytes] | None = None,
     task: str = "classification",
     calibration: dict[str, Any] | None = None,
+    signer: BundleSigner | None = None,
 ) -> Path:
     """Write a bundle folder for the edge.
 
     Writes `model.onnx`, `feature_spec.json` (`spec.to_dict()` plus `hash`), the extra files and
     `manifest.json` = {plant_id, model_name, version, task, feature_spec_hash, threshold,
-    n_features, lineage, parity, created_at (UTC ISO), files: {name: sha256}, manifest_sha256}. The
-    bundle is
-    assembled in a temporary sibling folder and renamed into place; an existing `out_dir` is
+    n_features, lineage, parity, created_at (UTC ISO), files: {name: sha256}, manifest_sha256}.
+    With a `signer`, also `signature.json`: the Ed25519 signature of `manifest_sha256` (not listed
+    in the manifest; the digest covers every file's sha256). The bundle is assembled in a temporary
+    sibling folder, verified (signature included) and renamed into place; an existing `out_dir` is
     replaced.
 
     Args:
@@ -109,6 +114,8 @@ def build_bundle(
         task: `classification` (the graph returns probabilities) or `rul` (it returns hours).
         calibration: `Calibration.to_dict()` of the map the edge applies to the graph's
             probabilities before the threshold (classification); None = the identity.
+        signer: the plant's signing key (`BundleSigner.from_env_or_home(home.root)`); None builds
+            an unsigned bundle, which only nodes without trusted keys accept.
 
     Returns:
         `out_dir`.
@@ -172,7 +179,12 @@ def build_bundle(
         for name, data in files.items():
             _write(tmp / name, data)
         _write(tmp / MANIFEST_FILE, _json_bytes(manifest))
-        verify_bundle(tmp)
+        if signer is not None:
+            doc = signer.signature_document(manifest[MANIFEST_DIGEST_KEY])
+            _write(tmp / SIGNATURE_FILE, signature_json(doc))
+            verify_bundle(tmp, trusted_keys=signer.trusted_keys(), require_signature=True)
+        else:  # explicit: an unsigned build must not depend on $FACTORY_MLOPS_TRUSTED_KEYS
+            verify_bundle(tmp, trusted_keys=TrustedKeys())
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)

@@ -1,7 +1,9 @@
-"""Parity gate: the exported ONNX graph must score like the native LightGBM model.
+"""Parity gate: the exported ONNX graph must score like the native model (LightGBM or scikit-learn).
 
-A classifier is compared on P(class 1), a regressor (the RUL task) on its prediction; see
-`ParityReport.max_abs_diff` for how a regressor's difference is scaled.
+A classifier is compared on P(class 1) (`predict_proba`), a regressor (the RUL task) on its
+prediction (`predict`); see `ParityReport.max_abs_diff` for how a regressor's difference is scaled.
+The graph is run with its own input type (float64, or float32 for scikit-learn graphs whose
+converters need it), so the gate measures exactly what the edge will compute.
 """
 
 from __future__ import annotations
@@ -87,8 +89,8 @@ def _is_regressor(model: Any) -> bool:
     return not hasattr(model, "predict_proba")
 
 
-def _native_and_onnx(model: Any, onnx_bytes: bytes, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(native scores, ONNX scores, scaled |difference|) of `model` and its graph on `rows`."""
+def _native_scores(model: Any, rows: np.ndarray) -> np.ndarray:
+    """P(class 1) or the prediction of the native model on `rows`, as float64."""
     names = getattr(model, "feature_names_in_", None)  # set when fitted on a DataFrame
     if names is not None and len(names) == rows.shape[1]:
         import pandas as pd
@@ -96,11 +98,26 @@ def _native_and_onnx(model: Any, onnx_bytes: bytes, rows: np.ndarray) -> tuple[n
         native_in: Any = pd.DataFrame(rows, columns=list(names))
     else:
         native_in = rows
+    if _is_regressor(model):
+        return np.asarray(model.predict(native_in), dtype=np.float64)
+    return np.asarray(model.predict_proba(native_in), dtype=np.float64)[:, 1]
+
+
+def _native_and_onnx(model: Any, onnx_bytes: bytes, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(native scores, ONNX scores, scaled |difference|) of `model` and its graph on `rows`."""
     regressor = _is_regressor(model)
-    if regressor:
-        native = np.asarray(model.predict(native_in), dtype=np.float64)
-    else:
-        native = np.asarray(model.predict_proba(native_in), dtype=np.float64)[:, 1]
+    try:
+        native = _native_scores(model, rows)
+    except ValueError as exc:
+        complete = rows[~np.isnan(rows).any(axis=1)][:16]
+        if len(complete):
+            _native_scores(model, complete)  # fails too: not about NaN, let that error through
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ParityError(
+            f"the native {type(model).__name__} cannot score rows with missing values ({first}); "
+            f"edge features are NaN when a sensor drops out, so the model must handle them: put "
+            f"sklearn.impute.SimpleImputer first in the Pipeline (LightGBM handles NaN itself)"
+        ) from exc
     try:
         exported = (onnx_predictions if regressor else onnx_probabilities)(onnx_bytes, rows)
     except Exception as exc:  # onnxruntime raises its own exception types
@@ -122,12 +139,12 @@ def check_parity(
     ONNX graph on the same rows.
 
     The rows are `X` plus NaN probe rows derived from it (an all-NaN row and up to 64 rows of X
-    with a quarter of their cells set to NaN), so LightGBM's missing-value routing is always
-    checked, even if X has no NaN.
+    with a quarter of their cells set to NaN), so missing-value handling (LightGBM's routing, a
+    scikit-learn imputer) is always checked, even if X has no NaN.
 
     Args:
-        model: the fitted `lightgbm.LGBMClassifier` or `LGBMRegressor` the ONNX graph was
-            exported from.
+        model: the fitted `lightgbm.LGBMClassifier` or `LGBMRegressor`, or scikit-learn
+            classifier/regressor/Pipeline, the ONNX graph was exported from.
         onnx_bytes: the exported graph (`export_onnx`).
         X: feature matrix [N, n_features] in the model's column order (NaN = missing).
         tolerance: max allowed |Δp| (regressor: |Δŷ| / max(1, |ŷ|), see `ParityReport`).
@@ -136,8 +153,9 @@ def check_parity(
         The passing report.
 
     Raises:
-        ParityError: max |Δp| > tolerance, or the graph cannot score X. The report is attached
-            as `exc.report` when one was computed.
+        ParityError: max |Δp| > tolerance, the graph cannot score X, or the native model
+            cannot score rows with NaN (a scikit-learn model without an imputer). The report is
+            attached as `exc.report` when one was computed.
     """
     x = np.asarray(X, dtype=np.float64)
     if x.ndim != 2 or len(x) == 0:

@@ -1,4 +1,6 @@
-"""Bundle layout and checksum verification, importable on an edge node (stdlib only).
+"""Bundle layout, checksum and signature verification, importable on an edge node.
+
+Needs the standard library and `cryptography` only (signatures: `factory_mlops.edge._signature`).
 
 A bundle is a folder::
 
@@ -11,15 +13,32 @@ A bundle is a folder::
 `manifest.json` also carries `manifest_sha256`, the sha256 of the canonical JSON of every other
 manifest key, so an edited manifest (a changed threshold, version or file hash) is detected too.
 The bundle's identity, `bundle_sha256`, is the sha256 of the manifest file's bytes.
+
+A signed bundle also holds `signature.json` (not listed in the manifest): an Ed25519 signature of
+`manifest_sha256`. `verify_bundle` requires it, from a trusted key, whenever trusted keys are
+configured (see `resolve_trusted_keys`); with none configured it checks checksums only.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from factory_mlops.edge._signature import (
+    SIGNATURE_FILE,
+    TRUSTED_KEYS_ENV,
+    TrustedKeys,
+    as_trusted_keys,
+    check_signature,
+    env_trusted_keys,
+)
+from factory_mlops.edge._signature import trusted_keys as node_key_folder
 from factory_mlops.errors import BundleError
 
 MANIFEST_FILE = "manifest.json"
@@ -37,6 +56,11 @@ REQUIRED_KEYS = (
     "files",
     MANIFEST_DIGEST_KEY,
 )
+
+#: Entries a bundle folder may hold besides its listed files: the manifest, the signature, and the
+#: bytecode cache Python writes when the edge imports the bundle's feature plugins.
+_UNLISTED_OK = frozenset({MANIFEST_FILE, SIGNATURE_FILE})
+_PYCACHE = "__pycache__"
 
 _CHUNK = 1 << 20
 
@@ -96,20 +120,104 @@ def read_manifest(bundle_dir: Path) -> dict[str, Any]:
     return manifest
 
 
-def verify_bundle(bundle_dir: Path) -> dict[str, Any]:
-    """Check a bundle against its manifest and return the manifest.
+def node_dir_of(bundle_dir: Path) -> Path | None:
+    """The edge node folder holding `bundle_dir` (`<node>/bundles/<bundle>/`), or None.
 
-    Checks that `manifest.json` exists, parses and is unmodified (`manifest_sha256`), and that every
-    file it lists exists with the listed sha256. Files the manifest does not list are ignored.
+    Symlinks are resolved first, so `<node>/current` maps to `<node>`.
+    """
+    resolved = Path(bundle_dir).resolve()
+    if resolved.parent.name == BUNDLES_DIR:
+        return resolved.parent.parent
+    return None
+
+
+def node_trusted_keys(node_dir: Path) -> TrustedKeys:
+    """The keys a bundle installed on `node_dir` is checked against.
+
+    `$FACTORY_MLOPS_TRUSTED_KEYS` (a folder of PEM public keys) when set, else
+    `<node_dir>/trusted_keys/`; empty when neither holds a key.
+
+    Raises:
+        SigningKeyError: the environment variable names a missing folder, or a key file is broken.
+    """
+    from_env = env_trusted_keys()
+    if from_env is not None:
+        return from_env
+    return node_key_folder(node_dir)
+
+
+def resolve_trusted_keys(
+    bundle_dir: Path, trusted_keys: Mapping[str, Ed25519PublicKey] | None = None
+) -> TrustedKeys:
+    """The public keys `bundle_dir` must be signed by; empty = no signature required.
+
+    In order: `trusted_keys` when given (even empty); else the folder `$FACTORY_MLOPS_TRUSTED_KEYS`
+    names; else, for a bundle installed on a node (`<node>/bundles/<b>/`), `<node>/trusted_keys/`;
+    else none.
+
+    Raises:
+        SigningKeyError: the environment variable names a missing folder, or a key file is broken.
+    """
+    if trusted_keys is not None:
+        return as_trusted_keys(trusted_keys)
+    from_env = env_trusted_keys()
+    if from_env is not None:
+        return from_env
+    node = node_dir_of(bundle_dir)
+    if node is None:
+        return TrustedKeys(source="no trusted key folder")
+    return node_key_folder(node)
+
+
+def _check_unlisted(bundle_dir: Path, files: Mapping[str, str]) -> None:
+    """Refuse an entry of the bundle folder that the manifest does not list.
+
+    A bundle carries exactly what it was built with: an unlisted `feature_plugin_*.py` would even
+    be imported by the edge runtime.
+    """
+    for entry in sorted(os.listdir(bundle_dir)):
+        if entry in files or entry in _UNLISTED_OK:
+            continue
+        path = bundle_dir / entry
+        if entry == _PYCACHE and path.is_dir() and not path.is_symlink():
+            continue
+        raise BundleError(
+            f"{bundle_dir} holds {entry!r}, which its manifest does not list: a bundle holds only "
+            f"the files it was built with; remove it, or re-copy or rebuild the bundle"
+        )
+
+
+def verify_bundle(
+    bundle_dir: Path,
+    *,
+    trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
+    require_signature: bool = False,
+) -> dict[str, Any]:
+    """Check a bundle against its manifest (and its signature) and return the manifest.
+
+    Checks that `manifest.json` exists, parses and is unmodified (`manifest_sha256`); that, when
+    trusted keys are configured, `signature.json` is a valid Ed25519 signature of that digest by
+    one of them; that the folder holds nothing the manifest does not list (besides
+    `manifest.json`, `signature.json` and `__pycache__/`); and that every listed file exists with
+    the listed sha256.
+
+    Trusted keys (`resolve_trusted_keys`): `trusted_keys` if given, else the folder
+    `$FACTORY_MLOPS_TRUSTED_KEYS`, else `<node>/trusted_keys/` of the node the bundle is installed
+    on. **With no trusted key at all, an unsigned bundle passes** (checksums only) unless
+    `require_signature` is set.
 
     Args:
         bundle_dir: the bundle folder.
+        trusted_keys: public keys by key id; None = resolve as above; `{}` = checksums only.
+        require_signature: refuse the bundle when no trusted key is configured, instead of
+            accepting it unsigned.
 
     Returns:
         The parsed manifest.
 
     Raises:
-        BundleError: naming the missing or modified file and the expected/actual sha256.
+        BundleError: naming the missing, unlisted or modified file and the expected/actual sha256,
+            or the signature problem (missing, untrusted key id, not verifying) and the fix.
     """
     bundle_dir = Path(bundle_dir)
     manifest = read_manifest(bundle_dir)
@@ -120,8 +228,20 @@ def verify_bundle(bundle_dir: Path) -> dict[str, Any]:
             f"{bundle_dir / MANIFEST_FILE} was modified after the bundle was built: "
             f"manifest_sha256 expected {expected}, actual {actual}; rebuild the bundle"
         )
-    for name, want in manifest["files"].items():
+    keys = resolve_trusted_keys(bundle_dir, trusted_keys)
+    if keys:
+        check_signature(bundle_dir, actual, keys)
+    elif require_signature:
+        raise BundleError(
+            f"{bundle_dir} must be signed but no key is trusted ({keys.source}); trust the plant's "
+            f"public key with factory_mlops.deploy.trust_public_key(node_dir, public_pem) or "
+            f"install_bundle(..., public_key_pem=...), or set ${TRUSTED_KEYS_ENV} to a folder of "
+            f"trusted PEM public keys"
+        )
+    for name in manifest["files"]:
         check_file_name(name)
+    _check_unlisted(bundle_dir, manifest["files"])
+    for name, want in manifest["files"].items():
         path = bundle_dir / name
         if not path.is_file():
             raise BundleError(
