@@ -108,9 +108,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from factory_mlops.audit import add_audit_parser
     from factory_mlops.cli_governance import add_governance_parsers
+    from factory_mlops.edge._cli import add_edge_parser
 
     add_governance_parsers(sub)
     add_audit_parser(sub)
+    add_edge_parser(sub)
     return parser
 
 

@@ -1,7 +1,9 @@
 """Edge runtime: load a verified bundle, score raw readings with onnxruntime, log predictions.
 
 Runs next to the production line with onnxruntime, numpy, pandas, pyyaml and pydantic only: nothing
-here imports dagster, mlflow, lightgbm, scikit-learn or onnxmltools.
+here imports dagster, mlflow, scikit-learn or onnxmltools. lightgbm (in the `edge` extra) is imported
+only when a prediction is explained: `EdgeModel.explain`, `explain_one`, `score(explain_k=...)` read
+the bundle's `explainer.txt` (exact LightGBM tree contributions) on first use.
 """
 
 from factory_mlops.edge._bundle_io import (
@@ -12,18 +14,42 @@ from factory_mlops.edge._bundle_io import (
     current_bundle,
     verify_bundle,
 )
-from factory_mlops.edge._prediction_log import LOG_COLUMNS, PredictionLog
-from factory_mlops.edge._runtime import SCORE_COLUMNS, EdgeModel
+from factory_mlops.edge._explain import BIAS, EXPLAINER_FILE, Explainer, explainer_files
+from factory_mlops.edge._prediction_log import (
+    LOG_COLUMNS,
+    PREDICTION_LOG_FILE,
+    GroupCommitWriter,
+    LogWriteError,
+    PredictionLog,
+    PredictionRecord,
+)
+from factory_mlops.edge._runtime import EXPLAIN_COLUMN, SCORE_COLUMNS, EdgeModel
+from factory_mlops.edge._service import build_app
+from factory_mlops.edge._serving import InputContract, InputError, NoModelError, ServingModel
 
 __all__ = [
+    "BIAS",
+    "EXPLAINER_FILE",
+    "EXPLAIN_COLUMN",
     "LOG_COLUMNS",
     "MANIFEST_FILE",
     "MODEL_FILE",
+    "PREDICTION_LOG_FILE",
     "SCORE_COLUMNS",
     "SPEC_FILE",
     "EdgeModel",
+    "Explainer",
+    "GroupCommitWriter",
+    "InputContract",
+    "InputError",
+    "LogWriteError",
+    "NoModelError",
     "PredictionLog",
+    "PredictionRecord",
+    "ServingModel",
+    "build_app",
     "bundle_sha256",
     "current_bundle",
+    "explainer_files",
     "verify_bundle",
 ]

@@ -44,10 +44,13 @@ def test_append_read_count_round_trip(tmp_path: Path):
     assert log.count() == 72
     back = log.read()
     assert list(back.columns) == list(LOG_COLUMNS)
-    expected = a.assign(plant_id="plant_a", node_id="line_1_edge")[list(LOG_COLUMNS)]
+    # batch scores carry no explanation or service latency: both columns are NULL
+    expected = a.assign(plant_id="plant_a", node_id="line_1_edge", contributions=None,
+                        latency_us=pd.array([None] * len(a), dtype="Int64"))[list(LOG_COLUMNS)]
     expected = expected.sort_values(["timestamp", "machine_id"], ignore_index=True)
     expected["model_version"] = expected["model_version"].astype(np.int64)
     pd.testing.assert_frame_equal(back, expected, check_dtype=False)
+    assert back["contributions"].isna().all() and back["latency_us"].isna().all()
     assert back["alarm"].dtype == bool and str(back["timestamp"].dt.tz) == "UTC"
     assert back["probability"].to_numpy().tolist() == expected["probability"].tolist()  # exact
 
@@ -105,6 +108,7 @@ def test_a_log_written_before_the_rul_task_is_migrated_and_keeps_its_rows(tmp_pa
         cols = {r[1]: r[3] for r in conn.execute("PRAGMA table_info(predictions)")}
         indexes = {r[1] for r in conn.execute("PRAGMA index_list(predictions)")}
     assert list(cols) == list(LOG_COLUMNS) and cols["probability"] == 0 and "rul_hours" in cols
+    assert cols["contributions"] == 0 and cols["latency_us"] == 0  # added, nullable
     assert {"predictions_plant_ts", "predictions_ts"} <= indexes
     old = log.read()
     assert old["prediction_id"].tolist() == ["old1"] and old["probability"].tolist() == [0.25]
