@@ -9,6 +9,7 @@ from typing import Any
 from factory_mlops.bench._cmapss import bench_cmapss
 from factory_mlops.bench._contracts import bench_contracts
 from factory_mlops.bench._demo import bench_demo
+from factory_mlops.bench._edge import bench_edge
 from factory_mlops.bench._features import bench_features
 from factory_mlops.bench._retrain import bench_retrain
 
@@ -16,6 +17,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "cmapss": bench_cmapss,
     "contracts": bench_contracts,
     "demo": bench_demo,
+    "edge": bench_edge,
     "features": bench_features,
     "retrain": bench_retrain,
 }
