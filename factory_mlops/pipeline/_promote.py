@@ -98,6 +98,21 @@ def registered_bundle(home: FactoryHome, registry: Any, plant_id: str, version: 
     return dst
 
 
+def signed_for_edge(home: FactoryHome, bundle: Path) -> bytes:
+    """The plant's public key for the nodes to trust; signs `bundle` first if it was registered unsigned.
+
+    Bundles registered before signing existed carry no `signature.json`. Their content was just
+    verified against the registered `bundle_sha256`, so the central key signs that exact manifest.
+    """
+    from factory_mlops.deploy import BundleSigner, sign_bundle
+    from factory_mlops.edge._signature import SIGNATURE_FILE
+
+    signer = BundleSigner.from_env_or_home(home.root)
+    if not (bundle / SIGNATURE_FILE).exists():
+        sign_bundle(bundle, signer)
+    return signer.public_pem()
+
+
 def deploy_version(
     config: PlantConfig, home: FactoryHome, registry: Any, version: int, *, actor: str, reason: str,
 ) -> Deployment:
@@ -109,7 +124,9 @@ def deploy_version(
     from factory_mlops.deploy import install_bundle
 
     bundle = registered_bundle(home, registry, config.plant_id, version)
-    installed = [install_bundle(bundle, home.edge(config.plant_id, n.id)) for n in config.edge.nodes]
+    pem = signed_for_edge(home, bundle)
+    installed = [install_bundle(bundle, home.edge(config.plant_id, n.id), public_key_pem=pem, require_signature=True)
+                 for n in config.edge.nodes]
     manifest = json.loads((bundle / MANIFEST_FILE).read_text())
     nodes = [n.id for n in config.edge.nodes]
     AuditLog.for_home(home).append(

@@ -247,7 +247,10 @@ def register_candidate(
     the version is marked complete -> audit `gate_decision` -> alias `champion` (promoted; audit
     `promotion`) or `challenger`. A process killed before the end leaves no new champion.
     """
-    from factory_mlops.deploy import build_bundle, check_parity, export_onnx
+    from factory_mlops.deploy import BundleSigner, build_bundle, check_parity, export_onnx
+    from factory_mlops.edge._explain import explainer_files
+
+    signer = BundleSigner.from_env_or_home(home.root)  # a broken key fails before anything is registered
 
     spec = candidate.trained.spec
     trained = candidate.trained
@@ -318,8 +321,8 @@ def register_candidate(
                                               "feature_spec_hash", "trigger")},
                 parity=parity, extra_files={"reference.json": candidate.reference.to_json().encode(),
                                             "contract.json": json.dumps(edge_contract(config), indent=2).encode(),
-                                            **plugin_files(spec)},
-                task=trained.task, calibration=trained.calibration.to_dict(),
+                                            **explainer_files(trained.model), **plugin_files(spec)},
+                task=trained.task, calibration=trained.calibration.to_dict(), signer=signer,
             )
             card = model_card(config, candidate, evaluation, version.version, tags)
             cards.append(card)

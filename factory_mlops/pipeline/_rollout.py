@@ -31,7 +31,12 @@ import pandas as pd
 from factory_mlops.audit import AuditLog
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
-from factory_mlops.pipeline._promote import deploy_version, promote_version, registered_bundle
+from factory_mlops.pipeline._promote import (
+    deploy_version,
+    promote_version,
+    registered_bundle,
+    signed_for_edge,
+)
 
 ROLLOUT_FILE = "rollout.json"
 SHADOW_DIR = "shadow"
@@ -110,8 +115,9 @@ def start_rollout(
         _write(home, p, state)
         return state
     bundle = registered_bundle(home, registry, p, version)
+    pem = signed_for_edge(home, bundle)
     for node in canaries:
-        install_bundle(bundle, home.edge(p, node) / SHADOW_DIR)
+        install_bundle(bundle, home.edge(p, node) / SHADOW_DIR, public_key_pem=pem, require_signature=True)
     AuditLog.for_home(home).append(
         "deployment", actor=actor, plant=p, reason=f"shadow on canary {', '.join(canaries)}: {reason}",
         versions={"version": version}, details={"stage": SHADOW, "nodes": canaries,
