@@ -1,7 +1,8 @@
 """Edge runtime: load a verified bundle, score raw readings with onnxruntime, log predictions.
 
-Runs next to the production line with onnxruntime, numpy, pandas, pyyaml and pydantic only: nothing
-here imports dagster, mlflow, scikit-learn or onnxmltools. lightgbm (in the `edge` extra) is imported
+Runs next to the production line with the `edge` extra only (onnxruntime, numpy, pandas, pyyaml,
+pydantic, cryptography for bundle signatures, starlette/uvicorn for the service): nothing here
+imports dagster, mlflow, scikit-learn or onnxmltools. lightgbm (in the `edge` extra) is imported
 only when a prediction is explained: `EdgeModel.explain`, `explain_one`, `score(explain_k=...)` read
 the bundle's `explainer.txt` (exact LightGBM tree contributions) on first use.
 """
