@@ -178,7 +178,7 @@ class EdgeModel:
                 f"{manifest['feature_spec_hash']}; rebuild the bundle"
             )
         if spec.derived:  # the plant's feature functions ship in the bundle, checked by source hash
-            load_bundle_plugins(bundle_dir, spec)
+            load_bundle_plugins(bundle_dir, spec, files=manifest["files"])
         session = _session(model_bytes, bundle_dir / MODEL_FILE)
         inp = session.get_inputs()[0]
         if inp.type not in _ORT_DTYPES:

@@ -20,7 +20,7 @@ import hashlib
 import importlib.util
 import inspect
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,11 +69,12 @@ def registered(name: str) -> FeatureFunction:
     return _REGISTRY[name]
 
 
-def load_plugin(path: str | Path) -> None:
+def load_plugin(path: str | Path, *, write_bytecode: bool = True) -> None:
     """Import a plant feature module by path; its decorators register its functions.
 
     Specs are resolved on every pipeline run, so an unchanged module (same mtime and size) is not
-    executed again.
+    executed again. `write_bytecode=False` leaves no `__pycache__` next to the module (a signed
+    bundle folder must stay exactly as it was verified).
     """
     path = Path(path).resolve()
     if not path.is_file():
@@ -87,7 +88,12 @@ def load_plugin(path: str | Path) -> None:
         raise ImportError(f"cannot import feature plugin {path}")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
-    spec.loader.exec_module(module)
+    before = sys.dont_write_bytecode
+    sys.dont_write_bytecode = before or not write_bytecode
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.dont_write_bytecode = before
     _LOADED[path] = (st.st_mtime_ns, st.st_size)
 
 
@@ -122,10 +128,17 @@ def plugin_files(spec: object) -> dict[str, bytes]:
     return out
 
 
-def load_bundle_plugins(bundle_dir: str | Path, spec: object) -> None:
-    """Import the feature modules shipped in a bundle and check every derived channel's source hash."""
+def load_bundle_plugins(bundle_dir: str | Path, spec: object, files: Iterable[str] | None = None) -> None:
+    """Import the feature modules shipped in a bundle and check every derived channel's source hash.
+
+    Args:
+        files: the bundle's listed (checksummed) file names; only those plugin modules are imported,
+            so a file dropped into the folder later is never executed. None = every plugin file.
+    """
+    names = None if files is None else {f for f in files if f.startswith(PLUGIN_PREFIX)}
     for path in sorted(Path(bundle_dir).glob(f"{PLUGIN_PREFIX}*.py")):
-        load_plugin(path)
+        if names is None or path.name in names:
+            load_plugin(path, write_bytecode=False)
     for d in getattr(spec, "derived", ()):
         f = registered(d.name)
         if f.code_sha256 != d.code_sha256:

@@ -90,6 +90,11 @@ def test_plant_feature_reaches_the_edge_bundle(tmp_path: Path) -> None:
     assert edge["names"] == spec.feature_names and edge["registered_here"]
     native = model.predict_proba(X)[:, 1]
     assert np.allclose(edge["p"], native, atol=1e-6)
+    # importing the shipped module left the verified bundle folder exactly as installed
+    from factory_mlops.edge import EdgeModel
+
+    live = EdgeModel.load(node)
+    assert not (live.bundle_dir / "__pycache__").exists()
 
 
 def test_a_tampered_plugin_in_the_bundle_is_refused(tmp_path: Path) -> None:
