@@ -40,6 +40,7 @@ from factory_mlops.edge._bundle_io import (
 from factory_mlops.edge._signature import (
     SIGNATURE_FILE,
     TrustedKeys,
+    fsync_dir,
     read_signature,
     trust_public_key,
 )
@@ -70,19 +71,6 @@ class InstalledBundle:
     version: int
     bundle_sha256: str
     key_id: str | None = None
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 def _copy_file(src: Path, dst: Path) -> None:
@@ -163,7 +151,7 @@ def _place(bundle_dir: Path, target: Path, files: list[str], digest: str, keys: 
         verify_bundle(tmp, trusted_keys=keys)
         if bundle_sha256(tmp) != digest:
             raise BundleError(f"{bundle_dir / MANIFEST_FILE} changed while it was being installed")
-        _fsync_dir(tmp)
+        fsync_dir(tmp)
         if target.exists():
             if _is_valid(target, digest, keys):  # another installer placed it meanwhile: keep theirs
                 return
@@ -178,7 +166,7 @@ def _place(bundle_dir: Path, target: Path, files: list[str], digest: str, keys: 
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
-    _fsync_dir(target.parent)
+    fsync_dir(target.parent)
 
 
 def _point_current(node_dir: Path, target: Path) -> None:
@@ -191,7 +179,7 @@ def _point_current(node_dir: Path, target: Path) -> None:
     except OSError:
         tmp_link.unlink(missing_ok=True)
         raise
-    _fsync_dir(node_dir)
+    fsync_dir(node_dir)
 
 
 def _describe(bundle_dir: Path) -> dict[str, Any]:

@@ -34,6 +34,7 @@ from factory_mlops.edge._signature import (
     SIGNATURE_FILE,
     TrustedKeys,
     check_signature,
+    fsync_dir,
     key_id,
     public_key_pem,
     signature_document,
@@ -54,19 +55,6 @@ def _private_pem(key: Ed25519PrivateKey) -> bytes:
         serialization.PrivateFormat.PKCS8,
         serialization.NoEncryption(),
     )
-
-
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:  # pragma: no cover - platforms without directory fds
-        return
-    try:
-        os.fsync(fd)
-    except OSError:  # pragma: no cover
-        pass
-    finally:
-        os.close(fd)
 
 
 @dataclass(frozen=True)
@@ -220,7 +208,7 @@ def _create_key_file(path: Path) -> None:
             pass  # another process created it meanwhile: use theirs
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def sign_bundle(bundle_dir: Path, signer: BundleSigner) -> str:

@@ -159,7 +159,8 @@ def env_trusted_keys() -> TrustedKeys | None:
     return keys
 
 
-def _fsync_dir(path: Path) -> None:
+def fsync_dir(path: Path) -> None:
+    """Flush a directory entry (a rename or a new file in it) to disk; a no-op where unsupported."""
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError:  # pragma: no cover - platforms without directory fds
@@ -184,7 +185,7 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
-    _fsync_dir(path.parent)
+    fsync_dir(path.parent)
 
 
 def trust_public_key(node_dir: Path, public_pem: bytes) -> str:
