@@ -98,13 +98,17 @@ def start_rollout(
     """Begin rolling `version` (the new champion) out: shadow on the canaries, or every node at once.
 
     Args:
-        from_version: the version the fleet serves now (what a failed canary goes back to).
+        from_version: the champion before this one; what a failed canary goes back to is the version
+            the non-canary nodes actually serve, when they serve one.
         day: the data day the rollout starts on (default: the version's `data_through`).
     """
     from factory_mlops.deploy import install_bundle
 
     p = config.plant_id
     canaries = [n.id for n in config.edge.nodes if n.canary]
+    # What a failed canary goes back to is what the rest of the fleet still serves (a champion that
+    # was itself still in shadow when this one arrived never reached the fleet).
+    from_version = _fleet_version(config, home) or from_version
     v = registry.get_version(p, version)
     start = day or dt.date.fromisoformat(v.tags.get("data_through") or dt.date.today().isoformat())
     _clear_shadows(config, home)
@@ -126,6 +130,21 @@ def start_rollout(
     state = RolloutState(version, from_version, SHADOW, canaries, start.isoformat(), config.edge.rollout.shadow_days)
     _write(home, p, state)
     return state
+
+
+def _fleet_version(config: PlantConfig, home: FactoryHome) -> int | None:
+    """The version the first non-canary node serves (None if it serves nothing readable)."""
+    from factory_mlops.edge._bundle_io import MANIFEST_FILE, current_bundle
+
+    for n in config.edge.nodes:
+        if n.canary:
+            continue
+        try:
+            bundle = current_bundle(home.edge(config.plant_id, n.id))
+            return None if bundle is None else int(json.loads((bundle / MANIFEST_FILE).read_text())["version"])
+        except (OSError, ValueError, KeyError):
+            return None
+    return None
 
 
 def shadow_compare(

@@ -101,3 +101,19 @@ def test_without_a_canary_stage_every_node_switches_at_once(gov, canaries):
     out = run_retrain(cfg, home, registry, trigger="manual", reason="third model", actor="person:fay")
     assert out.deployment.stage == "complete"
     assert _served(cfg, home) == {n.id: 3 for n in cfg.edge.nodes}
+
+
+def test_a_champion_arriving_during_a_shadow_stage_falls_back_to_what_the_fleet_serves(gov):
+    config, home, registry, days = gov
+    cfg = _canary(config, max_alarm_rate=0.0001)
+    assert run_retrain(cfg, home, registry, trigger="manual", reason="v3", actor="person:fay").deployment.stage == "shadow"
+    # v4 arrives while v3 is still in shadow: the fleet still serves v2, so v2 is the fallback
+    out = run_retrain(cfg, home, registry, trigger="manual", reason="v4", actor="person:fay")
+    assert out.version == 4 and out.deployment.stage == "shadow" and out.deployment.from_version == 2
+    for day in days[-3:]:
+        score_day(cfg, home, day)
+        state = advance_rollout(cfg, home, registry, day)
+        if state.stage != "shadow":
+            break
+    assert state.stage == "rolled_back" and registry.get_alias(cfg.plant_id, "champion").version == 2
+    assert _served(cfg, home) == {n.id: 2 for n in cfg.edge.nodes}
