@@ -383,10 +383,117 @@ class CostConfig(_Strict):
 
 
 class RetrainConfig(_Strict):
-    """When a retrain may be requested."""
+    """When a retrain may be requested: the triggers' rules (see docs/monitoring.md)."""
 
-    cooldown_days: float = Field(3, ge=0, description="No drift retrain within this many days of the last.")
-    schedule_cron: str = Field("0 3 * * 0", description="Calendar fallback (cron, plant time zone).")
+    cooldown_days: float = Field(
+        3, ge=0, description="No event-driven retrain within this many days (data time) of the last requested one."
+    )
+    debounce: int = Field(
+        1, ge=1,
+        description="Consecutive critical evaluations (days) of drift, the performance estimate or integrity "
+        "before they request a retrain. The control chart smooths by itself and is not debounced.",
+    )
+    feedback_min_labels: int = Field(
+        20, ge=1, description="Operator feedback labels waiting in the queue that request a retrain."
+    )
+    on_new_failure_type: bool = Field(
+        True, description="A failure type never seen before (maintenance log or feedback) requests a retrain."
+    )
+    schedule_cron: str = Field(
+        "0 3 * * 0",
+        description="When the calendar fallback is evaluated (cron, plant time zone).",
+    )
+    max_model_age_days: float | None = Field(
+        None, gt=0,
+        description="Calendar fallback: at a schedule tick, retrain when the champion's data is older than this. "
+        "null = the schedule only reports (event triggers decide); set it where a periodic refresh is required.",
+    )
+
+
+SeverityName = Literal["ok", "warning", "critical"]
+Action = Literal["check_warn", "alert", "retrain"]
+
+
+def _default_actions() -> dict[str, dict[str, list[Action]]]:
+    retrain: dict[str, list[Action]] = {"warning": ["check_warn", "alert"], "critical": ["check_warn", "alert", "retrain"]}
+    alert: dict[str, list[Action]] = {"warning": ["check_warn", "alert"], "critical": ["check_warn", "alert"]}
+    return {
+        # Retraining on broken data would learn the breakage: integrity alerts a human.
+        "integrity": dict(alert),
+        "drift": dict(retrain),
+        "performance": dict(retrain),
+        "control_chart": dict(retrain),
+        "latency": dict(alert),
+    }
+
+
+class IntegrityConfig(_Strict):
+    """Layer 1 thresholds per sensor and day: (warning, critical)."""
+
+    null_rate: tuple[float, float] = (0.02, 0.10)
+    out_of_range_rate: tuple[float, float] = (0.005, 0.05)
+    late_share: tuple[float, float] = (0.10, 0.50)
+    late_after_s: float = Field(900, gt=0, description="A reading arriving later than this after its timestamp is late.")
+    max_gap_hours: tuple[float, float] = (1.0, 6.0)
+    missing_share: tuple[float, float] = (0.05, 0.25)
+
+
+class PerformanceEstimateConfig(_Strict):
+    """Layer 2: the label-free performance estimate from calibrated probabilities (CBPE)."""
+
+    recall_drop_warning: float = Field(0.10, gt=0, lt=1, description="Relative drop of the estimated recall vs the holdout.")
+    recall_drop_critical: float = Field(0.25, gt=0, lt=1)
+    alarm_rate_band: float = Field(
+        3.0, gt=0, description="The day's alarm rate is abnormal outside the holdout rate x/÷ this factor."
+    )
+
+
+class ControlChartConfig(_Strict):
+    """Layer 3: rolling realised recall/accuracy against the historical mean - k sigma."""
+
+    metric: Literal["recall", "accuracy"] = "recall"
+    method: Literal["shewhart", "ewma", "cusum"] = "ewma"
+    k: float = Field(1.0, gt=0, description="Sigmas below the historical mean that breach.")
+    window_hours: float = Field(24, gt=0)
+    ewma_lambda: float = Field(0.3, gt=0, le=1)
+    cusum_k: float = Field(0.5, ge=0, description="CUSUM slack in sigmas.")
+    cusum_h: float = Field(4.0, gt=0, description="CUSUM decision interval in sigmas.")
+    min_positives: int = Field(2, ge=1, description="Windows with fewer failure rows have no recall (skipped).")
+    baseline_windows: int = Field(7, ge=2, description="Windows after a deployment that set the chart's centre.")
+
+
+class LatencyConfig(_Strict):
+    """Scoring latency of the edge service (ms per prediction, p99)."""
+
+    p99_ms: tuple[float, float] = (50.0, 200.0)
+
+
+class MonitoringConfig(_Strict):
+    """The three monitoring layers and what each severity does (see docs/monitoring.md)."""
+
+    integrity: IntegrityConfig = Field(default_factory=IntegrityConfig)
+    performance: PerformanceEstimateConfig = Field(default_factory=PerformanceEstimateConfig)
+    control_chart: ControlChartConfig = Field(default_factory=ControlChartConfig)
+    latency: LatencyConfig = Field(default_factory=LatencyConfig)
+    rolling_baseline_days: int = Field(7, ge=1, description="Days of served features the rolling drift compares with.")
+    evidently_html: bool = Field(True, description="Write Evidently's HTML drift report per day (for people).")
+    actions: dict[str, dict[SeverityName, list[Action]]] = Field(
+        default_factory=_default_actions,
+        description="Per layer (integrity, drift, performance, control_chart, latency): severity -> actions.",
+    )
+
+    @field_validator("actions")
+    @classmethod
+    def _known_layers(cls, v: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+        known = set(_default_actions())
+        unknown = sorted(set(v) - known)
+        if unknown:
+            raise ValueError(f"monitoring.actions names unknown layers {unknown}; known: {sorted(known)}")
+        return {**_default_actions(), **v}
+
+    def actions_for(self, layer: str, severity: str) -> list[str]:
+        """What a `severity` result of `layer` does (`[]` for ok)."""
+        return list(self.actions.get(layer, {}).get(severity, []))  # type: ignore[call-overload]
 
 
 class EdgeNodeConfig(_Strict):
@@ -491,6 +598,7 @@ class PlantConfig(_Strict):
     model: ModelConfig = Field(default_factory=ModelConfig)
     drift: DriftConfig = Field(default_factory=DriftConfig)
     retrain: RetrainConfig = Field(default_factory=RetrainConfig)
+    monitoring: MonitoringConfig = Field(default_factory=MonitoringConfig)
     costs: CostConfig = Field(default_factory=CostConfig)
     edge: EdgeConfig = Field(default_factory=EdgeConfig)
     partitions_start: dt.date | None = Field(

@@ -1,0 +1,129 @@
+"""The retraining policy: which signals request a retrain, cooldown, debounce, de-duplication."""
+
+from __future__ import annotations
+
+import pandas as pd
+import pytest
+
+from factory_mlops.config import load_plant_config
+from factory_mlops.triggers import Signal, TriggerPolicy, TriggerState, decide
+
+
+def _day(d: str) -> pd.Timestamp:
+    return pd.Timestamp(d, tz="UTC")
+
+
+def drift(day: str, severity: str = "critical") -> Signal:
+    return Signal("drift", severity, _day(day) + pd.Timedelta(days=1), f"drift {severity} on {day}", day)
+
+
+POLICY = TriggerPolicy("p", cooldown=pd.Timedelta(days=3), debounce=1, feedback_min_labels=5)
+
+
+def test_drift_critical_requests_a_retrain_with_run_key_and_reason() -> None:
+    d, st = decide(POLICY, TriggerState(), [drift("2026-07-01")])
+    assert d.retrain and d.trigger == "drift"
+    assert d.run_key == "p-drift-2026-07-01"
+    assert d.reason == "drift critical on 2026-07-01"
+    assert st.last_retrain_at == _day("2026-07-02")
+
+
+def test_warning_and_ok_never_retrain() -> None:
+    d, _ = decide(POLICY, TriggerState(), [drift("2026-07-01", "warning"), drift("2026-07-02", "ok")])
+    assert not d.retrain
+
+
+def test_cooldown_counts_in_data_time_and_then_allows() -> None:
+    _, st = decide(POLICY, TriggerState(), [drift("2026-07-01")])
+    d, st = decide(POLICY, st, [drift("2026-07-02")])
+    assert not d.retrain and "cooldown 3 d" in d.notes[-1]
+    d, st = decide(POLICY, st, [drift("2026-07-04")])
+    assert d.retrain and d.run_key == "p-drift-2026-07-04"
+
+
+def test_same_evidence_is_acted_on_once() -> None:
+    d1, st = decide(POLICY, TriggerState(), [drift("2026-07-01")])
+    d2, _ = decide(POLICY, TriggerState.from_json(st.to_json()), [drift("2026-07-01")])
+    assert d1.retrain and not d2.retrain
+    assert "already evaluated" in d2.notes[0]
+
+
+def test_debounce_needs_consecutive_critical_days() -> None:
+    pol = TriggerPolicy("p", debounce=2)
+    d, st = decide(pol, TriggerState(), [drift("2026-07-01")])
+    assert not d.retrain and "1/2" in d.notes[0]
+    d, st = decide(pol, st, [drift("2026-07-02", "ok")])  # the streak breaks
+    d, st = decide(pol, st, [drift("2026-07-03")])
+    assert not d.retrain
+    d, st = decide(pol, st, [drift("2026-07-04")])
+    assert d.retrain
+
+
+def test_control_chart_is_not_debounced_and_names_the_run_over_drift() -> None:
+    pol = TriggerPolicy("p", debounce=3)
+    cc = Signal("control_chart", "critical", _day("2026-07-02"), "24 h recall 0.20 < 0.61", "2026-07-01")
+    d, _ = decide(pol, TriggerState(), [drift("2026-07-01"), cc])
+    assert d.retrain and d.trigger == "control_chart"
+
+
+def test_several_signals_one_request_primary_first() -> None:
+    fb = Signal("feedback", "critical", _day("2026-07-02"), "7 labels queued", "fb-7", {"pending": 7})
+    d, _ = decide(POLICY, TriggerState(), [drift("2026-07-01"), fb])
+    assert d.retrain and d.trigger == "feedback"
+    assert d.reason.startswith("7 labels queued | also drift: drift critical")
+
+
+def test_feedback_waits_for_the_queue_threshold() -> None:
+    fb = Signal("feedback", "warning", _day("2026-07-02"), "3 labels", "fb-3", {"pending": 3})
+    d, _ = decide(POLICY, TriggerState(), [fb])
+    assert not d.retrain and "3/5" in d.notes[0]
+
+
+def test_new_failure_type_held_by_cooldown_fires_later_and_becomes_known() -> None:
+    _, st = decide(POLICY, TriggerState(), [drift("2026-07-01")])
+    nf = Signal("new_failure_type", "critical", _day("2026-07-03"), "new failure type hydraulic_leak",
+                "hydraulic_leak", {"failure_types": ["hydraulic_leak"]})
+    d, st = decide(POLICY, st, [nf])
+    assert not d.retrain and "new_failure_type" in st.pending
+    d, st = decide(POLICY, st, [], now=_day("2026-07-06"))
+    assert d.retrain and d.trigger == "new_failure_type"
+    assert st.known_failure_types == ["hydraulic_leak"] and not st.pending
+
+
+def test_in_flight_retrain_blocks_a_second() -> None:
+    d, st = decide(POLICY, TriggerState(), [drift("2026-07-01")], in_flight=True)
+    assert not d.retrain and "already queued or running" in d.notes[-1]
+    assert st.last_retrain_at is None
+
+
+def test_external_last_retrain_starts_the_cooldown() -> None:
+    d, _ = decide(POLICY, TriggerState(), [drift("2026-07-01")], last_retrain_at=_day("2026-07-01"))
+    assert not d.retrain
+
+
+def test_calendar_fallback_off_by_default_and_on_with_max_age() -> None:
+    tick = Signal("schedule", "ok", _day("2026-07-05"), "calendar", "2026-07-05", {"model_age_days": 40})
+    d, _ = decide(POLICY, TriggerState(), [tick])
+    assert not d.retrain and "max_model_age_days is not set" in d.notes[0]
+    pol = TriggerPolicy("p", max_model_age=pd.Timedelta(days=30))
+    d, _ = decide(pol, TriggerState(), [tick])
+    assert d.retrain and d.trigger == "schedule"
+    young = Signal("schedule", "ok", _day("2026-07-06"), "calendar", "2026-07-06", {"model_age_days": 10})
+    d, _ = decide(pol, TriggerState(), [young])
+    assert not d.retrain
+
+
+def test_actions_map_a_layer_to_alert_only() -> None:
+    cfg = load_plant_config("plants/plant_a/plant.yaml")
+    pol = TriggerPolicy.from_config(cfg)
+    assert pol.retrain_on_critical == {"drift", "performance", "control_chart"}
+    integ = Signal("integrity", "critical", _day("2026-07-02"), "null rate 30 %", "2026-07-01")
+    d, _ = decide(pol, TriggerState(), [integ])
+    assert not d.retrain and "alert, not a retrain" in d.notes[0]
+
+
+def test_bad_signal_is_refused_clearly() -> None:
+    with pytest.raises(ValueError, match="unknown signal kind 'drfit'"):
+        Signal("drfit", "critical", _day("2026-07-01"), "x", "k")
+    with pytest.raises(ValueError, match="severity 'bad'"):
+        Signal("drift", "bad", _day("2026-07-01"), "x", "k")  # type: ignore[arg-type]
