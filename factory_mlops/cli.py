@@ -104,15 +104,21 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of external data for benchmarks that need it (cmapss: train/test/RUL_FD001.txt; "
         "default $FACTORY_MLOPS_CMAPSS_DIR, else ../shared/data/cmapss)",
     )
+    bench.add_argument("--seed", type=int, default=None, help="policies: override the scenario's seed")
+    bench.add_argument("--scenario", default=None,
+                       help="policies: scenario YAML (default: the shipped year_three_plants.yaml)")
+    bench.add_argument("--quick", action="store_true", help="policies: leave out the C-MAPSS FD002 repeat")
     bench.set_defaults(func=_cmd_bench)
 
     from factory_mlops.audit import add_audit_parser
     from factory_mlops.cli_governance import add_governance_parsers
     from factory_mlops.edge._cli import add_edge_parser
+    from factory_mlops.feedback._cli import add_feedback_parser
 
     add_governance_parsers(sub)
     add_audit_parser(sub)
     add_edge_parser(sub)
+    add_feedback_parser(sub)
     return parser
 
 

@@ -32,6 +32,23 @@ def resolve_home(explicit: str | Path | None = None) -> Path:
     return Path(raw).expanduser().resolve()
 
 
+#: Retrain runs allowed at once across all plants of a home (the run queue enforces it).
+TRAINING_CONCURRENCY = 2
+
+#: The embedded Dagster instance config a new home gets (an existing dagster.yaml is never touched).
+DAGSTER_YAML = f"""telemetry:
+  enabled: false
+concurrency:
+  runs:
+    tag_concurrency_limits:
+      - key: factory_mlops/training_plant     # one retrain per plant at a time
+        value: {{applyLimitPerUniqueValue: true}}
+        limit: 1
+      - key: factory_mlops/training           # and at most {TRAINING_CONCURRENCY} across plants
+        limit: {TRAINING_CONCURRENCY}
+"""
+
+
 @dataclass(frozen=True)
 class FactoryHome:
     """Paths of every embedded store under one root."""
@@ -85,6 +102,7 @@ class FactoryHome:
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
         if not dagster_yaml.exists():
-            # Embedded default: SQLite storage under the home; telemetry off on plant networks.
-            dagster_yaml.write_text("telemetry:\n  enabled: false\n", encoding="utf-8")
+            # Embedded default: SQLite storage under the home; telemetry off on plant networks; the
+            # run queue holds retrains back to one per plant and TRAINING_CONCURRENCY overall.
+            dagster_yaml.write_text(DAGSTER_YAML, encoding="utf-8")
         return self

@@ -11,6 +11,8 @@ from factory_mlops.bench._contracts import bench_contracts
 from factory_mlops.bench._demo import bench_demo
 from factory_mlops.bench._edge import bench_edge
 from factory_mlops.bench._features import bench_features
+from factory_mlops.bench._monitoring import bench_monitoring
+from factory_mlops.bench._policies import bench_policies
 from factory_mlops.bench._retrain import bench_retrain
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
@@ -19,6 +21,8 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "demo": bench_demo,
     "edge": bench_edge,
     "features": bench_features,
+    "monitoring": bench_monitoring,
+    "policies": bench_policies,
     "retrain": bench_retrain,
 }
 

@@ -112,6 +112,15 @@ def build_daily_assets(config: PlantConfig, partitions: dg.PartitionsDefinition)
             "drifted_sensors": ", ".join(report.drifted_sensors), "reasons": "; ".join(report.reasons),
             "model_version": int(payload["model_version"]), "day": days[0].isoformat(),
             "top_psi": dg.MetadataValue.md("| feature | PSI |\n|---|---|\n" + "\n".join(f"| {k} | {v:.3f} |" for k, v in top)),
+            **{k: float(payload[k]) for k in ("share_drifted_ks", "share_drifted_wasserstein")
+               if isinstance(payload.get(k), int | float)},
+            "rolling_severity": str((payload.get("rolling") or {}).get("severity", "ok")),
+            **({"rolling_share_drifted": float(payload["rolling"]["share_drifted"])}
+               if isinstance((payload.get("rolling") or {}).get("share_drifted"), int | float) else {}),
+            "actions": ", ".join(payload.get("actions") or []) or "none",
+            **({"evidently_report": dg.MetadataValue.url(Path(payload["evidently_html"]).resolve().as_uri()),
+                "evidently_report_path": dg.MetadataValue.path(payload["evidently_html"])}
+               if payload.get("evidently_html") else {}),
         })
 
     @dg.asset_check(asset=drift_report, name="drift_severity", partitions_def=partitions,

@@ -11,10 +11,11 @@ from factory_mlops.home import resolve_home
 from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.assets_daily import build_daily_assets
 from factory_mlops.orchestration.assets_model import build_model_assets
+from factory_mlops.orchestration.assets_monitor import build_monitoring_assets
 from factory_mlops.orchestration.landing import build_landing_sensor
 from factory_mlops.orchestration.resources import FactoryHomeResource
 from factory_mlops.orchestration.rollback_job import build_rollback_job
-from factory_mlops.orchestration.sensors import build_calendar_schedule, build_drift_sensor
+from factory_mlops.orchestration.sensors import build_calendar_schedule, build_trigger_sensors
 
 
 def daily_partitions(config: PlantConfig) -> dg.DailyPartitionsDefinition:
@@ -37,7 +38,7 @@ def build_plant_definitions(
     p = config.plant_id
     home_path = str(resolve_home(home))
     parts = daily_partitions(config)
-    daily = build_daily_assets(config, parts)
+    daily = [*build_daily_assets(config, parts), *build_monitoring_assets(config, parts)]
     model = build_model_assets(config, daily)
     names = T.job_names(p)
     sel = lambda *n: dg.AssetSelection.assets(*[[p, x] for x in n])  # noqa: E731
@@ -46,19 +47,19 @@ def build_plant_definitions(
         tags={T.PLANT: p}, executor_def=dg.in_process_executor,
         description="Ingest and validate a day (or a range) of historian data and compute features.")
     daily_job = dg.define_asset_job(
-        names["daily"], selection=sel("maintenance_log", "validated_readings", "sensor_features", "prediction_log", "drift_report",
-                                      "rollout", "fleet_status"),
+        names["daily"], selection=sel("maintenance_log", "validated_readings", "data_integrity", "sensor_features", "prediction_log",
+                                      "drift_report", "model_health", "business_impact", "rollout", "fleet_status"),
         tags={T.PLANT: p}, executor_def=dg.in_process_executor,
-        description="The daily loop: ingest, contract, features, edge scoring, drift report.")
+        description="The daily loop: ingest, contract, integrity, features, edge scoring, the three monitoring layers, rollout.")
     retrain_job = dg.define_asset_job(
         names["retrain"], selection=sel("training_set", "candidate_model", "model_evaluation", "registered_model", "edge_deployment"),
-        tags={T.PLANT: p}, executor_def=dg.in_process_executor,
+        tags={T.PLANT: p, T.TRAINING: "true", T.TRAINING_PLANT: p}, executor_def=dg.in_process_executor,
         description="Train a challenger, gate it against the champion, register and deploy it.")
     storage = Path(home_path) / "dagster" / "storage"
     return dg.Definitions(
         assets=[*daily, *model, *extra_assets],
         jobs=[ingest_job, daily_job, retrain_job, build_rollback_job(config)],
-        sensors=[build_drift_sensor(config, retrain_job), build_landing_sensor(config, ingest_job, parts)],
+        sensors=[*build_trigger_sensors(config, retrain_job), build_landing_sensor(config, ingest_job, parts)],
         schedules=[build_calendar_schedule(config, retrain_job)],
         resources={
             "factory_home": FactoryHomeResource(home=home_path),

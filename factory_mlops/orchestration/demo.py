@@ -27,6 +27,7 @@ from factory_mlops.config import PlantConfig, discover_plants, load_plant_config
 from factory_mlops.home import HOME_ENV, FactoryHome
 from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.definitions import build_plant_definitions
+from factory_mlops.orchestration.resources import FactoryHomeResource
 
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
 
@@ -42,7 +43,9 @@ class PlantRun:
     config: PlantConfig
     defs: dg.Definitions
     sim: Any
-    cursor: str | None = None
+    cursors: dict[str, str | None] = field(default_factory=dict)
+    feedback_day: int | None = None
+    told: dict[str, str] = field(default_factory=dict)
     rollout_seen: tuple[Any, ...] | None = None
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
@@ -114,8 +117,6 @@ def _run_example(cfg: PlantConfig, fh: FactoryHome, instance: dg.DagsterInstance
     for rel in cfg.example.landing_files:
         shutil.copy2(plant_dir / rel, landing / Path(rel).name)
     sensor = pr.defs.resolve_sensor_def(f"{p}__landing_sensor")
-    from factory_mlops.orchestration.resources import FactoryHomeResource
-
     ctx = dg.build_sensor_context(instance=instance, resources={"factory_home": FactoryHomeResource(home=str(fh.root))})
     result = sensor(ctx)
     requests = list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
@@ -179,7 +180,8 @@ def run_demo(
         t0 = time.perf_counter()
         sim = simulate_plant(cfg)
         write_landing_files(sim, fh.landing_root(p), range(sim_cfg.history_days))
-        pr = runs[p] = PlantRun(cfg, build_plant_definitions(cfg, home=fh.root), sim)
+        pr = runs[p] = PlantRun(cfg, build_plant_definitions(cfg, home=fh.root), sim,
+                                feedback_day=sim_cfg.history_days + FEEDBACK_AFTER_DAYS if p == FEEDBACK_PLANT else None)
         pr.add_time("simulate", time.perf_counter() - t0)
         first, last = sim.date_of(0), sim.date_of(sim_cfg.history_days - 1)
         t0 = time.perf_counter()
@@ -193,7 +195,6 @@ def run_demo(
                                 T.DATA_THROUGH: last.isoformat()}, story)
         bar.update(1)
 
-    sensors = {p: pr.defs.resolve_sensor_def(f"{p}__drift_retrain_sensor") for p, pr in runs.items()}
     for offset in range(stream_days):
         for p, pr in runs.items():
             sim_cfg = pr.config.simulation
@@ -206,23 +207,11 @@ def run_demo(
             t0 = time.perf_counter()
             _run(pr.defs.resolve_job_def(T.job_names(p)["daily"]), instance, partition_key=day.isoformat())
             pr.add_time("daily", time.perf_counter() - t0)
-            t0 = time.perf_counter()
-            ctx = dg.build_sensor_context(instance=instance, cursor=pr.cursor, definitions=pr.defs)
-            result = sensors[p](ctx)
-            pr.add_time("sensor", time.perf_counter() - t0)
-            requests = list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
-            pr.cursor = result.cursor if isinstance(result, dg.SensorResult) else pr.cursor
-            report = _latest_report(fh, p, day)
             _tell_rollout(pr, fh, day, story)
-            if report["severity"] != "ok" or requests:
-                story.say(f"{day} {p}: drift {report['severity'].upper()} — {'; '.join(report['reasons'])}"
-                          + (f" (sensors: {', '.join(report['drifted_sensors'])})" if report["drifted_sensors"] else ""))
-            skip = result.skip_reason if isinstance(result, dg.SensorResult) else None
-            if skip and report["severity"] == "critical":
-                story.say(f"  {p}: sensor held back: {skip}")
-            for rr in requests:
-                story.say(f"  {p}: drift sensor requested a retrain (run_key {rr.run_key})")
-                _retrain(pr, instance, {**rr.tags, "dagster/sensor_name": sensors[p].name}, story)
+            _tell_monitoring(pr, fh, day, story)
+            if pr.feedback_day is not None and day_idx == pr.feedback_day:
+                _technicians_review(pr, fh, day, story)
+            _tick_triggers(pr, fh, instance, story)
         bar.update(1)
     for cfg in examples:
         runs[cfg.plant_id] = _run_example(cfg, fh, instance, story)
@@ -247,10 +236,108 @@ def run_demo(
             ],
             "metrics": {str(v.version): v.metrics for v in versions},
             "stage_seconds": {k: round(s, 2) for k, s in pr.stage_seconds.items()},
+            "monitoring": _monitoring_summary(pr.config, fh),
         }
     summary["wall_seconds"] = round(time.perf_counter() - t_start, 1)
     _tell_ending(summary, story)
     return summary
+
+
+#: In the demo, technicians of this plant review its alarms this many days into the stream.
+FEEDBACK_PLANT, FEEDBACK_AFTER_DAYS = "plant_b", 4
+
+#: The plant's trigger sensors, in the order the demo ticks them each day.
+TRIGGER_SENSORS = ("drift_retrain_sensor", "control_chart_retrain_sensor", "failure_type_retrain_sensor",
+                   "feedback_retrain_sensor")
+
+
+def _tick_triggers(pr: PlantRun, fh: FactoryHome, instance: dg.DagsterInstance, story: Story) -> None:
+    """Tick every trigger sensor of the plant (the code the daemon ticks); run what they request.
+
+    Sensors tick in turn; a retrain requested by one starts the cooldown the next ones see."""
+    p = pr.config.plant_id
+    for short in TRIGGER_SENSORS:
+        sensor = pr.defs.resolve_sensor_def(f"{p}__{short}")
+        t0 = time.perf_counter()
+        ctx = dg.build_sensor_context(instance=instance, cursor=pr.cursors.get(short), definitions=pr.defs,
+                                      resources={"factory_home": FactoryHomeResource(home=str(fh.root))})
+        result = sensor(ctx)
+        pr.add_time("sensor", time.perf_counter() - t0)
+        if isinstance(result, dg.SensorResult):
+            pr.cursors[short] = result.cursor or pr.cursors.get(short)
+            requests = list(result.run_requests or [])
+        else:
+            requests = []
+        skip = result.skip_reason.skip_message if isinstance(result, dg.SensorResult) and result.skip_reason else ""
+        if skip and "asks for a retrain, but" in skip:
+            held = [n for n in skip.split(" — ", 1)[-1].split(" / ") if "asks for a retrain, but" in n]
+            story.say(f"  {p}: {sensor.name} held back: {held[-1] if held else skip}")
+        for rr in requests:
+            story.say(f"  {p}: {sensor.name} requested a retrain ({rr.tags[T.TRIGGER]}; run_key {rr.run_key})")
+            _retrain(pr, instance, {**rr.tags, "dagster/sensor_name": sensor.name}, story)
+
+
+#: Technicians review the alarms of this many earlier days when a plant's feedback day comes.
+REVIEW_DAYS = 3
+
+
+def _technicians_review(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) -> None:
+    """Technicians mark the plant's recent alarms right or wrong (the simulator knows the truth):
+    the verdicts go through `record_feedback`, exactly as `factory-mlops feedback` stores them."""
+    import pandas as pd
+
+    from factory_mlops.edge import PredictionLog
+    from factory_mlops.feedback import DuplicateFeedbackError, record_feedback
+
+    cfg = pr.config
+    end = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
+    start = end - pd.Timedelta(days=REVIEW_DAYS)
+    fails = pr.sim.maintenance[pr.sim.maintenance["event"] == "failure"]
+    horizon = pd.Timedelta(hours=cfg.model.horizon_hours)
+    counts = {"right": 0, "wrong": 0}
+    for node in cfg.edge.nodes:
+        log = PredictionLog(fh.edge(cfg.plant_id, node.id) / "predictions.sqlite").read(cfg.plant_id, start, end)
+        for row in log[log["alarm"].astype(bool)].itertuples():
+            ts = pd.Timestamp(row.timestamp)
+            mine = fails[(fails["machine_id"] == row.machine_id) & (fails["event_time"] > ts)
+                         & (fails["event_time"] <= ts + horizon)]
+            verdict = "right" if len(mine) else "wrong"
+            try:
+                record_feedback(cfg, fh, prediction_id=row.prediction_id, verdict=verdict, by="technician.demo",
+                                comment="demo: reviewed at the press")
+            except DuplicateFeedbackError:
+                continue
+            counts[verdict] += 1
+    story.say(f"{day} {cfg.plant_id}: technicians reviewed the alarms of the last {REVIEW_DAYS} days on the shop floor: "
+              f"{counts['right']} right, {counts['wrong']} wrong (feedback queue threshold "
+              f"{cfg.retrain.feedback_min_labels})")
+
+
+def _tell_monitoring(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) -> None:
+    """One line per monitoring layer that is not ok (integrity, drift, model health, control chart)."""
+    from factory_mlops.pipeline import layer_payload
+
+    p = pr.config.plant_id
+    report = _latest_report(fh, p, day)
+    if report["severity"] != "ok":
+        story.say(f"{day} {p}: drift {report['severity'].upper()} — {'; '.join(report['reasons'])}"
+                  + (f" (sensors: {', '.join(report['drifted_sensors'])})" if report["drifted_sensors"] else "")
+                  + (f"; Evidently report {report['evidently_html']}" if report.get("evidently_html") else ""))
+    for layer, name in (("integrity", "data integrity"), ("performance", "model health (no labels)"),
+                        ("control_chart", "control chart")):
+        payload = layer_payload(pr.config, fh, layer, day) or {}
+        severity = payload.get("severity", "ok")
+        # narrate a layer when its severity changes, not every day it stays the same
+        if severity != pr.told.get(layer, "ok"):
+            pr.told[layer] = severity
+            if severity == "ok":
+                story.say(f"{day} {p}: {name} back to OK")
+                continue
+        else:
+            continue
+        if severity != "ok":
+            story.say(f"{day} {p}: {name} {payload['severity'].upper()} — {'; '.join(payload.get('reasons') or [])[:300]}"
+                      + (f" → {', '.join(payload['actions'])}" if payload.get("actions") else ""))
 
 
 def _tell_rollout(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) -> None:
@@ -288,6 +375,29 @@ def _latest_report(fh: FactoryHome, plant: str, day: dt.date) -> dict[str, Any]:
     return rep
 
 
+def _monitoring_summary(config: PlantConfig, fh: FactoryHome) -> dict[str, Any]:
+    """Alerts written per layer and the newest realised business impact of the plant."""
+    from factory_mlops.ingest import Lake
+    from factory_mlops.monitoring._alerts import AlertLog
+    from factory_mlops.pipeline import LAYER_TABLES
+
+    alerts: dict[str, int] = {}
+    for a in AlertLog.for_home(fh).read(config.plant_id):
+        alerts[f"{a.layer}:{a.severity}"] = alerts.get(f"{a.layer}:{a.severity}", 0) + 1
+    lake = Lake(fh, config.plant_id)
+    folder = fh.lake(config.plant_id, LAYER_TABLES["control_chart"])
+    days = sorted(dt.date.fromisoformat(f.stem) for f in folder.glob("*.json")) if folder.exists() else []
+    impact = {}
+    for d in reversed(days):
+        payload = lake.read_json(LAYER_TABLES["control_chart"], d) or {}
+        if payload.get("impact"):
+            impact = {k: payload["impact"].get(k) for k in ("failures", "failures_caught", "failures_missed",
+                                                             "false_alarms", "downtime_cost", "cost_avoided")}
+            impact["as_of"] = d.isoformat()
+            break
+    return {"alerts": alerts, "business_impact_30d": impact}
+
+
 def _tell_ending(summary: dict[str, Any], story: Story) -> None:
     story.say("\nOutcome")
     for p, s in summary["plants"].items():
@@ -302,6 +412,12 @@ def _tell_ending(summary: dict[str, Any], story: Story) -> None:
             f"v{s['champion_version']} (holdout PR-AUC v1 {first.get('pr_auc', float('nan')):.3f} at its own time, "
             f"v{s['champion_version']} {last.get('pr_auc', float('nan')):.3f}); deployed to {', '.join(s['edge_nodes'])}"
         )
+    for p, s in summary["plants"].items():
+        imp = s.get("monitoring", {}).get("business_impact_30d") or {}
+        if imp:
+            story.say(f"  {p}: realised over the last 30 days (as of {imp['as_of']}): {imp['failures_caught']}/{imp['failures']} "
+                      f"failures caught, {imp['false_alarms']} false-alarm rows, downtime cost {imp['downtime_cost']:,.0f}, "
+                      f"avoided {imp['cost_avoided']:,.0f}; alerts {s['monitoring']['alerts'] or 'none'}")
     story.say(f"Demo finished in {summary['wall_seconds']} s. See it in the Dagster UI:\n"
               f"  DAGSTER_HOME={summary['dagster_home']} FACTORY_MLOPS_HOME={summary['home']} dagster dev -w workspace.yaml")
 

@@ -7,6 +7,9 @@ DATA_THROUGH = "factory_mlops/data_through"
 LANDING_FILE = "factory_mlops/landing_file"
 LANDING_SHA256 = "factory_mlops/landing_sha256"
 ACTOR = "factory_mlops/actor"
+#: On retrain runs: the run queue limits them overall and per plant (see home.DAGSTER_YAML).
+TRAINING = "factory_mlops/training"
+TRAINING_PLANT = "factory_mlops/training_plant"
 TRIGGERS = ("initial", "drift", "feedback", "new_failure_type", "schedule", "manual")
 
 

@@ -28,6 +28,12 @@ from factory_mlops.pipeline._ingest import (
     needs_ingest,
     pending_landing_files,
 )
+from factory_mlops.pipeline._monitor import (
+    apply_actions,
+    health_for_day,
+    impact_for_day,
+    integrity_for_day,
+)
 from factory_mlops.pipeline._promote import (
     BUNDLE_ARTIFACT,
     CHALLENGER,
@@ -61,6 +67,15 @@ from factory_mlops.pipeline._rollout import (
     start_rollout,
 )
 from factory_mlops.pipeline._run import RetrainOutcome, request_retrain, run_retrain
+from factory_mlops.pipeline._signals import (
+    LAYER_TABLES,
+    deployed_failure_types,
+    feedback_signal,
+    layer_payload,
+    layer_signal,
+    new_failure_type_signal,
+    signal_from_result,
+)
 
 __all__ = [
     "BUNDLE_ARTIFACT",
@@ -68,6 +83,7 @@ __all__ = [
     "CHAMPION",
     "DRIFT_REPORTS",
     "FEATURES",
+    "LAYER_TABLES",
     "MAINTENANCE",
     "PREDICTIONS",
     "SHADOW_DIR",
@@ -82,29 +98,38 @@ __all__ = [
     "RolloutState",
     "ScoringOutcome",
     "advance_rollout",
+    "apply_actions",
     "assemble_training_set",
     "build_features",
     "cancel_rollout",
     "day_bounds",
     "deploy_version",
+    "deployed_failure_types",
     "deployed_reference",
     "derive_label_events",
     "drift_for_day",
     "edge_contract",
     "evaluate_candidate",
+    "feedback_signal",
     "fleet_status",
+    "health_for_day",
     "holdout_metrics",
+    "impact_for_day",
     "ingest_days",
     "ingest_file",
     "ingest_maintenance",
     "ingest_readings",
+    "integrity_for_day",
     "landing_days",
     "landing_files",
+    "layer_payload",
+    "layer_signal",
     "load_maintenance",
     "load_registered_model",
     "model_card",
     "model_config_doc",
     "needs_ingest",
+    "new_failure_type_signal",
     "node_status",
     "passed_days",
     "pending_landing_files",
@@ -116,6 +141,7 @@ __all__ = [
     "request_retrain",
     "run_retrain",
     "score_day",
+    "signal_from_result",
     "start_rollout",
     "train_candidate",
 ]

@@ -15,6 +15,7 @@ from factory_mlops.features import FeatureSpec, compute_features
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import Lake, ReadingsStore, read_maintenance_csv
 from factory_mlops.monitoring import DriftReference, DriftReport, drift_report
+from factory_mlops.monitoring._rolling import rolling_drift
 from factory_mlops.pipeline._features import feature_context, plant_feature_spec
 from factory_mlops.pipeline._ingest import DayIngest, ingest_days
 from factory_mlops.pipeline._rollout import record_shadow, shadow_compare
@@ -142,10 +143,12 @@ def deployed_reference(config: PlantConfig, home: FactoryHome) -> tuple[DriftRef
 
 
 def drift_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> tuple[DriftReport, dict[str, Any]]:
-    """Drift of the day's features and scores against the deployed model's training reference.
+    """Drift of the day's features and scores against the deployed model's training reference,
+    against the rolling baseline of the days before, and Evidently's HTML page for people.
 
     The scores are the deployed model's: predicted RUL hours (`rul_hours`) for a RUL model,
-    P(failure) (`probability`) otherwise.
+    P(failure) (`probability`) otherwise. The severity is the training-reference report's (PSI);
+    KS, Wasserstein and the rolling comparison are reported beside it.
     """
     from factory_mlops.monitoring import prediction_scores
 
@@ -156,5 +159,69 @@ def drift_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> tuple
     preds = lake.read(PREDICTIONS, day)
     report = drift_report(reference, feats, prediction_scores(preds, task), config.drift)
     payload = {"day": day.isoformat(), "model_version": manifest["version"], "task": task, **report.to_dict()}
+    names = list(reference.features)
+    history = _feature_days(lake, passed_days(config, home, day - dt.timedelta(days=config.monitoring.rolling_baseline_days),
+                                              day - dt.timedelta(days=1)))
+    if len(history):
+        rolling = rolling_drift(history, feats, names, config.drift).to_dict()
+        payload["rolling"] = {k: v for k, v in rolling.items() if not k.startswith("feature_")}
+        payload["rolling_feature_psi"] = rolling["feature_psi"]
+    else:
+        payload["rolling"] = {"severity": "ok", "reasons": ["no earlier served day to compare with"]}
+    if config.monitoring.evidently_html:
+        payload.update(_evidently_page(config, home, day, manifest, feats, report))
+    from factory_mlops.pipeline._monitor import apply_actions
+
+    payload["actions"] = apply_actions(config, home, "drift", day, report.severity, report.reasons,
+                                       int(manifest["version"]))
+    payload = _json_safe(payload)
     lake.write_json(DRIFT_REPORTS, day, payload)
     return report, payload
+
+
+def _json_safe(value: Any) -> Any:
+    import math
+
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _feature_days(lake: Lake, days: list[dt.date]) -> pd.DataFrame:
+    frames = [lake.read(FEATURES, d) for d in days if lake.exists(FEATURES, d)]
+    frames = [f for f in frames if len(f)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+#: Features shown on the Evidently page: the most drifted ones (a page of 90 charts helps nobody).
+EVIDENTLY_TOP_FEATURES = 20
+
+
+def _evidently_page(config: PlantConfig, home: FactoryHome, day: dt.date, manifest: dict[str, Any],
+                    feats: pd.DataFrame, report: DriftReport) -> dict[str, Any]:
+    """Evidently's data-drift page of the day's top drifted features against the model's reference days."""
+    from factory_mlops.monitoring._evidently import write_drift_report
+
+    lake = Lake(home, config.plant_id)
+    through = (manifest.get("lineage") or {}).get("data_through")
+    if not through:
+        return {"evidently_html": None, "evidently_note": "the deployed bundle records no data_through: no reference days"}
+    end = dt.date.fromisoformat(str(through))
+    ref_days = passed_days(config, home, end - dt.timedelta(days=max(1, int(config.drift.reference_days)) - 1), end)
+    reference = _feature_days(lake, ref_days)
+    if reference.empty:
+        return {"evidently_html": None, "evidently_note": f"no reference features stored for {end}"}
+    ranked = sorted(((v, k) for k, v in report.feature_psi.items() if v == v), reverse=True)
+    cols = [k for _, k in ranked[:EVIDENTLY_TOP_FEATURES] if k in reference.columns and k in feats.columns]
+    path = home.reports(config.plant_id) / "drift" / f"{day.isoformat()}.html"
+    t0 = time.perf_counter()
+    result = write_drift_report(reference, feats, path, columns=cols,
+                                title=f"{config.plant_id} {day} drift vs v{manifest['version']} reference")
+    summary = result.summary
+    return {"evidently_html": str(result.path), "evidently_seconds": round(time.perf_counter() - t0, 3),
+            "evidently_share_drifted": summary.get("share_of_drifted_columns", summary.get("share_drifted")),
+            "evidently_columns": len(cols)}

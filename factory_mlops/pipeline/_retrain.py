@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from factory_mlops.evaluation import (
     gate,
 )
 from factory_mlops.features import plugin_files
+from factory_mlops.feedback._join import feedback_labels, id_ranges, mark_used
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import Lake, ReadingsStore
 from factory_mlops.lineage import code_version
@@ -72,7 +73,13 @@ def load_maintenance(config: PlantConfig, home: FactoryHome, *, as_of: pd.Timest
 
 def assemble_training_set(config: PlantConfig, home: FactoryHome, *, data_through: dt.date | None = None) -> TrainingSet:
     """Features of every contract-passing day in the lake (up to `data_through`, default the last),
-    labelled from the maintenance log as it was known at the end of that day."""
+    labelled from the maintenance log as it was known at the end of that day.
+
+    Operator feedback created by the end of that day overrides the label of the feature row its
+    prediction was made on (a row outside the window is added from its day's partition); the ids
+    used are in `feedback_ids`. RUL plants record feedback but do not join it (0/1 verdicts are
+    not remaining-useful-life targets). See `factory_mlops.feedback.feedback_labels`.
+    """
     lake = Lake(home, config.plant_id)
     days = [d for d in passed_days(config, home, end=data_through) if lake.exists(FEATURES, d)]
     if not days:
@@ -82,7 +89,9 @@ def assemble_training_set(config: PlantConfig, home: FactoryHome, *, data_throug
     _, data_end = day_bounds(days[-1])
     spec = plant_feature_spec(config, home)
     maint = load_maintenance(config, home, as_of=data_end)
-    return build_training_set(feats, maint, spec, config.model, data_end=data_end)
+    fb = feedback_labels(config, home, feats, data_end=data_end)
+    ts = build_training_set(feats, maint, spec, config.model, data_end=data_end, label_overrides=fb.rows)
+    return replace(ts, feedback_ids=fb.ids)
 
 
 @dataclass
@@ -102,6 +111,7 @@ class Candidate:
     reference: DriftReference
     maintenance: pd.DataFrame = field(default_factory=pd.DataFrame)
     labels_known_until: pd.Timestamp | None = None
+    feedback_ids: tuple[int, ...] = ()  # operator feedback whose labels the training set used
 
     @property
     def data_through(self) -> dt.date:
@@ -135,7 +145,7 @@ def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
         train_positives=failure_rows(split.train, config.model.task, config.model.horizon_hours),
         holdout=split.holdout.reset_index(drop=True), reference=ref,
         maintenance=ts.maintenance if ts.maintenance is not None else pd.DataFrame(),
-        labels_known_until=ts.known_until,
+        labels_known_until=ts.known_until, feedback_ids=ts.feedback_ids,
     )
 
 
@@ -245,7 +255,8 @@ def register_candidate(
     the edge would score differently is never registered) -> MLflow run, model and version with
     lineage tags -> the version's edge bundle, model card, calibration and config as artifacts ->
     the version is marked complete -> audit `gate_decision` -> alias `champion` (promoted; audit
-    `promotion`) or `challenger`. A process killed before the end leaves no new champion.
+    `promotion`) or `challenger` -> the operator feedback its training set used is marked consumed
+    by the version. A process killed before the alias step leaves no new champion.
     """
     from factory_mlops.deploy import BundleSigner, build_bundle, check_parity, export_onnx
     from factory_mlops.edge._explain import explainer_files
@@ -287,6 +298,8 @@ def register_candidate(
         "gate_reasons": evaluation.decision.summary[:4000],
         "dagster_run_id": run_id,
         "onnx_parity_max_abs_diff": repr(parity.max_abs_diff),
+        "feedback_labels_used": str(len(candidate.feedback_ids)),
+        "feedback_ids": id_ranges(candidate.feedback_ids),
     }
     metrics = {k: float(v) for k, v in evaluation.challenger.items() if v == v}
     for name, sl in evaluation.challenger_slices.items():
@@ -303,6 +316,7 @@ def register_candidate(
             "threshold.json": {"threshold": trained.threshold, **trained.threshold_report},
             "model_config.json": model_config_doc(config),
             "slices.json": {"challenger": evaluation.challenger_slices, "champion": evaluation.champion_slices},
+            "feedback.json": {"feedback_labels_used": len(candidate.feedback_ids), "feedback_ids": list(candidate.feedback_ids)},
         }
         artifacts = {}
         for name, doc in files.items():
@@ -340,13 +354,16 @@ def register_candidate(
     audit.append("gate_decision", actor=actor, plant=config.plant_id, reason=d.summary[:2000],
                  versions={"challenger": version.version, "champion": evaluation.champion_version},
                  details={"promote": d.promote, "trigger": trigger, "trigger_reason": reason[:1000],
-                          "training_data_sha256": candidate.training_sha256})
+                          "training_data_sha256": candidate.training_sha256,
+                          "feedback_labels_used": len(candidate.feedback_ids)})
     if d.promote:
         promote_version(config, home, registry, version.version, actor=actor,
                         reason=f"gate passed ({trigger}): {d.summary}"[:2000])
-        return Registration(version, CHAMPION, cards[0])
-    registry.set_alias(config.plant_id, CHALLENGER, version.version)
-    return Registration(version, CHALLENGER, cards[0])
+    else:
+        registry.set_alias(config.plant_id, CHALLENGER, version.version)
+    # last: a feedback store that is down fails the run visibly but cannot leave a half-registered version
+    mark_used(home, config.plant_id, candidate.feedback_ids, int(version.version))
+    return Registration(version, CHAMPION if d.promote else CHALLENGER, cards[0])
 
 
 def _safe(name: str) -> str:
@@ -394,6 +411,7 @@ def model_card(config: PlantConfig, candidate: Candidate, evaluation: Evaluation
         data={"training window": tags["training_window"], "holdout window": tags["holdout_window"],
               "holdout rows": len(hold), "training data sha256": candidate.training_sha256,
               "contract version": tags["contract_version"], "features": len(trained.spec.feature_names),
+              "operator feedback labels used": tags.get("feedback_labels_used", "0"),
               "feature spec": trained.spec.hash},
         training=training, challenger_metrics=evaluation.challenger, champion_metrics=evaluation.champion,
         slices=evaluation.challenger_slices, gate_markdown=evaluation.decision.markdown(),

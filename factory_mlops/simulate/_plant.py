@@ -1,7 +1,9 @@
 """`simulate_plant`: a deterministic simulated plant (sensor readings + maintenance log).
 
 Random streams are keyed by (seed, machine id[, sensor name]) so the output is byte-identical for
-the same config, and adding a machine or a sensor does not change the data of the others.
+the same config, and adding a machine or a sensor does not change the data of the others. A
+`new_failure_mode` event draws its failures from its own stream keyed by (seed, machine, failure
+type, day), so a config without one simulates exactly what it did before the kind existed.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ from factory_mlops.simulate._signals import (
     ambient_deviation,
     due_mask,
     event_applies,
+    new_mode_failure_ticks,
+    precursor_signature,
     sensor_values,
     shift_and_wear_coef,
 )
@@ -38,6 +42,7 @@ MAINTENANCE_COLUMNS = [
 
 _PROCESS_STREAM = 1
 _SENSOR_STREAM = 2
+_NEW_MODE_STREAM = 3
 
 
 @dataclass(frozen=True, eq=False)
@@ -113,6 +118,8 @@ def _tick_seconds(config: PlantConfig) -> int:
 
 def _check_events(config: PlantConfig, sim: SimulationConfig) -> None:
     known = set(config.machine_ids)
+    sensors = set(config.sensor_names)
+    new_types: set[str] = set()
     for ev in sim.events:
         unknown = sorted(set(ev.machines or ()) - known)
         if unknown:
@@ -120,6 +127,19 @@ def _check_events(config: PlantConfig, sim: SimulationConfig) -> None:
                 f"plant {config.plant_id!r}: simulation event {ev.kind!r} on day {ev.day} names "
                 f"unknown machines {unknown}; known: {sorted(known)}"
             )
+        bad = sorted(set(ev.signature) - sensors)
+        if bad:
+            raise PlantConfigError(
+                f"plant {config.plant_id!r}: new_failure_mode {ev.failure_type!r} on day {ev.day}: "
+                f"signature names unknown sensors {bad}; sensors are {config.sensor_names}"
+            )
+        if ev.kind == "new_failure_mode":
+            if ev.failure_type in new_types:
+                raise PlantConfigError(
+                    f"plant {config.plant_id!r}: two new_failure_mode events log failure_type "
+                    f"{ev.failure_type!r}; give each new mode its own name"
+                )
+            new_types.add(ev.failure_type)
 
 
 def _maintenance_frame(
@@ -190,7 +210,19 @@ def simulate_plant(config: PlantConfig) -> SimulatedPlant:
     up = np.zeros((n_ticks, n_machines), dtype=bool)
     values = {s.name: np.empty((n_ticks, n_machines), dtype=np.float64) for s in config.sensors}
     entries: list[tuple[str, MaintenanceEntry]] = []
+    new_modes = [ev for ev in sim.events if ev.kind == "new_failure_mode"]
     for j, machine in enumerate(machine_ids):
+        extra = [
+            (k, ev.failure_type)
+            for ev in new_modes
+            if event_applies(ev, machine)
+            for k in new_mode_failure_ticks(
+                _rng(sim.seed, _key(machine), _NEW_MODE_STREAM, _key(ev.failure_type), ev.day),
+                start_tick=ev.day * ticks_per_day,
+                n_ticks=n_ticks,
+                rate_per_tick=ev.rate_per_machine_day / ticks_per_day,
+            )
+        ]
         timeline = simulate_timeline(
             _rng(sim.seed, _key(machine), _PROCESS_STREAM),
             n_ticks=n_ticks,
@@ -204,6 +236,7 @@ def simulate_plant(config: PlantConfig) -> SimulatedPlant:
                 for ev in sim.events
                 if ev.kind == "retooling" and event_applies(ev, machine)
             ],
+            extra_failures=extra,
         )
         up[:, j] = timeline.up
         entries.extend((machine, e) for e in timeline.entries)
@@ -215,6 +248,10 @@ def simulate_plant(config: PlantConfig) -> SimulatedPlant:
             shift, coef = shift_and_wear_coef(
                 sim.events, machine, sensor.name, params.wear, n_ticks, ticks_per_day
             )
+            if new_modes:
+                shift = shift + precursor_signature(
+                    new_modes, timeline.entries, sensor.name, n_ticks, tick_s
+                )
             values[sensor.name][:, j] = sensor_values(
                 rng,
                 sim=params,

@@ -7,10 +7,14 @@ except over the handful of stuck spells).
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from factory_mlops.config import SensorConfig, SimEventConfig, SimSensorConfig
+
+if TYPE_CHECKING:
+    from factory_mlops.simulate._timeline import MaintenanceEntry
 
 DAILY_AMPLITUDE_C = 1.5
 """Half the peak-to-peak daily ambient swing, in degrees."""
@@ -102,6 +106,55 @@ def shift_and_wear_coef(
         if sensor in ev.wear_scale:
             coef[k0:] *= ev.wear_scale[sensor]
     return shift, coef
+
+
+def new_mode_failure_ticks(
+    rng: np.random.Generator, *, start_tick: int, n_ticks: int, rate_per_tick: float
+) -> list[int]:
+    """Candidate failure ticks of a new failure mode: a Poisson process from `start_tick` on.
+
+    Drawn from the mode's own generator (exponential gaps), so the other streams of the machine
+    are untouched. The timeline drops candidates that fall while the machine is down, which leaves
+    a Poisson process of the same rate over the machine's up time.
+    """
+    out: list[int] = []
+    if rate_per_tick <= 0:
+        return out
+    k = float(start_tick)
+    while True:
+        k += float(rng.exponential(1.0 / rate_per_tick))
+        tick = int(np.ceil(k))
+        if tick >= n_ticks:
+            return out
+        out.append(max(tick, start_tick + 1))
+
+
+def precursor_signature(
+    modes: Sequence[SimEventConfig],
+    entries: Sequence[MaintenanceEntry],
+    sensor: str,
+    n_ticks: int,
+    tick_s: int,
+) -> np.ndarray:
+    """The precursor signature of new-mode failures in one sensor of one machine, per tick.
+
+    Before each failure of a mode's `failure_type` at tick `k`, `signature[sensor]` is added with
+    a linear ramp over the `precursor_hours` before it: 0 at `k - P` rising to the full value at
+    the last reading (`k - 1`).
+    """
+    out = np.zeros(n_ticks, dtype=np.float64)
+    for ev in modes:
+        delta = ev.signature.get(sensor)
+        if not delta:
+            continue
+        p_ticks = max(round(ev.precursor_hours * 3600 / tick_s), 1)
+        for e in entries:
+            if e.event != "failure" or e.failure_type != ev.failure_type:
+                continue
+            lo = max(e.tick - p_ticks, 0)
+            ks = np.arange(lo, e.tick)
+            out[lo : e.tick] += delta * (ks - (e.tick - p_ticks) + 1) / p_ticks
+    return out
 
 
 def due_mask(n_ticks: int, tick_s: int, cadence_s: int) -> np.ndarray:

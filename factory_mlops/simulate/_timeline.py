@@ -9,6 +9,7 @@ back at zero and a freshly drawn life.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,7 +27,7 @@ class MaintenanceEntry:
 
     tick: int
     event: str  # "failure" | "repair"
-    failure_type: str  # "wear" | "random" | "" for repairs
+    failure_type: str  # "wear" | "random" | a new_failure_mode type | "" for repairs
     downtime_hours: float
 
 
@@ -53,6 +54,7 @@ def simulate_timeline(
     repair_ticks: int,
     repair_hours: float,
     retool_ticks: list[int],
+    extra_failures: Sequence[tuple[int, str]] = (),
 ) -> MachineTimeline:
     """Simulate when one machine runs, how worn it is, and when it fails and is repaired.
 
@@ -65,6 +67,10 @@ def simulate_timeline(
         repair_ticks: Ticks the machine stays down after a failure.
         repair_hours: The same duration in hours, logged as `downtime_hours`.
         retool_ticks: Ticks at which new tooling resets this machine's wear.
+        extra_failures: `(tick, failure_type)` candidates of other failure modes (drawn elsewhere,
+            from their own generators): the machine fails at the first candidate after a spell
+            starts unless it wears out or fails at random first; candidates that fall while it
+            is down are dropped. Empty = the original process, draw for draw.
 
     Returns:
         The machine's timeline.
@@ -75,6 +81,7 @@ def simulate_timeline(
     wear = np.zeros(n_ticks, dtype=np.float64)
     entries: list[MaintenanceEntry] = []
     retools = sorted(set(retool_ticks))
+    extras = sorted(extra_failures)
 
     life = _draw_life(rng, mean_life)
     origin = -float(rng.uniform(0.0, MAX_INITIAL_WEAR)) * life  # tick at which wear was 0
@@ -89,19 +96,23 @@ def simulate_timeline(
             else math.inf
         )
         retool = next((r for r in retools if r > t), math.inf)
-        stop = min(wear_fail, random_fail, retool, n_ticks)
+        extra_tick, extra_type = next(((k, ft) for k, ft in extras if k > t), (math.inf, ""))
+        stop = min(wear_fail, random_fail, retool, extra_tick, n_ticks)
 
         ks = np.arange(t, stop)
         up[t:stop] = True
         wear[t:stop] = np.clip((ks - origin) / life, 0.0, 1.0)
         if stop >= n_ticks:
             break
-        if retool <= min(wear_fail, random_fail):
+        if retool <= min(wear_fail, random_fail, extra_tick):
             # New tooling: wear restarts from zero with a fresh life, the machine keeps running.
             origin, life, t = float(retool), _draw_life(rng, mean_life), int(retool)
             continue
 
-        kind = "wear" if wear_fail <= random_fail else "random"
+        if extra_tick < min(wear_fail, random_fail):
+            kind = extra_type
+        else:
+            kind = "wear" if wear_fail <= random_fail else "random"
         entries.append(MaintenanceEntry(int(stop), "failure", kind, float(repair_hours)))
         t = int(stop) + repair_ticks
         if t < n_ticks:

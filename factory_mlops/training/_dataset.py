@@ -24,7 +24,8 @@ class TrainingSet:
     `label` is 0/1 (failure within the horizon) for the classification task and capped hours to
     the next failure for the RUL task; `horizon_hours` says which rows count as failure rows.
     `maintenance` is the log the labels were built from (it tells training which failure each
-    failure row precedes).
+    failure row precedes). `feedback_ids` are the operator-feedback rows whose labels override
+    maintenance-derived ones (see `build_training_set`'s `label_overrides`).
     """
 
     frame: pd.DataFrame
@@ -35,6 +36,7 @@ class TrainingSet:
     task: str = CLASSIFICATION
     horizon_hours: float | None = None
     maintenance: pd.DataFrame | None = None
+    feedback_ids: tuple[int, ...] = ()
 
     @property
     def sha256(self) -> str:
@@ -74,6 +76,7 @@ def build_training_set(
     model: ModelConfig,
     *,
     data_end: pd.Timestamp,
+    label_overrides: pd.DataFrame | None = None,
 ) -> TrainingSet:
     """Label feature rows of the last `training_window_days` before `data_end`.
 
@@ -81,6 +84,10 @@ def build_training_set(
     capped at `rul_cap_hours` (see `label_rul`). Rows whose label is not known yet (the horizon
     reaches past the complete part of the maintenance log, `data_end - label_latency_hours`) are
     left out, not guessed.
+
+    `label_overrides` (classification only): labelled feature rows (every column of `features`
+    plus `label`) that replace the row with the same (`machine_id`, `timestamp`), or join the set
+    when it has no such row (outside the window, or its label not known yet): operator feedback.
     """
     known_until = data_end - pd.Timedelta(hours=model.label_latency_hours)
     window_start = data_end - pd.Timedelta(days=model.training_window_days)
@@ -91,11 +98,27 @@ def build_training_set(
     else:
         labels = label_failures(rows, maintenance, pd.Timedelta(hours=model.horizon_hours), known_until)
     frame = rows.assign(label=labels)
+    if label_overrides is not None and len(label_overrides):
+        frame = _override_labels(frame, label_overrides, model.task)
     frame = frame[frame["label"].notna()].sort_values(["timestamp", "machine_id"], ignore_index=True)
     return TrainingSet(
         frame=frame, spec=spec, known_until=known_until, window_start=window_start, window_end=data_end,
         task=model.task, horizon_hours=model.horizon_hours, maintenance=maintenance,
     )
+
+
+def _override_labels(frame: pd.DataFrame, overrides: pd.DataFrame, task: str) -> pd.DataFrame:
+    """`frame` with the rows keyed like an override replaced by it, and the other overrides added."""
+    if task == RUL:
+        raise TrainingError("label overrides are 0/1 failure labels; a RUL training set cannot take them")
+    missing = sorted(set(frame.columns) - set(overrides.columns))
+    if missing:
+        raise TrainingError(f"label overrides lack feature columns {missing}; pass whole feature rows plus `label`")
+    key = ["machine_id", "timestamp"]
+    if overrides.duplicated(key).any():
+        raise TrainingError("label overrides hold the same (machine_id, timestamp) twice; keep one label per row")
+    replaced = pd.MultiIndex.from_frame(frame[key]).isin(pd.MultiIndex.from_frame(overrides[key]))
+    return pd.concat([frame[~replaced], overrides[list(frame.columns)]], ignore_index=True)
 
 
 @dataclass(frozen=True)

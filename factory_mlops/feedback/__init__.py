@@ -1,0 +1,37 @@
+"""Operator feedback: verdicts on edge predictions that become labels of the next training set.
+
+An operator (or a tablet web page) says whether a logged prediction was right or wrong; the verdict
+implies a label (a wrong alarm: no failure, 0; a wrong non-alarm: a missed failure, 1; right keeps
+the alarm), stored in a SQLAlchemy Core table (embedded SQLite by default, Postgres by URL) and
+audited. The next training set uses it to override the maintenance-derived label of the feature
+row the prediction was made on, and the registered version records which feedback it used.
+
+Usage::
+
+    record = record_feedback(config, home, prediction_id="3f2a…", verdict="wrong", by="j.doe")
+    store = FeedbackStore.for_home(home)
+    store.pending(config.plant_id); store.summary(config.plant_id)
+
+See docs/feedback.md.
+"""
+
+from factory_mlops.feedback._errors import DuplicateFeedbackError, FeedbackError
+from factory_mlops.feedback._join import FeedbackLabels, feedback_labels
+from factory_mlops.feedback._record import find_prediction, known_failure_types, record_feedback
+from factory_mlops.feedback._schema import VERDICTS, FeedbackRecord, derive_label
+from factory_mlops.feedback._store import FEEDBACK_URL_ENV, FeedbackStore
+
+__all__ = [
+    "FEEDBACK_URL_ENV",
+    "VERDICTS",
+    "DuplicateFeedbackError",
+    "FeedbackError",
+    "FeedbackLabels",
+    "FeedbackRecord",
+    "FeedbackStore",
+    "derive_label",
+    "feedback_labels",
+    "find_prediction",
+    "known_failure_types",
+    "record_feedback",
+]

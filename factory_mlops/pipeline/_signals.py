@@ -1,0 +1,155 @@
+"""Trigger signals from what monitoring stored for a plant: the inputs of `triggers.decide`.
+
+The Dagster sensors call these with the day a monitoring asset was materialized for; the
+functions read the stored results (lake JSON, the feedback store, the maintenance log), so the
+sensors stay thin and the same signals can be rebuilt outside Dagster.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pandas as pd
+
+from factory_mlops.config import PlantConfig
+from factory_mlops.home import FactoryHome
+from factory_mlops.ingest import Lake
+from factory_mlops.triggers import Signal
+
+#: Lake JSON table of each monitoring layer's daily result.
+LAYER_TABLES = {
+    "integrity": "integrity_reports",
+    "drift": "drift_reports",
+    "performance": "model_health",
+    "control_chart": "business_impact",
+}
+
+
+def day_end(day: dt.date) -> pd.Timestamp:
+    """Data time at which a day's evidence is complete: the next midnight, UTC."""
+    return pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
+
+
+def drift_reason(payload: dict[str, Any]) -> str:
+    sensors = ", ".join(payload.get("drifted_sensors") or []) or "none"
+    return (f"drift {payload.get('severity')} on {payload.get('day')} (model v{payload.get('model_version')}): "
+            f"{'; '.join(payload.get('reasons') or [])}; drifted sensors: {sensors}; "
+            f"max PSI {float(payload.get('max_psi') or float('nan')):.2f}, "
+            f"prediction PSI {float(payload.get('prediction_psi') or float('nan')):.2f}")
+
+
+def layer_payload(config: PlantConfig, home: FactoryHome, layer: str, day: dt.date) -> dict[str, Any] | None:
+    """The stored daily result of a monitoring layer, or None when that day was not monitored."""
+    if layer not in LAYER_TABLES:
+        raise ValueError(f"unknown monitoring layer {layer!r}; known: {', '.join(LAYER_TABLES)}")
+    return Lake(home, config.plant_id).read_json(LAYER_TABLES[layer], day)
+
+
+def layer_signal(config: PlantConfig, home: FactoryHome, layer: str, day: dt.date) -> Signal | None:
+    """The signal of one layer's stored result for `day` (None when the day has no stored result)."""
+    payload = layer_payload(config, home, layer, day)
+    if payload is None:
+        return None
+    part = payload.get(layer, payload) if layer == "control_chart" else payload
+    return signal_from_result(layer, {**part, "model_version": payload.get("model_version"), "day": day.isoformat()}, day)
+
+
+def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Signal:
+    """A layer's daily result (stored payload or Dagster metadata values) as a trigger signal.
+
+    `result` needs `severity`; `reasons` (list or `; `-joined text) and `model_version` are used
+    when present. The drift layer's reason names the drifted sensors and the PSI figures.
+    """
+    if "severity" not in result:
+        raise ValueError(f"{layer} result of {day} has no severity; materialize the {layer} asset again")
+    reasons = result.get("reasons") or []
+    result = {**result, "reasons": [reasons] if isinstance(reasons, str) else list(reasons)}
+    version = result.get("model_version") or 0
+    if layer == "drift":
+        if isinstance(result.get("drifted_sensors"), str):
+            result["drifted_sensors"] = [x for x in result["drifted_sensors"].split(", ") if x]
+        reason = drift_reason({**result, "day": day.isoformat()})
+    else:
+        reason = (f"{layer.replace('_', ' ')} {result['severity']} on {day} (model v{version}): "
+                  + "; ".join(str(r) for r in result["reasons"]))
+    kind = {"integrity": "integrity", "drift": "drift", "performance": "performance",
+            "control_chart": "control_chart"}.get(layer)
+    if kind is None:
+        raise ValueError(f"unknown monitoring layer {layer!r}; known: {', '.join(LAYER_TABLES)}")
+    return Signal(kind, str(result["severity"]), day_end(day), reason[:1500],  # type: ignore[arg-type]
+                  f"{day.isoformat()}:v{version}", {"model_version": version})
+
+
+def failure_types(log: pd.DataFrame) -> set[str]:
+    """The failure types named by failure entries of a maintenance log."""
+    if log.empty or "failure_type" not in log.columns:
+        return set()
+    fails = log[log["event"].astype(str) == "failure"] if "event" in log.columns else log
+    return {str(t) for t in fails["failure_type"].dropna() if str(t).strip()}
+
+
+def known_failure_types(config: PlantConfig, home: FactoryHome, data_through: dt.date | None) -> set[str]:
+    """Failure types in the maintenance log as it was known when the deployed model's data ended."""
+    from factory_mlops.pipeline._retrain import load_maintenance
+
+    if data_through is None:
+        return set()
+    return failure_types(load_maintenance(config, home, as_of=day_end(data_through)))
+
+
+def deployed_failure_types(config: PlantConfig, home: FactoryHome) -> set[str] | None:
+    """Failure types the model deployed on the plant's first edge node could have learned.
+
+    None when no model is deployed there (nothing to compare a failure type with).
+    """
+    from factory_mlops.edge import EdgeModel
+    from factory_mlops.errors import BundleError
+
+    try:
+        manifest = EdgeModel.load(home.edge(config.plant_id, config.edge.nodes[0].id)).manifest
+    except (FileNotFoundError, BundleError):
+        return None
+    through = (manifest.get("lineage") or {}).get("data_through")
+    return known_failure_types(config, home, dt.date.fromisoformat(through) if through else None)
+
+
+def new_failure_type_signal(
+    config: PlantConfig, home: FactoryHome, day: dt.date, known: set[str]
+) -> Signal:
+    """Failure types reported by the end of `day` (maintenance log or operator feedback) not in `known`."""
+    from factory_mlops.pipeline._retrain import load_maintenance
+
+    seen = failure_types(load_maintenance(config, home, as_of=day_end(day)))
+    from_feedback = feedback_failure_types(config, home)
+    new = sorted((seen | from_feedback) - known)
+    if not new:
+        return Signal("new_failure_type", "ok", day_end(day), f"no new failure type by {day}", f"none:{day}")
+    where = [f"{t} ({'feedback' if t in from_feedback and t not in seen else 'maintenance log'})" for t in new]
+    return Signal("new_failure_type", "critical", day_end(day),
+                  f"new failure type(s) by {day}: {', '.join(where)}; the model was trained on "
+                  f"{', '.join(sorted(known)) or 'no failure types'}", "+".join(new), {"failure_types": new})
+
+
+def feedback_failure_types(config: PlantConfig, home: FactoryHome) -> set[str]:
+    """Failure types operators named in their feedback."""
+    from factory_mlops.feedback import FeedbackStore
+
+    return set(FeedbackStore.for_home(home).failure_types(config.plant_id))
+
+
+def feedback_signal(config: PlantConfig, home: FactoryHome) -> Signal | None:
+    """The operator feedback queue: labels not yet used by a retrain (None when it is empty)."""
+    from factory_mlops.feedback import FeedbackStore
+
+    pending = FeedbackStore.for_home(home).pending(config.plant_id)
+    if not pending:
+        return None
+    n, need = len(pending), config.retrain.feedback_min_labels
+    wrong = sum(r.verdict == "wrong" for r in pending)
+    newest = max(pd.Timestamp(r.prediction_time) for r in pending)
+    at = newest.tz_localize("UTC") if newest.tzinfo is None else newest
+    last_id = max(int(r.id) for r in pending)
+    return Signal("feedback", "critical" if n >= need else "warning", at,
+                  f"{n} operator label(s) queued ({wrong} 'wrong'), threshold {need}", f"fb-{last_id}",
+                  {"pending": n, "wrong": wrong, "last_id": last_id})
