@@ -1,5 +1,23 @@
-"""Monitoring: PSI drift of features and scores against the training reference (no Dagster)."""
+"""Monitoring in three layers, no Dagster: integrity, model proxies, business impact.
 
+* Layer 1: `integrity_report` (null rates, out-of-range, late arrival, gaps per sensor and day).
+* Layer 2: `drift_report` (PSI, KS, Wasserstein against the training reference), `rolling_drift`
+  (against the previous served days), `estimate_performance` (label-free CBPE estimate from
+  calibrated probabilities), `write_drift_report` (Evidently's HTML page for people).
+* Layer 3: `label_outcomes` (realised outcomes as known at a time), `business_impact` (failures
+  caught/missed, false alarms, lead time, cost) and `control_chart` (rolling recall vs mean − kσ).
+* `AlertLog`: the records for a human that `monitoring.actions: alert` writes.
+"""
+
+from factory_mlops.monitoring._alerts import Alert, AlertLog
+from factory_mlops.monitoring._cbpe import (
+    PerformanceEstimate,
+    compare_with_realised,
+    estimate_performance,
+    estimate_severity,
+    realised_metrics,
+)
+from factory_mlops.monitoring._control import ControlChartResult, control_chart, window_metrics
 from factory_mlops.monitoring._drift import (
     SCORE_COLUMN,
     SEVERITY_RANK,
@@ -11,20 +29,53 @@ from factory_mlops.monitoring._drift import (
     prediction_scores,
     score_column,
 )
+from factory_mlops.monitoring._evidently import write_drift_html, write_drift_report
+from factory_mlops.monitoring._impact import ImpactReport, business_impact
+from factory_mlops.monitoring._integrity import (
+    IntegrityReport,
+    IntegrityThresholds,
+    integrity_report,
+)
+from factory_mlops.monitoring._outcomes import label_outcomes
 from factory_mlops.monitoring._psi import BinnedReference, fit_reference, psi, psi_frame
+from factory_mlops.monitoring._rolling import RollingDriftReport, rolling_drift
+from factory_mlops.monitoring._stats import QuantileSketch, ks_frame, wasserstein_frame
 
 __all__ = [
     "SCORE_COLUMN",
     "SEVERITY_RANK",
+    "Alert",
+    "AlertLog",
     "BinnedReference",
+    "ControlChartResult",
     "DriftReference",
     "DriftReport",
+    "ImpactReport",
+    "IntegrityReport",
+    "IntegrityThresholds",
+    "PerformanceEstimate",
+    "QuantileSketch",
+    "RollingDriftReport",
     "Severity",
     "build_reference",
+    "business_impact",
+    "compare_with_realised",
+    "control_chart",
     "drift_report",
+    "estimate_performance",
+    "estimate_severity",
     "fit_reference",
+    "integrity_report",
+    "ks_frame",
+    "label_outcomes",
     "prediction_scores",
     "psi",
     "psi_frame",
+    "realised_metrics",
+    "rolling_drift",
     "score_column",
+    "wasserstein_frame",
+    "window_metrics",
+    "write_drift_html",
+    "write_drift_report",
 ]

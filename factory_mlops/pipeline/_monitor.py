@@ -235,6 +235,16 @@ def impact_for_day(config: PlantConfig, home: FactoryHome, day: dt.date, *, look
         if k in imp:
             payload[k] = imp[k]
     mine = known[known["model_version"] == version]
+    if len(mine) and "probability" in mine.columns and mine["probability"].notna().all():
+        # the label-free estimate on these very rows, now that their outcomes are known
+        from factory_mlops.monitoring._cbpe import compare_with_realised, estimate_performance
+
+        est = estimate_performance(mine["probability"].to_numpy(dtype=float), mine["alarm"].to_numpy(dtype=bool))
+        cmp = compare_with_realised(est, mine)
+        payload["estimate_vs_realised"] = cmp
+        rec = cmp["metrics"].get("recall", {})
+        payload["estimated_recall"] = rec.get("estimated")
+        payload["estimate_inside_interval"] = rec.get("inside")
     if len(mine):
         payload["realised_recall"] = float(mine.loc[mine["outcome"] == 1, "alarm"].mean()) if (mine["outcome"] == 1).any() else None
     cc = config.monitoring.control_chart

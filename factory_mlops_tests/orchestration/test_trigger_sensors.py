@@ -37,8 +37,15 @@ def test_every_trigger_is_a_sensor_and_retrain_runs_carry_queue_tags(plant_a):
     assert job.tags[T.TRAINING] == "true" and job.tags[T.TRAINING_PLANT] == "plant_a"
 
 
-def test_control_chart_breach_requests_a_retrain_with_its_reason(plant_a):
+def test_control_chart_breach_alerts_by_default_and_retrains_where_the_plant_maps_it(plant_a, tmp_path):
     defs, instance = plant_a
+    _report(instance, "plant_a", "business_impact", "2026-07-03", "critical", "24 h recall 0.20 below limit 0.61 (ewma)")
+    r = _tick(defs, "plant_a__control_chart_retrain_sensor", instance)
+    assert not r.run_requests and "alert, not a retrain" in r.skip_reason.skip_message
+    cfg = load_plant_config(PLANTS / "plant_a" / "plant.yaml")
+    actions = {**cfg.monitoring.actions, "control_chart": {"critical": ["check_warn", "alert", "retrain"]}}
+    cfg = cfg.model_copy(update={"monitoring": cfg.monitoring.model_copy(update={"actions": actions})})
+    defs = build_plant_definitions(cfg, home=tmp_path / "opted_in")
     _report(instance, "plant_a", "business_impact", "2026-07-03", "critical", "24 h recall 0.20 below limit 0.61 (ewma)")
     r = _tick(defs, "plant_a__control_chart_retrain_sensor", instance)
     assert len(r.run_requests) == 1

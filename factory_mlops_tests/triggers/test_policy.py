@@ -116,7 +116,7 @@ def test_calendar_fallback_off_by_default_and_on_with_max_age() -> None:
 def test_actions_map_a_layer_to_alert_only() -> None:
     cfg = load_plant_config("plants/plant_a/plant.yaml")
     pol = TriggerPolicy.from_config(cfg)
-    assert pol.retrain_on_critical == {"drift", "control_chart"}
+    assert pol.retrain_on_critical == {"drift"}
     integ = Signal("integrity", "critical", _day("2026-07-02"), "null rate 30 %", "2026-07-01")
     d, _ = decide(pol, TriggerState(), [integ])
     assert not d.retrain and "alert, not a retrain" in d.notes[0]
