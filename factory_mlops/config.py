@@ -412,6 +412,11 @@ class RetrainConfig(_Strict):
     on_new_failure_type: bool = Field(
         True, description="A failure type never seen before (maintenance log or feedback) requests a retrain."
     )
+    follow_up_days: list[float] = Field(
+        default_factory=lambda: [7.0, 14.0, 28.0],
+        description="After an event-triggered retrain (drift, new failure type, ...), retrain again this many "
+        "days later: one day of post-change data is rarely enough to learn the change. [] = no follow-ups.",
+    )
     schedule_cron: str = Field(
         "0 3 * * 0",
         description="When the calendar fallback is evaluated (cron, plant time zone).",

@@ -32,6 +32,9 @@ class TriggerPolicy:
         on_new_failure_type: whether a failure type never seen before requests a retrain.
         retrain_on_critical: the layers whose `critical` result maps to the `retrain` action.
         max_model_age: calendar fallback; `None` = a schedule tick never retrains by itself.
+        follow_up: after a retrain an event asked for (not feedback, schedule or a follow-up), retrain
+            again at these offsets: a change is learnt from the data after it, and the first retrain
+            (a day after the change) has little of it. Held back by the cooldown like any request.
     """
 
     plant_id: str
@@ -41,6 +44,7 @@ class TriggerPolicy:
     on_new_failure_type: bool = True
     retrain_on_critical: frozenset[str] = frozenset({"drift", "performance", "control_chart"})
     max_model_age: pd.Timedelta | None = None
+    follow_up: tuple[pd.Timedelta, ...] = ()
 
     @classmethod
     def from_config(cls, config: PlantConfig) -> TriggerPolicy:
@@ -54,6 +58,7 @@ class TriggerPolicy:
             on_new_failure_type=r.on_new_failure_type,
             retrain_on_critical=frozenset(x for x in layers if "retrain" in m.actions_for(x, "critical")),
             max_model_age=None if r.max_model_age_days is None else pd.Timedelta(days=r.max_model_age_days),
+            follow_up=tuple(pd.Timedelta(days=d) for d in sorted(r.follow_up_days)),
         )
 
 
@@ -68,6 +73,7 @@ class TriggerState:
         pending: event signals (new failure type) held back by a cooldown or a running retrain;
             they fire once allowed instead of being forgotten.
         known_failure_types: failure types the current model was trained with or was told about.
+        follow_ups: retrains scheduled after an event-triggered one (`due`, `kind`, `n`, `since`, `reason`).
     """
 
     last_retrain_at: pd.Timestamp | None = None
@@ -75,12 +81,13 @@ class TriggerState:
     handled: list[str] = field(default_factory=list)
     pending: dict[str, dict[str, Any]] = field(default_factory=dict)
     known_failure_types: list[str] = field(default_factory=list)
+    follow_ups: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
         return json.dumps({
             "last_retrain_at": None if self.last_retrain_at is None else self.last_retrain_at.isoformat(),
             "streaks": self.streaks, "handled": self.handled[-_HANDLED_KEPT:], "pending": self.pending,
-            "known_failure_types": sorted(set(self.known_failure_types)),
+            "known_failure_types": sorted(set(self.known_failure_types)), "follow_ups": self.follow_ups,
         })
 
     @classmethod
@@ -98,6 +105,7 @@ class TriggerState:
             handled=[str(k) for k in d.get("handled", [])],
             pending=dict(d.get("pending", {})),
             known_failure_types=[str(t) for t in d.get("known_failure_types", [])],
+            follow_ups=[dict(f) for f in d.get("follow_ups", [])],
         )
 
 
@@ -193,7 +201,7 @@ def decide(
         (cooldown starts), resets the streaks and clears the pending events it consumes.
     """
     st = replace(state, streaks=dict(state.streaks), handled=list(state.handled), pending=dict(state.pending),
-                 known_failure_types=list(state.known_failure_types))
+                 known_failure_types=list(state.known_failure_types), follow_ups=[dict(f) for f in state.follow_ups])
     if last_retrain_at is not None:
         lr = pd.Timestamp(last_retrain_at)
         lr = lr.tz_localize("UTC") if lr.tzinfo is None else lr
@@ -221,15 +229,28 @@ def decide(
         candidates["new_failure_type"] = Signal(p["kind"], p["severity"], pd.Timestamp(p["at"]), p["reason"],
                                                 p["key"], p.get("details", {}))
     st.handled = st.handled[-_HANDLED_KEPT:]
+    times = [s.at for s in fresh] + [s.at for s in candidates.values()]
+    if now is not None:
+        n = pd.Timestamp(now)
+        times.append(n.tz_localize("UTC") if n.tzinfo is None else n)
+    if not times:
+        return Decision(retrain=False, notes=notes or ["no signal asks for a retrain"]), st
+    at = max(times)
+    follow = None
+    due = [f for f in st.follow_ups if pd.Timestamp(f["due"]) <= at]
+    if due:
+        f = due[-1]
+        follow = Signal(f["kind"], "critical", at,
+                        f"follow-up {f['n']}/{f['of']} after the {f['kind']} retrain with data through "
+                        f"{pd.Timestamp(f['since']):%Y-%m-%d} ({f['days']:g} d later): the change is learnt "
+                        f"from the data after it. First trigger: {f['reason']}"[:1500],
+                        f"followup{f['n']}-{pd.Timestamp(f['since']):%Y-%m-%d}", {"follow_up": f["n"]})
+        if follow.kind not in candidates:
+            candidates[follow.kind] = follow
     if not candidates:
         return Decision(retrain=False, notes=notes or ["no signal asks for a retrain"]), st
     ordered = [candidates[k] for k in KINDS if k in candidates]
     primary = ordered[0]
-    times = [s.at for s in fresh] + [s.at for s in ordered]
-    if now is not None:
-        n = pd.Timestamp(now)
-        times.append(n.tz_localize("UTC") if n.tzinfo is None else n)
-    at = max(times)
     if in_flight:
         notes.append(f"{primary.kind} asks for a retrain, but one of {policy.plant_id} is already queued or running")
         return Decision(retrain=False, notes=notes, signals=ordered), st
@@ -249,6 +270,14 @@ def decide(
     for s in ordered:
         types = s.details.get("failure_types") or []
         st.known_failure_types = sorted(set(st.known_failure_types) | {str(t) for t in types})
+    if due:  # the follow-ups that were due are consumed by this retrain, whatever asked for it
+        st.follow_ups = [f for f in st.follow_ups if pd.Timestamp(f["due"]) > at]
+    is_follow_up = primary is follow
+    if not is_follow_up and primary.kind not in ("feedback", "schedule") and policy.follow_up:
+        # an event asked: schedule the re-learning retrains after it (a new event restarts them)
+        st.follow_ups = [{"due": (at + off).isoformat(), "kind": primary.kind, "n": i + 1, "of": len(policy.follow_up),
+                          "since": at.isoformat(), "days": off / pd.Timedelta(days=1), "reason": primary.reason[:500]}
+                         for i, off in enumerate(policy.follow_up)]
     run_key = f"{policy.plant_id}-{primary.kind}-{primary.key}"
     notes.append(f"retrain requested by {primary.kind}")
     return Decision(True, primary.kind, reason, run_key, at, notes, ordered), st

@@ -127,3 +127,28 @@ def test_bad_signal_is_refused_clearly() -> None:
         Signal("drfit", "critical", _day("2026-07-01"), "x", "k")
     with pytest.raises(ValueError, match="severity 'bad'"):
         Signal("drift", "bad", _day("2026-07-01"), "x", "k")  # type: ignore[arg-type]
+
+
+def test_an_event_retrain_schedules_follow_ups_that_respect_the_cooldown() -> None:
+    pol = TriggerPolicy("p", cooldown=pd.Timedelta(days=3),
+                        follow_up=(pd.Timedelta(days=7), pd.Timedelta(days=14)))
+    d, st = decide(pol, TriggerState(), [drift("2026-07-01")])
+    assert d.retrain and [f["n"] for f in st.follow_ups] == [1, 2]
+    quiet = [drift(f"2026-07-{n:02d}", "ok") for n in range(2, 8)]
+    for s in quiet:  # nothing until the first follow-up is due (day 7 after data through 07-01)
+        d, st = decide(pol, st, [s])
+        assert not d.retrain
+    d, st = decide(pol, TriggerState.from_json(st.to_json()), [drift("2026-07-08", "ok")])
+    assert d.retrain and d.trigger == "drift" and d.reason.startswith("follow-up 1/2 after the drift retrain")
+    assert d.run_key == "p-drift-followup1-2026-07-02" and [f["n"] for f in st.follow_ups] == [2]
+    d, st = decide(pol, st, [drift("2026-07-15", "ok")])
+    assert d.retrain and "follow-up 2/2" in d.reason and st.follow_ups == []
+    d, st = decide(pol, st, [drift("2026-08-30", "ok")])
+    assert not d.retrain  # the schedule is over: no calendar by the back door
+
+
+def test_feedback_retrains_do_not_schedule_follow_ups() -> None:
+    pol = TriggerPolicy("p", feedback_min_labels=1, follow_up=(pd.Timedelta(days=7),))
+    fb = Signal("feedback", "critical", _day("2026-07-02"), "1 label", "fb-1", {"pending": 1})
+    d, st = decide(pol, TriggerState(), [fb])
+    assert d.retrain and st.follow_ups == []
