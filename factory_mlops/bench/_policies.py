@@ -161,7 +161,8 @@ def monitoring_signals(world: PlantWorld, run: PolicyRun, day: int, layers: tupl
     if "drift" in layers:
         rep = world.drift(run.model, day)
         if rep is not None:
-            out.append(signal_from_result("drift", {**rep.to_dict(), "model_version": run.version}, d))
+            out.append(signal_from_result("drift", {**rep.to_dict(), "model_version": run.version,
+                                                    "rolling": world.rolling(day) or {}}, d))
     if "new_failure_type" in layers:
         out.append(_new_failure_type_signal(world, run, day))
     if "performance" in layers and len(preds):

@@ -90,6 +90,7 @@ class PlantWorld:
         self._gates: dict[tuple[str, str], GateDecision] = {}
         self._preds: dict[tuple[str, int], pd.DataFrame] = {}
         self._drift: dict[tuple[str, int], DriftReport] = {}
+        self._rolling: dict[int, dict | None] = {}
         self.trainings = 0
         self.training_seconds = 0.0
 
@@ -186,3 +187,17 @@ class PlantWorld:
             scores = self.predictions(model, day)["probability"].to_numpy()
             self._drift[k] = drift_report(model.reference, rows, scores, self.config.drift)
         return self._drift[k]
+
+    def rolling(self, day: int) -> dict | None:
+        """The day's drift against the previous served days (model-independent; the product's
+        `drift_report` asset computes the same `rolling_drift` over `monitoring.rolling_baseline_days`)."""
+        if day not in self._rolling:
+            from factory_mlops.monitoring import rolling_drift
+
+            first = max(0, day - self.config.monitoring.rolling_baseline_days)
+            history = self.features.iloc[self._rows[first]:self._rows[day]]
+            rows = self.day_features(day)
+            names = list(self.spec.feature_names)
+            self._rolling[day] = (rolling_drift(history, rows, names, self.config.drift).to_dict()
+                                  if len(history) and len(rows) else None)
+        return self._rolling[day]

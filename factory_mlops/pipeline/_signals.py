@@ -66,10 +66,19 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
     reasons = result.get("reasons") or []
     result = {**result, "reasons": [reasons] if isinstance(reasons, str) else list(reasons)}
     version = result.get("model_version") or 0
+    severity = str(result["severity"])
     if layer == "drift":
         if isinstance(result.get("drifted_sensors"), str):
             result["drifted_sensors"] = [x for x in result["drifted_sensors"].split(", ") if x]
         reason = drift_reason({**result, "day": day.isoformat()})
+        # A step against the previous served days is a change today, even while the model's
+        # reference (its training days) still lets the day pass: the rolling report's severity counts.
+        rolling = result.get("rolling") if isinstance(result.get("rolling"), dict) else {}
+        step = str(rolling.get("severity") or result.get("rolling_severity") or "ok")
+        if step == "critical" and severity != "critical":
+            severity = "critical"
+            reason = (f"step change on {day} against the previous served days (model v{version}): "
+                      + "; ".join(rolling.get("reasons") or ["rolling drift critical"]) + f" | {reason}")
     else:
         reason = (f"{layer.replace('_', ' ')} {result['severity']} on {day} (model v{version}): "
                   + "; ".join(str(r) for r in result["reasons"]))
@@ -77,7 +86,7 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
             "control_chart": "control_chart"}.get(layer)
     if kind is None:
         raise ValueError(f"unknown monitoring layer {layer!r}; known: {', '.join(LAYER_TABLES)}")
-    return Signal(kind, str(result["severity"]), day_end(day), reason[:1500],  # type: ignore[arg-type]
+    return Signal(kind, severity, day_end(day), reason[:1500],  # type: ignore[arg-type]
                   f"{day.isoformat()}:v{version}", {"model_version": version})
 
 

@@ -152,3 +152,22 @@ def test_feedback_retrains_do_not_schedule_follow_ups() -> None:
     fb = Signal("feedback", "critical", _day("2026-07-02"), "1 label", "fb-1", {"pending": 1})
     d, st = decide(pol, TriggerState(), [fb])
     assert d.retrain and st.follow_ups == []
+
+
+def test_a_step_against_the_rolling_baseline_makes_the_drift_signal_critical() -> None:
+    import datetime as dt
+
+    from factory_mlops.pipeline._signals import signal_from_result
+
+    day = dt.date(2026, 7, 1)
+    base = {"severity": "warning", "reasons": ["3/90 features with PSI >= 0.1"], "model_version": 2,
+            "drifted_sensors": [], "max_psi": 0.4, "prediction_psi": 0.2}
+    quiet = signal_from_result("drift", {**base, "rolling": {"severity": "ok", "reasons": []}}, day)
+    assert quiet.severity == "warning"
+    step = signal_from_result("drift", {**base, "rolling": {
+        "severity": "critical", "reasons": ["36/90 features (40%) have PSI >= 0.25 against the previous 7 day(s)"]}}, day)
+    assert step.severity == "critical"
+    assert step.reason.startswith("step change on 2026-07-01 against the previous served days (model v2): 36/90")
+    # Dagster metadata carries it flat
+    flat = signal_from_result("drift", {**base, "rolling_severity": "critical"}, day)
+    assert flat.severity == "critical"
