@@ -126,6 +126,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     # Plant networks: no phoning home from MLflow or Dagster unless a user opts in.
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if len(argv) >= 2 and argv[0] == "feedback" and argv[1] in ("serve", "user"):
+        from factory_mlops.floor._cli import main as floor_main  # the page and its users
+
+        return floor_main(argv[1:])
     args = build_parser().parse_args(argv)
     return int(args.func(args))
 

@@ -556,6 +556,11 @@ class EdgeConfig(_Strict):
     nodes: list[EdgeNodeConfig] = Field(default_factory=lambda: [EdgeNodeConfig(id="edge_1")])
     parity_tolerance: float = Field(1e-5, gt=0)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    explain_top_k: int = Field(
+        5, ge=0, le=50,
+        description="Top feature contributions logged with each batch-scored prediction (0 = none); the "
+        "shop-floor page explains predictions from them. Needs a bundle with an explainer.",
+    )
 
     @model_validator(mode="after")
     def _unique_nodes(self) -> EdgeConfig:

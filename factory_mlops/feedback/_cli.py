@@ -4,6 +4,8 @@
                            [--failure-type T] [--new-failure-type] [--comment TEXT] [--by NAME]
                            [--home H] [--plants DIR] [--json]
     factory-mlops feedback PLANT --list [--json]
+    factory-mlops feedback serve [--port 8765]     the shop-floor page (factory_mlops.floor)
+    factory-mlops feedback user add NAME --plant P --role operator|engineer
 
 Exit 0 with a one-line confirmation (or the queue); 2 with `error: ...` on stderr for bad input
 (unknown plant or prediction, contradicting label, unknown failure type, the same person twice).
@@ -30,7 +32,8 @@ def add_feedback_parser(subparsers: argparse._SubParsersAction[argparse.Argument
         description="Record whether a logged edge prediction was right or wrong. The verdict gives the label the "
         "next training set uses for that prediction's feature row (a wrong alarm: no failure, 0; a wrong "
         "non-alarm: a missed failure, 1; right keeps the alarm). With --list: the feedback no training set has "
-        "used yet, and a summary. Exit 0 when done, 2 on bad input.")
+        "used yet, and a summary. Exit 0 when done, 2 on bad input. `feedback serve [--port N]` serves the "
+        "shop-floor page; `feedback user add|grant|revoke|passwd|remove|list` manages its people.")
     fb.add_argument("plant", help="plant id (plants/<id>/plant.yaml) or the path of a plant.yaml")
     fb.add_argument("--prediction-id", default=None, metavar="ID", help="the prediction's id in the edge prediction log")
     fb.add_argument("--verdict", default=None, metavar="wrong|right", help="was the prediction (alarm or no alarm) wrong or right")

@@ -373,9 +373,11 @@ class FeedbackStore:
         created_until: dt.datetime | None = None,
         pending_only: bool = False,
         prediction_id: str | None = None,
+        prediction_time_from: dt.datetime | None = None,
     ) -> list[FeedbackRecord]:
         """A plant's feedback in id order, optionally only rows created at or before `created_until`,
-        only pending rows, or only those on one prediction."""
+        only pending rows, only those on one prediction, or on predictions made at or after
+        `prediction_time_from`."""
         query = sa.select(_T).where(_T.c.plant_id == plant_id)
         if created_until is not None:
             query = query.where(_T.c.created_at <= _aware(created_until, "created_until"))
@@ -383,6 +385,8 @@ class FeedbackStore:
             query = query.where(_T.c.consumed_by_version.is_(None))
         if prediction_id is not None:
             query = query.where(_T.c.prediction_id == prediction_id)
+        if prediction_time_from is not None:
+            query = query.where(_T.c.prediction_time >= _aware(prediction_time_from, "prediction_time_from"))
         return self._select(query.order_by(_T.c.id))
 
     def pending(self, plant_id: str) -> list[FeedbackRecord]:

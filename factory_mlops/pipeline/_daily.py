@@ -114,10 +114,11 @@ def score_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> ScoringOu
         # the node knows the plant's installs and maintenance log (time since maintenance, baselines)
         ctx = feature_context(config, home, model.spec, day)
         t0 = time.perf_counter()
-        scored = model.score(mine, start=lo, end=hi, context=ctx)
+        explain_k = config.edge.explain_top_k if model.has_explainer else 0
+        scored = model.score(mine, start=lo, end=hi, context=ctx, explain_k=explain_k)
         seconds = time.perf_counter() - t0
         shadow = shadow_compare(node_dir, scored, seconds, mine, lo, hi,
-                                lambda spec: feature_context(config, home, spec, day))
+                                lambda spec: feature_context(config, home, spec, day), explain_k=explain_k)
         if shadow is not None:
             record_shadow(home, config.plant_id, day, node.id, shadow)
         written = PredictionLog(node_dir / "predictions.sqlite").append(scored, config.plant_id, node.id)

@@ -149,12 +149,14 @@ def _fleet_version(config: PlantConfig, home: FactoryHome) -> int | None:
 
 def shadow_compare(
     node_dir: Path, champion_scored: pd.DataFrame, champion_seconds: float, readings: pd.DataFrame,
-    start: pd.Timestamp, end: pd.Timestamp, context_for: Any,
+    start: pd.Timestamp, end: pd.Timestamp, context_for: Any, explain_k: int = 0,
 ) -> dict[str, Any] | None:
     """Score the node's shadow bundle beside the champion's scores of the same rows (None without shadow).
 
     Args:
         context_for: callable(spec) -> FeatureContext for the shadow's feature spec.
+        explain_k: top contributions the champion explained per row; the shadow does the same (when
+            its bundle has an explainer) so the two times per row compare like with like.
     """
     from factory_mlops.edge import EdgeModel
 
@@ -166,7 +168,8 @@ def shadow_compare(
     try:
         model = EdgeModel.load(shadow_dir)
         t0 = time.perf_counter()
-        scored = model.score(readings, start=start, end=end, context=context_for(model.spec))
+        scored = model.score(readings, start=start, end=end, context=context_for(model.spec),
+                             explain_k=explain_k if model.has_explainer else 0)
         seconds = time.perf_counter() - t0
     except Exception as exc:  # a shadow that cannot load or score is unhealthy, whatever the reason
         return {**out, "error": f"{type(exc).__name__}: {exc}"}
