@@ -296,7 +296,7 @@ class FloorApp:
                                         "person and prediction; nothing new was stored.")
         except FeedbackError as exc:
             return await self._resubmit(request, plant_id, 400, f"Not stored: {exc}")
-        return RedirectResponse(f"/plants/{quote(plant_id)}?stored={record.id}#card-{quote(record.prediction_id)}",
+        return RedirectResponse(f"/plants/{quote(plant_id)}?stored={record.id}#stored",
                                 status_code=303)
 
     def _record(self, config: PlantConfig, session: Session, form: FormData) -> Any:

@@ -88,8 +88,10 @@ class PredictionCard:
     @property
     def headline(self) -> str:
         if self.probability is not None:
-            risk = f"failure risk {100 * self.probability:.0f}%"
-            limit = f" (alarm at {100 * self.threshold:.0f}%)" if self.threshold is not None else ""
+            p, t = 100 * self.probability, None if self.threshold is None else 100 * self.threshold
+            digits = 1 if t is not None and round(p) == round(t) else 0  # 49.6% vs 50.0%, not 50% vs 50%
+            risk = f"failure risk {p:.{digits}f}%"
+            limit = f" (alarm at {t:.{digits}f}%)" if t is not None else ""
             return ("ALARM — " if self.alarm else "No alarm — ") + risk + limit
         if self.rul_hours is not None:
             life = f"about {self.rul_hours:.0f} h of life left"
