@@ -11,6 +11,7 @@ from factory_mlops.bench._contracts import bench_contracts
 from factory_mlops.bench._demo import bench_demo
 from factory_mlops.bench._edge import bench_edge
 from factory_mlops.bench._features import bench_features
+from factory_mlops.bench._feedback_load import bench_feedback_load
 from factory_mlops.bench._monitoring import bench_monitoring
 from factory_mlops.bench._policies import bench_policies
 from factory_mlops.bench._retrain import bench_retrain
@@ -21,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "demo": bench_demo,
     "edge": bench_edge,
     "features": bench_features,
+    "feedback-load": bench_feedback_load,
     "monitoring": bench_monitoring,
     "policies": bench_policies,
     "retrain": bench_retrain,

@@ -125,6 +125,21 @@ class FloorApp:
             self._configs[plant_id] = load_plant_config(path)
         return self._configs[plant_id]
 
+    def warm_up(self) -> list[str]:
+        """Load every plant's config, installed bundles and failure types once (the first verdict of a
+        shift should not wait for imports and file parsing). Returns the plants loaded."""
+        from factory_mlops.feedback._record import plant_nodes  # noqa: F401  (imports the edge package)
+
+        loaded = []
+        for plant_id in discover_plants(self.plants_dir):
+            config = self.config(plant_id)
+            if config is None or not self.home.edge(plant_id).is_dir():
+                continue
+            PlantView(config, self.home, self.store).bundles()
+            self.failure_types(config)
+            loaded.append(plant_id)
+        return loaded
+
     def failure_types(self, config: PlantConfig) -> list[str]:
         """The plant's known failure types (maintenance log + feedback), cached for a minute."""
         import time
@@ -261,7 +276,7 @@ class FloorApp:
         by = request.query_params.get("queue", "threshold")
         by = by if by in ("threshold", "least_sure") else "threshold"
         stored = request.query_params.get("stored", "")
-        impact = view.impact()
+        impact = view.queue_status()
         return {
             "session": session, "plant": config, "role": session.role(plant_id), "queue_by": by,
             "queue": view.uncertain(session.username, limit=self.settings.queue_size, by=by),
@@ -307,7 +322,7 @@ class FloorApp:
         if verdict not in ("wrong", "right"):
             raise FeedbackError(f"press Wrong or Right (got verdict {verdict[:40]!r})")
         view = PlantView(config, self.home, self.store)
-        card = view.get(pid)
+        card = view.get(pid, explained=False)
         if card is None:
             raise FeedbackError(f"prediction {pid[:80]!r} is not a prediction of plant {config.plant_id}; "
                                 "reload the page and pick one of its cards")

@@ -143,8 +143,12 @@ def _serve(args: argparse.Namespace) -> int:
     if floor.users.count() == 0:
         sys.stderr.write("note: no users yet; add one with `factory-mlops feedback user add NAME --plant P "
                          "--role operator` (the page refuses every login until then)\n")
+    plants = floor.warm_up()
+    sys.stderr.write(f"plants with edge predictions: {', '.join(plants) or 'none yet'}\n")
     sys.stderr.write(f"shop-floor feedback page on http://{args.host}:{args.port}/ (store {floor.store.safe_url})\n")
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=args.secure_cookies)
+    # tablets keep their connection between verdicts: 75 s keep-alive (uvicorn's 5 s drops it mid-shift)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=args.secure_cookies,
+                timeout_keep_alive=75)
     return 0
 
 

@@ -66,6 +66,8 @@ class PredictionCard:
     reasons: list[Reason] = field(default_factory=list)
     mine: FeedbackRecord | None = None       # the viewer's own verdict, if any
     verdicts: int = 0                        # verdicts by anyone
+    _contributions: str | None = field(default=None, repr=False)
+    _reference: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] | None = field(default=None, repr=False)
 
     @property
     def margin(self) -> float:
@@ -201,15 +203,25 @@ class PlantView:
         pid, node, machine, ts, prob, rul, alarm, version, contrib = row
         facts = bundles.get(int(version))
         task = facts.task if facts else ("rul" if prob is None else "classification")
-        reasons = explain(contrib, facts.reference if facts else None, task=task, units=self.units)
-        return PredictionCard(
+        card = PredictionCard(
             prediction_id=pid, node_id=node, machine_id=machine, timestamp=_parse_ts(ts),
             probability=None if prob is None else float(prob), rul_hours=None if rul is None else float(rul),
             alarm=bool(alarm), model_version=int(version), threshold=facts.threshold if facts else None,
-            task=task, reasons=reasons)
+            task=task)
+        card._contributions = contrib  # explained only when shown (`_explain`): a week holds thousands
+        card._reference = facts.reference if facts else None
+        return card
 
-    def get(self, prediction_id: str) -> PredictionCard | None:
+    def _explain(self, cards: list[PredictionCard]) -> list[PredictionCard]:
+        for c in cards:
+            if not c.reasons:
+                c.reasons = explain(c._contributions, c._reference, task=c.task, units=self.units)
+        return cards
+
+    def get(self, prediction_id: str, *, explained: bool = True) -> PredictionCard | None:
         cards = self.predictions(ids=[prediction_id])
+        if explained:
+            self._explain(cards)
         return cards[0] if cards else None
 
     # -- what the page lists -----------------------------------------------------------------
@@ -242,7 +254,8 @@ class PlantView:
             shown = by_machine.setdefault(c.machine_id, [])
             if len(shown) < per_machine and (not shown or c.alarm):
                 shown.append(c)
-        self._annotate([c for shown in by_machine.values() for c in shown], username)
+        shown_all = [c for shown in by_machine.values() for c in shown]
+        self._annotate(self._explain(shown_all), username)
 
         def order(item: tuple[str, list[PredictionCard]]) -> tuple[int, float, str]:
             machine, shown = item
@@ -273,7 +286,7 @@ class PlantView:
             open_cards.sort(key=lambda c: (-(c.chance_wrong or 0.0), c.margin))
         else:
             open_cards.sort(key=lambda c: (c.margin, c.timestamp))
-        return self._annotate(open_cards[:limit], username)
+        return self._annotate(self._explain(open_cards[:limit]), username)
 
     def alerts(self, limit: int = 8) -> list[Any]:
         """The plant's latest monitoring alerts, newest first."""
@@ -281,6 +294,10 @@ class PlantView:
 
         alerts = AlertLog.for_home(self.home).read(self.plant_id)
         return sorted(alerts, key=lambda a: (a.day, a.created_at), reverse=True)[:limit]
+
+    def queue_status(self) -> dict[str, int]:
+        """Labels waiting for the next retrain and the feedback trigger's threshold (cheap)."""
+        return {"pending": self.store.pending_count(self.plant_id), "threshold": self.config.retrain.feedback_min_labels}
 
     def impact(self) -> dict[str, Any]:
         """What feedback did: the queue against the threshold, retrains it asked for, models that used it."""
