@@ -419,7 +419,10 @@ def _tell_ending(summary: dict[str, Any], story: Story) -> None:
                       f"failures caught, {imp['false_alarms']} false-alarm rows, downtime cost {imp['downtime_cost']:,.0f}, "
                       f"avoided {imp['cost_avoided']:,.0f}; alerts {s['monitoring']['alerts'] or 'none'}")
     story.say(f"Demo finished in {summary['wall_seconds']} s. See it in the Dagster UI:\n"
-              f"  DAGSTER_HOME={summary['dagster_home']} FACTORY_MLOPS_HOME={summary['home']} dagster dev -w workspace.yaml")
+              f"  DAGSTER_HOME={summary['dagster_home']} FACTORY_MLOPS_HOME={summary['home']} dagster dev -w workspace.yaml\n"
+              f"and the technicians' page (predictions explained, Wrong/Right):\n"
+              f"  factory-mlops feedback user add NAME --plant plant_a --role operator --home {summary['home']}\n"
+              f"  factory-mlops feedback serve --home {summary['home']}")
 
 
 def main_json(summary: dict[str, Any]) -> None:
