@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import http.client
 import math
+import random
 import re
 import secrets
 import socket
@@ -81,8 +82,12 @@ class _Tablet:
 
 
 def run_load(home_root: Path, *, clients: int = 50, per_client: int = 60, double_tap_every: int = 20,
-             seed: int = 0) -> dict[str, Any]:
-    """Build a sample home, serve it, load it, count what was stored. Returns the figures."""
+             seed: int = 0, think_s: float = 0.0) -> dict[str, Any]:
+    """Build a sample home, serve it, load it, count what was stored. Returns the figures.
+
+    `think_s` is each client's mean pause between two verdicts (exponential, like people tapping
+    independently); 0 is a closed loop at saturation.
+    """
     from factory_mlops.audit import AuditLog
     from factory_mlops.bench._floor_home import build_sample_plant
     from factory_mlops.config import default_plants_dir, load_plant_config
@@ -129,6 +134,7 @@ def run_load(home_root: Path, *, clients: int = 50, per_client: int = 60, double
 
         def client(k: int) -> None:
             name = f"tablet_{k:02d}"
+            pause = random.Random(seed * 1000 + k)
             try:
                 tablet = _Tablet(port)
                 token = tablet.login(name, passwords[name])
@@ -137,6 +143,8 @@ def run_load(home_root: Path, *, clients: int = 50, per_client: int = 60, double
                 mine = ids[k * per_client:(k + 1) * per_client]
                 barrier.wait(timeout=120)
                 for j, pid in enumerate(mine):
+                    if think_s > 0:
+                        time.sleep(pause.expovariate(1.0 / think_s))
                     form = {"prediction_id": pid, "verdict": "wrong" if (k + j) % 3 else "right", "csrf_token": token,
                             "comment": f"load test {name} #{j}"}
                     t0 = time.perf_counter()
@@ -184,7 +192,7 @@ def run_load(home_root: Path, *, clients: int = 50, per_client: int = 60, double
         return lat_ms[min(len(lat_ms) - 1, max(0, math.ceil(q * len(lat_ms)) - 1))] if lat_ms else float("nan")
 
     return {
-        "clients": clients, "submissions": len(latencies), "distinct_predictions": need,
+        "clients": clients, "think_s": think_s, "submissions": len(latencies), "distinct_predictions": need,
         "accepted": len(accepted), "stored_rows": len(records),
         "stored_once": bool(per_prediction and max(per_prediction.values()) == 1 and set(per_prediction) == set(accepted)),
         "audit_entries": len(audited), "audit_chain_ok": bool(audit_ok),
@@ -197,25 +205,30 @@ def run_load(home_root: Path, *, clients: int = 50, per_client: int = 60, double
 
 
 def bench_feedback_load(args: argparse.Namespace) -> dict[str, Any]:
-    """The benchmark: 50 clients × 60 verdicts (3,000, plus 150 double taps) on one server process."""
+    """Two phases on fresh homes: saturation (50 clients x 60 verdicts, no pause) and paced (50 x 30,
+    a mean pause of 2 s between a client's verdicts: ~25 verdicts/s offered)."""
     quick = bool(getattr(args, "quick", False))
-    clients, per_client = (10, 20) if quick else (50, 60)
+    phases = {"saturation": (10, 20, 0.0), "paced": (10, 10, 0.5)} if quick else \
+        {"saturation": (50, 60, 0.0), "paced": (50, 30, 2.0)}
+    figures: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="feedback-load-") as tmp:
-        root = Path(args.home) if getattr(args, "home", None) else Path(tmp) / "home"
-        figures = run_load(root, clients=clients, per_client=per_client)
-    ok = figures["stored_once"] and figures["error_count"] == 0 and figures["stored_rows"] == figures["distinct_predictions"]
+        for name, (clients, per_client, think) in phases.items():
+            figures[name] = run_load(Path(tmp) / name, clients=clients, per_client=per_client, think_s=think)
+    ok = all(f["stored_once"] and f["error_count"] == 0 and f["stored_rows"] == f["distinct_predictions"]
+             for f in figures.values())
+    lines = []
+    for name, f in figures.items():
+        lines.append(
+            f"{name}: {f['clients']} clients, pause {f['think_s']:g} s, {f['submissions']} POSTs ({f['double_taps']} "
+            f"double taps) in {f['wall_s']:.1f} s ({f['per_s']:.0f}/s) on one `feedback serve` process\n"
+            f"  stored {f['stored_rows']} rows for {f['distinct_predictions']} predictions, each once: "
+            f"{f['stored_once']}; audit entries {f['audit_entries']} (chain ok: {f['audit_chain_ok']}); "
+            f"double taps refused 409: {f['refused_409']}; errors {f['error_count']}\n"
+            f"  latency per POST: p50 {f['p50_ms']:.0f} ms, p95 {f['p95_ms']:.0f} ms, p99 {f['p99_ms']:.0f} ms, "
+            f"max {f['max_ms']:.0f} ms")
     figures.update({
         "benchmark": "feedback-load", "machine": machine_info(), "ok": ok,
         "command": "factory-mlops bench feedback-load" + (" --quick" if quick else ""),
     })
-    figures["text"] = (
-        f"feedback-load: {clients} clients, {figures['submissions']} POSTs ({figures['double_taps']} double taps) in "
-        f"{figures['wall_s']:.1f} s ({figures['per_s']:.0f}/s) on one `feedback serve` process\n"
-        f"  stored {figures['stored_rows']} rows for {figures['distinct_predictions']} predictions, each once: "
-        f"{figures['stored_once']}; audit entries {figures['audit_entries']} (chain ok: {figures['audit_chain_ok']}); "
-        f"double taps refused 409: {figures['refused_409']}; errors {figures['error_count']}\n"
-        f"  latency per POST: p50 {figures['p50_ms']:.0f} ms, p95 {figures['p95_ms']:.0f} ms, "
-        f"p99 {figures['p99_ms']:.0f} ms, max {figures['max_ms']:.0f} ms\n"
-        f"  verdict: {'OK' if ok else 'FAILED'}"
-    )
+    figures["text"] = "feedback-load\n" + "\n".join(lines) + f"\nverdict: {'OK' if ok else 'FAILED'}"
     return figures

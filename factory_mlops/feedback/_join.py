@@ -45,7 +45,7 @@ class FeedbackLabels:
             (`machine_id`, `timestamp`), sorted by timestamp then machine.
         ids: feedback ids used (sorted), i.e. every verdict on a row in `rows`.
         skipped: feedback id -> why it was not used (its feature row is not in the lake, ...).
-        cutoff: feedback created after this time was not read (the training set's data end).
+        cutoff: feedback created after this time was not read (default the training set's data end).
     """
 
     rows: pd.DataFrame
@@ -76,7 +76,7 @@ def feature_day(ts: pd.Timestamp) -> dt.date:
 
 def feedback_labels(
     config: PlantConfig, home: FactoryHome, features: pd.DataFrame, *, data_end: pd.Timestamp,
-    records: list[FeedbackRecord] | None = None,
+    records: list[FeedbackRecord] | None = None, cutoff: pd.Timestamp | None = None,
 ) -> FeedbackLabels:
     """The labelled feature rows operator feedback gives a training set with data end `data_end`.
 
@@ -85,26 +85,30 @@ def feedback_labels(
             fit a remaining-useful-life target, so RUL training sets do not join it.
         home: the factory home (its feedback store and lake).
         features: the training window's feature rows (`machine_id`, `timestamp`, features...).
-        data_end: the training set's data end; feedback created later is not read.
-        records: the feedback to join (default: the store's, created by `data_end`).
+        data_end: the training set's data end; feedback on predictions after it is not joined.
+        records: the feedback to join (default: the store's, created by `cutoff`).
+        cutoff: feedback created after this time is not read (default `data_end`). A retrain passes
+            the time it runs (verdicts on the window's predictions given since its data end count);
+            the version records it, so `reproduce` reads the same feedback.
     """
-    empty = FeedbackLabels(rows=features.iloc[0:0].assign(label=pd.Series(dtype=float)), cutoff=data_end)
+    cutoff = data_end if cutoff is None else cutoff
+    empty = FeedbackLabels(rows=features.iloc[0:0].assign(label=pd.Series(dtype=float)), cutoff=cutoff)
     if config.model.task == "rul":
         return empty
     if records is None:
-        records = stored_feedback(home, config.plant_id, data_end.to_pydatetime())
+        records = stored_feedback(home, config.plant_id, cutoff.to_pydatetime())
     skipped: dict[int, str] = {}
     groups: dict[tuple[str, pd.Timestamp], list[FeedbackRecord]] = {}
     for r in records:
         ts = pd.Timestamp(r.prediction_time).tz_convert("UTC")
-        if pd.Timestamp(r.created_at) > data_end:
-            skipped[r.id] = f"created {r.created_at.isoformat()}, after the data end {data_end.isoformat()}"
+        if pd.Timestamp(r.created_at) > cutoff:
+            skipped[r.id] = f"created {r.created_at.isoformat()}, after the cutoff {cutoff.isoformat()}"
         elif ts > data_end:
             skipped[r.id] = f"its prediction ({ts.isoformat()}) is after the data end {data_end.isoformat()}"
         else:
             groups.setdefault((r.machine_id, ts), []).append(r)
     if not groups:
-        return FeedbackLabels(rows=empty.rows, skipped=skipped, cutoff=data_end)
+        return FeedbackLabels(rows=empty.rows, skipped=skipped, cutoff=cutoff)
     decided = {key: max(rs, key=lambda r: (r.created_at, r.id)) for key, rs in groups.items()}
     wanted = pd.DataFrame({
         "machine_id": [k[0] for k in decided],
@@ -126,7 +130,7 @@ def feedback_labels(
     rows = rows.sort_values(["timestamp", "machine_id"], ignore_index=True)
     got = set(zip(rows["machine_id"], rows["timestamp"], strict=True))
     ids = sorted(r.id for key, rs in groups.items() if key in got for r in rs)
-    return FeedbackLabels(rows=rows, ids=tuple(ids), skipped=skipped, cutoff=data_end)
+    return FeedbackLabels(rows=rows, ids=tuple(ids), skipped=skipped, cutoff=cutoff)
 
 
 def _rows_from_lake(

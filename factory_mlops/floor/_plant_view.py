@@ -89,22 +89,30 @@ class PredictionCard:
 
     @property
     def headline(self) -> str:
+        call = "ALARM — " if self.alarm else "No alarm — "
         if self.probability is not None:
-            p, t = 100 * self.probability, None if self.threshold is None else 100 * self.threshold
-            digits = 1 if t is not None and round(p) == round(t) else 0  # 49.6% vs 50.0%, not 50% vs 50%
-            risk = f"failure risk {p:.{digits}f}%"
-            limit = f" (alarm at {t:.{digits}f}%)" if t is not None else ""
-            return ("ALARM — " if self.alarm else "No alarm — ") + risk + limit
+            t = None if self.threshold is None else 100 * self.threshold
+            p, limit = _distinct(100 * self.probability, t)
+            return call + f"failure risk {p}%" + (f" (alarm at {limit}%)" if limit is not None else "")
         if self.rul_hours is not None:
-            life = f"about {self.rul_hours:.0f} h of life left"
-            limit = f" (alarm below {self.threshold:.0f} h)" if self.threshold is not None else ""
-            return ("ALARM — " if self.alarm else "No alarm — ") + life + limit
+            r, limit = _distinct(self.rul_hours, self.threshold)
+            return call + f"about {r} h of life left" + (f" (alarm below {limit} h)" if limit is not None else "")
         return "ALARM" if self.alarm else "No alarm"
 
     @property
     def wrong_means(self) -> str:
         """What a Wrong verdict says, in words."""
         return "no failure was coming (false alarm)" if self.alarm else "the machine failed and the model missed it"
+
+
+def _distinct(value: float, limit: float | None) -> tuple[str, str | None]:
+    """`value` and `limit` as text with the fewest decimals (0-2) that tell them apart."""
+    for digits in (0, 1, 2):
+        a = f"{value:.{digits}f}"
+        b = None if limit is None else f"{limit:.{digits}f}"
+        if b is None or a != b:
+            return a, b
+    return a, b
 
 
 def _logit(p: float) -> float:

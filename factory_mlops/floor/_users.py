@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import sqlalchemy as sa
 from sqlalchemy import exc
 
+from factory_mlops.errors import FactoryMLOpsError
 from factory_mlops.feedback._schema import MAX_NAME, UTCDateTime
 from factory_mlops.floor._passwords import DUMMY_HASH, hash_password, verify_password
 
@@ -63,7 +64,7 @@ sessions_table = sa.Table(
 )
 
 
-class UserError(ValueError):
+class UserError(FactoryMLOpsError, ValueError):
     """A user or membership that cannot be created or changed: what failed and how to fix it."""
 
 

@@ -50,6 +50,8 @@ def sensor_words(name: str, units: Mapping[str, str] | None = None) -> str:
             break
     text = " ".join(tokens).strip() or name
     text = text[:1].upper() + text[1:]
+    if unit and unit.lower() in (t.lower() for t in tokens):  # bpr_bypass_ratio [ratio]: said already
+        unit = None
     return f"{text} ({unit})" if unit else text
 
 
@@ -103,10 +105,14 @@ class Reason:
         text = f"{self.what}: {_fmt(self.value)}"
         if self.share_below is not None and self.normal_low is not None and self.normal_high is not None:
             normal = f"normal {_fmt(self.normal_low)} to {_fmt(self.normal_high)}"
-            if self.level in ("far above", "above"):
-                text += f" — higher than {round(100 * self.share_below)}% of normal readings ({normal})"
+            if self.share_below >= 1.0:
+                text += f" — higher than any normal reading ({normal})"
+            elif self.share_below <= 0.0:
+                text += f" — lower than any normal reading ({normal})"
+            elif self.level in ("far above", "above"):
+                text += f" — higher than {min(99, round(100 * self.share_below))}% of normal readings ({normal})"
             elif self.level in ("far below", "below"):
-                text += f" — lower than {round(100 * (1 - self.share_below))}% of normal readings ({normal})"
+                text += f" — lower than {min(99, round(100 * (1 - self.share_below)))}% of normal readings ({normal})"
             else:
                 text += f" — within the normal range ({normal})"
         return f"{text}. {self.effect[:1].upper()}{self.effect[1:]}."

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
 from factory_mlops.audit import AuditLog
 from factory_mlops.config import CostConfig, ModelConfig, PlantConfig
@@ -87,7 +88,9 @@ def reproduce(
     through = dt.date.fromisoformat(tags["data_through"])
     expected = tags["training_data_sha256"]
     try:
-        ts = assemble_training_set(used, home, data_through=through)
+        until = tags.get("feedback_until") or None  # versions registered before the tag: the data end
+        ts = assemble_training_set(used, home, data_through=through,
+                                   feedback_until=pd.Timestamp(until) if until else None)
     except Exception as exc:  # no partitions left etc.
         raise ReproduceError(
             f"{p} v{version}: training data with sha256 {expected} (through {through}) is no longer available: {exc}"

@@ -4,6 +4,7 @@
 from collections.abc import Sequence
 
 import dagster as dg
+import pandas as pd
 
 from factory_mlops import pipeline
 from factory_mlops.config import PlantConfig
@@ -43,7 +44,8 @@ def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]
         trigger, reason, actor = _trigger(context)
         pipeline.request_retrain(factory_home.factory_home(), p, trigger=trigger, reason=reason, actor=actor,
                                  run_id=context.run_id)
-        ts = pipeline.assemble_training_set(config, factory_home.factory_home())
+        # verdicts given up to now count, also on yesterday's alarms given this morning (recorded on the version)
+        ts = pipeline.assemble_training_set(config, factory_home.factory_home(), feedback_until=pd.Timestamp.now(tz="UTC"))
         return dg.Output(ts, metadata={
             "task": ts.task, "rows": len(ts.frame), "failure_rows": ts.n_positive, "sha256": ts.sha256,
             "window": f"{ts.window_start} .. {ts.window_end}", "labels_known_until": str(ts.known_until),

@@ -71,14 +71,21 @@ def load_maintenance(config: PlantConfig, home: FactoryHome, *, as_of: pd.Timest
     return log
 
 
-def assemble_training_set(config: PlantConfig, home: FactoryHome, *, data_through: dt.date | None = None) -> TrainingSet:
+def assemble_training_set(
+    config: PlantConfig, home: FactoryHome, *, data_through: dt.date | None = None,
+    feedback_until: pd.Timestamp | dt.datetime | None = None,
+) -> TrainingSet:
     """Features of every contract-passing day in the lake (up to `data_through`, default the last),
     labelled from the maintenance log as it was known at the end of that day.
 
-    Operator feedback created by the end of that day overrides the label of the feature row its
-    prediction was made on (a row outside the window is added from its day's partition); the ids
-    used are in `feedback_ids`. RUL plants record feedback but do not join it (0/1 verdicts are
-    not remaining-useful-life targets). See `factory_mlops.feedback.feedback_labels`.
+    Operator feedback on predictions made by the end of that day, created by `feedback_until`
+    (default: the end of that day), overrides the label of the feature row its prediction was made
+    on (a row outside the window is added from its day's partition); the ids used are in
+    `feedback_ids` and the cutoff in `feedback_until`. A retrain passes the time it runs: a
+    verdict given this morning on yesterday's alarm is known now, although today's data has not
+    passed yet; `reproduce` passes the cutoff the version recorded. RUL plants record feedback but
+    do not join it (0/1 verdicts are not remaining-useful-life targets). See
+    `factory_mlops.feedback.feedback_labels`.
     """
     lake = Lake(home, config.plant_id)
     days = [d for d in passed_days(config, home, end=data_through) if lake.exists(FEATURES, d)]
@@ -89,9 +96,13 @@ def assemble_training_set(config: PlantConfig, home: FactoryHome, *, data_throug
     _, data_end = day_bounds(days[-1])
     spec = plant_feature_spec(config, home)
     maint = load_maintenance(config, home, as_of=data_end)
-    fb = feedback_labels(config, home, feats, data_end=data_end)
+    cutoff = data_end if feedback_until is None else pd.Timestamp(feedback_until).tz_convert("UTC")
+    if cutoff < data_end:
+        raise TrainingError(f"{config.plant_id}: feedback_until {cutoff.isoformat()} is before the data end "
+                            f"{data_end.isoformat()}; feedback known at the data end would be left out")
+    fb = feedback_labels(config, home, feats, data_end=data_end, cutoff=cutoff)
     ts = build_training_set(feats, maint, spec, config.model, data_end=data_end, label_overrides=fb.rows)
-    return replace(ts, feedback_ids=fb.ids)
+    return replace(ts, feedback_ids=fb.ids, feedback_until=cutoff)
 
 
 @dataclass
@@ -112,6 +123,7 @@ class Candidate:
     maintenance: pd.DataFrame = field(default_factory=pd.DataFrame)
     labels_known_until: pd.Timestamp | None = None
     feedback_ids: tuple[int, ...] = ()  # operator feedback whose labels the training set used
+    feedback_until: pd.Timestamp | None = None  # creation-time cutoff of the feedback read
 
     @property
     def data_through(self) -> dt.date:
@@ -145,7 +157,7 @@ def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
         train_positives=failure_rows(split.train, config.model.task, config.model.horizon_hours),
         holdout=split.holdout.reset_index(drop=True), reference=ref,
         maintenance=ts.maintenance if ts.maintenance is not None else pd.DataFrame(),
-        labels_known_until=ts.known_until, feedback_ids=ts.feedback_ids,
+        labels_known_until=ts.known_until, feedback_ids=ts.feedback_ids, feedback_until=ts.feedback_until,
     )
 
 
@@ -300,6 +312,7 @@ def register_candidate(
         "onnx_parity_max_abs_diff": repr(parity.max_abs_diff),
         "feedback_labels_used": str(len(candidate.feedback_ids)),
         "feedback_ids": id_ranges(candidate.feedback_ids),
+        "feedback_until": candidate.feedback_until.isoformat() if candidate.feedback_until is not None else "",
     }
     metrics = {k: float(v) for k, v in evaluation.challenger.items() if v == v}
     for name, sl in evaluation.challenger_slices.items():
@@ -316,7 +329,8 @@ def register_candidate(
             "threshold.json": {"threshold": trained.threshold, **trained.threshold_report},
             "model_config.json": model_config_doc(config),
             "slices.json": {"challenger": evaluation.challenger_slices, "champion": evaluation.champion_slices},
-            "feedback.json": {"feedback_labels_used": len(candidate.feedback_ids), "feedback_ids": list(candidate.feedback_ids)},
+            "feedback.json": {"feedback_labels_used": len(candidate.feedback_ids), "feedback_ids": list(candidate.feedback_ids),
+                              "feedback_until": candidate.feedback_until.isoformat() if candidate.feedback_until is not None else None},
         }
         artifacts = {}
         for name, doc in files.items():

@@ -10,6 +10,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
+
 from factory_mlops.audit import AuditLog
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
@@ -84,7 +86,7 @@ def run_retrain(
         return out
 
     request_retrain(home, config.plant_id, trigger=trigger, reason=reason, actor=actor, run_id=run_id)
-    ts = timed("training_set", lambda: assemble_training_set(config, home))
+    ts = timed("training_set", lambda: assemble_training_set(config, home, feedback_until=pd.Timestamp.now(tz="UTC")))
     cand = timed("train", lambda: train_candidate(config, ts))
     ev = timed("evaluate", lambda: evaluate_candidate(config, home, cand, registry))
     reg = timed("register", lambda: register_candidate(

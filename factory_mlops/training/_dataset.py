@@ -25,7 +25,8 @@ class TrainingSet:
     the next failure for the RUL task; `horizon_hours` says which rows count as failure rows.
     `maintenance` is the log the labels were built from (it tells training which failure each
     failure row precedes). `feedback_ids` are the operator-feedback rows whose labels override
-    maintenance-derived ones (see `build_training_set`'s `label_overrides`).
+    maintenance-derived ones (see `build_training_set`'s `label_overrides`); `feedback_until` is
+    the creation-time cutoff of the feedback that was read (None: the data end).
     """
 
     frame: pd.DataFrame
@@ -37,6 +38,7 @@ class TrainingSet:
     horizon_hours: float | None = None
     maintenance: pd.DataFrame | None = None
     feedback_ids: tuple[int, ...] = ()
+    feedback_until: pd.Timestamp | None = None
 
     @property
     def sha256(self) -> str:

@@ -47,22 +47,30 @@ def test_feedback_joins_a_retrain_is_marked_consumed_and_reproduces(gov, capsys,
                  "--home", str(home.root), "--plants", str(PLANTS)])
     assert code == 0 and "feedback #3 stored" in capsys.readouterr().out  # given now: after the data end
 
-    ts1 = pipeline.assemble_training_set(config, home)
+    ts1 = pipeline.assemble_training_set(config, home)  # no cutoff given: feedback created by the data end
     assert ts1.feedback_ids == tuple(r.id for r in used)
     assert ts1.sha256 != ts0.sha256 and len(ts1.frame) == len(ts0.frame)
 
     eager = config.model_copy(update={"model": config.model.model_copy(
         update={"min_improvement": -1.0, "recall_tolerance": 1.0, "alarm_rate_tolerance": 1.0, "cost_tolerance": 100.0,
                 "slice_tolerance": 1.0})})
-    out = pipeline.run_retrain(eager, home, registry, trigger="feedback", reason="2 operator labels", actor="person:ana")
-    assert out.candidate.training_sha256 == ts1.sha256 and out.candidate.feedback_ids == ts1.feedback_ids
+    out = pipeline.run_retrain(eager, home, registry, trigger="feedback", reason="3 operator labels", actor="person:ana")
+    # a retrain reads the feedback given up to the time it runs: carla's verdict, given after the data end, counts
+    assert out.candidate.feedback_ids == (used[0].id, used[1].id, 3)
     tags = registry.get_version(config.plant_id, out.version).tags
-    assert tags["feedback_labels_used"] == "2" and tags["feedback_ids"] == f"{used[0].id}-{used[1].id}"
+    cutoff = pd.Timestamp(tags["feedback_until"])
+    assert cutoff > pd.Timestamp(days[-1], tz="UTC") + pd.Timedelta(days=1)  # after the data end
+    ts2 = pipeline.assemble_training_set(config, home, feedback_until=cutoff)
+    assert out.candidate.training_sha256 == ts2.sha256 and ts2.feedback_ids == out.candidate.feedback_ids
+    assert tags["feedback_labels_used"] == "3" and tags["feedback_ids"] == f"{used[0].id}-3"
     assert "operator feedback labels used" in out.model_card
     store = FeedbackStore.for_home(home)
     assert {r.id: r.consumed_by_version for r in store.records(config.plant_id)} == {
-        used[0].id: out.version, used[1].id: out.version, 3: None}
-    assert [r.id for r in store.pending(config.plant_id)] == [3]
+        used[0].id: out.version, used[1].id: out.version, 3: out.version}
+    assert store.pending(config.plant_id) == []
 
+    # a verdict given after the retrain waits for the next one, and does not change what reproduce rebuilds
+    later = record_feedback(config, home, prediction_id=labelled.iloc[-2]["prediction_id"], verdict="wrong", by="dora")
+    assert [r.id for r in store.pending(config.plant_id)] == [later.id]
     report = reproduce(eager, home, registry, out.version)
-    assert report.reproduced and report.training_data_sha256 == ts1.sha256
+    assert report.reproduced and report.training_data_sha256 == ts2.sha256
