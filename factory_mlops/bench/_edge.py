@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bench._machine import machine_info
+from factory_mlops.bench._machine import machine_info, stop_process
 
 PLANT = "plant_a"
 DEFAULT_DAYS = 10
@@ -609,12 +609,7 @@ def http_shape(
             at += timed
             out.update(asyncio.run(closed_loop(url, bodies[at:], capacity_workers, capacity_seconds)))
         finally:
-            proc.terminate()
-            try:
-                proc.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+            stop_process(proc, timeout=10)
     out["seconds"] = seconds
     out["sweep"] = points
     out["max_rps_within_aim"] = max(

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from factory_mlops.bench._machine import machine_info
+from factory_mlops.bench._machine import machine_info, stop_process
 
 PLANT = "plant_a"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -175,11 +175,7 @@ def run_load(home_root: Path, *, clients: int = 50, per_client: int = 60, double
             t.join()
         wall = time.perf_counter() - t0
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        stop_process(server)
 
     records = store.records(PLANT)
     per_prediction = Counter(r.prediction_id for r in records)
