@@ -812,6 +812,26 @@ def _format_loc(loc: tuple[Any, ...]) -> str:
     return out or "<root>"
 
 
+def validation_lines(exc: ValidationError) -> list[str]:
+    """One line per pydantic error of a YAML-backed model: the key path, what is wrong, the value given.
+
+    Shared by every YAML file the library validates (plant.yaml, benchmark scenarios).
+    """
+    lines = []
+    for err in exc.errors():
+        key = _format_loc(err["loc"])
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            lines.append(f"  {key}: unknown key (remove it or check its spelling)")
+        elif not err["loc"]:  # a whole-file consistency rule: the input is the whole file
+            lines.append(f"  {msg}")
+        elif err["type"] == "missing":
+            lines.append(f"  {key}: required key is missing")
+        else:
+            lines.append(f"  {key}: {msg} (got {err.get('input')!r})")
+    return lines
+
+
 def parse_plant_config(data: Any, source: str = "<memory>") -> PlantConfig:
     """Validate a mapping (e.g. parsed YAML) into a PlantConfig, or raise PlantConfigError."""
     if not isinstance(data, dict):
@@ -819,18 +839,7 @@ def parse_plant_config(data: Any, source: str = "<memory>") -> PlantConfig:
     try:
         return PlantConfig.model_validate({**data, "source_path": source})
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = _format_loc(err["loc"])
-            if err["type"] == "extra_forbidden":
-                lines.append(f"  {key}: unknown key (remove it or check its spelling)")
-            elif not err["loc"]:  # a whole-config consistency rule: the input is the whole file
-                lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
-            elif err["type"] == "missing":
-                lines.append(f"  {key}: required key is missing")
-            else:
-                lines.append(f"  {key}: {err['msg']} (got {err.get('input')!r})")
-        raise PlantConfigError(f"{source}: invalid plant config\n" + "\n".join(lines)) from None
+        raise PlantConfigError(f"{source}: invalid plant config\n" + "\n".join(validation_lines(exc))) from None
 
 
 def load_plant_config(path: str | Path) -> PlantConfig:

@@ -31,7 +31,13 @@ import numpy as np
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from factory_mlops.config import PlantConfig, SimEventConfig, load_plant_config, parse_plant_config
+from factory_mlops.config import (
+    PlantConfig,
+    SimEventConfig,
+    load_plant_config,
+    parse_plant_config,
+    validation_lines,
+)
 from factory_mlops.errors import FactoryMLOpsError
 
 DEFAULT_SCENARIO = Path(__file__).resolve().parent / "scenarios" / "year_three_plants.yaml"
@@ -91,13 +97,6 @@ class Scenario(_Strict):
         return self
 
 
-def _format_loc(loc: tuple[Any, ...]) -> str:
-    out = ""
-    for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
-    return out or "<root>"
-
-
 def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
     """Validate a mapping (parsed YAML) into a `Scenario`, or raise `ScenarioError` naming the key."""
     if not isinstance(data, dict):
@@ -105,18 +104,7 @@ def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = _format_loc(err["loc"])
-            if err["type"] == "extra_forbidden":
-                lines.append(f"  {key}: unknown key (remove it or check its spelling)")
-            elif err["type"] == "missing":
-                lines.append(f"  {key}: required key is missing")
-            elif not err["loc"]:
-                lines.append(f"  {err['msg'].removeprefix('Value error, ')}")
-            else:
-                lines.append(f"  {key}: {err['msg'].removeprefix('Value error, ')} (got {err.get('input')!r})")
-        raise ScenarioError(f"{source}: invalid scenario\n" + "\n".join(lines)) from None
+        raise ScenarioError(f"{source}: invalid scenario\n" + "\n".join(validation_lines(exc))) from None
 
 
 def load_scenario(path: str | Path | None = None) -> tuple[Scenario, Path]:
