@@ -17,6 +17,7 @@ See docs/feedback.md.
 
 from factory_mlops.feedback._errors import DuplicateFeedbackError, FeedbackError
 from factory_mlops.feedback._join import FeedbackLabels, feedback_labels
+from factory_mlops.feedback._queue import FeedbackQueue, feedback_queue
 from factory_mlops.feedback._record import find_prediction, known_failure_types, record_feedback
 from factory_mlops.feedback._schema import VERDICTS, FeedbackRecord, derive_label
 from factory_mlops.feedback._store import FEEDBACK_URL_ENV, FeedbackStore
@@ -27,10 +28,12 @@ __all__ = [
     "DuplicateFeedbackError",
     "FeedbackError",
     "FeedbackLabels",
+    "FeedbackQueue",
     "FeedbackRecord",
     "FeedbackStore",
     "derive_label",
     "feedback_labels",
+    "feedback_queue",
     "find_prediction",
     "known_failure_types",
     "record_feedback",

@@ -304,12 +304,17 @@ class PlantView:
         return sorted(alerts, key=lambda a: (a.day, a.created_at), reverse=True)[:limit]
 
     def queue_status(self) -> dict[str, int]:
-        """Labels waiting for the next retrain and the feedback trigger's threshold (cheap)."""
-        return {"pending": self.store.pending_count(self.plant_id), "threshold": self.config.retrain.feedback_min_labels}
+        """Labels the feedback trigger counts, the ones it no longer counts, and its threshold."""
+        from factory_mlops.feedback import feedback_queue
+
+        queue = feedback_queue(self.config, self.home, self.store)
+        return {"pending": len(queue.counted), "not_counted": len(queue.unusable),
+                "threshold": self.config.retrain.feedback_min_labels}
 
     def impact(self) -> dict[str, Any]:
         """What feedback did: the queue against the threshold, retrains it asked for, models that used it."""
         summary = self.store.summary(self.plant_id, task=self.config.model.task)
+        status = self.queue_status()
         audit = AuditLog.for_home(self.home)
         requested = [e for e in audit.entries(plant=self.plant_id, kinds=["retrain_requested"])
                      if str(e.details.get("trigger", "")).startswith("feedback")]
@@ -317,7 +322,8 @@ class PlantView:
                      if int(e.details.get("feedback_labels_used", 0) or 0) > 0
                      or str(e.details.get("trigger", "")).startswith("feedback")]
         return {
-            "pending": summary["pending"],
+            "pending": status["pending"],
+            "not_counted": status["not_counted"],
             "threshold": self.config.retrain.feedback_min_labels,
             "cooldown_days": self.config.retrain.cooldown_days,
             "summary": summary,

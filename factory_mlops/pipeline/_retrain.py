@@ -369,7 +369,8 @@ def register_candidate(
                  versions={"challenger": version.version, "champion": evaluation.champion_version},
                  details={"promote": d.promote, "trigger": trigger, "trigger_reason": reason[:1000],
                           "training_data_sha256": candidate.training_sha256,
-                          "feedback_labels_used": len(candidate.feedback_ids)})
+                          "feedback_labels_used": len(candidate.feedback_ids),
+                          "feedback_until": candidate.feedback_until.isoformat() if candidate.feedback_until is not None else None})
     if d.promote:
         promote_version(config, home, registry, version.version, actor=actor,
                         reason=f"gate passed ({trigger}): {d.summary}"[:2000])

@@ -148,10 +148,15 @@ def feedback_failure_types(config: PlantConfig, home: FactoryHome) -> set[str]:
 
 
 def feedback_signal(config: PlantConfig, home: FactoryHome) -> Signal | None:
-    """The operator feedback queue: labels not yet used by a retrain (None when it is empty)."""
-    from factory_mlops.feedback import FeedbackStore
+    """The operator feedback queue: labels a retrain can still use (None when there is none).
 
-    pending = FeedbackStore.for_home(home).pending(config.plant_id)
+    Pending verdicts the last retrain read and could not use (a RUL plant, a day without feature
+    rows) are not counted: see `factory_mlops.feedback.feedback_queue`.
+    """
+    from factory_mlops.feedback import feedback_queue
+
+    queue = feedback_queue(config, home)
+    pending = list(queue.counted)
     if not pending:
         return None
     n, need = len(pending), config.retrain.feedback_min_labels
@@ -159,6 +164,8 @@ def feedback_signal(config: PlantConfig, home: FactoryHome) -> Signal | None:
     newest = max(pd.Timestamp(r.prediction_time) for r in pending)
     at = newest.tz_localize("UTC") if newest.tzinfo is None else newest
     last_id = max(int(r.id) for r in pending)
+    stale = len(queue.unusable)
+    note = f"; {stale} older verdict(s) the last retrain could not use are not counted" if stale else ""
     return Signal("feedback", "critical" if n >= need else "warning", at,
-                  f"{n} operator label(s) queued ({wrong} 'wrong'), threshold {need}", f"fb-{last_id}",
-                  {"pending": n, "wrong": wrong, "last_id": last_id})
+                  f"{n} operator label(s) queued ({wrong} 'wrong'), threshold {need}{note}", f"fb-{last_id}",
+                  {"pending": n, "wrong": wrong, "last_id": last_id, "not_counted": stale})
