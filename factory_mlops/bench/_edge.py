@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bench._machine import machine_info, stop_process
+from factory_mlops.bench._machine import free_port, machine_info, stop_process
 
 PLANT = "plant_a"
 DEFAULT_DAYS = 10
@@ -336,12 +336,6 @@ def service_available() -> bool:
     return importlib.util.find_spec(SERVICE_MODULE) is not None
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 # Runs in the child: the service as `factory-mlops edge serve` runs it (uvicorn, one worker), with
 # the plant config (input checks on) whose machines are the bench's machine copies.
 _SERVER = r"""
@@ -580,7 +574,7 @@ def http_shape(
     line = {m.id: m.line for m in setup.config.machines}
     machine_cls = type(setup.config.machines[0])
     plant = setup.config.model_copy(update={"machines": [machine_cls(id=c, line=line[o]) for c, o in ids]})
-    port = _free_port()
+    port = free_port()
     req = setup.node_dir.parent / f"serve-{shape}.json"
     req.write_text(json.dumps({
         "config": plant.model_dump(mode="json"), "source": f"<bench edge {plant.plant_id}>",

@@ -28,16 +28,10 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from factory_mlops.bench._machine import machine_info, stop_process
+from factory_mlops.bench._machine import free_port, machine_info, stop_process
 
 PLANT = "plant_a"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 class _Tablet:
@@ -111,7 +105,7 @@ def run_load(home_root: Path, *, clients: int = 50, per_client: int = 60, double
     for name, pw in passwords.items():
         users.add_user(name, pw, plant_id=PLANT, role="operator")
 
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "factory_mlops.cli", "feedback", "serve", "--port", str(port), "--home", str(home.root),
          "--plants", str(plants)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)

@@ -11,7 +11,6 @@ import contextlib
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -25,6 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from factory_mlops.bench._machine import free_port
 from factory_mlops.deploy import install_bundle
 from factory_mlops.edge import PredictionLog
 from factory_mlops_tests.deploy._synthetic import START, synthetic_readings
@@ -48,12 +48,6 @@ add_edge_parser(parser.add_subparsers(dest="command", required=True))
 args = parser.parse_args(sys.argv[1:])
 sys.exit(args.func(args))
 """
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass

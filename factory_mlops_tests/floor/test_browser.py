@@ -9,7 +9,6 @@ $FACTORY_MLOPS_ARTIFACTS).
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from pathlib import Path
@@ -18,6 +17,7 @@ import dagster as dg
 import pytest
 import uvicorn
 
+from factory_mlops.bench._machine import free_port
 from factory_mlops.orchestration import build_plant_definitions
 from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource
@@ -41,15 +41,9 @@ def _browser_or_skip() -> None:
     pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); CI runs this test")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture
 def served(floor):
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(floor.app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -14,7 +14,6 @@ import os
 import pwd
 import secrets
 import shutil
-import socket
 import subprocess
 import tempfile
 import threading
@@ -24,6 +23,7 @@ import pytest
 import sqlalchemy as sa
 
 from factory_mlops.bench._floor_home import build_sample_plant
+from factory_mlops.bench._machine import free_port
 from factory_mlops.config import load_plant_config
 from factory_mlops.feedback import DuplicateFeedbackError, FeedbackStore
 from factory_mlops.floor import create_app
@@ -39,12 +39,6 @@ def _missing(why: str) -> None:
     if os.environ.get("FACTORY_MLOPS_REQUIRE_POSTGRES"):
         pytest.fail(f"PostgreSQL is required here but {why}")
     pytest.skip(f"{why}; CI runs this test")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +61,7 @@ def pg_server():
     root = Path(tempfile.mkdtemp(prefix="fm-pg-", dir="/tmp"))
     if as_user:
         shutil.chown(root, "postgres")
-    data, port = root / "data", _free_port()
+    data, port = root / "data", free_port()
     subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres"],
                    check=True, capture_output=True)
     subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
