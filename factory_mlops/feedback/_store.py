@@ -71,6 +71,26 @@ def _set_sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
         cur.close()
 
 
+#: Postgres advisory lock key held while tables are created (any constant; the same for every process).
+_SCHEMA_LOCK = 7_262_021_008
+
+
+def create_tables(conn: sa.Connection, tables: Iterable[sa.Table]) -> None:
+    """Create `tables` and their indexes when missing, safely when several processes start at once.
+
+    Postgres's `CREATE TABLE IF NOT EXISTS` is not safe when two sessions run it at the same moment:
+    one of them fails with a duplicate `pg_type` row or "relation already exists". Every creator
+    first takes one transaction-scoped advisory lock, so they create in turn and the later ones find
+    the tables. SQLite serialises writers by itself.
+    """
+    if conn.dialect.name == "postgresql":
+        conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_SCHEMA_LOCK})")
+    for table in tables:
+        conn.execute(sa.schema.CreateTable(table, if_not_exists=True))
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+
+
 def normalize_person(by: str | None) -> str:
     """Who gave the feedback: stripped, a leading `person:` removed; FeedbackError when empty."""
     name = (by or "").strip()
@@ -231,10 +251,11 @@ class FeedbackStore:
             raise FeedbackError(f"feedback store {self.safe_url}: {type(e.orig).__name__}: {e.orig}") from e
 
     def _create_table(self) -> None:
-        with self._begin() as conn:
-            conn.execute(sa.schema.CreateTable(_T, if_not_exists=True))
-            for index in sorted(_T.indexes, key=lambda i: str(i.name)):
-                conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+        try:
+            with self._begin() as conn:
+                create_tables(conn, [_T])
+        except exc.IntegrityError as e:  # not expected under the lock; never leak a raw driver error
+            raise FeedbackError(f"feedback store {self.safe_url}: cannot create the feedback table: {e.orig}") from e
 
     def journal_mode(self) -> str | None:
         """SQLite's journal mode (`wal` for this store); None on other databases."""

@@ -26,6 +26,7 @@ from sqlalchemy import exc
 
 from factory_mlops.errors import FactoryMLOpsError
 from factory_mlops.feedback._schema import MAX_NAME, UTCDateTime
+from factory_mlops.feedback._store import create_tables
 from factory_mlops.floor._passwords import DUMMY_HASH, hash_password, verify_password
 
 #: The roles a person can hold in a plant.
@@ -113,10 +114,7 @@ class UserStore:
     def __init__(self, engine: sa.Engine) -> None:
         self.engine = engine
         with engine.begin() as conn:
-            for table in metadata.sorted_tables:
-                conn.execute(sa.schema.CreateTable(table, if_not_exists=True))
-                for index in sorted(table.indexes, key=lambda i: str(i.name)):
-                    conn.execute(sa.schema.CreateIndex(index, if_not_exists=True))
+            create_tables(conn, metadata.sorted_tables)
 
     @contextmanager
     def _begin(self) -> Iterator[sa.Connection]:

@@ -106,6 +106,33 @@ def test_store_on_postgres_refuses_a_second_verdict_and_keeps_times_in_utc(pg_ur
     store.close()
 
 
+def test_many_processes_opening_a_new_database_at_once_all_succeed(pg_url):
+    """A plant-wide database on its first day: the page and edge sites start together."""
+    from factory_mlops.floor import UserStore
+
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(8)
+
+    def start() -> None:
+        try:
+            barrier.wait(timeout=30)
+            store = FeedbackStore(pg_url)
+            UserStore(store.engine)
+            store.close()
+        except BaseException as exc:  # reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    with sa.create_engine(pg_url).connect() as conn:
+        tables = set(sa.inspect(conn).get_table_names())
+    assert {"feedback", "floor_users", "floor_memberships", "floor_sessions"} <= tables
+
+
 def test_concurrent_writers_on_postgres_store_each_verdict_once(pg_url):
     store = FeedbackStore(pg_url)
     errors: list[BaseException] = []
