@@ -47,7 +47,9 @@ class Calibration:
         if self.method not in METHODS:
             raise ValueError(f"calibration method {self.method!r} is not one of {METHODS}")
         if self.method == ISOTONIC and (len(self.x) != len(self.y) or len(self.x) < 1):
-            raise ValueError(f"isotonic calibration needs x and y of one length >= 1, got {len(self.x)}, {len(self.y)}")
+            raise ValueError(
+                f"isotonic calibration needs x and y of one length >= 1, got {len(self.x)}, {len(self.y)}"
+            )
 
     def apply(self, proba: np.ndarray) -> np.ndarray:
         """Calibrated probabilities for raw probabilities `proba` (float64, same shape)."""
@@ -92,19 +94,29 @@ def fit_calibration(
     t = np.asarray(y, dtype=np.float64)
     w = np.ones(len(p)) if weights is None else np.asarray(weights, dtype=np.float64)
     if not (len(p) == len(t) == len(w)):
-        raise ValueError(f"calibration needs equal lengths, got {len(p)} probabilities, {len(t)} outcomes, {len(w)} weights")
+        raise ValueError(
+            f"calibration needs equal lengths, got {len(p)} probabilities, {len(t)} outcomes, {len(w)} weights"
+        )
     if method == NONE:
         return Calibration()
     if len(np.unique(t)) < 2:
-        raise ValueError("calibration needs both failure and normal rows among the out-of-fold predictions")
+        raise ValueError(
+            "calibration needs both failure and normal rows among the out-of-fold predictions"
+        )
     if method == ISOTONIC:
         from sklearn.isotonic import IsotonicRegression
 
-        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(p, t, sample_weight=w)
-        return Calibration(ISOTONIC, x=tuple(map(float, iso.X_thresholds_)), y=tuple(map(float, iso.y_thresholds_)))
+        iso = IsotonicRegression(out_of_bounds="clip", y_min=0.0, y_max=1.0).fit(
+            p, t, sample_weight=w
+        )
+        return Calibration(
+            ISOTONIC, x=tuple(map(float, iso.X_thresholds_)), y=tuple(map(float, iso.y_thresholds_))
+        )
     from sklearn.linear_model import LogisticRegression
 
-    lr = LogisticRegression(C=1e6, max_iter=1000).fit(_logit(p).reshape(-1, 1), t.astype(int), sample_weight=w)
+    lr = LogisticRegression(C=1e6, max_iter=1000).fit(
+        _logit(p).reshape(-1, 1), t.astype(int), sample_weight=w
+    )
     a, b = float(lr.coef_[0, 0]), float(lr.intercept_[0])
     if a <= 0:
         raise ValueError(

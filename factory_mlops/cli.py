@@ -22,7 +22,11 @@ def _cmd_bench(args: argparse.Namespace) -> int:
     from factory_mlops.bench import run_benchmark
 
     result = run_benchmark(args.name, args)
-    print(json.dumps(result, default=str) if args.json else result.get("text", json.dumps(result, indent=2, default=str)))
+    print(
+        json.dumps(result, default=str)
+        if args.json
+        else result.get("text", json.dumps(result, indent=2, default=str))
+    )
     return 0
 
 
@@ -48,7 +52,9 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
             print(_describe_report(report))
     if args.json:
         payload = [r.to_dict() for r in reports]
-        print(json.dumps(payload if len(payload) > 1 or args.json_list else payload[0], indent=None))
+        print(
+            json.dumps(payload if len(payload) > 1 or args.json_list else payload[0], indent=None)
+        )
     rejected = [r for r in reports if r.status == "rejected"]
     return 1 if rejected else 0
 
@@ -63,34 +69,65 @@ def _describe_report(report: object) -> str:
         lines.append(f"  quarantined {n:>8} × {reason}")
     lines.extend(f"  {f['severity']:>7}: {f['rule']}: {f['message']}" for f in d["failures"])
     if d["days"]:
-        lines.append(f"  days: {d['days'][0]} .. {d['days'][-1]} ({len(d['days'])}), label events: {d['label_events']}")
+        lines.append(
+            f"  days: {d['days'][0]} .. {d['days'][-1]} ({len(d['days'])}), label events: {d['label_events']}"
+        )
     return "\n".join(lines)
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="factory-mlops", description="Pipeline-as-code MLOps for plants, on Dagster.")
+    parser = argparse.ArgumentParser(
+        prog="factory-mlops", description="Pipeline-as-code MLOps for plants, on Dagster."
+    )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    demo = sub.add_parser("demo", help="run the closed loop on three simulated plants (embedded defaults)")
-    demo.add_argument("--home", default=None, help="factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)")
-    demo.add_argument("--plants", default=None, help="folder of plant folders (default: the packaged plants/)")
-    demo.add_argument("--json", action="store_true", help="print a machine-readable summary as the last line")
+    demo = sub.add_parser(
+        "demo", help="run the closed loop on three simulated plants (embedded defaults)"
+    )
+    demo.add_argument(
+        "--home",
+        default=None,
+        help="factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)",
+    )
+    demo.add_argument(
+        "--plants", default=None, help="folder of plant folders (default: the packaged plants/)"
+    )
+    demo.add_argument(
+        "--json", action="store_true", help="print a machine-readable summary as the last line"
+    )
     demo.add_argument("--no-progress", action="store_true", help="hide the progress bar")
     demo.set_defaults(func=_cmd_demo)
 
     ingest = sub.add_parser(
-        "ingest", help="validate and ingest historian exports of a plant (outside Dagster)",
+        "ingest",
+        help="validate and ingest historian exports of a plant (outside Dagster)",
         description="Validate files against the plant's data contract, store accepted rows in the lake and "
         "the rest in the quarantine. Exit 0 when every file was processed (even with quarantined rows), "
-        "1 when a file was rejected whole, 2 on a usage/config error.")
-    ingest.add_argument("plant", help="plant id (plants/<id>/plant.yaml) or the path of a plant.yaml")
-    ingest.add_argument("files", nargs="+", help="CSV / Parquet exports as configured in the plant's source block")
-    ingest.add_argument("--json", action="store_true",
-                        help="print per file: rows_received, rows_accepted, rows_quarantined, reasons, status (one "
-                        "object for one file, a list for several)")
+        "1 when a file was rejected whole, 2 on a usage/config error.",
+    )
+    ingest.add_argument(
+        "plant", help="plant id (plants/<id>/plant.yaml) or the path of a plant.yaml"
+    )
+    ingest.add_argument(
+        "files", nargs="+", help="CSV / Parquet exports as configured in the plant's source block"
+    )
+    ingest.add_argument(
+        "--json",
+        action="store_true",
+        help="print per file: rows_received, rows_accepted, rows_quarantined, reasons, status (one "
+        "object for one file, a list for several)",
+    )
     ingest.add_argument("--json-list", action="store_true", help="with --json: always print a list")
-    ingest.add_argument("--home", default=None, help="factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)")
-    ingest.add_argument("--plants", default=None, help="folder of plant folders (default: ./plants or the packaged one)")
+    ingest.add_argument(
+        "--home",
+        default=None,
+        help="factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)",
+    )
+    ingest.add_argument(
+        "--plants",
+        default=None,
+        help="folder of plant folders (default: ./plants or the packaged one)",
+    )
     ingest.set_defaults(func=_cmd_ingest)
 
     bench = sub.add_parser("bench", help="run a benchmark and print its figures")
@@ -104,10 +141,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="folder of external data for benchmarks that need it (cmapss: train/test/RUL_FD001.txt; "
         "default $FACTORY_MLOPS_CMAPSS_DIR, else ../shared/data/cmapss)",
     )
-    bench.add_argument("--seed", type=int, default=None, help="policies: override the scenario's seed")
-    bench.add_argument("--scenario", default=None,
-                       help="policies: scenario YAML (default: the shipped year_three_plants.yaml)")
-    bench.add_argument("--quick", action="store_true", help="policies: leave out the C-MAPSS FD002 repeat")
+    bench.add_argument(
+        "--seed", type=int, default=None, help="policies: override the scenario's seed"
+    )
+    bench.add_argument(
+        "--scenario",
+        default=None,
+        help="policies: scenario YAML (default: the shipped year_three_plants.yaml)",
+    )
+    bench.add_argument(
+        "--quick", action="store_true", help="policies: leave out the C-MAPSS FD002 repeat"
+    )
     bench.set_defaults(func=_cmd_bench)
 
     from factory_mlops.audit import add_audit_parser

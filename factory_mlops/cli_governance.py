@@ -13,7 +13,9 @@ import os
 import sys
 
 _HOME_HELP = "factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)"
-_PLANTS_HELP = "folder of plant folders (default: $FACTORY_MLOPS_PLANTS, ./plants or the packaged one)"
+_PLANTS_HELP = (
+    "folder of plant folders (default: $FACTORY_MLOPS_PLANTS, ./plants or the packaged one)"
+)
 
 
 def _person(by: str | None) -> str:
@@ -27,7 +29,11 @@ def _context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
 
     home = FactoryHome.resolve(args.home)
     if not home.mlflow_db.exists():
-        raise SystemExit(_fail(f"no registry under {home.root} (no {home.mlflow_db.name}); pass --home or run a retrain first"))
+        raise SystemExit(
+            _fail(
+                f"no registry under {home.root} (no {home.mlflow_db.name}); pass --home or run a retrain first"
+            )
+        )
     return home, ModelRegistry.from_home(home)
 
 
@@ -73,7 +79,9 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     try:
         config = resolve_plant(args.plant, args.plants)
         home, registry = _context(args)
-        result = rollback(config, home, registry, to=args.to, reason=args.reason, actor=_person(args.by))
+        result = rollback(
+            config, home, registry, to=args.to, reason=args.reason, actor=_person(args.by)
+        )
     except GovernanceError as exc:
         print(f"rollback refused: {exc}", file=sys.stderr)
         return 1
@@ -82,9 +90,11 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
-        print(f"{result.plant_id}: champion v{result.from_version} -> v{result.to_version}; bundle "
-              f"{result.deployment.bundle_sha256[:12]}… now serves on {', '.join(result.deployment.nodes)} "
-              f"(by {result.actor}: {result.reason})")
+        print(
+            f"{result.plant_id}: champion v{result.from_version} -> v{result.to_version}; bundle "
+            f"{result.deployment.bundle_sha256[:12]}… now serves on {', '.join(result.deployment.nodes)} "
+            f"(by {result.actor}: {result.reason})"
+        )
     return 0
 
 
@@ -96,10 +106,21 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     try:
         config = resolve_plant(args.plant, args.plants)
         home, registry = _context(args)
-        report = reproduce(config, home, registry, args.version, tolerance=args.tolerance, actor=_person(args.by))
+        report = reproduce(
+            config, home, registry, args.version, tolerance=args.tolerance, actor=_person(args.by)
+        )
     except ReproduceError as exc:
         if args.json:
-            print(json.dumps({"plant_id": args.plant, "version": args.version, "reproduced": False, "error": str(exc)}))
+            print(
+                json.dumps(
+                    {
+                        "plant_id": args.plant,
+                        "version": args.version,
+                        "reproduced": False,
+                        "error": str(exc),
+                    }
+                )
+            )
         print(f"cannot reproduce: {exc}", file=sys.stderr)
         return 1
     except FactoryMLOpsError as exc:
@@ -108,42 +129,65 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         print(json.dumps(report.to_dict()))
     else:
         verdict = "REPRODUCED" if report.reproduced else "NOT REPRODUCED"
-        print(f"{report.plant_id} v{report.version}: {verdict} — training data sha256 {report.training_data_sha256[:12]}… "
-              f"({report.rows} rows) rebuilt; max |Δ| {report.max_abs_diff:.3g} on {report.holdout_rows} holdout rows "
-              f"(tolerance {report.tolerance:g}); threshold {report.threshold_registered:.6g} vs "
-              f"{report.threshold_reproduced:.6g}; code {report.code_version_registered} -> {report.code_version_now}; "
-              f"{report.seconds:.1f} s")
+        print(
+            f"{report.plant_id} v{report.version}: {verdict} — training data sha256 {report.training_data_sha256[:12]}… "
+            f"({report.rows} rows) rebuilt; max |Δ| {report.max_abs_diff:.3g} on {report.holdout_rows} holdout rows "
+            f"(tolerance {report.tolerance:g}); threshold {report.threshold_registered:.6g} vs "
+            f"{report.threshold_reproduced:.6g}; code {report.code_version_registered} -> {report.code_version_now}; "
+            f"{report.seconds:.1f} s"
+        )
     return 0 if report.reproduced else 1
 
 
 def add_governance_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `status`, `rollback` and `reproduce` to the `factory-mlops` parser."""
-    st = sub.add_parser("status", help="champion, challenger, last retrain and edge versions per plant")
-    st.add_argument("plant", nargs="?", help="plant id (default: every plant with a registered model)")
-    st.add_argument("--history", action="store_true", help="also list every champion change (who, when, why)")
-    st.add_argument("--json", action="store_true", help="print JSON (one object for a plant, else a list)")
+    st = sub.add_parser(
+        "status", help="champion, challenger, last retrain and edge versions per plant"
+    )
+    st.add_argument(
+        "plant", nargs="?", help="plant id (default: every plant with a registered model)"
+    )
+    st.add_argument(
+        "--history", action="store_true", help="also list every champion change (who, when, why)"
+    )
+    st.add_argument(
+        "--json", action="store_true", help="print JSON (one object for a plant, else a list)"
+    )
     st.add_argument("--home", default=None, help=_HOME_HELP)
     st.add_argument("--plants", default=None, help=_PLANTS_HELP)
     st.set_defaults(func=_cmd_status)
 
-    rb = sub.add_parser("rollback", help="make an earlier version champion again and redeploy it to the edge",
-                        description="Moves the plant's champion alias, installs that version's registered bundle "
-                        "on every edge node and writes the audit entries. Without --to: the previous champion.")
+    rb = sub.add_parser(
+        "rollback",
+        help="make an earlier version champion again and redeploy it to the edge",
+        description="Moves the plant's champion alias, installs that version's registered bundle "
+        "on every edge node and writes the audit entries. Without --to: the previous champion.",
+    )
     rb.add_argument("plant")
     rb.add_argument("--to", type=int, default=None, metavar="VERSION", help="version to go back to")
     rb.add_argument("--reason", required=True, help="why (recorded in the audit log)")
-    rb.add_argument("--by", default=None, help="who (default: $FACTORY_MLOPS_USER or the login name)")
+    rb.add_argument(
+        "--by", default=None, help="who (default: $FACTORY_MLOPS_USER or the login name)"
+    )
     rb.add_argument("--json", action="store_true")
     rb.add_argument("--home", default=None, help=_HOME_HELP)
     rb.add_argument("--plants", default=None, help=_PLANTS_HELP)
     rb.set_defaults(func=_cmd_rollback)
 
-    rp = sub.add_parser("reproduce", help="retrain a version from its lineage and compare its predictions",
-                        description="Exit 0 when the retrained model's holdout scores equal the registered ones "
-                        "(within --tolerance), 1 when they differ or the training data is no longer available.")
+    rp = sub.add_parser(
+        "reproduce",
+        help="retrain a version from its lineage and compare its predictions",
+        description="Exit 0 when the retrained model's holdout scores equal the registered ones "
+        "(within --tolerance), 1 when they differ or the training data is no longer available.",
+    )
     rp.add_argument("plant")
     rp.add_argument("version", type=int)
-    rp.add_argument("--tolerance", type=float, default=1e-9, help="max |score difference| accepted (default 1e-9)")
+    rp.add_argument(
+        "--tolerance",
+        type=float,
+        default=1e-9,
+        help="max |score difference| accepted (default 1e-9)",
+    )
     rp.add_argument("--by", default=None, help="who asked (audit log)")
     rp.add_argument("--json", action="store_true")
     rp.add_argument("--home", default=None, help=_HOME_HELP)

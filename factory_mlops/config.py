@@ -48,7 +48,9 @@ class SensorConfig(_Strict):
     @model_validator(mode="after")
     def _range(self) -> SensorConfig:
         if self.min >= self.max:
-            raise ValueError(f"sensor {self.name!r}: min ({self.min}) must be below max ({self.max})")
+            raise ValueError(
+                f"sensor {self.name!r}: min ({self.min}) must be below max ({self.max})"
+            )
         return self
 
 
@@ -59,7 +61,8 @@ class MachineConfig(_Strict):
     line: str
     type: str = ""
     installed: dt.datetime | None = Field(
-        None, description="Install (or overhaul) time: a reset for time-since-maintenance and baselines."
+        None,
+        description="Install (or overhaul) time: a reset for time-since-maintenance and baselines.",
     )
 
 
@@ -67,10 +70,21 @@ RuleSeverity = Literal["error", "warning", "off"]
 
 # Batch-level rules whose severity plant.yaml may override (per sensor where marked True).
 SEVERITY_RULES: dict[str, bool] = {
-    "unexpected_columns": False, "null_rate": True, "quarantine_rate": False, "min_rows": False,
-    "non_monotonic_timestamps": False, "cadence": True, "gap": False, "latency": False,
-    "out_of_range_persistent": True, "stuck": True, "spike": True, "unit_suspect": True,
-    "foreign_batch": False, "band": True, "duplicate_of_other_file": False,
+    "unexpected_columns": False,
+    "null_rate": True,
+    "quarantine_rate": False,
+    "min_rows": False,
+    "non_monotonic_timestamps": False,
+    "cadence": True,
+    "gap": False,
+    "latency": False,
+    "out_of_range_persistent": True,
+    "stuck": True,
+    "spike": True,
+    "unit_suspect": True,
+    "foreign_batch": False,
+    "band": True,
+    "duplicate_of_other_file": False,
 }
 
 
@@ -134,7 +148,8 @@ class ContractConfig(_Strict):
         12, gt=0, description="A reading this many robust SDs off both neighbours = `spike`."
     )
     categories: dict[str, list[str]] = Field(
-        default_factory=dict, description="Categorical column -> allowed values (e.g. product codes)."
+        default_factory=dict,
+        description="Categorical column -> allowed values (e.g. product codes).",
     )
     bands: BandsConfig = Field(default_factory=BandsConfig)
     severity: dict[str, RuleSeverity] = Field(
@@ -159,16 +174,24 @@ class SpectralConfig(_Strict):
 
     sensors: list[str] = Field(min_length=1)
     window_minutes: int = Field(gt=0)
-    sample_s: int | None = Field(None, gt=0, description="Resampling interval; null = the sensor cadence.")
-    bands_hz: list[tuple[float, float]] = Field(min_length=1, description="[low, high) Hz bands up to Nyquist.")
+    sample_s: int | None = Field(
+        None, gt=0, description="Resampling interval; null = the sensor cadence."
+    )
+    bands_hz: list[tuple[float, float]] = Field(
+        min_length=1, description="[low, high) Hz bands up to Nyquist."
+    )
 
 
 class BaselineConfig(_Strict):
     """Deviation from the machine's own robust baseline after install or the last maintenance."""
 
     sensors: list[str] | None = Field(None, description="null = every sensor.")
-    hours: float = Field(24, gt=0, description="Baseline = median/MAD of the first hours after a reset.")
-    window_minutes: int | None = Field(None, gt=0, description="Window whose mean is compared; null = smallest.")
+    hours: float = Field(
+        24, gt=0, description="Baseline = median/MAD of the first hours after a reset."
+    )
+    window_minutes: int | None = Field(
+        None, gt=0, description="Window whose mean is compared; null = smallest."
+    )
 
 
 class RegimeConfig(_Strict):
@@ -176,8 +199,12 @@ class RegimeConfig(_Strict):
 
     settings: list[str] = Field(min_length=1, description="Operating-setting channels to cluster.")
     n_regimes: int = Field(gt=1)
-    sensors: list[str] | None = Field(None, description="Sensors to standardise per regime; null = all but settings.")
-    fit_days: int = Field(7, gt=0, description="The pipeline fits the regimes on the first passed days.")
+    sensors: list[str] | None = Field(
+        None, description="Sensors to standardise per regime; null = all but settings."
+    )
+    fit_days: int = Field(
+        7, gt=0, description="The pipeline fits the regimes on the first passed days."
+    )
 
 
 class FeatureConfig(_Strict):
@@ -185,15 +212,27 @@ class FeatureConfig(_Strict):
 
     step_minutes: int = Field(60, gt=0, description="One feature row per machine every step.")
     windows_minutes: list[int] = Field(default_factory=lambda: [60, 360, 1440], min_length=1)
-    stats: list[Stat] = Field(default_factory=lambda: ["mean", "std", "min", "max", "last", "slope"])
+    stats: list[Stat] = Field(
+        default_factory=lambda: ["mean", "std", "min", "max", "last", "slope"]
+    )
     version: int = Field(1, ge=1, description="Bump when the meaning of a feature changes.")
-    ewma_half_life: float = Field(0.25, ge=0.01, le=10, description="EWMA half-life as a share of the window.")
-    plugin: str | None = Field(None, description="Plant feature module (path relative to plant.yaml).")
-    derived: list[str] = Field(default_factory=list, description="Registered plant feature functions to use.")
-    correlations: list[tuple[str, str]] = Field(default_factory=list, description="Channel pairs to correlate.")
+    ewma_half_life: float = Field(
+        0.25, ge=0.01, le=10, description="EWMA half-life as a share of the window."
+    )
+    plugin: str | None = Field(
+        None, description="Plant feature module (path relative to plant.yaml)."
+    )
+    derived: list[str] = Field(
+        default_factory=list, description="Registered plant feature functions to use."
+    )
+    correlations: list[tuple[str, str]] = Field(
+        default_factory=list, description="Channel pairs to correlate."
+    )
     spectral: SpectralConfig | None = None
     baseline: BaselineConfig | None = None
-    maintenance_age: bool = Field(False, description="Add hours since the last maintenance/install.")
+    maintenance_age: bool = Field(
+        False, description="Add hours since the last maintenance/install."
+    )
     regimes: RegimeConfig | None = None
 
     @field_validator("windows_minutes")
@@ -212,7 +251,9 @@ class FeatureConfig(_Strict):
                 "windows are built from whole steps"
             )
         if self.derived and not self.plugin:
-            raise ValueError(f"features.derived {self.derived} needs features.plugin: the module that registers them")
+            raise ValueError(
+                f"features.derived {self.derived} needs features.plugin: the module that registers them"
+            )
         return self
 
 
@@ -230,7 +271,9 @@ class ModelConfig(_Strict):
         description="classification: P(failure within horizon_hours); rul: remaining useful life (hours).",
     )
     horizon_hours: float = Field(
-        24, gt=0, description="Label: failure within this horizon (rul: evaluation horizon and default alarm)."
+        24,
+        gt=0,
+        description="Label: failure within this horizon (rul: evaluation horizon and default alarm).",
     )
     params: dict[str, int | float | str] = Field(
         default_factory=lambda: {
@@ -248,21 +291,28 @@ class ModelConfig(_Strict):
     label_latency_hours: float = Field(
         24, ge=0, description="How long after an event the maintenance log is complete."
     )
-    training_window_days: int = Field(35, gt=0, description="Days of labelled features a model learns from.")
+    training_window_days: int = Field(
+        35, gt=0, description="Days of labelled features a model learns from."
+    )
     holdout_days: float = Field(4, gt=0, description="Most recent labelled days kept for the gate.")
     recency_half_life_days: float | None = Field(
         7, gt=0, description="Sample weights halve every this many days back; null = equal weights."
     )
     alarm_threshold: float | None = Field(
-        None, gt=0, lt=1,
+        None,
+        gt=0,
+        lt=1,
         description="classification: fixed alarm threshold on P(failure); null = chosen on the training data.",
     )
     rul_cap_hours: float = Field(
-        125, gt=0,
+        125,
+        gt=0,
         description="rul: targets are min(hours to the next failure, this cap) (piecewise-linear RUL).",
     )
     alarm_rul_hours: float | None = Field(
-        None, gt=0, description="rul: alarm when the predicted RUL is at most this many hours; null = horizon_hours."
+        None,
+        gt=0,
+        description="rul: alarm when the predicted RUL is at most this many hours; null = horizon_hours.",
     )
     min_improvement: float = Field(
         0.02, description="classification: PR-AUC gain a challenger needs to be promoted."
@@ -274,38 +324,51 @@ class ModelConfig(_Strict):
         0.05, ge=0, description="Share of failures caught may drop at most this much (both tasks)."
     )
     min_training_rows: int = Field(200, gt=0, description="Fewer labelled training rows: no model.")
-    min_positive_rows: int = Field(10, gt=0, description="classification: failure rows training needs.")
+    min_positive_rows: int = Field(
+        10, gt=0, description="classification: failure rows training needs."
+    )
     calibration: Literal["sigmoid", "isotonic", "none"] = Field(
         "sigmoid",
         description="classification: map fitted on out-of-fold probabilities so P(failure) is calibrated. "
         "sigmoid (Platt) keeps the ranking; isotonic is more flexible but ties scores.",
     )
     class_weight: Literal["balanced", "none"] = Field(
-        "balanced", description="classification: reweight failure rows so both classes weigh the same in training."
+        "balanced",
+        description="classification: reweight failure rows so both classes weigh the same in training.",
     )
     threshold_folds: int = Field(
-        4, ge=2, description="Day-grouped folds for the out-of-fold predictions (calibration and threshold)."
+        4,
+        ge=2,
+        description="Day-grouped folds for the out-of-fold predictions (calibration and threshold).",
     )
     alarm_rate_tolerance: float = Field(
-        0.05, ge=0,
+        0.05,
+        ge=0,
         description="Gate guard: the challenger's alarm rate may exceed the champion's by at most this, unless it "
         "catches more failures (then the cost guard weighs the extra alarms).",
     )
     cost_tolerance: float = Field(
-        0.10, ge=0, description="Gate guard: the challenger's expected holdout cost may exceed the champion's by at most this share."
+        0.10,
+        ge=0,
+        description="Gate guard: the challenger's expected holdout cost may exceed the champion's by at most this share.",
     )
     slice_tolerance: float = Field(
-        0.05, ge=0,
+        0.05,
+        ge=0,
         description="Gate guard per machine type: PR-AUC may drop at most this (rul: RMSE may rise at most this share).",
     )
     min_slice_failures: int = Field(
-        2, ge=1, description="Slices with fewer failures on the holdout are reported but do not guard the gate."
+        2,
+        ge=1,
+        description="Slices with fewer failures on the holdout are reported but do not guard the gate.",
     )
 
     @property
     def alarm_rul(self) -> float:
         """rul: the alarm level in hours (`alarm_rul_hours`, else `horizon_hours`)."""
-        return float(self.alarm_rul_hours if self.alarm_rul_hours is not None else self.horizon_hours)
+        return float(
+            self.alarm_rul_hours if self.alarm_rul_hours is not None else self.horizon_hours
+        )
 
     @model_validator(mode="after")
     def _rul_levels_below_cap(self) -> ModelConfig:
@@ -331,10 +394,15 @@ class DriftConfig(_Strict):
     psi_warning: float = Field(0.1, gt=0)
     psi_critical: float = Field(0.25, gt=0)
     critical_share: float = Field(
-        0.2, gt=0, le=1, description="Share of features over psi_critical that makes a day critical."
+        0.2,
+        gt=0,
+        le=1,
+        description="Share of features over psi_critical that makes a day critical.",
     )
     prediction_psi_warning: float = Field(
-        1.0, gt=0, description="Score PSI that raises a warning (score drift alone is never critical)."
+        1.0,
+        gt=0,
+        description="Score PSI that raises a warning (score drift alone is never critical).",
     )
     bins: int = Field(10, ge=2)
     reference_days: float = Field(
@@ -369,10 +437,18 @@ class CostConfig(_Strict):
     machine that does not fail within the horizon costs `false_alarm_cost` (an inspection).
     """
 
-    downtime_cost_per_hour: float = Field(260_000, ge=0, description="Cost of one hour of downtime.")
-    downtime_hours_per_failure: float = Field(4.0, ge=0, description="Unplanned downtime of a missed failure.")
-    caught_failure_hours: float = Field(1.0, ge=0, description="Planned repair downtime of a caught failure.")
-    false_alarm_cost: float = Field(5_000, ge=0, description="Cost of one false-alarm row (an inspection).")
+    downtime_cost_per_hour: float = Field(
+        260_000, ge=0, description="Cost of one hour of downtime."
+    )
+    downtime_hours_per_failure: float = Field(
+        4.0, ge=0, description="Unplanned downtime of a missed failure."
+    )
+    caught_failure_hours: float = Field(
+        1.0, ge=0, description="Planned repair downtime of a caught failure."
+    )
+    false_alarm_cost: float = Field(
+        5_000, ge=0, description="Cost of one false-alarm row (an inspection)."
+    )
     currency: str = "USD"
 
     @property
@@ -399,18 +475,24 @@ class RetrainConfig(_Strict):
     """When a retrain may be requested: the triggers' rules (see docs/monitoring.md)."""
 
     cooldown_days: float = Field(
-        3, ge=0, description="No event-driven retrain within this many days (data time) of the last requested one."
+        3,
+        ge=0,
+        description="No event-driven retrain within this many days (data time) of the last requested one.",
     )
     debounce: int = Field(
-        1, ge=1,
+        1,
+        ge=1,
         description="Consecutive critical evaluations (days) of drift, the performance estimate or integrity "
         "before they request a retrain. The control chart smooths by itself and is not debounced.",
     )
     feedback_min_labels: int = Field(
-        20, ge=1, description="Operator feedback labels waiting in the queue that request a retrain."
+        20,
+        ge=1,
+        description="Operator feedback labels waiting in the queue that request a retrain.",
     )
     on_new_failure_type: bool = Field(
-        True, description="A failure type never seen before (maintenance log or feedback) requests a retrain."
+        True,
+        description="A failure type never seen before (maintenance log or feedback) requests a retrain.",
     )
     follow_up_days: list[float] = Field(
         default_factory=lambda: [7.0, 14.0, 28.0],
@@ -422,7 +504,8 @@ class RetrainConfig(_Strict):
         description="When the calendar fallback is evaluated (cron, plant time zone).",
     )
     max_model_age_days: float | None = Field(
-        None, gt=0,
+        None,
+        gt=0,
         description="Calendar fallback: at a schedule tick, retrain when the champion's data is older than this. "
         "null = the schedule only reports (event triggers decide); set it where a periodic refresh is required.",
     )
@@ -433,8 +516,14 @@ Action = Literal["check_warn", "alert", "retrain"]
 
 
 def _default_actions() -> dict[str, dict[str, list[Action]]]:
-    retrain: dict[str, list[Action]] = {"warning": ["check_warn", "alert"], "critical": ["check_warn", "alert", "retrain"]}
-    alert: dict[str, list[Action]] = {"warning": ["check_warn", "alert"], "critical": ["check_warn", "alert"]}
+    retrain: dict[str, list[Action]] = {
+        "warning": ["check_warn", "alert"],
+        "critical": ["check_warn", "alert", "retrain"],
+    }
+    alert: dict[str, list[Action]] = {
+        "warning": ["check_warn", "alert"],
+        "critical": ["check_warn", "alert"],
+    }
     return {
         # Retraining on broken data would learn the breakage: integrity alerts a human.
         "integrity": dict(alert),
@@ -457,7 +546,9 @@ class IntegrityConfig(_Strict):
     null_rate: tuple[float, float] = (0.02, 0.10)
     out_of_range_rate: tuple[float, float] = (0.005, 0.05)
     late_share: tuple[float, float] = (0.10, 0.50)
-    late_after_s: float = Field(900, gt=0, description="A reading arriving later than this after its timestamp is late.")
+    late_after_s: float = Field(
+        900, gt=0, description="A reading arriving later than this after its timestamp is late."
+    )
     max_gap_hours: tuple[float, float] = (2.0, 12.0)
     missing_share: tuple[float, float] = (0.05, 0.25)
 
@@ -465,19 +556,29 @@ class IntegrityConfig(_Strict):
 class PerformanceEstimateConfig(_Strict):
     """Layer 2: the label-free performance estimate from calibrated probabilities (CBPE)."""
 
-    recall_drop_warning: float = Field(0.10, gt=0, lt=1, description="Relative drop of the estimated recall vs the holdout.")
+    recall_drop_warning: float = Field(
+        0.10, gt=0, lt=1, description="Relative drop of the estimated recall vs the holdout."
+    )
     recall_drop_critical: float = Field(0.25, gt=0, lt=1)
     window_days: int = Field(
-        3, ge=1, description="Days of predictions one estimate covers (a day of a few machines is too noisy)."
+        3,
+        ge=1,
+        description="Days of predictions one estimate covers (a day of a few machines is too noisy).",
     )
     baseline_days: int = Field(
-        7, ge=2, description="The model's first served days that are its reference; no verdict before."
+        7,
+        ge=2,
+        description="The model's first served days that are its reference; no verdict before.",
     )
     min_expected_failure_rows: float = Field(
-        5.0, gt=0, description="Windows whose probabilities expect fewer failure rows than this are not judged."
+        5.0,
+        gt=0,
+        description="Windows whose probabilities expect fewer failure rows than this are not judged.",
     )
     alarm_rate_band: float = Field(
-        3.0, gt=0, description="The day's alarm rate is abnormal outside the holdout rate x/÷ this factor."
+        3.0,
+        gt=0,
+        description="The day's alarm rate is abnormal outside the holdout rate x/÷ this factor.",
     )
 
 
@@ -491,8 +592,12 @@ class ControlChartConfig(_Strict):
     ewma_lambda: float = Field(0.3, gt=0, le=1)
     cusum_k: float = Field(0.5, ge=0, description="CUSUM slack in sigmas.")
     cusum_h: float = Field(4.0, gt=0, description="CUSUM decision interval in sigmas.")
-    min_positives: int = Field(2, ge=1, description="Windows with fewer failure rows have no recall (skipped).")
-    baseline_windows: int = Field(7, ge=2, description="Windows after a deployment that set the chart's centre.")
+    min_positives: int = Field(
+        2, ge=1, description="Windows with fewer failure rows have no recall (skipped)."
+    )
+    baseline_windows: int = Field(
+        7, ge=2, description="Windows after a deployment that set the chart's centre."
+    )
 
 
 class LatencyConfig(_Strict):
@@ -508,8 +613,12 @@ class MonitoringConfig(_Strict):
     performance: PerformanceEstimateConfig = Field(default_factory=PerformanceEstimateConfig)
     control_chart: ControlChartConfig = Field(default_factory=ControlChartConfig)
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
-    rolling_baseline_days: int = Field(7, ge=1, description="Days of served features the rolling drift compares with.")
-    evidently_html: bool = Field(True, description="Write Evidently's HTML drift report per day (for people).")
+    rolling_baseline_days: int = Field(
+        7, ge=1, description="Days of served features the rolling drift compares with."
+    )
+    evidently_html: bool = Field(
+        True, description="Write Evidently's HTML drift report per day (for people)."
+    )
     actions: dict[str, dict[SeverityName, list[Action]]] = Field(
         default_factory=_default_actions,
         description="Per layer (integrity, drift, performance, control_chart, latency): severity -> actions.",
@@ -521,7 +630,9 @@ class MonitoringConfig(_Strict):
         known = set(_default_actions())
         unknown = sorted(set(v) - known)
         if unknown:
-            raise ValueError(f"monitoring.actions names unknown layers {unknown}; known: {sorted(known)}")
+            raise ValueError(
+                f"monitoring.actions names unknown layers {unknown}; known: {sorted(known)}"
+            )
         return {**_default_actions(), **v}
 
     def actions_for(self, layer: str, severity: str) -> list[str]:
@@ -532,21 +643,32 @@ class MonitoringConfig(_Strict):
 class EdgeNodeConfig(_Strict):
     id: str
     line: str = ""
-    canary: bool = Field(False, description="A new champion runs here first, in shadow beside the current model.")
+    canary: bool = Field(
+        False, description="A new champion runs here first, in shadow beside the current model."
+    )
 
 
 class RolloutConfig(_Strict):
     """Staged rollout: shadow on the canary nodes, then every node if the canary stays healthy."""
 
-    shadow_days: float = Field(2, gt=0, description="Days of shadow scoring on the canaries before the fleet switches.")
+    shadow_days: float = Field(
+        2, gt=0, description="Days of shadow scoring on the canaries before the fleet switches."
+    )
     max_alarm_rate: float = Field(
-        0.5, gt=0, le=1, description="A shadow model alarming on more rows than this is unhealthy (rolled back)."
+        0.5,
+        gt=0,
+        le=1,
+        description="A shadow model alarming on more rows than this is unhealthy (rolled back).",
     )
     max_ms_per_row: float | None = Field(
-        None, gt=0, description="Shadow scoring slower than this per row is unhealthy; null = no latency limit."
+        None,
+        gt=0,
+        description="Shadow scoring slower than this per row is unhealthy; null = no latency limit.",
     )
     max_disagreement: float | None = Field(
-        None, gt=0, le=1,
+        None,
+        gt=0,
+        le=1,
         description="Share of rows where shadow and current alarm differently that is unhealthy; null = recorded only "
         "(a retrained model is expected to disagree with the one it replaces).",
     )
@@ -557,7 +679,9 @@ class EdgeConfig(_Strict):
     parity_tolerance: float = Field(1e-5, gt=0)
     rollout: RolloutConfig = Field(default_factory=RolloutConfig)
     explain_top_k: int = Field(
-        5, ge=0, le=50,
+        5,
+        ge=0,
+        le=50,
         description="Top feature contributions logged with each batch-scored prediction (0 = none); the "
         "shop-floor page explains predictions from them. Needs a bundle with an explainer.",
     )
@@ -604,11 +728,18 @@ class SimEventConfig(_Strict):
     amplitude: float = Field(0.0, description="seasonal_ambient: amplitude in degrees.")
     period_days: float = Field(365.0, gt=0)
     description: str = ""
-    failure_type: str = Field("", description="new_failure_mode: the failure type logged (e.g. hydraulic_leak).")
-    rate_per_machine_day: float = Field(0.0, ge=0, description="new_failure_mode: failures per machine-day from `day` on.")
-    precursor_hours: float = Field(12.0, gt=0, description="new_failure_mode: hours the signature ramps up before a failure.")
+    failure_type: str = Field(
+        "", description="new_failure_mode: the failure type logged (e.g. hydraulic_leak)."
+    )
+    rate_per_machine_day: float = Field(
+        0.0, ge=0, description="new_failure_mode: failures per machine-day from `day` on."
+    )
+    precursor_hours: float = Field(
+        12.0, gt=0, description="new_failure_mode: hours the signature ramps up before a failure."
+    )
     signature: dict[str, float] = Field(
-        default_factory=dict, description="new_failure_mode: sensor -> change reached at the failure."
+        default_factory=dict,
+        description="new_failure_mode: sensor -> change reached at the failure.",
     )
 
     @model_validator(mode="after")
@@ -639,13 +770,17 @@ class SimulationConfig(_Strict):
     start_date: dt.date = dt.date(2026, 6, 1)
     history_days: int = Field(28, gt=0, description="Days simulated before the first model.")
     stream_days: int = Field(14, ge=0, description="Days streamed after the first deployment.")
-    mean_life_days: float = Field(8.0, gt=0, description="Mean wear-to-failure time after a repair.")
+    mean_life_days: float = Field(
+        8.0, gt=0, description="Mean wear-to-failure time after a repair."
+    )
     random_failure_per_machine_day: float = Field(0.01, ge=0)
     repair_hours: float = Field(8.0, ge=0)
     label_delay_hours: float = Field(12.0, ge=0, description="Maintenance log lag after the event.")
     dropout_rate: float = Field(0.002, ge=0, le=1)
     spike_rate: float = Field(0.0005, ge=0, le=1)
-    stuck_rate: float = Field(0.0002, ge=0, le=1, description="Chance per reading a stuck spell starts.")
+    stuck_rate: float = Field(
+        0.0002, ge=0, le=1, description="Chance per reading a stuck spell starts."
+    )
     sensors: dict[str, SimSensorConfig]
     events: list[SimEventConfig] = Field(default_factory=list)
 
@@ -653,8 +788,12 @@ class SimulationConfig(_Strict):
 class ExampleConfig(_Strict):
     """A real export shipped with the plant: the demo drops these files into the landing zone."""
 
-    landing_files: list[str] = Field(min_length=1, description="Paths relative to the plant folder.")
-    daily_days: int = Field(2, ge=0, description="Days at the end the demo also scores and monitors.")
+    landing_files: list[str] = Field(
+        min_length=1, description="Paths relative to the plant folder."
+    )
+    daily_days: int = Field(
+        2, ge=0, description="Days at the end the demo also scores and monitors."
+    )
 
 
 class PlantConfig(_Strict):
@@ -680,7 +819,9 @@ class PlantConfig(_Strict):
     )
     simulation: SimulationConfig | None = None
     example: ExampleConfig | None = None
-    source_path: str | None = Field(None, exclude=True, description="Where this config was read from.")
+    source_path: str | None = Field(
+        None, exclude=True, description="Where this config was read from."
+    )
 
     @model_validator(mode="before")
     @classmethod
@@ -692,18 +833,29 @@ class PlantConfig(_Strict):
         for i, item in enumerate(data["machines"]):
             if isinstance(item, dict) and "range" in item:
                 r = item["range"]
-                if not isinstance(r, dict) or set(r) - {"template", "first", "last"} or not {"template", "first", "last"} <= set(r):
+                if (
+                    not isinstance(r, dict)
+                    or set(r) - {"template", "first", "last"}
+                    or not {"template", "first", "last"} <= set(r)
+                ):
                     raise ValueError(
                         f"machines[{i}].range needs exactly template, first, last, e.g. "
                         "{template: 'engine_{:03d}', first: 1, last: 260}"
                     )
                 if int(r["last"]) < int(r["first"]):
-                    raise ValueError(f"machines[{i}].range: last ({r['last']}) is below first ({r['first']})")
+                    raise ValueError(
+                        f"machines[{i}].range: last ({r['last']}) is below first ({r['first']})"
+                    )
                 rest = {k: v for k, v in item.items() if k != "range"}
                 try:
-                    out += [{"id": str(r["template"]).format(n), **rest} for n in range(int(r["first"]), int(r["last"]) + 1)]
+                    out += [
+                        {"id": str(r["template"]).format(n), **rest}
+                        for n in range(int(r["first"]), int(r["last"]) + 1)
+                    ]
                 except (IndexError, KeyError, ValueError) as exc:
-                    raise ValueError(f"machines[{i}].range.template {r['template']!r} cannot format an integer: {exc}") from None
+                    raise ValueError(
+                        f"machines[{i}].range.template {r['template']!r} cannot format an integer: {exc}"
+                    ) from None
             else:
                 out.append(item)
         return {**data, "machines": out}
@@ -734,7 +886,9 @@ class PlantConfig(_Strict):
             for ev in self.simulation.events:
                 unknown = (set(ev.shift) | set(ev.wear_scale)) - set(names)
                 if unknown:
-                    raise ValueError(f"event {ev.kind!r} on day {ev.day} names unknown sensors {sorted(unknown)}")
+                    raise ValueError(
+                        f"event {ev.kind!r} on day {ev.day} names unknown sensors {sorted(unknown)}"
+                    )
         rd = self.source.readings
         known = set(names) | set(self.contract.categories) | {"label"}
         unknown_map = sorted(set(rd.columns) - known)
@@ -745,10 +899,18 @@ class PlantConfig(_Strict):
             )
         unknown_units = sorted(set(rd.units) - set(names))
         if unknown_units:
-            raise ValueError(f"source.readings.units names unknown sensors {unknown_units}; sensors are {names}")
+            raise ValueError(
+                f"source.readings.units names unknown sensors {unknown_units}; sensors are {names}"
+            )
         if self.source.labels.kind == "label_column" and "label" not in rd.columns:
-            raise ValueError("source.labels.kind is label_column: map the label in source.readings.columns.label")
-        fixed = sorted(k for k in self.contract.severity if k.partition(":")[0] in ("missing_columns", "duplicate_columns"))
+            raise ValueError(
+                "source.labels.kind is label_column: map the label in source.readings.columns.label"
+            )
+        fixed = sorted(
+            k
+            for k in self.contract.severity
+            if k.partition(":")[0] in ("missing_columns", "duplicate_columns")
+        )
         if fixed:
             raise ValueError(
                 f"contract.severity: {fixed} cannot be re-graded: a batch without its columns (or with a "
@@ -760,7 +922,10 @@ class PlantConfig(_Strict):
                 f"contract.severity names unknown rule(s) {unknown_rules}; use a rule "
                 f"({', '.join(sorted(SEVERITY_RULES))}) or a per-sensor rule such as 'stuck:{names[0]}'"
             )
-        bad_bands = sorted((set(self.contract.bands.sensor_mean) | set(self.contract.bands.sensor_std)) - set(names))
+        bad_bands = sorted(
+            (set(self.contract.bands.sensor_mean) | set(self.contract.bands.sensor_std))
+            - set(names)
+        )
         if bad_bands:
             raise ValueError(f"contract.bands names unknown sensors {bad_bands}")
         if self.partitions_start is None and self.simulation is None:
@@ -792,7 +957,9 @@ class PlantConfig(_Strict):
         for s in self.sensors:
             if s.name == name:
                 return s
-        raise KeyError(f"plant {self.plant_id!r} has no sensor {name!r}; known: {self.sensor_names}")
+        raise KeyError(
+            f"plant {self.plant_id!r} has no sensor {name!r}; known: {self.sensor_names}"
+        )
 
     def contract_version(self) -> str:
         """Short hash of everything the data contract depends on."""
@@ -835,11 +1002,15 @@ def validation_lines(exc: ValidationError) -> list[str]:
 def parse_plant_config(data: Any, source: str = "<memory>") -> PlantConfig:
     """Validate a mapping (e.g. parsed YAML) into a PlantConfig, or raise PlantConfigError."""
     if not isinstance(data, dict):
-        raise PlantConfigError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        raise PlantConfigError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
     try:
         return PlantConfig.model_validate({**data, "source_path": source})
     except ValidationError as exc:
-        raise PlantConfigError(f"{source}: invalid plant config\n" + "\n".join(validation_lines(exc))) from None
+        raise PlantConfigError(
+            f"{source}: invalid plant config\n" + "\n".join(validation_lines(exc))
+        ) from None
 
 
 def load_plant_config(path: str | Path) -> PlantConfig:

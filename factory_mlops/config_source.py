@@ -29,13 +29,18 @@ class TimeSource(_Strict):
     """
 
     column: str = Field("timestamp", description="Source column holding the timestamp.")
-    format: str | None = Field(None, description="strftime format, e.g. '%d.%m.%Y %H:%M:%S'; null = ISO 8601.")
+    format: str | None = Field(
+        None, description="strftime format, e.g. '%d.%m.%Y %H:%M:%S'; null = ISO 8601."
+    )
     timezone: str | None = Field(
-        None, description="IANA zone of naive timestamps, e.g. 'Europe/Berlin'; null = they must carry an offset."
+        None,
+        description="IANA zone of naive timestamps, e.g. 'Europe/Berlin'; null = they must carry an offset.",
     )
     index_column: str | None = Field(None, description="Integer index/cycle column used as time.")
     period_s: float | None = Field(None, gt=0, description="Seconds between two index steps.")
-    origin: dt.datetime | None = Field(None, description="Time of index 0 (with a zone), e.g. 2026-01-01T00:00:00Z.")
+    origin: dt.datetime | None = Field(
+        None, description="Time of index 0 (with a zone), e.g. 2026-01-01T00:00:00Z."
+    )
 
     @model_validator(mode="after")
     def _index_complete(self) -> TimeSource:
@@ -59,7 +64,9 @@ class TimeSource(_Strict):
             try:
                 ZoneInfo(self.timezone)
             except (ZoneInfoNotFoundError, ValueError):
-                raise ValueError(f"time.timezone {self.timezone!r} is not an IANA zone (e.g. 'Europe/Berlin')") from None
+                raise ValueError(
+                    f"time.timezone {self.timezone!r} is not an IANA zone (e.g. 'Europe/Berlin')"
+                ) from None
         return self
 
 
@@ -68,12 +75,18 @@ class MachineSource(_Strict):
     'engine_{:03d}', applied to integer values) or one `constant` id for a single-machine export."""
 
     column: str | None = "machine_id"
-    template: str | None = Field(None, description="Python format applied to the column value, e.g. 'engine_{:03d}'.")
+    template: str | None = Field(
+        None, description="Python format applied to the column value, e.g. 'engine_{:03d}'."
+    )
     constant: str | None = Field(None, description="Every row belongs to this machine.")
 
     @model_validator(mode="after")
     def _one(self) -> MachineSource:
-        if self.constant is not None and self.column is not None and "column" in self.model_fields_set:
+        if (
+            self.constant is not None
+            and self.column is not None
+            and "column" in self.model_fields_set
+        ):
             raise ValueError("machine: give either column (+ template) or constant, not both")
         if self.template is not None:
             try:
@@ -126,7 +139,9 @@ class LongLayout(_Strict):
                 groups = re.compile(self.tag_pattern).groupindex
                 re.compile(f"^(?:{self.tag_pattern})\\Z")  # how it is applied (fullmatch)
             except re.error as exc:
-                raise ValueError(f"{key} {self.tag_pattern!r} is not a valid regex ({exc})") from None
+                raise ValueError(
+                    f"{key} {self.tag_pattern!r} is not a valid regex ({exc})"
+                ) from None
             missing = [g for g in ("machine", "sensor") if g not in groups]
             if missing:
                 raise ValueError(
@@ -134,7 +149,9 @@ class LongLayout(_Strict):
                     "'(?P<machine>press_\\d+)\\.(?P<sensor>[A-Z_]+)\\.PV'"
                 )
         if self.quality_column is not None and not self.good_quality:
-            raise ValueError("source.readings.long.good_quality is empty: every record would be rejected")
+            raise ValueError(
+                "source.readings.long.good_quality is empty: every record would be rejected"
+            )
         return self
 
 
@@ -152,7 +169,9 @@ class ReadingsSource(_Strict):
     pattern: str = Field("*.csv", description="Glob of the files the landing-zone sensor picks up.")
     compression: Literal["infer", "gzip", "bz2", "zip", "xz", "zstd"] | None = "infer"
     header: bool = Field(True, description="False: the file has no header; give `names`.")
-    names: list[str] | None = Field(None, description="Column names of a header-less file, in order.")
+    names: list[str] | None = Field(
+        None, description="Column names of a header-less file, in order."
+    )
     sep: str = Field(",", description="Field separator; 'whitespace' = any run of spaces/tabs.")
     encoding: str = "utf-8"
     decimal: str = "."
@@ -164,9 +183,15 @@ class ReadingsSource(_Strict):
         default_factory=dict,
         description="Lake name -> source column (wide) or tag (long), for sensors, categories and the label.",
     )
-    units: dict[str, UnitConversion] = Field(default_factory=dict, description="Sensor -> unit scale/offset.")
-    ignore: list[str] = Field(default_factory=list, description="Source columns dropped without a warning.")
-    arrival_column: str | None = Field(None, description="Column with the time the row reached the historian.")
+    units: dict[str, UnitConversion] = Field(
+        default_factory=dict, description="Sensor -> unit scale/offset."
+    )
+    ignore: list[str] = Field(
+        default_factory=list, description="Source columns dropped without a warning."
+    )
+    arrival_column: str | None = Field(
+        None, description="Column with the time the row reached the historian."
+    )
 
     @model_validator(mode="after")
     def _names(self) -> ReadingsSource:
@@ -175,7 +200,9 @@ class ReadingsSource(_Strict):
         if self.names is not None and len(set(self.names)) != len(self.names):
             raise ValueError(f"readings.names repeats a column: {self.names}")
         if len(self.sep) != 1 and self.sep != "whitespace":
-            raise ValueError(f"readings.sep must be one character or 'whitespace', got {self.sep!r}")
+            raise ValueError(
+                f"readings.sep must be one character or 'whitespace', got {self.sep!r}"
+            )
         if len(self.decimal) != 1 or self.decimal == self.sep:
             raise ValueError(
                 f"readings.decimal must be one character other than the separator, got {self.decimal!r}"
@@ -216,9 +243,12 @@ class LabelSource(_Strict):
     kind: LabelKind = "event_log"
     positive: list[str] = Field(default_factory=lambda: ["1", "1.0", "true", "True", "TRUE", "yes"])
     failure_type_columns: list[str] = Field(
-        default_factory=list, description="label_column: 0/1 source columns naming the failure mode."
+        default_factory=list,
+        description="label_column: 0/1 source columns naming the failure mode.",
     )
-    report_delay_hours: float = Field(0.0, ge=0, description="Derived labels are known this long after the event.")
+    report_delay_hours: float = Field(
+        0.0, ge=0, description="Derived labels are known this long after the event."
+    )
 
 
 class SourceConfig(_Strict):

@@ -14,7 +14,9 @@ import nbformat
 NOTEBOOK = Path(__file__).with_name("drift_walkthrough.ipynb")
 
 CELLS: list[tuple[str, str]] = [
-    ("md", """# Drift walkthrough: a resin change at plant_a
+    (
+        "md",
+        """# Drift walkthrough: a resin change at plant_a
 
 Plant A runs eight injection-moulding presses. On simulation day 30 the plant switches resin supplier:
 barrel temperature and injection pressure move, and wear starts to show in temperature rather than in
@@ -23,8 +25,11 @@ pressure. The model trained before the change keeps producing confident predicti
 This notebook runs the factory_mlops loop without Dagster (the same library calls the Dagster assets and
 sensors make): ingest through the data contract, features, edge scoring, the three monitoring layers, and
 the retraining rule `factory_mlops.triggers.decide`. Then it plots what happened. It is executed by the
-test suite, so it cannot rot."""),
-    ("code", """import datetime as dt
+test suite, so it cannot rot.""",
+    ),
+    (
+        "code",
+        """import datetime as dt
 import tempfile
 import warnings
 from pathlib import Path
@@ -60,13 +65,19 @@ for d in history:
 registry = ModelRegistry.from_home(home)
 first = pipeline.run_retrain(config, home, registry, trigger="initial", reason="first model from history",
                              actor="notebook")
-print(f"v{first.version} trained on {history[0]} .. {history[-1]}: {first.evaluation.decision.summary}")"""),
-    ("md", """## Streaming the days
+print(f"v{first.version} trained on {history[0]} .. {history[-1]}: {first.evaluation.decision.summary}")""",
+    ),
+    (
+        "md",
+        """## Streaming the days
 
 Each day: the day's readings pass the contract, features are computed, the edge nodes score, and the
 monitoring layers grade the day. The drift, performance-estimate and control-chart results become
-signals; `decide` applies the plant's cooldown and debounce and says whether to retrain."""),
-    ("code", """policy, state = TriggerPolicy.from_config(config), TriggerState()
+signals; `decide` applies the plant's cooldown and debounce and says whether to retrain.""",
+    ),
+    (
+        "code",
+        """policy, state = TriggerPolicy.from_config(config), TriggerState()
 rows, retrains = [], []
 for i in range(H, H + S):
     day = sim.date_of(i)
@@ -92,11 +103,17 @@ for i in range(H, H + S):
         print(f"   -> retrain ({decision.trigger}): v{out.version} {'PROMOTED' if out.promoted else 'rejected'}: "
               f"{out.evaluation.decision.summary[:160]}")
 days = pd.DataFrame(rows)
-pd.DataFrame(retrains)"""),
-    ("md", """## Feature distributions before and after the change
+pd.DataFrame(retrains)""",
+    ),
+    (
+        "md",
+        """## Feature distributions before and after the change
 
-The drifted sensors' hourly means, on the days before the resin change and after it."""),
-    ("code", """lake = Lake(home, config.plant_id)
+The drifted sensors' hourly means, on the days before the resin change and after it.""",
+    ),
+    (
+        "code",
+        """lake = Lake(home, config.plant_id)
 feats = pd.concat([lake.read("sensor_features", d).assign(sim_day=i)
                    for i, d in ((i, sim.date_of(i)) for i in range(H - 7, H + S))], ignore_index=True)
 shown = [c for c in feats.columns if c.endswith("__mean_60m") and c.split("__")[0] in
@@ -108,12 +125,18 @@ for ax, col in zip(axes, shown, strict=True):
     ax.set_title(col)
     ax.legend()
 plt.tight_layout()
-plt.show()"""),
-    ("md", """## PSI over time
+plt.show()""",
+    ),
+    (
+        "md",
+        """## PSI over time
 
 The largest feature PSI and the share of features over the critical PSI, per day, against the deployed
-model's reference. The dashed line is the plant's `psi_critical`; the grey line marks the resin change."""),
-    ("code", """fig, ax = plt.subplots(1, 2, figsize=(12, 3.5))
+model's reference. The dashed line is the plant's `psi_critical`; the grey line marks the resin change.""",
+    ),
+    (
+        "code",
+        """fig, ax = plt.subplots(1, 2, figsize=(12, 3.5))
 ax[0].plot(days["sim_day"], days["max_psi"], marker="o")
 ax[0].axhline(config.drift.psi_critical, ls="--", c="r", label="psi_critical")
 ax[0].set_yscale("log")
@@ -127,13 +150,19 @@ for a in ax:
         a.axvline(days.loc[days["day"] == r["day"], "sim_day"].iloc[0], c="g", ls=":")
     a.legend()
 plt.tight_layout()
-plt.show()"""),
-    ("md", """## Control chart and recall before and after the retrain
+plt.show()""",
+    ),
+    (
+        "md",
+        """## Control chart and recall before and after the retrain
 
 Outcomes are known only once the maintenance log has them. Below: every logged prediction labelled with
 what happened (as known at the end of the stream), the realised recall per day and model version, and
-the EWMA control chart of the first model's rolling 24 h recall against its mean − k·σ."""),
-    ("code", """end = pd.Timestamp(sim.date_of(H + S - 1) + dt.timedelta(days=1), tz="UTC")
+the EWMA control chart of the first model's rolling 24 h recall against its mean − k·σ.""",
+    ),
+    (
+        "code",
+        """end = pd.Timestamp(sim.date_of(H + S - 1) + dt.timedelta(days=1), tz="UTC")
 preds = pd.concat([lake.read("predictions", sim.date_of(i)) for i in range(H, H + S)], ignore_index=True)
 known = label_outcomes(preds, pipeline.load_maintenance(config, home, as_of=end), config.model.horizon_hours, end,
                        label_latency_hours=config.model.label_latency_hours)
@@ -155,13 +184,19 @@ ax[1].set_title(f"v1 control chart ({'; '.join(chart.reasons)[:60]}...)")
 ax[1].legend()
 plt.tight_layout()
 plt.show()
-recall"""),
-    ("md", """## What the run shows
+recall""",
+    ),
+    (
+        "md",
+        """## What the run shows
 
 The assertions below are the story: quiet before the change, critical drift after it, a retrain asked
 for by the drift trigger with its reason, and a promoted model that catches the failures the old one
-missed. If the library stops telling this story, executing the notebook fails."""),
-    ("code", """before = days[days["sim_day"] < change_day]
+missed. If the library stops telling this story, executing the notebook fails.""",
+    ),
+    (
+        "code",
+        """before = days[days["sim_day"] < change_day]
 after = days[(days["sim_day"] >= change_day) & (days["model_version"] == 1)]
 assert (before["severity"] != "critical").all(), before
 assert (after["severity"] == "critical").any(), after
@@ -175,15 +210,22 @@ if len(served_after):
     print(f"v{promoted} realised recall {served_after['alarm'].mean():.2f} vs v1 after the change "
           f"{known[(known['model_version'] == 1) & (known['outcome'] == 1) & (known['timestamp'] >= pd.Timestamp(sim.date_of(change_day), tz='UTC'))]['alarm'].mean():.2f}")
 print(f"{len(retrains)} retrain(s) requested, {sum(r['promoted'] for r in retrains)} promoted; "
-      f"versions registered: {len(registry.list_versions(config.plant_id))}")"""),
+      f"versions registered: {len(registry.list_versions(config.plant_id))}")""",
+    ),
 ]
 
 
 def build() -> nbformat.NotebookNode:
     nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
-                for kind, src in CELLS]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(src) if kind == "md" else nbformat.v4.new_code_cell(src)
+        for kind, src in CELLS
+    ]
     return nb
 
 

@@ -21,32 +21,55 @@ _HOME_HELP = "factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)"
 def add_audit_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `audit verify` and `audit show` to a CLI's sub-command parsers."""
     audit = subparsers.add_parser(
-        "audit", help="verify and read the tamper-evident audit log",
+        "audit",
+        help="verify and read the tamper-evident audit log",
         description="The audit log (<home>/audit/audit.jsonl) records retrains, gate decisions, "
-        "registrations, promotions, deployments, rollbacks and contract changes in a hash chain.")
+        "registrations, promotions, deployments, rollbacks and contract changes in a hash chain.",
+    )
     commands = audit.add_subparsers(dest="audit_command", required=True)
 
     verify = commands.add_parser(
-        "verify", help="check every entry, the hash chain and the head anchor",
+        "verify",
+        help="check every entry, the hash chain and the head anchor",
         description="Exit 0 when the log is intact, 1 when it is broken (the first bad entry and what "
-        "is wrong are printed), 2 on a usage error.")
+        "is wrong are printed), 2 on a usage error.",
+    )
     verify.add_argument("--home", default=None, help=_HOME_HELP)
-    verify.add_argument("--anchor", default=None, metavar="HASH",
-                        help="a last_hash kept outside the plant earlier; it must still be in the log")
-    verify.add_argument("--json", action="store_true",
-                        help="print ok, entries, first_bad, problem, last_hash as one JSON line")
+    verify.add_argument(
+        "--anchor",
+        default=None,
+        metavar="HASH",
+        help="a last_hash kept outside the plant earlier; it must still be in the log",
+    )
+    verify.add_argument(
+        "--json",
+        action="store_true",
+        help="print ok, entries, first_bad, problem, last_hash as one JSON line",
+    )
     verify.set_defaults(func=_cmd_verify)
 
     show = commands.add_parser(
-        "show", help="list audit entries (oldest first)",
+        "show",
+        help="list audit entries (oldest first)",
         description="Print entries as a table or JSON. Does not prove integrity: a warning is printed "
-        "to stderr when `audit verify` would fail. Exit 0, or 1 when the log cannot be read.")
+        "to stderr when `audit verify` would fail. Exit 0, or 1 when the log cannot be read.",
+    )
     show.add_argument("--home", default=None, help=_HOME_HELP)
     show.add_argument("--plant", default=None, help="only entries of this plant")
-    show.add_argument("--kind", action="append", choices=KINDS, default=None,
-                      help="only entries of this kind (repeat for several)")
-    show.add_argument("--limit", type=_positive_int, default=None, metavar="N",
-                      help="only the last N matching entries")
+    show.add_argument(
+        "--kind",
+        action="append",
+        choices=KINDS,
+        default=None,
+        help="only entries of this kind (repeat for several)",
+    )
+    show.add_argument(
+        "--limit",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="only the last N matching entries",
+    )
     show.add_argument("--json", action="store_true", help="print a JSON list of entries")
     show.set_defaults(func=_cmd_show)
 
@@ -68,7 +91,11 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         _out(f"audit log BROKEN: {result.problem}")
         if result.first_bad is not None:
             good = result.first_bad - 1
-            intact = f"entries 1-{good} are intact (last hash {result.last_hash})" if good else "no entry is intact"
+            intact = (
+                f"entries 1-{good} are intact (last hash {result.last_hash})"
+                if good
+                else "no entry is intact"
+            )
             _out(f"  {intact}; {result.entries} lines in {log.path}")
     return 0 if result.ok else 1
 
@@ -91,8 +118,10 @@ def _cmd_show(args: argparse.Namespace) -> int:
         _out("no matching audit entries" if filtered else f"audit log is empty ({log.path})")
     result = log.verify()
     if not result.ok:
-        _err(f"warning: audit log BROKEN: {result.problem}; entries shown may have been altered "
-             f"(run `factory-mlops audit verify`)")
+        _err(
+            f"warning: audit log BROKEN: {result.problem}; entries shown may have been altered "
+            f"(run `factory-mlops audit verify`)"
+        )
     return 0
 
 
@@ -100,14 +129,24 @@ def format_table(entries: Sequence[AuditEntry]) -> str:
     """Entries as aligned columns: #, time (UTC), kind, plant, actor, versions, reason."""
     header = ("#", "time (UTC)", "kind", "plant", "actor", "versions", "reason")
     rows = [
-        (str(e.seq), e.at[:19].replace("T", " "), e.kind, e.plant or "-", e.actor,
-         format_versions(e.versions), e.reason or "-")
+        (
+            str(e.seq),
+            e.at[:19].replace("T", " "),
+            e.kind,
+            e.plant or "-",
+            e.actor,
+            format_versions(e.versions),
+            e.reason or "-",
+        )
         for e in entries
     ]
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header) - 1)]
     lines = []
     for row in [header, *rows]:
-        cells = [cell.rjust(w) if i == 0 else cell.ljust(w) for i, (cell, w) in enumerate(zip(row, widths, strict=False))]
+        cells = [
+            cell.rjust(w) if i == 0 else cell.ljust(w)
+            for i, (cell, w) in enumerate(zip(row, widths, strict=False))
+        ]
         lines.append("  ".join([*cells, row[-1]]).rstrip())
     return "\n".join(lines)
 

@@ -44,7 +44,9 @@ _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
 def canonical_json(value: Any) -> str:
     """The one JSON text a value hashes as: sorted keys, no spaces, UTF-8 kept, no NaN."""
-    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    return json.dumps(
+        value, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+    )
 
 
 def content_hash(content: Mapping[str, Any]) -> str:
@@ -82,7 +84,9 @@ class AuditEntry:
 
     def content(self) -> dict[str, Any]:
         """Every field except `hash`: what the hash covers (a deep copy)."""
-        return {f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "hash"}
+        return {
+            f.name: copy.deepcopy(getattr(self, f.name)) for f in fields(self) if f.name != "hash"
+        }
 
     def to_dict(self) -> dict[str, Any]:
         """Every field, in declaration order (a deep copy; JSON-able)."""
@@ -203,13 +207,17 @@ def to_json_value(value: Any, where: str) -> Any:
         return int(value)
     if isinstance(value, float):
         if not math.isfinite(value):
-            raise AuditError(f"{where} is {value!r}; NaN and infinity are not JSON (record a string or None)")
+            raise AuditError(
+                f"{where} is {value!r}; NaN and infinity are not JSON (record a string or None)"
+            )
         return float(value)
     if isinstance(value, Mapping):
         out: dict[str, Any] = {}
         for key, item in value.items():
             if not isinstance(key, str):
-                raise AuditError(f"{where} has the key {key!r} ({type(key).__name__}); JSON keys must be strings")
+                raise AuditError(
+                    f"{where} has the key {key!r} ({type(key).__name__}); JSON keys must be strings"
+                )
             out[str(key)] = to_json_value(item, f"{where}.{key}")
         return out
     if isinstance(value, list | tuple):

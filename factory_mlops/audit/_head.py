@@ -39,10 +39,14 @@ def read_head(path: Path) -> Head | None:
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AuditError(f"head anchor {path.name} is not valid JSON ({exc})") from None
     if not isinstance(data, dict) or set(data) != {"entries", "last_hash"}:
-        raise AuditError(f'head anchor {path.name} is not of the form {{"entries": N, "last_hash": "..."}}')
+        raise AuditError(
+            f'head anchor {path.name} is not of the form {{"entries": N, "last_hash": "..."}}'
+        )
     entries, last_hash = data["entries"], data["last_hash"]
     if not isinstance(entries, int) or isinstance(entries, bool) or entries < 0:
-        raise AuditError(f"head anchor {path.name}: entries must be an integer >= 0, got {entries!r}")
+        raise AuditError(
+            f"head anchor {path.name}: entries must be an integer >= 0, got {entries!r}"
+        )
     if not isinstance(last_hash, str) or not _HEX64.match(last_hash):
         raise AuditError(f"head anchor {path.name}: last_hash must be 64 lowercase hex digits")
     return Head(entries, last_hash)

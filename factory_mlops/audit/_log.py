@@ -88,8 +88,15 @@ class AuditLog:
         silently continued.
         """
         build_entry(  # validate before touching the disk (the real entry is built under the lock)
-            seq=1, prev_hash=GENESIS_HASH, at=utc_now(), kind=kind, actor=actor, plant=plant,
-            reason=reason, versions=versions, details=details,
+            seq=1,
+            prev_hash=GENESIS_HASH,
+            at=utc_now(),
+            kind=kind,
+            actor=actor,
+            plant=plant,
+            reason=reason,
+            versions=versions,
+            details=details,
         )
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with exclusive_lock(self.lock_path):
@@ -105,7 +112,12 @@ class AuditLog:
                     seq=tail.seq + 1 if tail else 1,
                     prev_hash=tail.hash if tail else GENESIS_HASH,
                     at=utc_now(),
-                    kind=kind, actor=actor, plant=plant, reason=reason, versions=versions, details=details,
+                    kind=kind,
+                    actor=actor,
+                    plant=plant,
+                    reason=reason,
+                    versions=versions,
+                    details=details,
                 )
                 created = fd is None
                 if fd is None:
@@ -175,7 +187,9 @@ class AuditLog:
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.ftruncate(fd, size_before)
-            raise AuditError(f"could not write to {self.path} ({exc}); nothing was recorded") from exc
+            raise AuditError(
+                f"could not write to {self.path} ({exc}); nothing was recorded"
+            ) from exc
 
     # -- checking ----------------------------------------------------------------------------
 
@@ -188,13 +202,17 @@ class AuditLog:
         if anchor is not None:
             anchor = anchor.strip().lower()
             if not _HEX64.match(anchor):
-                raise AuditError(f"anchor must be a sha256 hex digest (64 hex digits), got {anchor!r}")
+                raise AuditError(
+                    f"anchor must be a sha256 hex digest (64 hex digits), got {anchor!r}"
+                )
         with shared_lock(self.lock_path):
             return verify_log(self.path, self.head_path, anchor=anchor)
 
     # -- reading -----------------------------------------------------------------------------
 
-    def entries(self, *, plant: str | None = None, kinds: Collection[str] | str | None = None) -> list[AuditEntry]:
+    def entries(
+        self, *, plant: str | None = None, kinds: Collection[str] | str | None = None
+    ) -> list[AuditEntry]:
         """The entries in file order, optionally only those of one plant and/or some kinds.
 
         Structure is checked (a line that is not an entry raises `AuditError` pointing at
@@ -204,7 +222,9 @@ class AuditLog:
         with shared_lock(self.lock_path):
             return [e for e in self._iter_forward() if _matches(e, plant, wanted)]
 
-    def last(self, plant: str | None = None, kinds: Collection[str] | str | None = None) -> AuditEntry | None:
+    def last(
+        self, plant: str | None = None, kinds: Collection[str] | str | None = None
+    ) -> AuditEntry | None:
         """The most recent entry (of `plant` / `kinds` if given), read from the end of the file."""
         wanted = _kinds(kinds)
         with shared_lock(self.lock_path), contextlib.closing(self._iter_backward()) as backward:
@@ -232,10 +252,14 @@ class AuditLog:
             if size == 0:
                 return
             if not ends_with_newline(fd, size):
-                raise AuditError(f"{self.path}: its last line is incomplete (no line end); {_VERIFY_HINT}")
+                raise AuditError(
+                    f"{self.path}: its last line is incomplete (no line end); {_VERIFY_HINT}"
+                )
             for back, raw in enumerate(iter_lines_reverse(fd, size - 1), start=1):
                 where = f"{back} from the end"
-                yield self._parse_or_refuse(raw + b"\n", line=f"line {where}", entry=f"entry {where}")
+                yield self._parse_or_refuse(
+                    raw + b"\n", line=f"line {where}", entry=f"entry {where}"
+                )
         finally:
             os.close(fd)
 
@@ -253,7 +277,9 @@ def _kinds(kinds: Collection[str] | str | None) -> frozenset[str] | None:
     wanted = frozenset([kinds] if isinstance(kinds, str) else kinds)
     unknown = sorted(wanted - set(KINDS))
     if unknown:
-        raise AuditError(f"unknown audit kind(s) {', '.join(unknown)}; known kinds: {', '.join(KINDS)}")
+        raise AuditError(
+            f"unknown audit kind(s) {', '.join(unknown)}; known kinds: {', '.join(KINDS)}"
+        )
     return wanted
 
 

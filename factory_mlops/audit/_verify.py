@@ -49,7 +49,9 @@ def parse_line(raw: bytes, *, line: str, entry: str) -> AuditEntry:
     `line` / `entry` name the place in messages, e.g. "line 3" / "entry 3". Does not check hashes.
     """
     if not raw.endswith(b"\n"):
-        raise AuditError(f"{line} is incomplete: it has no line end (an interrupted write, or a hand edit)")
+        raise AuditError(
+            f"{line} is incomplete: it has no line end (an interrupted write, or a hand edit)"
+        )
     body = raw[:-1]
     if not body.strip():
         raise AuditError(f"{line} is empty")
@@ -96,7 +98,11 @@ def _head_problem(
     """
     h = head.entries
     if not log_exists and h > 0:
-        return 1, f"log file is missing but the head anchor records {h} entries (the log was deleted)", None
+        return (
+            1,
+            f"log file is missing but the head anchor records {h} entries (the log was deleted)",
+            None,
+        )
     if h > lines:
         problem = f"log has {lines} entries but the head anchor records {h} (entries deleted from the end)"
         return lines + 1, problem, hashes.get(lines)

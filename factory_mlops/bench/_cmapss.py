@@ -118,7 +118,9 @@ def cmapss_feature_spec(sensors: list[str] | tuple[str, ...]) -> FeatureSpec:
         windows_minutes=(300, 600, 1200, 1800),
         stats=("mean", "slope"),
         step_minutes=60,
-        baseline=BaselineSpec(tuple(sensors), hours=BASELINE_CYCLES, window_minutes=BASELINE_WINDOW_MIN),
+        baseline=BaselineSpec(
+            tuple(sensors), hours=BASELINE_CYCLES, window_minutes=BASELINE_WINDOW_MIN
+        ),
         maintenance_age=True,
     )
 

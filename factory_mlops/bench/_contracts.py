@@ -105,7 +105,9 @@ def handwritten_pass(raw: pd.DataFrame, config: PlantConfig, now: pd.Timestamp) 
         d2 = np.r_[d1[1:], np.nan]
         sd = 1.4826 * pd.Series(np.abs(d1)).groupby(mm).transform("median").to_numpy()
         k = c.spike_sigmas or np.inf
-        spike = (np.sign(d1) == -np.sign(d2)) & (np.minimum(np.abs(d1), np.abs(d2)) > k * sd) & (sd > 0)
+        spike = (
+            (np.sign(d1) == -np.sign(d2)) & (np.minimum(np.abs(d1), np.abs(d2)) > k * sd) & (sd > 0)
+        )
         out[f"spike:{s.name}"] = int(np.nansum(spike))
         # persistent out of range: duration of consecutive out-of-range runs per machine
         o = oor[s.name][order]

@@ -108,7 +108,9 @@ def build_setup(root: Path, days: int = DEFAULT_DAYS) -> EdgeSetup:
     from factory_mlops.training import build_training_set, train_model
 
     if days < 3:
-        raise SystemExit("error: bench edge needs at least 3 simulated days (1 day of lookback, labels)")
+        raise SystemExit(
+            "error: bench edge needs at least 3 simulated days (1 day of lookback, labels)"
+        )
     t0 = time.perf_counter()
     config = bench_config(days)
     sim = simulate_plant(config)
@@ -119,16 +121,25 @@ def build_setup(root: Path, days: int = DEFAULT_DAYS) -> EdgeSetup:
     end = pd.Timestamp(sim.start_date + dt.timedelta(days=days), tz="UTC")
     ts = build_training_set(feats, sim.maintenance, spec, config.model, data_end=end)
     t2 = time.perf_counter()
-    trained = train_model(ts.frame, spec, config.model, maintenance=ts.maintenance, costs=config.costs)
+    trained = train_model(
+        ts.frame, spec, config.model, maintenance=ts.maintenance, costs=config.costs
+    )
     t3 = time.perf_counter()
     X = ts.frame[spec.feature_names].to_numpy(np.float64)
     onnx_bytes = export_onnx(trained.model, len(spec.feature_names))
     parity = check_parity(trained.model, onnx_bytes, X)
     bundle = build_bundle(
-        root / "bundle", plant_id=config.plant_id, model_name=f"{config.plant_id}_failure", version=1,
-        onnx_bytes=onnx_bytes, spec=spec, threshold=trained.threshold,
+        root / "bundle",
+        plant_id=config.plant_id,
+        model_name=f"{config.plant_id}_failure",
+        version=1,
+        onnx_bytes=onnx_bytes,
+        spec=spec,
+        threshold=trained.threshold,
         lineage={"training_data_sha256": ts.sha256, "code_version": "bench", "trigger": "bench"},
-        parity=parity, extra_files=explainer_files(trained.model), task=trained.task,
+        parity=parity,
+        extra_files=explainer_files(trained.model),
+        task=trained.task,
         calibration=trained.calibration.to_dict(),
     )
     install_bundle(bundle, root / "node")
@@ -136,10 +147,21 @@ def build_setup(root: Path, days: int = DEFAULT_DAYS) -> EdgeSetup:
     _ = model.explainer  # load and check it against the graph now, not inside a timed call
     t4 = time.perf_counter()
     return EdgeSetup(
-        config=config, spec=spec, readings=readings, trained=trained, onnx_bytes=onnx_bytes,
-        node_dir=root / "node", model=model, train_rows=len(ts.frame), train_positives=ts.n_positive,
-        seconds={"simulate": round(t1 - t0, 2), "features_labels": round(t2 - t1, 2),
-                 "train": round(t3 - t2, 2), "export_bundle": round(t4 - t3, 2)},
+        config=config,
+        spec=spec,
+        readings=readings,
+        trained=trained,
+        onnx_bytes=onnx_bytes,
+        node_dir=root / "node",
+        model=model,
+        train_rows=len(ts.frame),
+        train_positives=ts.n_positive,
+        seconds={
+            "simulate": round(t1 - t0, 2),
+            "features_labels": round(t2 - t1, 2),
+            "train": round(t3 - t2, 2),
+            "export_bundle": round(t4 - t3, 2),
+        },
     )
 
 
@@ -193,7 +215,9 @@ def _pct_us(ns: np.ndarray, q: float) -> float:
     return float(np.percentile(ns, q) / 1e3)
 
 
-def in_process_round(model: Any, series: list[MachineSeries], predictions: int, k: int = K) -> dict[str, Any]:
+def in_process_round(
+    model: Any, series: list[MachineSeries], predictions: int, k: int = K
+) -> dict[str, Any]:
     """`predictions` timed edge predictions (after `WARMUP`), stage by stage; see the module doc."""
     from factory_mlops.features import OnlineFeatures
 
@@ -232,16 +256,23 @@ def in_process_round(model: Any, series: list[MachineSeries], predictions: int, 
             if done == total:
                 break
         if done == before:
-            raise RuntimeError("the simulated readings give no step end to score; simulate more days")
+            raise RuntimeError(
+                "the simulated readings give no step end to score; simulate more days"
+            )
     st_ = stamps[WARMUP:]
     feat, pred, expl = st_[:, 1] - st_[:, 0], st_[:, 2] - st_[:, 1], st_[:, 3] - st_[:, 2]
     with_expl, no_expl = st_[:, 3] - st_[:, 0], st_[:, 2] - st_[:, 0]
     return {
-        "p50_us": _pct_us(with_expl, 50), "p99_us": _pct_us(with_expl, 99),
-        "no_explain_p50_us": _pct_us(no_expl, 50), "no_explain_p99_us": _pct_us(no_expl, 99),
-        "features_p50_us": _pct_us(feat, 50), "features_p99_us": _pct_us(feat, 99),
-        "predict_p50_us": _pct_us(pred, 50), "predict_p99_us": _pct_us(pred, 99),
-        "explain_p50_us": _pct_us(expl, 50), "explain_p99_us": _pct_us(expl, 99),
+        "p50_us": _pct_us(with_expl, 50),
+        "p99_us": _pct_us(with_expl, 99),
+        "no_explain_p50_us": _pct_us(no_expl, 50),
+        "no_explain_p99_us": _pct_us(no_expl, 99),
+        "features_p50_us": _pct_us(feat, 50),
+        "features_p99_us": _pct_us(feat, 99),
+        "predict_p50_us": _pct_us(pred, 50),
+        "predict_p99_us": _pct_us(pred, 99),
+        "explain_p50_us": _pct_us(expl, 50),
+        "explain_p99_us": _pct_us(expl, 99),
         "rps": float(len(with_expl) / (with_expl.sum() / 1e9)),
         "rows": np.vstack(rows),
     }
@@ -293,7 +324,9 @@ def build_anchors(setup: EdgeSetup, rows: np.ndarray, tmp: Path) -> Anchors:
         pyfunc = mlflow.pyfunc.load_model(str(tmp / "mlflow_model"))
     opts = ort.SessionOptions()
     opts.intra_op_num_threads = opts.inter_op_num_threads = 1
-    session = ort.InferenceSession(setup.onnx_bytes, sess_options=opts, providers=["CPUExecutionProvider"])
+    session = ort.InferenceSession(
+        setup.onnx_bytes, sess_options=opts, providers=["CPUExecutionProvider"]
+    )
     out_name = "probabilities"
     in_name = session.get_inputs()[0].name
     singles = [np.ascontiguousarray(r[None, :]) for r in rows]
@@ -358,7 +391,9 @@ def _iso(ns: int) -> str:
     return pd.Timestamp(int(ns), tz="UTC").strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-def _body(machine: str, s: MachineSeries, sensors: tuple[str, ...], lo: int, hi: int, at: int) -> bytes:
+def _body(
+    machine: str, s: MachineSeries, sensors: tuple[str, ...], lo: int, hi: int, at: int
+) -> bytes:
     """A `/predict` request: the readings s[lo:hi] of `machine` and the step end `at`."""
     readings = []
     for t, row in zip(s.ts[lo:hi].tolist(), s.values[lo:hi].tolist(), strict=True):
@@ -420,7 +455,12 @@ _HEADERS = {"content-type": "application/json"}
 
 
 async def _post(
-    client: Any, body: bytes, i: int, status: np.ndarray, errors: list[str], served: np.ndarray | None = None
+    client: Any,
+    body: bytes,
+    i: int,
+    status: np.ndarray,
+    errors: list[str],
+    served: np.ndarray | None = None,
 ) -> None:
     """POST one body; its status (and the service's own `latency_us`) into row i of the arrays."""
     try:
@@ -461,7 +501,9 @@ def _cpu_seconds(pid: int) -> float | None:
         return None
 
 
-async def open_loop(url: str, bodies: list[bytes], rate: float, server_pid: int | None = None) -> dict[str, Any]:
+async def open_loop(
+    url: str, bodies: list[bytes], rate: float, server_pid: int | None = None
+) -> dict[str, Any]:
     """Send `bodies` at `rate` per second on a clock (never waiting for responses); timings.
 
     Also the CPU time per answered request of this client process and of the server (`server_pid`),
@@ -513,22 +555,36 @@ async def open_loop(url: str, bodies: list[bytes], rate: float, server_pid: int 
         return round(float(np.percentile(a, q) / 1e6), 2) if len(a) else None
 
     return {
-        "requests": n, "ok": int(ok.sum()), "errors": int(n - ok.sum()), "dropped": int((status == -2).sum()),
+        "requests": n,
+        "ok": int(ok.sum()),
+        "errors": int(n - ok.sum()),
+        "dropped": int((status == -2).sum()),
         "first_errors": errors,
-        "p50_ms": ms(lat, 50), "p99_ms": ms(lat, 99), "max_ms": ms(lat, 100),
-        "p99_from_schedule_ms": ms(lag, 99), "send_lag_p99_ms": ms(sent - scheduled, 99),
+        "p50_ms": ms(lat, 50),
+        "p99_ms": ms(lat, 99),
+        "max_ms": ms(lat, 100),
+        "p99_from_schedule_ms": ms(lag, 99),
+        "send_lag_p99_ms": ms(sent - scheduled, 99),
         "rps": round(float(ok.sum() / span), 1) if span > 0 else None,
         "offered_rps": rate,
-        "service_latency_p50_us": round(float(np.percentile(served[ok], 50)), 1) if ok.any() else None,
-        "service_latency_p99_us": round(float(np.percentile(served[ok], 99)), 1) if ok.any() else None,
+        "service_latency_p50_us": round(float(np.percentile(served[ok], 50)), 1)
+        if ok.any()
+        else None,
+        "service_latency_p99_us": round(float(np.percentile(served[ok], 99)), 1)
+        if ok.any()
+        else None,
         "client_cpu_ms_per_request": round(cpu * 1e3 / answered, 3),
         "server_cpu_ms_per_request": (
-            round((srv1 - srv0) * 1e3 / answered, 3) if srv0 is not None and srv1 is not None else None
+            round((srv1 - srv0) * 1e3 / answered, 3)
+            if srv0 is not None and srv1 is not None
+            else None
         ),
     }
 
 
-async def closed_loop(url: str, bodies: list[bytes], workers: int, seconds: float) -> dict[str, Any]:
+async def closed_loop(
+    url: str, bodies: list[bytes], workers: int, seconds: float
+) -> dict[str, Any]:
     """`workers` senders each posting the next body as soon as their last answered: capacity."""
     status = np.zeros(len(bodies), dtype=np.int64)
     errors: list[str] = []
@@ -550,14 +606,25 @@ async def closed_loop(url: str, bodies: list[bytes], workers: int, seconds: floa
         await asyncio.gather(*(worker(client) for _ in range(workers)))
         wall = (clock() - t0) / 1e9
     ok = int(((status >= 200) & (status < 300)).sum())
-    return {"capacity_rps": round(ok / wall, 1), "capacity_workers": workers, "capacity_requests": count,
-            "capacity_errors": count - ok}
+    return {
+        "capacity_rps": round(ok / wall, 1),
+        "capacity_workers": workers,
+        "capacity_requests": count,
+        "capacity_errors": count - ok,
+    }
 
 
 def http_shape(
-    setup: EdgeSetup, series: list[MachineSeries], shape: str, *, rate: float, seconds: float,
-    sweep: tuple[float, ...] = (), sweep_seconds: float = 5.0,
-    capacity_seconds: float = 3.0, capacity_workers: int = 8,
+    setup: EdgeSetup,
+    series: list[MachineSeries],
+    shape: str,
+    *,
+    rate: float,
+    seconds: float,
+    sweep: tuple[float, ...] = (),
+    sweep_seconds: float = 5.0,
+    capacity_seconds: float = 3.0,
+    capacity_workers: int = 8,
 ) -> dict[str, Any]:
     """Start the service under uvicorn on loopback and drive it with requests of `shape`.
 
@@ -573,21 +640,35 @@ def http_shape(
     prime, bodies, ids = http_requests(series, setup.spec, warm + sum(swept) + timed + cap, shape)
     line = {m.id: m.line for m in setup.config.machines}
     machine_cls = type(setup.config.machines[0])
-    plant = setup.config.model_copy(update={"machines": [machine_cls(id=c, line=line[o]) for c, o in ids]})
+    plant = setup.config.model_copy(
+        update={"machines": [machine_cls(id=c, line=line[o]) for c, o in ids]}
+    )
     port = free_port()
     req = setup.node_dir.parent / f"serve-{shape}.json"
-    req.write_text(json.dumps({
-        "config": plant.model_dump(mode="json"), "source": f"<bench edge {plant.plant_id}>",
-        "node": str(setup.node_dir), "node_id": "bench_edge", "explain_k": K, "port": port,
-    }))
+    req.write_text(
+        json.dumps(
+            {
+                "config": plant.model_dump(mode="json"),
+                "source": f"<bench edge {plant.plant_id}>",
+                "node": str(setup.node_dir),
+                "node_id": "bench_edge",
+                "explain_k": K,
+                "port": port,
+            }
+        )
+    )
     env = dict(os.environ)
     src = str(Path(factory_mlops.__file__).resolve().parent.parent)
     env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
     url = f"http://127.0.0.1:{port}"
     err_path = setup.node_dir.parent / f"serve-{shape}.err"
     with err_path.open("w") as err:  # a file, not a pipe: a chatty server never blocks on it
-        proc = subprocess.Popen([sys.executable, "-c", _SERVER, str(req)], env=env,
-                                stdout=subprocess.DEVNULL, stderr=err)
+        proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER, str(req)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+        )
         try:
             _wait_ready(proc, port, err_path)
             asyncio.run(_prime(url, prime))
@@ -597,29 +678,51 @@ def http_shape(
             for r, n in zip(sorted(sweep), swept, strict=True):
                 run = asyncio.run(open_loop(url, bodies[at : at + n], r, proc.pid))
                 at += n
-                points.append({k: run[k] for k in ("offered_rps", "rps", "p50_ms", "p99_ms", "errors", "dropped",
-                                                     "server_cpu_ms_per_request", "client_cpu_ms_per_request")})
+                points.append(
+                    {
+                        k: run[k]
+                        for k in (
+                            "offered_rps",
+                            "rps",
+                            "p50_ms",
+                            "p99_ms",
+                            "errors",
+                            "dropped",
+                            "server_cpu_ms_per_request",
+                            "client_cpu_ms_per_request",
+                        )
+                    }
+                )
             out = asyncio.run(open_loop(url, bodies[at : at + timed], rate, proc.pid))
             at += timed
-            out.update(asyncio.run(closed_loop(url, bodies[at:], capacity_workers, capacity_seconds)))
+            out.update(
+                asyncio.run(closed_loop(url, bodies[at:], capacity_workers, capacity_seconds))
+            )
         finally:
             stop_process(proc, timeout=10)
     out["seconds"] = seconds
     out["sweep"] = points
     out["max_rps_within_aim"] = max(
-        (p["offered_rps"] for p in [*points, out] if _http_met(p, p["offered_rps"])), default=None)
+        (p["offered_rps"] for p in [*points, out] if _http_met(p, p["offered_rps"])), default=None
+    )
     out["machine_ids"] = len(ids)
-    out["readings_per_request"] = round(statistics.mean(len(json.loads(b)["readings"]) for b in bodies[:200]), 1)
+    out["readings_per_request"] = round(
+        statistics.mean(len(json.loads(b)["readings"]) for b in bodies[:200]), 1
+    )
     return out
 
 
-def _wait_ready(proc: subprocess.Popen[bytes], port: int, err_path: Path, timeout: float = 60.0) -> None:
+def _wait_ready(
+    proc: subprocess.Popen[bytes], port: int, err_path: Path, timeout: float = 60.0
+) -> None:
     """Return once the server accepts connections; RuntimeError with its stderr if it exits."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             err = err_path.read_text(errors="replace")
-            raise RuntimeError(f"the edge service exited ({proc.returncode}) before serving:\n{err[-3000:]}")
+            raise RuntimeError(
+                f"the edge service exited ({proc.returncode}) before serving:\n{err[-3000:]}"
+            )
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
@@ -629,29 +732,51 @@ def _wait_ready(proc: subprocess.Popen[bytes], port: int, err_path: Path, timeou
 
 
 def http_bench(
-    setup: EdgeSetup, series: list[MachineSeries], *, rate: float, seconds: float,
-    sweep: tuple[float, ...] = (), sweep_seconds: float = 5.0,
+    setup: EdgeSetup,
+    series: list[MachineSeries],
+    *,
+    rate: float,
+    seconds: float,
+    sweep: tuple[float, ...] = (),
+    sweep_seconds: float = 5.0,
 ) -> dict[str, Any]:
     """Both request shapes; the top-level `http_*` keys are the `step` shape's (the in-process
     prediction over HTTP), `http_reading` holds the one-reading shape. Never raises: a failed run
     is reported in `http_note` with null figures."""
     null: dict[str, Any] = {"http_p50_ms": None, "http_p99_ms": None, "http_rps": None}
     if not service_available():
-        return {**null, "http_note": f"{SERVICE_MODULE} (build_app) does not exist in this checkout yet"}
+        return {
+            **null,
+            "http_note": f"{SERVICE_MODULE} (build_app) does not exist in this checkout yet",
+        }
     out: dict[str, Any] = {}
     for shape in SHAPES:
         try:
-            out[f"http_{shape}"] = http_shape(setup, series, shape, rate=rate, seconds=seconds,
-                                              sweep=sweep, sweep_seconds=sweep_seconds)
+            out[f"http_{shape}"] = http_shape(
+                setup,
+                series,
+                shape,
+                rate=rate,
+                seconds=seconds,
+                sweep=sweep,
+                sweep_seconds=sweep_seconds,
+            )
         except Exception as exc:  # report, never fake numbers
-            out[f"http_{shape}"] = {"note": f"the HTTP run failed: {type(exc).__name__}: {exc}"[:2000]}
+            out[f"http_{shape}"] = {
+                "note": f"the HTTP run failed: {type(exc).__name__}: {exc}"[:2000]
+            }
     head = out["http_step"]
     if "p99_ms" not in head:
         return {**null, "http_note": head["note"], **out}
     return {
-        "http_p50_ms": head["p50_ms"], "http_p99_ms": head["p99_ms"], "http_rps": head["rps"],
-        "http_errors": head["errors"], "http_capacity_rps": head["capacity_rps"],
-        "http_max_rps_within_aim": head["max_rps_within_aim"], "http_note": None, **out,
+        "http_p50_ms": head["p50_ms"],
+        "http_p99_ms": head["p99_ms"],
+        "http_rps": head["rps"],
+        "http_errors": head["errors"],
+        "http_capacity_rps": head["capacity_rps"],
+        "http_max_rps_within_aim": head["max_rps_within_aim"],
+        "http_note": None,
+        **out,
     }
 
 
@@ -692,8 +817,14 @@ def bench_edge(
             ml.append(_latencies(anchors.mlflow, max(anchor_calls // 3, 100)))
             ox.append(_latencies(anchors.onnx, anchor_calls))
         assert anchors is not None
-        http = http_bench(setup, series, rate=http_rate, seconds=http_seconds,
-                          sweep=http_sweep, sweep_seconds=http_sweep_seconds)
+        http = http_bench(
+            setup,
+            series,
+            rate=http_rate,
+            seconds=http_seconds,
+            sweep=http_sweep,
+            sweep_seconds=http_sweep_seconds,
+        )
 
     def med(key: str) -> float:
         return _med([r[key] for r in rounds])
@@ -706,9 +837,15 @@ def bench_edge(
         "days": days,
         "machines": len(series),
         "features": len(setup.spec.feature_names),
-        "readings_per_step": round(statistics.mean(hi - lo for _, lo, hi, _ in step_stream(series)), 1),
+        "readings_per_step": round(
+            statistics.mean(hi - lo for _, lo, hi, _ in step_stream(series)), 1
+        ),
         "trees": int(setup.trained.model.booster_.num_trees()),
-        "model_params": {k: v for k, v in setup.trained.params.items() if k in ("n_estimators", "num_leaves", "learning_rate")},
+        "model_params": {
+            k: v
+            for k, v in setup.trained.params.items()
+            if k in ("n_estimators", "num_leaves", "learning_rate")
+        },
         "train_rows": setup.train_rows,
         "train_positives": setup.train_positives,
         "calibration": setup.trained.calibration.method,
@@ -751,7 +888,9 @@ def _http_met(run: dict[str, Any] | None, rate: float) -> bool | None:
     """p99 within the aim, no errors, and the offered rate achieved (2 % slack); None if not run."""
     if not run or run.get("p99_ms") is None:
         return None
-    return bool(run["p99_ms"] <= AIM_HTTP_P99_MS and run["errors"] == 0 and run["rps"] >= 0.98 * rate)
+    return bool(
+        run["p99_ms"] <= AIM_HTTP_P99_MS and run["errors"] == 0 and run["rps"] >= 0.98 * rate
+    )
 
 
 def _text(o: dict[str, Any]) -> str:
@@ -772,8 +911,10 @@ def _text(o: dict[str, Any]) -> str:
     if o["http_p99_ms"] is None:
         s += f"HTTP: not measured ({o['http_note']})."
         return s
-    for shape, what, key in (("step", "a step's readings per request", "aim_http_met"),
-                             ("reading", "one reading per request", "aim_http_reading_met")):
+    for shape, what, key in (
+        ("step", "a step's readings per request", "aim_http_met"),
+        ("reading", "one reading per request", "aim_http_reading_met"),
+    ):
         h = o.get(f"http_{shape}") or {}
         if h.get("p99_ms") is None:
             s += f"HTTP ({what}): failed ({h.get('note')}). "

@@ -48,7 +48,9 @@ RTOL = ATOL = 1e-9
 def bench_specs(sensors: tuple[str, ...] | None = None) -> tuple[FeatureSpec, FeatureSpec]:
     """The apples-to-apples spec (the baseline's four stats) and the full default-stats spec."""
     sensors = sensors or tuple(s[0] for s in SENSORS)
-    main = FeatureSpec(sensors=sensors, windows_minutes=WINDOWS, stats=NAIVE_STATS, step_minutes=STEP_MINUTES)
+    main = FeatureSpec(
+        sensors=sensors, windows_minutes=WINDOWS, stats=NAIVE_STATS, step_minutes=STEP_MINUTES
+    )
     full = FeatureSpec(
         sensors=sensors,
         windows_minutes=WINDOWS,
@@ -90,7 +92,9 @@ def plant_month_readings(
     for name, _unit, lo, hi, base, noise in SENSORS:
         offset = rng.normal(0, noise, machines)
         walk = np.cumsum(rng.normal(0, noise * 0.02, (n_t, machines)), axis=0)
-        v = np.clip(base + offset + walk + rng.normal(0, noise, (n_t, machines)), lo, hi).ravel()[flat]
+        v = np.clip(base + offset + walk + rng.normal(0, noise, (n_t, machines)), lo, hi).ravel()[
+            flat
+        ]
         v[rng.random(len(v)) < nan_rate] = np.nan
         data[name] = v
     return pd.DataFrame(data)
@@ -112,16 +116,30 @@ def naive_features(readings: pd.DataFrame, spec: FeatureSpec) -> pd.DataFrame:
     pad = pad[pad != last]
     frame = readings[["timestamp", "machine_id", *sensors]]
     if len(pad):
-        frame = pd.concat([frame, pd.DataFrame({"timestamp": pad.to_numpy(), "machine_id": pad.index})])
-    grid = frame.set_index("timestamp").groupby("machine_id")[sensors].resample("1min").asfreq().reset_index()
+        frame = pd.concat(
+            [frame, pd.DataFrame({"timestamp": pad.to_numpy(), "machine_id": pad.index})]
+        )
+    grid = (
+        frame.set_index("timestamp")
+        .groupby("machine_id")[sensors]
+        .resample("1min")
+        .asfreq()
+        .reset_index()
+    )
     end = grid["timestamp"] + minute
     reported = (readings["timestamp"].dt.floor(step) + step).rename("T")
     steps = pd.MultiIndex.from_arrays([readings["machine_id"], reported]).unique()
     sample = pd.MultiIndex.from_arrays([grid["machine_id"], end]).isin(steps)
     out = grid.loc[sample, ["machine_id"]].assign(timestamp=end[sample])
     for w in spec.windows_minutes:
-        roll = grid.groupby("machine_id").rolling(f"{w}min", on="timestamp")[sensors].agg(list(spec.stats))
-        part = roll.to_numpy()[sample]  # groupby order = grid order (grid is sorted by machine, time)
+        roll = (
+            grid.groupby("machine_id")
+            .rolling(f"{w}min", on="timestamp")[sensors]
+            .agg(list(spec.stats))
+        )
+        part = roll.to_numpy()[
+            sample
+        ]  # groupby order = grid order (grid is sorted by machine, time)
         cols = [f"{s}__{stat}_{w}m" for s, stat in roll.columns]
         out = pd.concat([out, pd.DataFrame(part, index=out.index, columns=cols)], axis=1)
     return out[["machine_id", "timestamp", *spec.feature_names]].reset_index(drop=True)
@@ -177,7 +195,9 @@ def compare_features(
     if out["agrees"] or readings is None or len(rows) > max_arbitrated:
         return out
     what = [(s, stat, w) for s in spec.sensors for w in spec.windows_minutes for stat in spec.stats]
-    by_machine = {m: g for m, g in readings.groupby("machine_id") if m in set(a.loc[rows, "machine_id"])}
+    by_machine = {
+        m: g for m, g in readings.groupby("machine_id") if m in set(a.loc[rows, "machine_id"])
+    }
     lib_ok, naive_rel = True, 0.0
     for i, j in zip(rows, cols, strict=True):
         s, stat, w = what[j]
@@ -218,14 +238,18 @@ def _online_fast() -> Callable[..., np.ndarray] | None:
     return getattr(features, "online_feature_vector", None)
 
 
-def _online_call(win: OnlineWindow, spec: FeatureSpec, fast: Callable[..., np.ndarray] | None) -> np.ndarray:
+def _online_call(
+    win: OnlineWindow, spec: FeatureSpec, fast: Callable[..., np.ndarray] | None
+) -> np.ndarray:
     """The edge's call: one machine's feature vector (spec.feature_names order) at `win.at`."""
     if fast is not None:
         return fast(win.ts_ns, win.values, spec, win.at_ns)
     return compute_online_features(win.frame, spec, win.at)[spec.feature_names].to_numpy(float)[0]
 
 
-def online_windows(readings: pd.DataFrame, spec: FeatureSpec, count: int, seed: int = 1) -> list[OnlineWindow]:
+def online_windows(
+    readings: pd.DataFrame, spec: FeatureSpec, count: int, seed: int = 1
+) -> list[OnlineWindow]:
     """`count` (machine, step end) windows of the last `spec.lookback` of readings, each with a row."""
     rng = np.random.default_rng(seed)
     machines = readings["machine_id"].unique()
@@ -245,13 +269,15 @@ def online_windows(readings: pd.DataFrame, spec: FeatureSpec, count: int, seed: 
         if not (frame["timestamp"] >= at - spec.step).any():
             continue  # the machine did not report in the last step: the edge has nothing to score
         frame = frame.reset_index(drop=True)
-        out.append(OnlineWindow(
-            frame=frame,
-            ts_ns=frame["timestamp"].array.asi8.copy(),
-            values=np.ascontiguousarray(frame[list(spec.sensors)].to_numpy(float)),
-            at=at,
-            machine_id=str(m),
-        ))
+        out.append(
+            OnlineWindow(
+                frame=frame,
+                ts_ns=frame["timestamp"].array.asi8.copy(),
+                values=np.ascontiguousarray(frame[list(spec.sensors)].to_numpy(float)),
+                at=at,
+                machine_id=str(m),
+            )
+        )
     return out
 
 
@@ -276,7 +302,10 @@ def _peak_mb(fn: Callable[[], Any]) -> float:
 
 
 def _online_latencies(
-    windows: list[OnlineWindow], spec: FeatureSpec, fast: Callable[..., np.ndarray] | None, calls: int
+    windows: list[OnlineWindow],
+    spec: FeatureSpec,
+    fast: Callable[..., np.ndarray] | None,
+    calls: int,
 ) -> tuple[float, float]:
     for i in range(min(50, calls)):  # warm-up
         _online_call(windows[i % len(windows)], spec, fast)
@@ -334,13 +363,18 @@ def _edge_state_latencies(
 
 
 def _online_check(
-    windows: list[OnlineWindow], batch: pd.DataFrame, spec: FeatureSpec, fast: Callable[..., np.ndarray] | None
+    windows: list[OnlineWindow],
+    batch: pd.DataFrame,
+    spec: FeatureSpec,
+    fast: Callable[..., np.ndarray] | None,
 ) -> bool:
     """The online vectors equal the batch rows of the same (machine, step end)."""
     idx = batch.set_index(["machine_id", "timestamp"])[spec.feature_names]
     got = np.array([_online_call(w, spec, fast) for w in windows])
     want = idx.loc[[(w.machine_id, w.at) for w in windows]].to_numpy(float)
-    return bool(got.shape == want.shape and np.allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True))
+    return bool(
+        got.shape == want.shape and np.allclose(got, want, rtol=RTOL, atol=ATOL, equal_nan=True)
+    )
 
 
 def bench_features(
@@ -376,7 +410,9 @@ def bench_features(
 
     fast = _online_fast()
     windows = online_windows(readings, spec, count=min(50, online_calls))
-    online_ok = _online_check(windows, batch, spec, fast) and _online_check(windows, batch_full, full, fast)
+    online_ok = _online_check(windows, batch, spec, fast) and _online_check(
+        windows, batch_full, full, fast
+    )
     if not online_ok:
         raise RuntimeError("the online path disagrees with compute_features on the same windows")
     p50s, p99s, fp50s, fp99s = [], [], [], []
@@ -399,7 +435,11 @@ def bench_features(
         if not (ok1 and ok2):
             raise RuntimeError("the edge state (OnlineFeatures) disagrees with compute_features")
 
-    sec, base, sec_full = statistics.median(batch_s), statistics.median(naive_s), statistics.median(full_s)
+    sec, base, sec_full = (
+        statistics.median(batch_s),
+        statistics.median(naive_s),
+        statistics.median(full_s),
+    )
     speedup = base / sec
     p99 = statistics.median(e99s)
     out: dict[str, Any] = {

@@ -95,10 +95,12 @@ def synthesise(machines: int, seed: int = SEED) -> SyntheticDay:
 
     def frame(t0: int, t1: int) -> pd.DataFrame:
         block = x[:, t0:t1].reshape(-1, FEATURES)
-        meta = pd.DataFrame({
-            "timestamp": np.tile(ts[t0:t1], machines),
-            "machine_id": np.repeat([f"m{m:03d}" for m in range(machines)], t1 - t0),
-        })
+        meta = pd.DataFrame(
+            {
+                "timestamp": np.tile(ts[t0:t1], machines),
+                "machine_id": np.repeat([f"m{m:03d}" for m in range(machines)], t1 - t0),
+            }
+        )
         return pd.concat([meta, pd.DataFrame(block, columns=features)], axis=1)
 
     return SyntheticDay(
@@ -112,7 +114,9 @@ def synthesise(machines: int, seed: int = SEED) -> SyntheticDay:
 
 def evidently_import_seconds() -> float:
     """Import time of Evidently's Report API in a fresh interpreter."""
-    out = subprocess.run([sys.executable, "-c", _IMPORT], capture_output=True, text=True, check=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", _IMPORT], capture_output=True, text=True, check=True, timeout=300
+    )
     return float(out.stdout.strip().splitlines()[-1])
 
 
@@ -143,7 +147,9 @@ def bench_size(name: str, machines: int, repeat: int, scratch: Path) -> dict[str
 
     fit_ms, _, (binned, sketches) = _median_ms(fit, repeat)
     current, groups = time_ordered(data.current)
-    drift_statistics(sketches, current, binned=binned, groups=groups)  # warm-up (scipy.special import)
+    drift_statistics(
+        sketches, current, binned=binned, groups=groups
+    )  # warm-up (scipy.special import)
     ours_ms, ours_runs, stats = _median_ms(
         lambda: drift_statistics(sketches, current, binned=binned, groups=groups), repeat, INNER
     )
@@ -207,7 +213,9 @@ def bench_monitoring(args: argparse.Namespace) -> dict[str, Any]:
         "quick": quick,
         "evidently_import_s": round(import_s, 2),
         "sizes": results,
-        "command": "factory-mlops bench monitoring" + (f" --repeat {repeat}" if repeat != 3 else "") + " --json",
+        "command": "factory-mlops bench monitoring"
+        + (f" --repeat {repeat}" if repeat != 3 else "")
+        + " --json",
     }
     parts = []
     for name, r in results.items():

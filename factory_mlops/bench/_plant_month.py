@@ -26,14 +26,18 @@ SENSORS = [
 
 def plant_month_config(machines: int = 100) -> PlantConfig:
     """The benchmark plant: `machines` machines on 4 lines, the 8 sensors above at 60 s cadence."""
-    return parse_plant_config({
-        "plant_id": "bench_plant",
-        "partitions_start": "2026-06-01",
-        "machines": [{"id": f"m{i:03d}", "line": f"line_{i % 4}"} for i in range(machines)],
-        "sensors": [
-            {"name": n, "unit": u, "min": lo, "max": hi, "cadence_s": 60} for n, u, lo, hi, _, _ in SENSORS
-        ],
-    }, "<bench>")
+    return parse_plant_config(
+        {
+            "plant_id": "bench_plant",
+            "partitions_start": "2026-06-01",
+            "machines": [{"id": f"m{i:03d}", "line": f"line_{i % 4}"} for i in range(machines)],
+            "sensors": [
+                {"name": n, "unit": u, "min": lo, "max": hi, "cadence_s": 60}
+                for n, u, lo, hi, _, _ in SENSORS
+            ],
+        },
+        "<bench>",
+    )
 
 
 def plant_month_batch(
@@ -48,7 +52,9 @@ def plant_month_batch(
     machines = np.array(config.machine_ids, dtype=object)
     n_t = days * 24 * 60
     stamps = pd.date_range("2026-06-01", periods=n_t, freq="60s", tz="UTC")
-    stamp_str = np.char.add(np.datetime_as_string(stamps.tz_localize(None).to_numpy(), unit="s"), "Z").astype(object)
+    stamp_str = np.char.add(
+        np.datetime_as_string(stamps.tz_localize(None).to_numpy(), unit="s"), "Z"
+    ).astype(object)
     n = n_t * len(machines)
     t_idx = np.repeat(np.arange(n_t), len(machines))
     m_idx = np.tile(np.arange(len(machines)), n_t)

@@ -85,7 +85,9 @@ class PolicyRun:
     model: Model
     version: int = 1
     state: TriggerState = field(default_factory=TriggerState)
-    served: list[tuple[int, int, pd.DataFrame]] = field(default_factory=list)  # (day, version, predictions)
+    served: list[tuple[int, int, pd.DataFrame]] = field(
+        default_factory=list
+    )  # (day, version, predictions)
     requests: list[dict[str, Any]] = field(default_factory=list)
     signal_days: dict[str, int] = field(default_factory=dict)  # kind -> days it was critical
 
@@ -104,34 +106,56 @@ def _new_failure_type_signal(world: PlantWorld, run: PolicyRun, day: int) -> Sig
     if not new:
         return Signal("new_failure_type", "ok", at, f"no new failure type by {d}", f"none:{d}")
     where = [f"{t} (maintenance log)" for t in new]
-    return Signal("new_failure_type", "critical", at,
-                  f"new failure type(s) by {d}: {', '.join(where)}; the model was trained on "
-                  f"{', '.join(sorted(known)) or 'no failure types'}", "+".join(new), {"failure_types": new})
+    return Signal(
+        "new_failure_type",
+        "critical",
+        at,
+        f"new failure type(s) by {d}: {', '.join(where)}; the model was trained on "
+        f"{', '.join(sorted(known)) or 'no failure types'}",
+        "+".join(new),
+        {"failure_types": new},
+    )
 
 
-def _performance_signal(config: PlantConfig, run: PolicyRun, day_date: Any, preds: pd.DataFrame) -> Signal:
+def _performance_signal(
+    config: PlantConfig, run: PolicyRun, day_date: Any, preds: pd.DataFrame
+) -> Signal:
     """As `pipeline._monitor.health_for_day` (without latency): CBPE of the day vs the version's first days."""
     from factory_mlops.monitoring._cbpe import estimate_performance, estimate_severity
 
     m = config.monitoring.performance
     severity, reasons = "ok", []
-    est = estimate_performance(preds["probability"].to_numpy(dtype=float), preds["alarm"].to_numpy(dtype=bool))
+    est = estimate_performance(
+        preds["probability"].to_numpy(dtype=float), preds["alarm"].to_numpy(dtype=bool)
+    )
     base_days = config.monitoring.control_chart.baseline_windows
     earlier = run.version_days(run.version)[:-1][:base_days]  # served before today (today is last)
     if len(earlier) < 2:
         reasons.append(f"baseline forming: v{run.version} has served {len(earlier)} earlier day(s)")
     else:
         base = pd.concat(earlier, ignore_index=True)
-        ref = estimate_performance(base["probability"].to_numpy(dtype=float), base["alarm"].to_numpy(dtype=bool))
-        severity, why = estimate_severity(est, ref, drop_warning=m.recall_drop_warning,
-                                          drop_critical=m.recall_drop_critical)
+        ref = estimate_performance(
+            base["probability"].to_numpy(dtype=float), base["alarm"].to_numpy(dtype=bool)
+        )
+        severity, why = estimate_severity(
+            est, ref, drop_warning=m.recall_drop_warning, drop_critical=m.recall_drop_critical
+        )
         reasons += list(why)
         r0, r1 = float(ref.alarm_rate or 0.0), float(est.alarm_rate or 0.0)
-        if r0 > 0 and (r1 > r0 * m.alarm_rate_band or r1 < r0 / m.alarm_rate_band) and severity == "ok":
+        if (
+            r0 > 0
+            and (r1 > r0 * m.alarm_rate_band or r1 < r0 / m.alarm_rate_band)
+            and severity == "ok"
+        ):
             severity = "warning"
-            reasons.append(f"alarm rate {r1:.3f} outside its normal band (factor {m.alarm_rate_band:g})")
-    return signal_from_result("performance", {"severity": severity, "reasons": reasons,
-                                              "model_version": run.version}, day_date)
+            reasons.append(
+                f"alarm rate {r1:.3f} outside its normal band (factor {m.alarm_rate_band:g})"
+            )
+    return signal_from_result(
+        "performance",
+        {"severity": severity, "reasons": reasons, "model_version": run.version},
+        day_date,
+    )
 
 
 def _control_chart_signal(world: PlantWorld, run: PolicyRun, day: int) -> Signal:
@@ -142,18 +166,37 @@ def _control_chart_signal(world: PlantWorld, run: PolicyRun, day: int) -> Signal
     config = world.config
     recent = [(v, p) for d, v, p in run.served if day - IMPACT_LOOKBACK_DAYS < d <= day]
     mine = pd.concat([p for v, p in recent if v == run.version], ignore_index=True)
-    out = label_outcomes(mine, world.known_log(day), config.model.horizon_hours, world.day_end(day),
-                         label_latency_hours=config.model.label_latency_hours)
+    out = label_outcomes(
+        mine,
+        world.known_log(day),
+        config.model.horizon_hours,
+        world.day_end(day),
+        label_latency_hours=config.model.label_latency_hours,
+    )
     known = out[out["outcome"].notna()]
     cc = config.monitoring.control_chart
-    chart = control_chart(known, metric=cc.metric, method=cc.method, k=cc.k, window_hours=cc.window_hours,
-                          ewma_lambda=cc.ewma_lambda, cusum_k=cc.cusum_k, cusum_h=cc.cusum_h,
-                          min_positives=cc.min_positives, baseline_windows=cc.baseline_windows)
-    return signal_from_result("control_chart", {"severity": chart.severity, "reasons": list(chart.reasons),
-                                                "model_version": run.version}, world.date(day))
+    chart = control_chart(
+        known,
+        metric=cc.metric,
+        method=cc.method,
+        k=cc.k,
+        window_hours=cc.window_hours,
+        ewma_lambda=cc.ewma_lambda,
+        cusum_k=cc.cusum_k,
+        cusum_h=cc.cusum_h,
+        min_positives=cc.min_positives,
+        baseline_windows=cc.baseline_windows,
+    )
+    return signal_from_result(
+        "control_chart",
+        {"severity": chart.severity, "reasons": list(chart.reasons), "model_version": run.version},
+        world.date(day),
+    )
 
 
-def monitoring_signals(world: PlantWorld, run: PolicyRun, day: int, layers: tuple[str, ...]) -> list[Signal]:
+def monitoring_signals(
+    world: PlantWorld, run: PolicyRun, day: int, layers: tuple[str, ...]
+) -> list[Signal]:
     """The day's signals of the deployed model, one per monitoring layer in `layers`."""
     d = world.date(day)
     preds = world.predictions(run.model, day)
@@ -161,8 +204,17 @@ def monitoring_signals(world: PlantWorld, run: PolicyRun, day: int, layers: tupl
     if "drift" in layers:
         rep = world.drift(run.model, day)
         if rep is not None:
-            out.append(signal_from_result("drift", {**rep.to_dict(), "model_version": run.version,
-                                                    "rolling": world.rolling(day) or {}}, d))
+            out.append(
+                signal_from_result(
+                    "drift",
+                    {
+                        **rep.to_dict(),
+                        "model_version": run.version,
+                        "rolling": world.rolling(day) or {},
+                    },
+                    d,
+                )
+            )
     if "new_failure_type" in layers:
         out.append(_new_failure_type_signal(world, run, day))
     if "performance" in layers and len(preds):
@@ -178,8 +230,10 @@ def available_layers() -> tuple[tuple[str, ...], list[str]]:
 
     layers = ["drift", "new_failure_type"]
     notes = []
-    for layer, module in (("performance", "factory_mlops.monitoring._cbpe"),
-                          ("control_chart", "factory_mlops.monitoring._control")):
+    for layer, module in (
+        ("performance", "factory_mlops.monitoring._cbpe"),
+        ("control_chart", "factory_mlops.monitoring._control"),
+    ):
         if importlib.util.find_spec(module) is not None:
             layers.append(layer)
         else:
@@ -190,8 +244,12 @@ def available_layers() -> tuple[tuple[str, ...], list[str]]:
 # ---- the loop -------------------------------------------------------------------------------------
 def _retrain(world: PlantWorld, run: PolicyRun, day: int, trigger: str, reason: str) -> None:
     cand = world.candidate(day)
-    entry: dict[str, Any] = {"day": day, "data_through": world.date(day).isoformat(), "trigger": trigger,
-                             "reason": reason[:240]}
+    entry: dict[str, Any] = {
+        "day": day,
+        "data_through": world.date(day).isoformat(),
+        "trigger": trigger,
+        "reason": reason[:240],
+    }
     if isinstance(cand, TrainingFailure):
         entry.update(outcome="failed", detail=cand.reason[:240])
     else:
@@ -205,7 +263,9 @@ def _retrain(world: PlantWorld, run: PolicyRun, day: int, trigger: str, reason: 
     run.requests.append(entry)
 
 
-def _oracle_days(events: list[SimEventConfig], cooldown_days: float, last_day: int) -> dict[int, str]:
+def _oracle_days(
+    events: list[SimEventConfig], cooldown_days: float, last_day: int
+) -> dict[int, str]:
     step = max(math.ceil(cooldown_days), 1)
     out: dict[int, str] = {}
     for ev in events:
@@ -215,24 +275,38 @@ def _oracle_days(events: list[SimEventConfig], cooldown_days: float, last_day: i
     return out
 
 
-def run_plant(world: PlantWorld, events: list[SimEventConfig], layers: tuple[str, ...],
-              say: Callable[[str], None]) -> dict[str, PolicyRun]:
+def run_plant(
+    world: PlantWorld,
+    events: list[SimEventConfig],
+    layers: tuple[str, ...],
+    say: Callable[[str], None],
+) -> dict[str, PolicyRun]:
     """Every policy over the plant's deployed period, in lockstep (day by day) so caches are shared."""
     config, h = world.config, world.history_days
     initial = world.candidate(h - 1)
     if isinstance(initial, TrainingFailure):
-        raise RuntimeError(f"{config.plant_id}: the initial model (data through day {h - 1}) could not be "
-                           f"trained: {initial.reason}; raise history_days or check the scenario")
+        raise RuntimeError(
+            f"{config.plant_id}: the initial model (data through day {h - 1}) could not be "
+            f"trained: {initial.reason}; raise history_days or check the scenario"
+        )
     policy = TriggerPolicy.from_config(config)
-    runs = {name: PolicyRun(name, initial, state=TriggerState(last_retrain_at=world.day_end(h - 1)))
-            for name in POLICIES}
+    runs = {
+        name: PolicyRun(name, initial, state=TriggerState(last_retrain_at=world.day_end(h - 1)))
+        for name in POLICIES
+    }
     oracle = _oracle_days(events, config.retrain.cooldown_days, world.days - 1)
     t0 = time.perf_counter()
     for day in range(h, world.days):
         for name, run in runs.items():
             run.served.append((day, run.version, world.predictions(run.model, day)))
             if name == "monthly" and (day - (h - 1)) % MONTH_DAYS == 0:
-                _retrain(world, run, day, "schedule", f"monthly calendar: {(day - (h - 1)) // MONTH_DAYS} x 30 d")
+                _retrain(
+                    world,
+                    run,
+                    day,
+                    "schedule",
+                    f"monthly calendar: {(day - (h - 1)) // MONTH_DAYS} x 30 d",
+                )
             elif name == "oracle" and day in oracle:
                 _retrain(world, run, day, "oracle", oracle[day])
             elif name == "event_driven":
@@ -244,26 +318,33 @@ def run_plant(world: PlantWorld, events: list[SimEventConfig], layers: tuple[str
                 if decision.retrain:
                     _retrain(world, run, day, str(decision.trigger), decision.reason)
         if (day - h) % 60 == 59:
-            say(f"  {config.plant_id}: day {day + 1}/{world.days} ({time.perf_counter() - t0:.0f} s, "
-                f"{world.trainings} trainings)")
+            say(
+                f"  {config.plant_id}: day {day + 1}/{world.days} ({time.perf_counter() - t0:.0f} s, "
+                f"{world.trainings} trainings)"
+            )
     return runs
 
 
-def _delay(world: PlantWorld, run: PolicyRun, ev: SimEventConfig, next_day: int | None) -> float | None:
+def _delay(
+    world: PlantWorld, run: PolicyRun, ev: SimEventConfig, next_day: int | None
+) -> float | None:
     for r in run.requests:
         if r["day"] >= ev.day and (next_day is None or r["day"] < next_day):
             return float((r["day"] + 1 - ev.day) * 24)
     return None
 
 
-def _plant_result(world: PlantWorld, runs: dict[str, PolicyRun], events: list[SimEventConfig]) -> dict[str, Any]:
+def _plant_result(
+    world: PlantWorld, runs: dict[str, PolicyRun], events: list[SimEventConfig]
+) -> dict[str, Any]:
     config = world.config
     days = sorted({ev.day for ev in events})
     out: dict[str, Any] = {}
     for name, run in runs.items():
         preds = pd.concat([p for _, _, p in run.served], ignore_index=True)
-        impact = business_impact(preds, world.maintenance, horizon_hours=config.model.horizon_hours,
-                                 costs=config.costs).to_dict()
+        impact = business_impact(
+            preds, world.maintenance, horizon_hours=config.model.horizon_hours, costs=config.costs
+        ).to_dict()
         delays = []
         for ev in events:
             nxt = next((d for d in days if d > ev.day), None)
@@ -291,8 +372,14 @@ def _stderr(msg: str) -> None:
     print(msg, file=sys.stderr, flush=True)
 
 
-def _plant_job(scenario: Scenario, index: int, seed: int, folder: Path | None, layers: tuple[str, ...],
-               quiet: bool) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
+def _plant_job(
+    scenario: Scenario,
+    index: int,
+    seed: int,
+    folder: Path | None,
+    layers: tuple[str, ...],
+    quiet: bool,
+) -> tuple[str, dict[str, Any], list[dict[str, Any]]]:
     """Simulate one plant and run every policy on it (runs in a worker process)."""
     say = (lambda _m: None) if quiet else _stderr
     sp = scenario.plants[index]
@@ -300,30 +387,49 @@ def _plant_job(scenario: Scenario, index: int, seed: int, folder: Path | None, l
     t0 = time.perf_counter()
     say(f"{config.plant_id}: simulating {scenario.days} days and computing features")
     world = PlantWorld(config, history_days=scenario.history_days, say=say)
-    say(f"{config.plant_id}: {len(world.sim.readings):,} readings, {len(world.features):,} feature rows; "
-        f"policies {', '.join(POLICIES)} day by day")
+    say(
+        f"{config.plant_id}: {len(world.sim.readings):,} readings, {len(world.features):,} feature rows; "
+        f"policies {', '.join(POLICIES)} day by day"
+    )
     runs = run_plant(world, list(sp.events), layers, say)
     pol = _plant_result(world, runs, list(sp.events))
     fails = world.maintenance[world.maintenance["event"] == "failure"]
     deployed = fails[fails["event_time"] >= world.day_end(scenario.history_days - 1)]
     plant = {
-        "base": sp.base, "stable": not sp.events, "simulation_seed": plant_seed(seed, config.plant_id),
-        "machines": len(config.machines), "sensors": len(config.sensors),
-        "features": len(world.spec.feature_names), "feature_rows": len(world.features),
+        "base": sp.base,
+        "stable": not sp.events,
+        "simulation_seed": plant_seed(seed, config.plant_id),
+        "machines": len(config.machines),
+        "sensors": len(config.sensors),
+        "features": len(world.spec.feature_names),
+        "feature_rows": len(world.features),
         "failures_deployed_period": len(deployed),
-        "failures_by_type": {str(k): int(v) for k, v in deployed["failure_type"].value_counts().sort_index().items()},
-        "trainings": world.trainings, "training_seconds": round(world.training_seconds, 1),
+        "failures_by_type": {
+            str(k): int(v) for k, v in deployed["failure_type"].value_counts().sort_index().items()
+        },
+        "trainings": world.trainings,
+        "training_seconds": round(world.training_seconds, 1),
         "seconds": round(time.perf_counter() - t0, 1),
         "policies": pol,
     }
-    events = [{"plant": config.plant_id, "kind": ev.kind, "day": ev.day, "date": world.date(ev.day).isoformat(),
-               "description": ev.description,
-               "step_shift": ev.kind in STEP_KINDS and any(v != 0 for v in ev.shift.values()),
-               "detection_delay_hours": {n: pol[n]["detection_delay_hours"][i] for n in POLICIES}}
-              for i, ev in enumerate(sp.events)]
-    say(f"{config.plant_id}: done in {plant['seconds']} s ({world.trainings} trainings); missed "
+    events = [
+        {
+            "plant": config.plant_id,
+            "kind": ev.kind,
+            "day": ev.day,
+            "date": world.date(ev.day).isoformat(),
+            "description": ev.description,
+            "step_shift": ev.kind in STEP_KINDS and any(v != 0 for v in ev.shift.values()),
+            "detection_delay_hours": {n: pol[n]["detection_delay_hours"][i] for n in POLICIES},
+        }
+        for i, ev in enumerate(sp.events)
+    ]
+    say(
+        f"{config.plant_id}: done in {plant['seconds']} s ({world.trainings} trainings); missed "
         + ", ".join(f"{n} {pol[n]['missed_failures']}" for n in POLICIES)
-        + "; retrains " + ", ".join(f"{n} {pol[n]['retrains']}" for n in POLICIES))
+        + "; retrains "
+        + ", ".join(f"{n} {pol[n]['retrains']}" for n in POLICIES)
+    )
     return config.plant_id, plant, events
 
 
@@ -333,11 +439,15 @@ def _layers(scenario: Scenario) -> tuple[tuple[str, ...], list[str]]:
         return have, notes
     missing = sorted(set(scenario.event_driven_signals) - set(have))
     if missing:
-        raise ScenarioError(f"scenario {scenario.name}: event_driven_signals names {missing}, which this "
-                            f"installation cannot compute ({'; '.join(notes)})")
+        raise ScenarioError(
+            f"scenario {scenario.name}: event_driven_signals names {missing}, which this "
+            f"installation cannot compute ({'; '.join(notes)})"
+        )
     chosen = tuple(x for x in have if x in scenario.event_driven_signals)
     left = [x for x in have if x not in chosen]
-    return chosen, notes + ([f"ablation: the scenario leaves out {', '.join(left)}"] if left else [])
+    return chosen, notes + (
+        [f"ablation: the scenario leaves out {', '.join(left)}"] if left else []
+    )
 
 
 def run_policies(
@@ -366,7 +476,10 @@ def run_policies(
         from concurrent.futures import ProcessPoolExecutor
 
         with ProcessPoolExecutor(max_workers=workers) as pool:
-            futures = [pool.submit(_plant_job, scenario, i, eff_seed, folder, layers, quiet) for i in range(n)]
+            futures = [
+                pool.submit(_plant_job, scenario, i, eff_seed, folder, layers, quiet)
+                for i in range(n)
+            ]
             done = [f.result() for f in futures]
     else:
         done = [_plant_job(scenario, i, eff_seed, folder, layers, quiet) for i in range(n)]
@@ -386,24 +499,37 @@ def run_policies(
             "downtime_cost": round(_sum(plants, name, "downtime_cost"), 2),
             "cost_avoided": round(_sum(plants, name, "cost_avoided"), 2),
             "detection_delay_hours": [e["detection_delay_hours"][name] for e in events_out],
-            "per_plant": {pid: {k: v for k, v in p["policies"][name].items() if k != "retrain_log"}
-                          for pid, p in plants.items()},
+            "per_plant": {
+                pid: {k: v for k, v in p["policies"][name].items() if k != "retrain_log"}
+                for pid, p in plants.items()
+            },
         }
     stable = [pid for pid, p in plants.items() if p["stable"]]
-    stable_retrains = sum(plants[pid]["policies"]["event_driven"]["retrains"] for pid in stable) if stable else None
+    stable_retrains = (
+        sum(plants[pid]["policies"]["event_driven"]["retrains"] for pid in stable)
+        if stable
+        else None
+    )
     return {
         "benchmark": "policies",
         "seed": eff_seed,
-        "scenario": {"name": scenario.name, "days": scenario.days, "history_days": scenario.history_days,
-                     "start_date": scenario.start_date.isoformat(), "cadence_s": scenario.cadence_s,
-                     "plants": list(plants)},
+        "scenario": {
+            "name": scenario.name,
+            "days": scenario.days,
+            "history_days": scenario.history_days,
+            "start_date": scenario.start_date.isoformat(),
+            "cadence_s": scenario.cadence_s,
+            "plants": list(plants),
+        },
         "events": events_out,
         "event_driven_signals": list(layers),
         "signal_notes": layer_notes,
         "policies": policies,
-        "plants": {pid: {k: v for k, v in p.items() if k != "policies"}
-                   | {"retrain_logs": {m: p["policies"][m]["retrain_log"] for m in POLICIES}}
-                   for pid, p in plants.items()},
+        "plants": {
+            pid: {k: v for k, v in p.items() if k != "policies"}
+            | {"retrain_logs": {m: p["policies"][m]["retrain_log"] for m in POLICIES}}
+            for pid, p in plants.items()
+        },
         "stable_plants": stable,
         "stable_plant_retrains": stable_retrains,
         "aims": _aims(policies, events_out, stable, stable_retrains),
@@ -411,31 +537,46 @@ def run_policies(
     }
 
 
-def _aims(policies: dict[str, Any], events: list[dict[str, Any]], stable: list[str],
-          stable_retrains: int | None) -> dict[str, Any]:
+def _aims(
+    policies: dict[str, Any],
+    events: list[dict[str, Any]],
+    stable: list[str],
+    stable_retrains: int | None,
+) -> dict[str, Any]:
     ed, mo = policies["event_driven"], policies["monthly"]
-    reduction = (1 - ed["missed_failures"] / mo["missed_failures"]) if mo["missed_failures"] else None
+    reduction = (
+        (1 - ed["missed_failures"] / mo["missed_failures"]) if mo["missed_failures"] else None
+    )
     steps = [e for e in events if e["step_shift"]]
     step_delays = [e["detection_delay_hours"]["event_driven"] for e in steps]
     return {
         "fewer_missed_than_monthly": {
             "aim": f"event-driven misses >= {AIM_MISSED_REDUCTION:.0%} fewer failures than monthly, with no more retrains",
-            "event_driven_missed": ed["missed_failures"], "monthly_missed": mo["missed_failures"],
+            "event_driven_missed": ed["missed_failures"],
+            "monthly_missed": mo["missed_failures"],
             "reduction": None if reduction is None else round(reduction, 3),
-            "event_driven_retrains": ed["retrains"], "monthly_retrains": mo["retrains"],
-            "met": bool(reduction is not None and reduction >= AIM_MISSED_REDUCTION and ed["retrains"] <= mo["retrains"]),
+            "event_driven_retrains": ed["retrains"],
+            "monthly_retrains": mo["retrains"],
+            "met": bool(
+                reduction is not None
+                and reduction >= AIM_MISSED_REDUCTION
+                and ed["retrains"] <= mo["retrains"]
+            ),
         },
         "stable_plant_zero_retrains": {
             "aim": "zero event-driven retrains at the stable plant(s)",
-            "stable_plants": stable, "retrains": stable_retrains,
+            "stable_plants": stable,
+            "retrains": stable_retrains,
             "met": None if stable_retrains is None else stable_retrains == 0,
         },
         "step_shift_within_a_day": {
             "aim": f"every step shift ({', '.join(STEP_KINDS)} with a level shift) detected within "
-                   f"{AIM_DETECTION_HOURS:g} h (event-driven retrain request by the end of its onset day)",
+            f"{AIM_DETECTION_HOURS:g} h (event-driven retrain request by the end of its onset day)",
             "events": [f"{e['plant']}:{e['kind']}@{e['day']}" for e in steps],
             "delays_hours": step_delays,
-            "met": None if not steps else all(d is not None and d <= AIM_DETECTION_HOURS for d in step_delays),
+            "met": None
+            if not steps
+            else all(d is not None and d <= AIM_DETECTION_HOURS for d in step_delays),
         },
     }
 
@@ -447,7 +588,9 @@ def _cmapss(seed: int, quick: bool, say: Callable[[str], None]) -> dict[str, Any
         from factory_mlops.bench._policies_cmapss import cmapss_unseen_condition
     except ImportError as exc:
         return {"skipped": f"factory_mlops.bench._policies_cmapss is not available ({exc})"}
-    say("cmapss_fd002: never / event-driven / oracle on C-MAPSS FD002 with an unseen operating condition")
+    say(
+        "cmapss_fd002: never / event-driven / oracle on C-MAPSS FD002 with an unseen operating condition"
+    )
     try:
         return cmapss_unseen_condition(seed=seed, progress=lambda m: say(f"  cmapss: {m}"))
     except Exception as exc:  # reported as an error, not hidden: the synthetic result still stands
@@ -459,21 +602,30 @@ def _fmt_delays(delays: list[float | None]) -> str:
 
 
 def summary_text(r: dict[str, Any]) -> str:
-    lines = [f"bench policies: scenario {r['scenario']['name']} ({r['scenario']['days']} days, "
-             f"{len(r['scenario']['plants'])} plants), seed {r['seed']}, {r['seconds']} s",
-             "events: " + "; ".join(f"{e['plant']} {e['kind']} day {e['day']}" for e in r["events"]),
-             f"{'policy':<13}{'missed':>7}{'caught':>7}{'false al.':>10}{'episodes':>9}{'retrains':>9}"
-             f"{'promoted':>9}{'downtime cost':>16}  detection delays (h)"]
+    lines = [
+        f"bench policies: scenario {r['scenario']['name']} ({r['scenario']['days']} days, "
+        f"{len(r['scenario']['plants'])} plants), seed {r['seed']}, {r['seconds']} s",
+        "events: " + "; ".join(f"{e['plant']} {e['kind']} day {e['day']}" for e in r["events"]),
+        f"{'policy':<13}{'missed':>7}{'caught':>7}{'false al.':>10}{'episodes':>9}{'retrains':>9}"
+        f"{'promoted':>9}{'downtime cost':>16}  detection delays (h)",
+    ]
     for n, p in r["policies"].items():
-        lines.append(f"{n:<13}{p['missed_failures']:>7}{p['failures_caught']:>7}{p['false_alarms']:>10}"
-                     f"{p['false_alarm_episodes']:>9}{p['retrains']:>9}{p['promotions']:>9}"
-                     f"{p['downtime_cost']:>16,.0f}  {_fmt_delays(p['detection_delay_hours'])}")
+        lines.append(
+            f"{n:<13}{p['missed_failures']:>7}{p['failures_caught']:>7}{p['false_alarms']:>10}"
+            f"{p['false_alarm_episodes']:>9}{p['retrains']:>9}{p['promotions']:>9}"
+            f"{p['downtime_cost']:>16,.0f}  {_fmt_delays(p['detection_delay_hours'])}"
+        )
     for pid in r["scenario"]["plants"]:
-        cells = ", ".join(f"{n} {r['policies'][n]['per_plant'][pid]['missed_failures']}/"
-                          f"{r['policies'][n]['per_plant'][pid]['retrains']}" for n in POLICIES)
+        cells = ", ".join(
+            f"{n} {r['policies'][n]['per_plant'][pid]['missed_failures']}/"
+            f"{r['policies'][n]['per_plant'][pid]['retrains']}"
+            for n in POLICIES
+        )
         lines.append(f"  {pid}: missed/retrains {cells}")
     for key, a in r["aims"].items():
-        lines.append(f"aim {key}: {'MET' if a['met'] else ('n/a' if a['met'] is None else 'NOT met')} — {a['aim']}")
+        lines.append(
+            f"aim {key}: {'MET' if a['met'] else ('n/a' if a['met'] is None else 'NOT met')} — {a['aim']}"
+        )
     cm = r.get("cmapss_fd002") or {}
     if "text" in cm:
         lines.append("cmapss_fd002: " + cm["text"].splitlines()[0])
@@ -499,11 +651,23 @@ def bench_policies(args: argparse.Namespace) -> dict[str, Any]:
     result["scenario"]["file"] = str(path)
     result["seconds"] = round(time.perf_counter() - t0, 1)
     result["machine"] = machine_info()
-    result["command"] = ("factory-mlops bench policies" + (f" --scenario {given}" if given else "")
-                         + (f" --seed {seed}" if seed is not None else "") + (" --quick" if quick else "") + " --json")
+    result["command"] = (
+        "factory-mlops bench policies"
+        + (f" --scenario {given}" if given else "")
+        + (f" --seed {seed}" if seed is not None else "")
+        + (" --quick" if quick else "")
+        + " --json"
+    )
     result["text"] = summary_text(result)
     return result
 
 
-__all__ = ["POLICIES", "PolicyRun", "bench_policies", "monitoring_signals", "run_plant", "run_policies",
-           "summary_text"]
+__all__ = [
+    "POLICIES",
+    "PolicyRun",
+    "bench_policies",
+    "monitoring_signals",
+    "run_plant",
+    "run_policies",
+    "summary_text",
+]

@@ -119,7 +119,9 @@ HISTORY_SHARE = 0.5  # of the engines, by id
 SLOTS = 20  # positions of each fleet (engines flying at once)
 BATCH_ROWS = 2000  # cycles per batch ("day")
 SHIFT_BATCH = 4  # batches 0..3 hold no held-out cycle; the condition appears from batch 4 on
-SHIFT_RATIO = 1.2  # the held-out condition is a real shift when the initial RMSE there is >= 1.2x seen
+SHIFT_RATIO = (
+    1.2  # the held-out condition is a real shift when the initial RMSE there is >= 1.2x seen
+)
 POLICIES = ("never", "event_driven", "oracle")
 _HOUR = pd.Timedelta(hours=1)
 _DAY = pd.Timedelta(days=1)
@@ -169,28 +171,36 @@ def operating_conditions(readings: pd.DataFrame) -> tuple[np.ndarray, list[dict[
     s = readings[list(SETTINGS)].to_numpy(dtype=float)
     scale = s.std(axis=0)
     scale[scale == 0] = 1.0
-    km = KMeans(n_clusters=N_CONDITIONS, n_init=10, random_state=0).fit((s - s.mean(axis=0)) / scale)
+    km = KMeans(n_clusters=N_CONDITIONS, n_init=10, random_state=0).fit(
+        (s - s.mean(axis=0)) / scale
+    )
     centres = np.array([s[km.labels_ == k].mean(axis=0) for k in range(N_CONDITIONS)])
     order = np.lexsort((centres[:, 2], centres[:, 1], centres[:, 0]))
     relabel = np.empty(N_CONDITIONS, dtype=int)
     relabel[order] = np.arange(N_CONDITIONS)
     cond = relabel[km.labels_]
     z = (centres[order] - s.mean(axis=0)) / scale
-    gaps = [float(np.linalg.norm(z[i] - z[j])) for i in range(N_CONDITIONS) for j in range(i + 1, N_CONDITIONS)]
+    gaps = [
+        float(np.linalg.norm(z[i] - z[j]))
+        for i in range(N_CONDITIONS)
+        for j in range(i + 1, N_CONDITIONS)
+    ]
     out = []
     for k in range(N_CONDITIONS):
         m = s[cond == k]
         spread = (m.max(axis=0) - m.min(axis=0)) / scale
         centre = m.mean(axis=0)
-        out.append({
-            "condition": k,
-            "label": f"alt {centre[0]:.0f} kft, Mach {centre[1]:.2f}, TRA {centre[2]:.0f}",
-            "centre": [round(float(v), 3) for v in centre],
-            "cycles": len(m),
-            "share": round(len(m) / len(s), 4),
-            "engines": int(readings.loc[cond == k, "machine_id"].nunique()),
-            "max_spread_std": round(float(spread.max()), 4),
-        })
+        out.append(
+            {
+                "condition": k,
+                "label": f"alt {centre[0]:.0f} kft, Mach {centre[1]:.2f}, TRA {centre[2]:.0f}",
+                "centre": [round(float(v), 3) for v in centre],
+                "cycles": len(m),
+                "share": round(len(m) / len(s), 4),
+                "engines": int(readings.loc[cond == k, "machine_id"].nunique()),
+                "max_spread_std": round(float(spread.max()), 4),
+            }
+        )
     widest = max(c["max_spread_std"] for c in out)
     if widest >= 0.1 * min(gaps):
         raise PoliciesCmapssError(
@@ -228,8 +238,9 @@ def _fleet(lives: pd.Series, rng: np.random.Generator, *, mid_life_start: bool) 
     return _Fleet(start, fail)
 
 
-def _cut_batches(t: np.ndarray, counts_before: np.ndarray, counts_after: np.ndarray,
-                 shift_batch: int | None) -> tuple[dict[int, int], int | None]:
+def _cut_batches(
+    t: np.ndarray, counts_before: np.ndarray, counts_after: np.ndarray, shift_batch: int | None
+) -> tuple[dict[int, int], int | None]:
     """Batch per hour: whole hours, about BATCH_ROWS rows each; held-out rows count from the shift."""
     batch_of: dict[int, int] = {}
     b, n, t_shift = 0, 0, None
@@ -254,8 +265,14 @@ class _Prepared:
     fail_hour: dict[str, int]
 
 
-def _prepare(readings: pd.DataFrame, cond: np.ndarray, held_out: int, seed: int, spec: FeatureSpec,
-             cap: float) -> _Prepared:
+def _prepare(
+    readings: pd.DataFrame,
+    cond: np.ndarray,
+    held_out: int,
+    seed: int,
+    spec: FeatureSpec,
+    cap: float,
+) -> _Prepared:
     rng = np.random.default_rng(seed)
     df = readings.copy()
     df["condition"] = cond
@@ -275,9 +292,15 @@ def _prepare(readings: pd.DataFrame, cond: np.ndarray, held_out: int, seed: int,
 
     # Stream batches: held-out cycles count only from the shift (they are withheld before it).
     s = df[~is_hist & (df["t"] >= 0)]
-    per_hour = s.groupby("t").agg(n=("cycle", "size"), h=("condition", lambda c: int((c == held_out).sum())))
-    batch_of, t_shift = _cut_batches(per_hour.index.to_numpy(), (per_hour["n"] - per_hour["h"]).to_numpy(),
-                                     per_hour["n"].to_numpy(), SHIFT_BATCH)
+    per_hour = s.groupby("t").agg(
+        n=("cycle", "size"), h=("condition", lambda c: int((c == held_out).sum()))
+    )
+    batch_of, t_shift = _cut_batches(
+        per_hour.index.to_numpy(),
+        (per_hour["n"] - per_hour["h"]).to_numpy(),
+        per_hour["n"].to_numpy(),
+        SHIFT_BATCH,
+    )
     if t_shift is None:
         raise PoliciesCmapssError(
             f"the stream is too short for {SHIFT_BATCH} batches of {BATCH_ROWS} cycles before the shift"
@@ -306,7 +329,9 @@ def _prepare(readings: pd.DataFrame, cond: np.ndarray, held_out: int, seed: int,
     clock = df["t"].to_numpy() - np.where(is_hist, offset, 0)
     df["timestamp"] = ORIGIN + pd.to_timedelta(clock, unit="h")
     feats = compute_features(df[["machine_id", "timestamp", *spec.sensors]], spec)
-    feats["timestamp"] = feats["timestamp"] - _HOUR  # the row at step end T holds the reading of T - 1 h
+    feats["timestamp"] = (
+        feats["timestamp"] - _HOUR
+    )  # the row at step end T holds the reading of T - 1 h
     df = df.merge(feats, on=["machine_id", "timestamp"], how="inner", validate="one_to_one")
     df = df[(df["group"] == "history") | df["streamed"]]
     df = df.sort_values(["t", "machine_id"], kind="stable", ignore_index=True)
@@ -314,8 +339,12 @@ def _prepare(readings: pd.DataFrame, cond: np.ndarray, held_out: int, seed: int,
     df["day"] = ORIGIN + pd.to_timedelta(df["batch"], unit="D")
     ends = df[df["group"] == "stream"].groupby("batch")["t"].max()
     return _Prepared(
-        rows=df, spec=spec, t_shift=t_shift, n_batches=last + 1,
-        batch_end_hour={int(b): int(v) for b, v in ends.items()}, fail_hour=stream_fleet.fail,
+        rows=df,
+        spec=spec,
+        t_shift=t_shift,
+        n_batches=last + 1,
+        batch_end_hour={int(b): int(v) for b, v in ends.items()},
+        fail_hour=stream_fleet.fail,
     )
 
 
@@ -331,7 +360,9 @@ def _labelled_rows(p: _Prepared, after_batch: int | None) -> pd.DataFrame:
     out = pd.concat([hist, s[done]], ignore_index=True)
     flying = out.loc[out["group"] == "stream", "machine_id"].map(p.fail_hour) > end
     if flying.any():  # the rule itself, checked
-        raise AssertionError(f"label leak: {int(flying.sum())} training rows of engines still flying at hour {end}")
+        raise AssertionError(
+            f"label leak: {int(flying.sum())} training rows of engines still flying at hour {end}"
+        )
     return out
 
 
@@ -346,18 +377,27 @@ class _Deployed:
     stream_engines: int
 
 
-def _train(p: _Prepared, config: PlantConfig, seed: int, held_out: int, after_batch: int | None) -> _Deployed:
+def _train(
+    p: _Prepared, config: PlantConfig, seed: int, held_out: int, after_batch: int | None
+) -> _Deployed:
     data = _labelled_rows(p, after_batch)
     train = data.assign(timestamp=data["day"])
     model_cfg = config.model.model_copy(update={"seed": seed})
     model = train_model(train, p.spec, model_cfg)
     ref_frame = train[["timestamp", *p.spec.feature_names]]
     reference = build_reference(
-        ref_frame, p.spec.feature_names, model.predict_scores(train), p.spec.hash, bins=config.drift.bins,
+        ref_frame,
+        p.spec.feature_names,
+        model.predict_scores(train),
+        p.spec.hash,
+        bins=config.drift.bins,
         score_column="rul_hours",
     )
     return _Deployed(
-        model=model, reference=reference, trained_after=after_batch, rows=len(train),
+        model=model,
+        reference=reference,
+        trained_after=after_batch,
+        rows=len(train),
         held_out_rows=int((train["condition"] == held_out).sum()),
         stream_engines=int(train.loc[train["group"] == "stream", "machine_id"].nunique()),
     )
@@ -371,8 +411,16 @@ def _r(v: float | None, nd: int = 3) -> float | None:
     return None if v is None or (isinstance(v, float) and math.isnan(v)) else round(float(v), nd)
 
 
-def _run_policy(name: str, p: _Prepared, config: PlantConfig, seed: int, held_out: int,
-                initial: _Deployed, shift_batch: int, trained: dict[int, _Deployed]) -> dict[str, Any]:
+def _run_policy(
+    name: str,
+    p: _Prepared,
+    config: PlantConfig,
+    seed: int,
+    held_out: int,
+    initial: _Deployed,
+    shift_batch: int,
+    trained: dict[int, _Deployed],
+) -> dict[str, Any]:
     """Stream every batch through one policy. `trained` caches retrains by batch: the same labelled
     data and seed give the same model, so policies retraining after the same batch share it."""
     stream = p.rows[p.rows["group"] == "stream"]
@@ -388,8 +436,9 @@ def _run_policy(name: str, p: _Prepared, config: PlantConfig, seed: int, held_ou
         rep = drift_report(deployed.reference, batch, scores, config.drift)
         err = scores - batch["label"].to_numpy(dtype=float)
         unseen = batch["condition"].to_numpy() == held_out
-        errors.append(pd.DataFrame({"batch": b, "err": err, "unseen": unseen,
-                                    "model": len(retrains)}))
+        errors.append(
+            pd.DataFrame({"batch": b, "err": err, "unseen": unseen, "model": len(retrains)})
+        )
         row: dict[str, Any] = {
             "batch": b,
             "hours": [int(batch["t"].min()), int(batch["t"].max())],
@@ -409,8 +458,14 @@ def _run_policy(name: str, p: _Prepared, config: PlantConfig, seed: int, held_ou
         at = ORIGIN + (b + 1) * _DAY
         retrain = False
         if name == "event_driven":
-            signal = Signal("drift", rep.severity, at, "; ".join(rep.reasons), f"batch-{b}",
-                            {"max_psi": row["max_psi"], "share_drifted": row["share_drifted"]})
+            signal = Signal(
+                "drift",
+                rep.severity,
+                at,
+                "; ".join(rep.reasons),
+                f"batch-{b}",
+                {"max_psi": row["max_psi"], "share_drifted": row["share_drifted"]},
+            )
             decision, state = decide(policy, state, [signal], now=at)
             retrain = decision.retrain
         elif name == "oracle":
@@ -419,9 +474,14 @@ def _run_policy(name: str, p: _Prepared, config: PlantConfig, seed: int, held_ou
             if b not in trained:
                 trained[b] = _train(p, config, seed, held_out, b)
             deployed = trained[b]
-            retrains.append({"after_batch": b, "training_rows": deployed.rows,
-                             "held_out_rows": deployed.held_out_rows,
-                             "stream_engines_failed": deployed.stream_engines})
+            retrains.append(
+                {
+                    "after_batch": b,
+                    "training_rows": deployed.rows,
+                    "held_out_rows": deployed.held_out_rows,
+                    "stream_engines_failed": deployed.stream_engines,
+                }
+            )
             row["retrain_after"] = True
         batches.append(row)
     e = pd.concat(errors, ignore_index=True)
@@ -434,7 +494,9 @@ def _run_policy(name: str, p: _Prepared, config: PlantConfig, seed: int, held_ou
         "rmse_seen_after_shift": _r(_rmse(post.loc[~post["unseen"], "err"].to_numpy())),
         "retrains": len(retrains),
         "retrain_log": retrains,
-        "false_alarm_batches": [r["batch"] for r in batches if r["severity"] == "critical" and not r["shifted"]],
+        "false_alarm_batches": [
+            r["batch"] for r in batches if r["severity"] == "critical" and not r["shifted"]
+        ],
         "critical_batches": [r["batch"] for r in batches if r["severity"] == "critical"],
         "batches": batches,
         "_errors": e,
@@ -442,7 +504,9 @@ def _run_policy(name: str, p: _Prepared, config: PlantConfig, seed: int, held_ou
     return out
 
 
-def _segments(pol: dict[str, Any], never_errors: pd.DataFrame, shift_batch: int) -> list[dict[str, Any]]:
+def _segments(
+    pol: dict[str, Any], never_errors: pd.DataFrame, shift_batch: int
+) -> list[dict[str, Any]]:
     """One entry per model in service after the shift: its RMSE and the initial model's on the same batches.
 
     The initial model (`never`) on the same batches is the fair comparison: batches differ in their
@@ -455,18 +519,26 @@ def _segments(pol: dict[str, Any], never_errors: pd.DataFrame, shift_batch: int)
     for model, seg in e.groupby("model", sort=True):
         batches = sorted(seg["batch"].unique())
         same = n[n["batch"].isin(batches)]
-        u, nu = _rmse(seg.loc[seg["unseen"], "err"].to_numpy()), _rmse(same.loc[same["unseen"], "err"].to_numpy())
-        sn, ns = _rmse(seg.loc[~seg["unseen"], "err"].to_numpy()), _rmse(same.loc[~same["unseen"], "err"].to_numpy())
-        out.append({
-            "model": "initial" if model == 0 else f"retrain_{model}",
-            "batches": [int(batches[0]), int(batches[-1])],
-            "unseen_rows": int(seg["unseen"].sum()),
-            "rmse_unseen": _r(u),
-            "rmse_unseen_never": _r(nu),
-            "unseen_improvement": None if u is None or nu is None else _r(nu - u),
-            "rmse_seen": _r(sn),
-            "rmse_seen_never": _r(ns),
-        })
+        u, nu = (
+            _rmse(seg.loc[seg["unseen"], "err"].to_numpy()),
+            _rmse(same.loc[same["unseen"], "err"].to_numpy()),
+        )
+        sn, ns = (
+            _rmse(seg.loc[~seg["unseen"], "err"].to_numpy()),
+            _rmse(same.loc[~same["unseen"], "err"].to_numpy()),
+        )
+        out.append(
+            {
+                "model": "initial" if model == 0 else f"retrain_{model}",
+                "batches": [int(batches[0]), int(batches[-1])],
+                "unseen_rows": int(seg["unseen"].sum()),
+                "rmse_unseen": _r(u),
+                "rmse_unseen_never": _r(nu),
+                "unseen_improvement": None if u is None or nu is None else _r(nu - u),
+                "rmse_seen": _r(sn),
+                "rmse_seen_never": _r(ns),
+            }
+        )
     return out
 
 
@@ -495,7 +567,9 @@ def cmapss_unseen_condition(
     t0 = time.perf_counter()
     say = progress or (lambda _msg: None)
     if held_out is not None and (isinstance(held_out, bool) or held_out not in range(N_CONDITIONS)):
-        raise PoliciesCmapssError(f"held_out={held_out!r} is not a condition id; use 0-{N_CONDITIONS - 1} or None")
+        raise PoliciesCmapssError(
+            f"held_out={held_out!r} is not a condition id; use 0-{N_CONDITIONS - 1} or None"
+        )
     held = seed % N_CONDITIONS if held_out is None else int(held_out)
     plant = _plant_dir()
     config = load_plant_config(plant / "plant.yaml")
@@ -507,7 +581,9 @@ def cmapss_unseen_condition(
     spec = dataclasses.replace(plant_spec, sensors=tuple(CHANNELS.values()))
     say(f"held-out condition {held} ({conditions[held]['label']}); features and fleet timeline")
     p = _prepare(readings, cond, held, seed, spec, config.model.rul_cap_hours)
-    say(f"{p.n_batches} stream batches, shift at batch {SHIFT_BATCH} (hour {p.t_shift}); training the initial model")
+    say(
+        f"{p.n_batches} stream batches, shift at batch {SHIFT_BATCH} (hour {p.t_shift}); training the initial model"
+    )
     initial = _train(p, config, seed, held, None)
     policies: dict[str, dict[str, Any]] = {}
     trained: dict[int, _Deployed] = {}
@@ -522,7 +598,9 @@ def cmapss_unseen_condition(
     post = never_err[never_err["batch"] >= SHIFT_BATCH]
     init_unseen = _rmse(post.loc[post["unseen"], "err"].to_numpy())
     init_seen = _rmse(post.loc[~post["unseen"], "err"].to_numpy())
-    real = init_unseen is not None and init_seen is not None and init_unseen >= SHIFT_RATIO * init_seen
+    real = (
+        init_unseen is not None and init_seen is not None and init_unseen >= SHIFT_RATIO * init_seen
+    )
     last = ev["after_shift_by_model"][-1]
     recovered = bool(real and ev["retrains"] and (last["unseen_improvement"] or 0.0) > 0)
     for pol in policies.values():
@@ -536,8 +614,10 @@ def cmapss_unseen_condition(
         "held_out_label": conditions[held]["label"],
         "condition_sizes": {str(c["condition"]): c["cycles"] for c in conditions},
         "conditions": conditions,
-        "engines": {"history": int(p.rows.loc[p.rows["group"] == "history", "machine_id"].nunique()),
-                    "stream": int(stream["machine_id"].nunique())},
+        "engines": {
+            "history": int(p.rows.loc[p.rows["group"] == "history", "machine_id"].nunique()),
+            "stream": int(stream["machine_id"].nunique()),
+        },
         "training_rows_initial": initial.rows,
         "stream_rows": len(stream),
         "batch_rows": BATCH_ROWS,
@@ -564,8 +644,11 @@ def cmapss_unseen_condition(
 
 def _summary(r: dict[str, Any]) -> str:
     ini = r["initial_rmse_after_shift"]
-    det = ("not detected" if r["detected_batch"] is None else
-           f"critical at batch {r['detected_batch']} (delay {r['detection_delay_batches']})")
+    det = (
+        "not detected"
+        if r["detected_batch"] is None
+        else f"critical at batch {r['detected_batch']} (delay {r['detection_delay_batches']})"
+    )
     lines = [
         f"{r['dataset']}: held-out condition {r['held_out_condition']} ({r['held_out_label']}), "
         f"{r['n_batches']} batches of ~{r['batch_rows']} cycles, shift at batch {r['shift_batch']}; "

@@ -59,11 +59,17 @@ class _Strict(BaseModel):
 class ScenarioPlant(_Strict):
     """One plant of a scenario: a base plant config, overrides and its events."""
 
-    base: str = Field(description="Packaged plant id (plants/<id>) or a plant.yaml path relative to the scenario.")
+    base: str = Field(
+        description="Packaged plant id (plants/<id>) or a plant.yaml path relative to the scenario."
+    )
     plant_id: str | None = Field(None, description="New plant id; default the base's.")
     description: str = ""
-    overrides: dict[str, Any] = Field(default_factory=dict, description="Deep-merged into the base plant.yaml.")
-    events: list[SimEventConfig] = Field(default_factory=list, description="Replace the base's simulation events.")
+    overrides: dict[str, Any] = Field(
+        default_factory=dict, description="Deep-merged into the base plant.yaml."
+    )
+    events: list[SimEventConfig] = Field(
+        default_factory=list, description="Replace the base's simulation events."
+    )
 
 
 class Scenario(_Strict):
@@ -75,9 +81,12 @@ class Scenario(_Strict):
     days: int = Field(365, ge=14, description="Simulated days.")
     history_days: int = Field(42, ge=7, description="Days before the first deployment.")
     start_date: dt.date = dt.date(2026, 1, 5)
-    cadence_s: int | None = Field(300, gt=0, description="Every sensor's cadence; null keeps the plants'.")
+    cadence_s: int | None = Field(
+        300, gt=0, description="Every sensor's cadence; null keeps the plants'."
+    )
     event_driven_signals: list[SignalLayer] | None = Field(
-        None, description="Monitoring layers fed to the event-driven policy; null = every layer the product has "
+        None,
+        description="Monitoring layers fed to the event-driven policy; null = every layer the product has "
         "(an explicit list is an ablation and is reported as such).",
     )
     plants: list[ScenarioPlant] = Field(min_length=1)
@@ -100,11 +109,15 @@ class Scenario(_Strict):
 def parse_scenario(data: Any, source: str = "<memory>") -> Scenario:
     """Validate a mapping (parsed YAML) into a `Scenario`, or raise `ScenarioError` naming the key."""
     if not isinstance(data, dict):
-        raise ScenarioError(f"{source}: expected a mapping at the top level, got {type(data).__name__}")
+        raise ScenarioError(
+            f"{source}: expected a mapping at the top level, got {type(data).__name__}"
+        )
     try:
         return Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(f"{source}: invalid scenario\n" + "\n".join(validation_lines(exc))) from None
+        raise ScenarioError(
+            f"{source}: invalid scenario\n" + "\n".join(validation_lines(exc))
+        ) from None
 
 
 def load_scenario(path: str | Path | None = None) -> tuple[Scenario, Path]:
@@ -113,7 +126,9 @@ def load_scenario(path: str | Path | None = None) -> tuple[Scenario, Path]:
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
-        raise ScenarioError(f"{p}: cannot read the scenario ({exc.strerror}); pass --scenario FILE") from None
+        raise ScenarioError(
+            f"{p}: cannot read the scenario ({exc.strerror}); pass --scenario FILE"
+        ) from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
@@ -130,7 +145,11 @@ def plant_seed(scenario_seed: int, plant_id: str) -> int:
 def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
     out = copy.deepcopy(base)
     for k, v in over.items():
-        out[k] = _merge(out[k], v) if isinstance(v, dict) and isinstance(out.get(k), dict) else copy.deepcopy(v)
+        out[k] = (
+            _merge(out[k], v)
+            if isinstance(v, dict) and isinstance(out.get(k), dict)
+            else copy.deepcopy(v)
+        )
     return out
 
 
@@ -151,7 +170,9 @@ def _base_config(base: str, folder: Path) -> PlantConfig:
     return load_plant_config(path)
 
 
-def plant_configs(scenario: Scenario, *, seed: int | None = None, folder: Path | None = None) -> list[PlantConfig]:
+def plant_configs(
+    scenario: Scenario, *, seed: int | None = None, folder: Path | None = None
+) -> list[PlantConfig]:
     """The scenario's plants as validated `PlantConfig`s, each simulating the whole period.
 
     Each plant: its base config, the overrides deep-merged, the scenario's events, start date and
@@ -168,12 +189,18 @@ def plant_configs(scenario: Scenario, *, seed: int | None = None, folder: Path |
         data["plant_id"] = pid
         sim = dict(data.get("simulation") or {})
         if "sensors" not in sim:
-            raise ScenarioError(f"plants[{i}] ({pid}): base {p.base!r} has no simulation block to simulate")
-        sim.update({
-            "seed": plant_seed(s, pid), "start_date": scenario.start_date.isoformat(),
-            "history_days": scenario.history_days, "stream_days": scenario.days - scenario.history_days,
-            "events": [ev.model_dump(mode="json") for ev in p.events],
-        })
+            raise ScenarioError(
+                f"plants[{i}] ({pid}): base {p.base!r} has no simulation block to simulate"
+            )
+        sim.update(
+            {
+                "seed": plant_seed(s, pid),
+                "start_date": scenario.start_date.isoformat(),
+                "history_days": scenario.history_days,
+                "stream_days": scenario.days - scenario.history_days,
+                "events": [ev.model_dump(mode="json") for ev in p.events],
+            }
+        )
         data["simulation"] = sim
         if scenario.cadence_s is not None:
             data["sensors"] = [{**x, "cadence_s": scenario.cadence_s} for x in data["sensors"]]
@@ -184,5 +211,7 @@ def plant_configs(scenario: Scenario, *, seed: int | None = None, folder: Path |
             raise ScenarioError(str(exc)) from None
     ids = [c.plant_id for c in out]
     if len(set(ids)) != len(ids):
-        raise ScenarioError(f"scenario {scenario.name}: plant ids must be unique, got {ids}; set plant_id per plant")
+        raise ScenarioError(
+            f"scenario {scenario.name}: plant ids must be unique, got {ids}; set plant_id per plant"
+        )
     return out

@@ -71,7 +71,9 @@ class TrainingFailure:
 class PlantWorld:
     """The simulated year of one plant, its features, and the shared model caches."""
 
-    def __init__(self, config: PlantConfig, *, history_days: int, say: Callable[[str], None] | None = None) -> None:
+    def __init__(
+        self, config: PlantConfig, *, history_days: int, say: Callable[[str], None] | None = None
+    ) -> None:
         self.config = config
         self.history_days = history_days
         self._say = say or (lambda _m: None)
@@ -84,7 +86,9 @@ class PlantWorld:
         ts = self.features["timestamp"]
         # rows of day d: lo < T <= hi (the product's daily feature partition)
         t_ns = pd.DatetimeIndex(ts).as_unit("ns").asi8
-        edges = self.start.as_unit("ns").value + np.arange(self.days + 1, dtype=np.int64) * _DAY.value
+        edges = (
+            self.start.as_unit("ns").value + np.arange(self.days + 1, dtype=np.int64) * _DAY.value
+        )
         self._rows = np.searchsorted(t_ns, edges, side="right")
         self._candidates: dict[int, Model | TrainingFailure] = {}
         self._gates: dict[tuple[str, str], GateDecision] = {}
@@ -108,7 +112,11 @@ class PlantWorld:
         if not self.spec.needs_context:
             return None
         resets = resets_from(self.maintenance, installed_times(self.config))
-        baselines = machine_baselines(self.sim.readings, self.spec, resets) if self.spec.baseline else pd.DataFrame()
+        baselines = (
+            machine_baselines(self.sim.readings, self.spec, resets)
+            if self.spec.baseline
+            else pd.DataFrame()
+        )
         return FeatureContext(resets=resets, baselines=baselines)
 
     def date(self, day: int) -> dt.date:
@@ -119,11 +127,13 @@ class PlantWorld:
         return self.start + (day + 1) * _DAY
 
     def day_features(self, day: int) -> pd.DataFrame:
-        return self.features.iloc[self._rows[day]:self._rows[day + 1]]
+        return self.features.iloc[self._rows[day] : self._rows[day + 1]]
 
     def known_log(self, day: int) -> pd.DataFrame:
         """The maintenance log as known at the end of `day` (entries reported by then)."""
-        return self.maintenance[self.maintenance["reported_at"] <= self.day_end(day)].reset_index(drop=True)
+        return self.maintenance[self.maintenance["reported_at"] <= self.day_end(day)].reset_index(
+            drop=True
+        )
 
     # ---- models --------------------------------------------------------------------------------
     def candidate(self, day: int) -> Model | TrainingFailure:
@@ -134,14 +144,20 @@ class PlantWorld:
             t0 = time.perf_counter()
             log = self.known_log(day)
             try:
-                ts = build_training_set(self.features, log, self.spec, self.config.model, data_end=self.day_end(day))
+                ts = build_training_set(
+                    self.features, log, self.spec, self.config.model, data_end=self.day_end(day)
+                )
                 cand = train_candidate(self.config, ts)
             except FactoryMLOpsError as exc:
                 self._candidates[day] = TrainingFailure(day, f"{type(exc).__name__}: {exc}")
             else:
                 self._candidates[day] = Model(
-                    key=f"d{day}", data_through=day, trained=cand.trained, reference=cand.reference,
-                    candidate=cand, known_failure_types=frozenset(failure_types(log)),
+                    key=f"d{day}",
+                    data_through=day,
+                    trained=cand.trained,
+                    reference=cand.reference,
+                    candidate=cand,
+                    known_failure_types=frozenset(failure_types(log)),
                 )
             self.trainings += 1
             self.training_seconds += time.perf_counter() - t0
@@ -153,14 +169,27 @@ class PlantWorld:
         if k not in self._gates:
             cand = challenger.candidate
             hold, maint = cand.holdout, cand.maintenance
-            chall, chall_sl = holdout_metrics(self.config, hold, cand.trained.predict_scores(hold),
-                                              cand.trained.threshold, maint)
+            chall, chall_sl = holdout_metrics(
+                self.config, hold, cand.trained.predict_scores(hold), cand.trained.threshold, maint
+            )
             champ = champion.trained
-            comparable = champ.spec.hash == cand.trained.spec.hash and champ.task == cand.trained.task
-            champ_m, champ_sl = (holdout_metrics(self.config, hold, champ.predict_scores(hold), champ.threshold, maint)
-                                 if comparable else (None, {}))
-            self._gates[k] = gate(chall, champ_m, self.config.model, challenger_slices=chall_sl,
-                                  champion_slices=champ_sl)
+            comparable = (
+                champ.spec.hash == cand.trained.spec.hash and champ.task == cand.trained.task
+            )
+            champ_m, champ_sl = (
+                holdout_metrics(
+                    self.config, hold, champ.predict_scores(hold), champ.threshold, maint
+                )
+                if comparable
+                else (None, {})
+            )
+            self._gates[k] = gate(
+                chall,
+                champ_m,
+                self.config.model,
+                challenger_slices=chall_sl,
+                champion_slices=champ_sl,
+            )
         return self._gates[k]
 
     # ---- serving and monitoring ----------------------------------------------------------------
@@ -170,11 +199,14 @@ class PlantWorld:
         if k not in self._preds:
             rows = self.day_features(day)
             scores = model.trained.predict_scores(rows) if len(rows) else np.empty(0)
-            self._preds[k] = pd.DataFrame({
-                "machine_id": rows["machine_id"].reset_index(drop=True),
-                "timestamp": rows["timestamp"].reset_index(drop=True),
-                "probability": scores, "alarm": model.trained.alarms(scores),
-            })
+            self._preds[k] = pd.DataFrame(
+                {
+                    "machine_id": rows["machine_id"].reset_index(drop=True),
+                    "timestamp": rows["timestamp"].reset_index(drop=True),
+                    "probability": scores,
+                    "alarm": model.trained.alarms(scores),
+                }
+            )
         return self._preds[k]
 
     def drift(self, model: Model, day: int) -> DriftReport | None:
@@ -195,9 +227,12 @@ class PlantWorld:
             from factory_mlops.monitoring import rolling_drift
 
             first = max(0, day - self.config.monitoring.rolling_baseline_days)
-            history = self.features.iloc[self._rows[first]:self._rows[day]]
+            history = self.features.iloc[self._rows[first] : self._rows[day]]
             rows = self.day_features(day)
             names = list(self.spec.feature_names)
-            self._rolling[day] = (rolling_drift(history, rows, names, self.config.drift).to_dict()
-                                  if len(history) and len(rows) else None)
+            self._rolling[day] = (
+                rolling_drift(history, rows, names, self.config.drift).to_dict()
+                if len(history) and len(rows)
+                else None
+            )
         return self._rolling[day]

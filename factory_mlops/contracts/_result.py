@@ -11,7 +11,9 @@ Severity = Literal["error", "warning"]
 Status = Literal["accepted", "partially_accepted", "rejected"]
 
 
-def check_accounting(what: str, received: int, accepted: int, quarantined: int, reasons: dict[str, int]) -> None:
+def check_accounting(
+    what: str, received: int, accepted: int, quarantined: int, reasons: dict[str, int]
+) -> None:
     """Raise AssertionError unless received == accepted + quarantined and the reasons sum to the
     quarantined count. Explicit checks rather than `assert`, so they also hold under `python -O`."""
     if received != accepted + quarantined:
@@ -98,7 +100,9 @@ class ContractResult:
     contract_version: str = ""
 
     def __post_init__(self) -> None:
-        check_accounting("contract", self.rows_received, self.rows_accepted, self.rows_quarantined, self.reasons)
+        check_accounting(
+            "contract", self.rows_received, self.rows_accepted, self.rows_quarantined, self.reasons
+        )
         if (
             len(self.accepted) != self.rows_accepted
             or len(self.quarantined) != self.rows_quarantined

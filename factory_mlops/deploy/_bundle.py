@@ -68,7 +68,9 @@ def _check_threshold(task: str, threshold: float) -> None:
     value = float(threshold)
     if task == "rul":
         if not (value > 0 and math.isfinite(value)):
-            raise BundleError(f"threshold {threshold} must be a positive number of RUL hours for a rul bundle")
+            raise BundleError(
+                f"threshold {threshold} must be a positive number of RUL hours for a rul bundle"
+            )
     elif not 0.0 <= value <= 1.0:
         raise BundleError(f"threshold {threshold} must be a probability in [0, 1]")
 

@@ -138,7 +138,9 @@ def clean_stale_temp(node_dir: Path) -> list[str]:
     return removed
 
 
-def _place(bundle_dir: Path, target: Path, files: list[str], digest: str, keys: TrustedKeys) -> None:
+def _place(
+    bundle_dir: Path, target: Path, files: list[str], digest: str, keys: TrustedKeys
+) -> None:
     """Copy the bundle to a temp folder next to `target`, verify it and rename it into place."""
     tmp = target.parent / _temp_name(TMP_PREFIX)
     tmp.mkdir()
@@ -153,7 +155,9 @@ def _place(bundle_dir: Path, target: Path, files: list[str], digest: str, keys: 
             raise BundleError(f"{bundle_dir / MANIFEST_FILE} changed while it was being installed")
         fsync_dir(tmp)
         if target.exists():
-            if _is_valid(target, digest, keys):  # another installer placed it meanwhile: keep theirs
+            if _is_valid(
+                target, digest, keys
+            ):  # another installer placed it meanwhile: keep theirs
                 return
             # a corrupt or unsigned earlier copy: move it aside (kept for inspection), never edit it
             target.rename(target.parent / f".broken-{target.name}-{uuid.uuid4().hex}")

@@ -71,7 +71,9 @@ REGRESSOR = "regressor"
 _TREE_OPS = {CLASSIFIER: "TreeEnsembleClassifier", REGRESSOR: "TreeEnsembleRegressor"}
 _LEAF_PREFIX = {CLASSIFIER: "class_", REGRESSOR: "target_"}
 #: LightGBM objectives whose raw score is the prediction (no link function to rebuild).
-_IDENTITY_OBJECTIVES = frozenset({"regression", "regression_l1", "huber", "fair", "quantile", "mape"})
+_IDENTITY_OBJECTIVES = frozenset(
+    {"regression", "regression_l1", "huber", "fair", "quantile", "mape"}
+)
 
 
 def _is_lightgbm(model: Any) -> bool:
@@ -276,7 +278,9 @@ def _attr_values(node: Any) -> dict[str, Any]:
     return {att.name: helper.get_attribute_value(att) for att in node.attribute}
 
 
-def _cross_check(stock: dict[str, Any], ours: dict[str, list[Any]], scale: float, leaf: str) -> None:
+def _cross_check(
+    stock: dict[str, Any], ours: dict[str, list[Any]], scale: float, leaf: str
+) -> None:
     """Our trees must be onnxmltools' trees up to node numbering and float32 rounding.
 
     `leaf` is the prefix of the leaf attributes (`class_` or `target_`).
@@ -409,7 +413,8 @@ def _rewrite_tree(tree: Any, ours: dict[str, list[Any]], kind: str) -> None:
     kept = [
         a
         for a in tree.attribute
-        if not a.name.startswith(("nodes_", leaf)) and a.name not in ("aggregate_function", "base_values")
+        if not a.name.startswith(("nodes_", leaf))
+        and a.name not in ("aggregate_function", "base_values")
     ]
     new_attrs = []
     for key, values in ours.items():
@@ -616,7 +621,9 @@ def _convert_imputer(scope: Any, operator: Any, container: Any) -> None:
     container.add_initializer(fill, onnx_proto.TensorProto.DOUBLE, [stats.size], stats.tolist())
     container.add_node("IsNaN", [x], [mask], name=scope.get_unique_operator_name("IsNaN"))
     container.add_node(
-        "Where", [mask, fill, x], [operator.outputs[0].full_name],
+        "Where",
+        [mask, fill, x],
+        [operator.outputs[0].full_name],
         name=scope.get_unique_operator_name("Where"),
     )
 
@@ -644,7 +651,11 @@ def _export_sklearn(model: Any, n_features: int) -> bytes:
     failures: list[str] = []
     # scikit-learn trees compare float32(x) with their thresholds: a float input reproduces that
     # exactly, while skl2onnx's double tree graphs keep float32 thresholds and drift.
-    order = (FloatTensorType, DoubleTensorType) if _has_trees(model) else (DoubleTensorType, FloatTensorType)
+    order = (
+        (FloatTensorType, DoubleTensorType)
+        if _has_trees(model)
+        else (DoubleTensorType, FloatTensorType)
+    )
     for tensor_type in order:
         try:
             onx = convert_sklearn(
@@ -656,7 +667,9 @@ def _export_sklearn(model: Any, n_features: int) -> bytes:
                 custom_conversion_functions={SimpleImputer: _convert_imputer},
             )
             return _finish_sklearn(onx, kind, model, n_features)
-        except Exception as exc:  # skl2onnx and onnxruntime raise many types; try the next input type
+        except (
+            Exception
+        ) as exc:  # skl2onnx and onnxruntime raise many types; try the next input type
             failures.append(f"{tensor_type.__name__}: {type(exc).__name__}: {str(exc)[:300]}")
     raise ExportError(
         f"export_onnx cannot convert {type(model).__name__} with skl2onnx ({'; '.join(failures)}); "

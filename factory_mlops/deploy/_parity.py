@@ -103,7 +103,9 @@ def _native_scores(model: Any, rows: np.ndarray) -> np.ndarray:
     return np.asarray(model.predict_proba(native_in), dtype=np.float64)[:, 1]
 
 
-def _native_and_onnx(model: Any, onnx_bytes: bytes, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _native_and_onnx(
+    model: Any, onnx_bytes: bytes, rows: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(native scores, ONNX scores, scaled |difference|) of `model` and its graph on `rows`."""
     regressor = _is_regressor(model)
     try:

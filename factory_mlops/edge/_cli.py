@@ -45,7 +45,10 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         return _fail(2, str(exc))
     nodes = [n.id for n in plant.edge.nodes]
     if args.node not in nodes:
-        return _fail(2, f"plant {plant.plant_id} has no edge node {args.node!r}; its nodes are {nodes} (edge.nodes in plant.yaml)")
+        return _fail(
+            2,
+            f"plant {plant.plant_id} has no edge node {args.node!r}; its nodes are {nodes} (edge.nodes in plant.yaml)",
+        )
     if args.explain_k < 0:
         return _fail(2, f"--explain-k must be 0 or more, got {args.explain_k}")
     if args.max_future_s is None:
@@ -60,8 +63,14 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     node_dir = FactoryHome.resolve(args.home).edge(plant.plant_id, args.node)
     node_dir.mkdir(parents=True, exist_ok=True)
     try:
-        app = build_app(node_dir, plant=plant, node_id=args.node, explain_k=args.explain_k,
-                        reload_interval_s=args.reload_interval, max_future_s=max_future_s)
+        app = build_app(
+            node_dir,
+            plant=plant,
+            node_id=args.node,
+            explain_k=args.explain_k,
+            reload_interval_s=args.reload_interval,
+            max_future_s=max_future_s,
+        )
     except (FactoryMLOpsError, OSError) as exc:
         return _fail(1, str(exc))
     health = app.state.service.serving.health()
@@ -70,8 +79,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         f"{'v' + str(health['model_version']) if health['model_version'] else 'none installed yet'}), "
         f"log {node_dir / PREDICTION_LOG_FILE}, http://{args.host}:{args.port}\n"
     )
-    uvicorn.run(app, host=args.host, port=args.port, workers=1, log_level=args.log_level,
-                access_log=args.access_log, timeout_graceful_shutdown=10)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        workers=1,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        timeout_graceful_shutdown=10,
+    )
     return 0
 
 
@@ -88,11 +104,15 @@ def _read_readings(path: Path, sensors: list[str]) -> pd.DataFrame:
         raise ValueError(f"{path}: unknown format {suffix!r}; pass a .csv or .parquet file")
     missing = [c for c in ("timestamp", "machine_id", *sensors) if c not in df.columns]
     if missing:
-        raise ValueError(f"{path} lacks columns {missing}; it needs timestamp, machine_id and the model's sensors {sensors}")
+        raise ValueError(
+            f"{path} lacks columns {missing}; it needs timestamp, machine_id and the model's sensors {sensors}"
+        )
     ts = df["timestamp"]
     if pd.api.types.is_datetime64_any_dtype(ts):
         if getattr(ts.dt, "tz", None) is None:
-            raise ValueError(f"{path}: timestamps have no timezone; store them as UTC (or with an offset)")
+            raise ValueError(
+                f"{path}: timestamps have no timezone; store them as UTC (or with an offset)"
+            )
         df["timestamp"] = ts.dt.tz_convert("UTC")
     else:
         text = ts.astype(str)
@@ -110,7 +130,9 @@ def _read_readings(path: Path, sensors: list[str]) -> pd.DataFrame:
     df["machine_id"] = df["machine_id"].astype(str)
     bad = [s for s in sensors if not pd.api.types.is_numeric_dtype(df[s])]
     if bad:
-        raise ValueError(f"{path}: sensor columns {bad} are not numeric; leave missing readings empty")
+        raise ValueError(
+            f"{path}: sensor columns {bad} are not numeric; leave missing readings empty"
+        )
     return df.sort_values(["machine_id", "timestamp"], kind="stable", ignore_index=True)
 
 
@@ -135,7 +157,11 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         return _fail(1, f"{path} does not exist")
     try:
         readings = _read_readings(path, list(model.spec.sensors))
-        scored = model.score(readings, explain_k=args.explain_k) if args.explain_k else model.score(readings)
+        scored = (
+            model.score(readings, explain_k=args.explain_k)
+            if args.explain_k
+            else model.score(readings)
+        )
     except (FactoryMLOpsError, ValueError, OSError) as exc:
         return _fail(1, str(exc))
     key = "rul_hours" if model.task == RUL else "probability"
@@ -158,48 +184,97 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     else:
         out.write(f"{'machine_id':<16} {'timestamp':<20} {key:>11} alarm\n")
         for row in scored.itertuples(index=False):
-            out.write(f"{row.machine_id:<16} {row.timestamp.strftime('%Y-%m-%dT%H:%MZ'):<20} "
-                      f"{getattr(row, key):>11.4f} {'ALARM' if row.alarm else '-'}\n")
-        out.write(f"{len(scored)} predictions, {int(scored['alarm'].sum())} alarms "
-                  f"(model v{model.version}, {model.bundle_sha256[:12]})\n")
+            out.write(
+                f"{row.machine_id:<16} {row.timestamp.strftime('%Y-%m-%dT%H:%MZ'):<20} "
+                f"{getattr(row, key):>11.4f} {'ALARM' if row.alarm else '-'}\n"
+            )
+        out.write(
+            f"{len(scored)} predictions, {int(scored['alarm'].sum())} alarms "
+            f"(model v{model.version}, {model.bundle_sha256[:12]})\n"
+        )
     return 0
 
 
-def add_edge_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> argparse.ArgumentParser:
+def add_edge_parser(
+    subparsers: argparse._SubParsersAction[argparse.ArgumentParser],
+) -> argparse.ArgumentParser:
     """Add `edge serve` and `edge predict` to the main parser's sub-commands; returns `edge`."""
-    edge = subparsers.add_parser("edge", help="run the edge service or batch-score readings with a bundle")
+    edge = subparsers.add_parser(
+        "edge", help="run the edge service or batch-score readings with a bundle"
+    )
     sub = edge.add_subparsers(dest="edge_command", required=True)
 
     serve = sub.add_parser(
-        "serve", help="serve predictions of an edge node over HTTP (POST /predict, GET /health)",
+        "serve",
+        help="serve predictions of an edge node over HTTP (POST /predict, GET /health)",
         description="Serve the bundle installed at <home>/edge/<plant>/<node>/current. A newly installed "
         "bundle goes live without restart; a broken one is refused and the previous one keeps serving. "
-        "Every prediction is committed to <node_dir>/predictions.sqlite before it is returned.")
-    serve.add_argument("--plant", required=True, help="plant id (plants/<id>/plant.yaml) or the path of a plant.yaml")
+        "Every prediction is committed to <node_dir>/predictions.sqlite before it is returned.",
+    )
+    serve.add_argument(
+        "--plant",
+        required=True,
+        help="plant id (plants/<id>/plant.yaml) or the path of a plant.yaml",
+    )
     serve.add_argument("--node", required=True, help="edge node id (edge.nodes in plant.yaml)")
-    serve.add_argument("--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)"
+    )
     serve.add_argument("--port", type=int, default=8700, help="TCP port (default 8700)")
     serve.add_argument("--home", default=None, help=_HOME_HELP)
-    serve.add_argument("--plants", default=None, help="folder of plant folders (default: ./plants or the packaged one)")
-    serve.add_argument("--explain-k", type=int, default=5, help="top-k feature contributions per prediction (0 = none)")
-    serve.add_argument("--reload-interval", type=float, default=1.0,
-                       help="seconds between checks whether a new bundle was installed (default 1)")
-    serve.add_argument("--max-future-s", default=None, metavar="SECONDS",
-                       help="refuse readings this far ahead of the node's clock (default: the plant contract's "
-                       "max_future_s; 'off' = no check, e.g. to replay history stamped in the future)")
-    serve.add_argument("--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"])
-    serve.add_argument("--access-log", action="store_true", help="log every request (off: it costs CPU on small nodes)")
+    serve.add_argument(
+        "--plants",
+        default=None,
+        help="folder of plant folders (default: ./plants or the packaged one)",
+    )
+    serve.add_argument(
+        "--explain-k",
+        type=int,
+        default=5,
+        help="top-k feature contributions per prediction (0 = none)",
+    )
+    serve.add_argument(
+        "--reload-interval",
+        type=float,
+        default=1.0,
+        help="seconds between checks whether a new bundle was installed (default 1)",
+    )
+    serve.add_argument(
+        "--max-future-s",
+        default=None,
+        metavar="SECONDS",
+        help="refuse readings this far ahead of the node's clock (default: the plant contract's "
+        "max_future_s; 'off' = no check, e.g. to replay history stamped in the future)",
+    )
+    serve.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
+    serve.add_argument(
+        "--access-log",
+        action="store_true",
+        help="log every request (off: it costs CPU on small nodes)",
+    )
     serve.set_defaults(func=_cmd_serve)
 
     predict = sub.add_parser(
-        "predict", help="batch-score a CSV/Parquet file of raw readings with a bundle",
+        "predict",
+        help="batch-score a CSV/Parquet file of raw readings with a bundle",
         description="Compute features and score every (machine, step end) of a file of raw readings "
         "(columns timestamp with timezone, machine_id, the model's sensors). Nothing is logged. Exit 1 "
-        "when the bundle fails verification or the file is not usable.")
-    predict.add_argument("bundle_dir", help="a bundle folder, or an edge node folder (its current bundle)")
+        "when the bundle fails verification or the file is not usable.",
+    )
+    predict.add_argument(
+        "bundle_dir", help="a bundle folder, or an edge node folder (its current bundle)"
+    )
     predict.add_argument("--input", required=True, help="CSV or Parquet file of raw readings")
-    predict.add_argument("--json", action="store_true", help="print one JSON object per prediction (JSON lines)")
-    predict.add_argument("--explain-k", type=int, default=0,
-                         help="add the top-k feature contributions to each prediction (needs a bundle with an explainer)")
+    predict.add_argument(
+        "--json", action="store_true", help="print one JSON object per prediction (JSON lines)"
+    )
+    predict.add_argument(
+        "--explain-k",
+        type=int,
+        default=0,
+        help="add the top-k feature contributions to each prediction (needs a bundle with an explainer)",
+    )
     predict.set_defaults(func=_cmd_predict)
     return edge

@@ -59,7 +59,9 @@ def _bundle_n_features(bundle_dir: Path, manifest: dict[str, Any]) -> int:
     """Feature count of the bundle's spec: `manifest["n_features"]`, else from feature_spec.json."""
     if "n_features" in manifest:
         return int(manifest["n_features"])
-    return len(FeatureSpec.from_dict(json.loads((bundle_dir / SPEC_FILE).read_bytes())).feature_names)
+    return len(
+        FeatureSpec.from_dict(json.loads((bundle_dir / SPEC_FILE).read_bytes())).feature_names
+    )
 
 
 def top_k_entries(
@@ -80,11 +82,13 @@ def top_k_entries(
     out: list[dict[str, Any]] = []
     for j in order.tolist():
         v = float(x_row[j])
-        out.append({
-            "feature": str(feature_names[j]),
-            "value": v if math.isfinite(v) else None,
-            "contribution": float(c[j]),
-        })
+        out.append(
+            {
+                "feature": str(feature_names[j]),
+                "value": v if math.isfinite(v) else None,
+                "contribution": float(c[j]),
+            }
+        )
     out.append({"feature": BIAS, "value": None, "contribution": float(contrib_row[n])})
     return out
 
@@ -106,8 +110,9 @@ class Explainer:
         self.n_features = int(n_features)
 
     @classmethod
-    def from_model_string(cls, model_str: str, *, n_features: int | None = None,
-                          where: str = EXPLAINER_FILE) -> Explainer:
+    def from_model_string(
+        cls, model_str: str, *, n_features: int | None = None, where: str = EXPLAINER_FILE
+    ) -> Explainer:
         """An explainer of a LightGBM model string; BundleError if it is unreadable or mis-sized.
 
         Args:
@@ -130,7 +135,9 @@ class Explainer:
         try:
             booster = lgb.Booster(model_str=model_str)
         except Exception as exc:  # lightgbm raises LightGBMError or ValueError on a bad string
-            raise BundleError(f"{where} is not a LightGBM model string lightgbm can read: {exc}") from exc
+            raise BundleError(
+                f"{where} is not a LightGBM model string lightgbm can read: {exc}"
+            ) from exc
         if booster.num_model_per_iteration() != 1:
             raise BundleError(
                 f"{where} holds a model with {booster.num_model_per_iteration()} trees per iteration "
@@ -146,7 +153,11 @@ class Explainer:
 
     @classmethod
     def load(
-        cls, bundle_dir: Path, *, n_features: int | None = None, manifest: dict[str, Any] | None = None
+        cls,
+        bundle_dir: Path,
+        *,
+        n_features: int | None = None,
+        manifest: dict[str, Any] | None = None,
     ) -> Explainer | None:
         """The explainer a bundle ships, or None when its manifest lists no `explainer.txt`.
 
@@ -174,7 +185,9 @@ class Explainer:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise BundleError(f"bundle file {EXPLAINER_FILE} cannot be read from {bundle_dir}: {exc}") from exc
+            raise BundleError(
+                f"bundle file {EXPLAINER_FILE} cannot be read from {bundle_dir}: {exc}"
+            ) from exc
         got = sha256_bytes(data)
         if got != want:
             raise BundleError(
@@ -190,7 +203,9 @@ class Explainer:
         if x.ndim == 1:
             x = x.reshape(1, -1)
         if x.ndim != 2 or x.shape[1] != self.n_features:
-            raise ValueError(f"the explainer takes rows of {self.n_features} features, got shape {x.shape}")
+            raise ValueError(
+                f"the explainer takes rows of {self.n_features} features, got shape {x.shape}"
+            )
         return x
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
@@ -210,9 +225,13 @@ class Explainer:
         x = self._matrix(X)
         if len(x) == 0:
             return np.empty(0)
-        return np.asarray(self.booster.predict(x, raw_score=True, num_threads=1), dtype=np.float64).reshape(len(x))
+        return np.asarray(
+            self.booster.predict(x, raw_score=True, num_threads=1), dtype=np.float64
+        ).reshape(len(x))
 
-    def top_k(self, x_row: np.ndarray, feature_names: Sequence[str], k: int = 5) -> list[dict[str, Any]]:
+    def top_k(
+        self, x_row: np.ndarray, feature_names: Sequence[str], k: int = 5
+    ) -> list[dict[str, Any]]:
         """The `k` features that moved this row's raw score the most, then the bias.
 
         Args:
@@ -226,14 +245,20 @@ class Explainer:
             `{"feature": "(bias)", "value": None, "contribution": bias}`. All the n contributions
             plus the bias sum to the raw score; the top k alone need not.
         """
-        return self.top_k_rows(np.asarray(x_row, dtype=np.float64).reshape(1, -1), feature_names, k)[0]
+        return self.top_k_rows(
+            np.asarray(x_row, dtype=np.float64).reshape(1, -1), feature_names, k
+        )[0]
 
-    def top_k_rows(self, X: np.ndarray, feature_names: Sequence[str], k: int = 5) -> list[list[dict[str, Any]]]:
+    def top_k_rows(
+        self, X: np.ndarray, feature_names: Sequence[str], k: int = 5
+    ) -> list[list[dict[str, Any]]]:
         """`top_k` of every row of X (N, n), with one contributions call for all rows."""
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
         x = self._matrix(X)
         if len(feature_names) != self.n_features:
-            raise ValueError(f"{len(feature_names)} feature names for a model of {self.n_features} features")
+            raise ValueError(
+                f"{len(feature_names)} feature names for a model of {self.n_features} features"
+            )
         contrib = self.contributions(x)
         return [top_k_entries(x[i], contrib[i], feature_names, k) for i in range(len(x))]

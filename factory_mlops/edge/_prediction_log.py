@@ -33,7 +33,14 @@ PREDICTION_LOG_FILE = "predictions.sqlite"
 _ADDED_COLUMNS = (("rul_hours", "REAL"), ("contributions", "TEXT"), ("latency_us", "INTEGER"))
 
 #: Columns of the `predictions` table (and of `PredictionLog.read`), in order.
-LOG_COLUMNS = ("prediction_id", "plant_id", "node_id", *SCORE_COLUMNS[1:], "contributions", "latency_us")
+LOG_COLUMNS = (
+    "prediction_id",
+    "plant_id",
+    "node_id",
+    *SCORE_COLUMNS[1:],
+    "contributions",
+    "latency_us",
+)
 
 #: Optional columns of a frame given to `PredictionLog.append` (NULL when absent).
 _OPTIONAL_COLUMNS = ("contributions", "latency_us")
@@ -96,7 +103,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
         if info.get("probability", False):
             cols = ", ".join(LOG_COLUMNS)
             conn.execute(_TABLE.format(name="predictions_migrated"))
-            conn.execute(f"INSERT INTO predictions_migrated ({cols}) SELECT {cols} FROM predictions")
+            conn.execute(
+                f"INSERT INTO predictions_migrated ({cols}) SELECT {cols} FROM predictions"
+            )
             conn.execute("DROP TABLE predictions")
             conn.execute("ALTER TABLE predictions_migrated RENAME TO predictions")
             for stmt in filter(None, (x.strip() for x in _INDEXES.split(";"))):
@@ -109,7 +118,9 @@ def _migrate(conn: sqlite3.Connection) -> None:
 
 def _table_info(conn: sqlite3.Connection) -> dict[str, bool]:
     """Column name -> NOT NULL of the `predictions` table ({} when there is none)."""
-    return {row[1]: bool(row[3]) for row in conn.execute("PRAGMA table_info(predictions)").fetchall()}
+    return {
+        row[1]: bool(row[3]) for row in conn.execute("PRAGMA table_info(predictions)").fetchall()
+    }
 
 
 def _needs_migration(conn: sqlite3.Connection) -> bool:
@@ -295,13 +306,36 @@ class PredictionLog:
         contributions = df["contributions"].tolist() if "contributions" in df.columns else none
         latency = df["latency_us"].tolist() if "latency_us" in df.columns else none
         records = [
-            (str(a), str(plant_id), str(node_id), str(m), t, _real(p), int(bool(al)), int(v), str(b),
-             str(h), sa, _real(r), _json_text(c), _int_or_none(lat))
+            (
+                str(a),
+                str(plant_id),
+                str(node_id),
+                str(m),
+                t,
+                _real(p),
+                int(bool(al)),
+                int(v),
+                str(b),
+                str(h),
+                sa,
+                _real(r),
+                _json_text(c),
+                _int_or_none(lat),
+            )
             for a, m, t, p, al, v, b, h, sa, r, c, lat in zip(
-                df["prediction_id"], df["machine_id"], _ts_text(df["timestamp"]),
-                df["probability"].astype(float), df["alarm"], df["model_version"],
-                df["bundle_sha256"], df["feature_spec_hash"], _ts_text(df["scored_at"]),
-                df["rul_hours"].astype(float), contributions, latency, strict=True,
+                df["prediction_id"],
+                df["machine_id"],
+                _ts_text(df["timestamp"]),
+                df["probability"].astype(float),
+                df["alarm"],
+                df["model_version"],
+                df["bundle_sha256"],
+                df["feature_spec_hash"],
+                _ts_text(df["scored_at"]),
+                df["rul_hours"].astype(float),
+                contributions,
+                latency,
+                strict=True,
             )
         ]
         return self.append_rows(records)
@@ -356,7 +390,9 @@ class PredictionLog:
         out["rul_hours"] = out["rul_hours"].astype(float)
         out["alarm"] = out["alarm"].astype(bool)
         out["model_version"] = out["model_version"].astype(np.int64)
-        out["contributions"] = out["contributions"].astype(object).where(out["contributions"].notna(), None)
+        out["contributions"] = (
+            out["contributions"].astype(object).where(out["contributions"].notna(), None)
+        )
         out["latency_us"] = out["latency_us"].astype("Int64")
         return out
 
@@ -419,7 +455,9 @@ class GroupCommitWriter:
                 raise RuntimeError(f"the writer of {self.log.path} is closed")
             if self._thread is None:
                 self._thread = threading.Thread(
-                    target=self._run, name=f"prediction-log-writer:{self.log.path.name}", daemon=True
+                    target=self._run,
+                    name=f"prediction-log-writer:{self.log.path.name}",
+                    daemon=True,
                 )
                 self._thread.start()
 
@@ -488,7 +526,9 @@ class GroupCommitWriter:
             _insert(conn, [row for row, _ in batch])
         except Exception as exc:  # every row of the failed transaction is reported as not stored
             self.last_error = f"{type(exc).__name__}: {exc}"
-            err = LogWriteError(f"prediction log {self.log.path} could not commit: {self.last_error}")
+            err = LogWriteError(
+                f"prediction log {self.log.path} could not commit: {self.last_error}"
+            )
             for _, fut in batch:
                 if fut.set_running_or_notify_cancel():
                     fut.set_exception(err)

@@ -87,7 +87,9 @@ def _calibration(manifest: dict[str, Any], bundle_dir: Path) -> Calibration:
     try:
         return Calibration.from_dict(manifest.get("calibration"))
     except (KeyError, TypeError, ValueError) as exc:
-        raise BundleError(f"{bundle_dir} manifest has an unreadable calibration {manifest.get('calibration')!r}: {exc}") from exc
+        raise BundleError(
+            f"{bundle_dir} manifest has an unreadable calibration {manifest.get('calibration')!r}: {exc}"
+        ) from exc
 
 
 def _score_output(session: ort.InferenceSession, task: str, bundle_dir: Path) -> str:
@@ -240,7 +242,9 @@ class EdgeModel:
         x = self._matrix(features, feature_spec_hash)
         if len(x) == 0:
             return np.empty(0, dtype=np.float64)
-        (out,) = self._session.run([self._score_output], {self._input_name: x.astype(self._input_dtype, copy=False)})
+        (out,) = self._session.run(
+            [self._score_output], {self._input_name: x.astype(self._input_dtype, copy=False)}
+        )
         return self._scores(out, len(x))
 
     def _scores(self, out: np.ndarray, n: int) -> np.ndarray:
@@ -269,7 +273,11 @@ class EdgeModel:
     def _row(self, x: np.ndarray) -> np.ndarray:
         """One feature row as float64 (1, n); FeatureSpecMismatchError if it is not n wide."""
         row = np.asarray(x, dtype=np.float64)
-        if row.size != len(self._feature_names) or (row.ndim == 2 and len(row) != 1) or row.ndim > 2:
+        if (
+            row.size != len(self._feature_names)
+            or (row.ndim == 2 and len(row) != 1)
+            or row.ndim > 2
+        ):
             raise FeatureSpecMismatchError(
                 f"one row of {len(self._feature_names)} features (spec {self.spec.hash}) expected, "
                 f"got shape {row.shape}; build it in spec.feature_names order "
@@ -292,7 +300,9 @@ class EdgeModel:
             FeatureSpecMismatchError: `x` is not one row of the spec's width.
         """
         row = self._row(x)
-        (out,) = self._session.run([self._score_output], {self._input_name: row.astype(self._input_dtype, copy=False)})
+        (out,) = self._session.run(
+            [self._score_output], {self._input_name: row.astype(self._input_dtype, copy=False)}
+        )
         return float(self._scores(out, 1)[0])
 
     @property
@@ -317,7 +327,9 @@ class EdgeModel:
                 if not self._explainer_loaded:
                     try:
                         explainer = Explainer.load(
-                            self.bundle_dir, n_features=len(self._feature_names), manifest=self.manifest
+                            self.bundle_dir,
+                            n_features=len(self._feature_names),
+                            manifest=self.manifest,
                         )
                         if explainer is not None:
                             self.check_explainer(explainer)
@@ -342,9 +354,15 @@ class EdgeModel:
         """
         n = len(self._feature_names)
         probes = np.vstack([np.full((1, n), np.nan), np.zeros((1, n))])
-        rows = probes if X is None else np.vstack([np.asarray(X, dtype=np.float64).reshape(-1, n), probes])
+        rows = (
+            probes
+            if X is None
+            else np.vstack([np.asarray(X, dtype=np.float64).reshape(-1, n), probes])
+        )
         raw = explainer.contributions(rows).sum(axis=1)
-        (out,) = self._session.run([self._score_output], {self._input_name: rows.astype(self._input_dtype, copy=False)})
+        (out,) = self._session.run(
+            [self._score_output], {self._input_name: rows.astype(self._input_dtype, copy=False)}
+        )
         out = np.asarray(out, dtype=np.float64)
         if self.task == RUL:
             graph = out.reshape(len(rows))

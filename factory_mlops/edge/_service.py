@@ -61,7 +61,9 @@ class EdgeService:
         t0 = time.perf_counter_ns()
         size = request.headers.get("content-length")
         if size is not None and size.isdigit() and int(size) > MAX_BODY_BYTES:
-            return _error(413, f"the body has {size} bytes; send at most {MAX_BODY_BYTES} per request")
+            return _error(
+                413, f"the body has {size} bytes; send at most {MAX_BODY_BYTES} per request"
+            )
         raw = await request.body()
         try:
             body = json.loads(raw)
@@ -78,8 +80,11 @@ class EdgeService:
         try:
             await self.writer.write(pred.record(plant_id, self.node_id).as_row())
         except LogWriteError as exc:
-            return _error(503, f"prediction {pred.prediction_id} could not be logged, so it is not "
-                               f"returned: {exc}; retry the request")
+            return _error(
+                503,
+                f"prediction {pred.prediction_id} could not be logged, so it is not "
+                f"returned: {exc}; retry the request",
+            )
         return JSONResponse(pred.response())
 
     async def health(self, request: Request) -> JSONResponse:
@@ -140,9 +145,15 @@ def build_app(
     """
     node_dir = Path(node_dir)
     log = PredictionLog(Path(log_path) if log_path is not None else node_dir / PREDICTION_LOG_FILE)
-    serving = ServingModel(node_dir, plant, reload_interval_s=reload_interval_s,
-                           retry_failed_s=retry_failed_s, explain_k=explain_k, context=context,
-                           max_future_s=max_future_s)
+    serving = ServingModel(
+        node_dir,
+        plant,
+        reload_interval_s=reload_interval_s,
+        retry_failed_s=retry_failed_s,
+        explain_k=explain_k,
+        context=context,
+        max_future_s=max_future_s,
+    )
     writer = GroupCommitWriter(log)
     service = EdgeService(serving, writer, node_id)
 

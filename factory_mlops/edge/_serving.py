@@ -69,11 +69,15 @@ def parse_time(value: Any, where: str) -> int:
     """An ISO 8601 timestamp WITH a timezone as UTC nanoseconds; InputError otherwise."""
     example = "e.g. '2026-06-01T10:00:00Z' or '2026-06-01T12:00:00+02:00'"
     if not isinstance(value, str):
-        raise InputError(f"{where} must be an ISO 8601 string with a timezone ({example}), got {value!r}")
+        raise InputError(
+            f"{where} must be an ISO 8601 string with a timezone ({example}), got {value!r}"
+        )
     try:
         t = dt.datetime.fromisoformat(value)
     except ValueError:
-        raise InputError(f"{where} = {value!r} is not an ISO 8601 timestamp; send one like {example}") from None
+        raise InputError(
+            f"{where} = {value!r} is not an ISO 8601 timestamp; send one like {example}"
+        ) from None
     if t.tzinfo is None or t.utcoffset() is None:
         raise InputError(
             f"{where} = {value!r} has no timezone, so the time it names is ambiguous; add the offset "
@@ -112,18 +116,28 @@ class InputContract:
     def from_bundle(cls, model: EdgeModel) -> InputContract:
         """The bundle's `contract.json` (checked by `EdgeModel.load`), else no machine/range checks."""
         if CONTRACT_FILE not in model.manifest["files"]:
-            return cls(source=f"bundle {model.bundle_dir.name} (no {CONTRACT_FILE})", plant_id=model.plant_id)
+            return cls(
+                source=f"bundle {model.bundle_dir.name} (no {CONTRACT_FILE})",
+                plant_id=model.plant_id,
+            )
         path = model.bundle_dir / CONTRACT_FILE
         try:
             doc = json.loads(path.read_bytes())
             return cls(
                 source=f"{CONTRACT_FILE} of bundle {model.bundle_dir.name}",
                 plant_id=str(doc.get("plant_id", model.plant_id)),
-                machines=frozenset(str(m) for m in doc["machines"]) if doc.get("machines") else None,
-                ranges={str(s["name"]): (float(s["min"]), float(s["max"])) for s in doc.get("sensors", [])},
+                machines=frozenset(str(m) for m in doc["machines"])
+                if doc.get("machines")
+                else None,
+                ranges={
+                    str(s["name"]): (float(s["min"]), float(s["max"]))
+                    for s in doc.get("sensors", [])
+                },
             )
         except (OSError, ValueError, KeyError, TypeError) as exc:
-            raise BundleError(f"{path} is not a readable edge contract: {exc}; rebuild the bundle") from exc
+            raise BundleError(
+                f"{path} is not a readable edge contract: {exc}; rebuild the bundle"
+            ) from exc
 
 
 @dataclass(frozen=True)
@@ -192,12 +206,19 @@ class Prediction:
         """The prediction log row."""
         rul = self.task == RUL
         return PredictionRecord.build(
-            prediction_id=self.prediction_id, plant_id=plant_id, node_id=node_id,
-            machine_id=self.machine_id, timestamp=pd.Timestamp(self.at_ns, tz="UTC"),
-            probability=None if rul else self.score, alarm=self.alarm,
-            model_version=self.model_version, bundle_sha256=self.bundle_sha256,
-            feature_spec_hash=self.feature_spec_hash, scored_at=self.scored_at,
-            rul_hours=self.score if rul else None, contributions=self.contributions,
+            prediction_id=self.prediction_id,
+            plant_id=plant_id,
+            node_id=node_id,
+            machine_id=self.machine_id,
+            timestamp=pd.Timestamp(self.at_ns, tz="UTC"),
+            probability=None if rul else self.score,
+            alarm=self.alarm,
+            model_version=self.model_version,
+            bundle_sha256=self.bundle_sha256,
+            feature_spec_hash=self.feature_spec_hash,
+            scored_at=self.scored_at,
+            rul_hours=self.score if rul else None,
+            contributions=self.contributions,
             latency_us=self.latency_us,
         )
 
@@ -309,7 +330,11 @@ class ServingModel:
             )
         if self.explain_k > 0 and getattr(model, "has_explainer", False):
             _ = model.explainer  # load and check it now, not on the first request
-        contract = InputContract.from_plant(self.plant) if self.plant is not None else InputContract.from_bundle(model)
+        contract = (
+            InputContract.from_plant(self.plant)
+            if self.plant is not None
+            else InputContract.from_bundle(model)
+        )
         return model, contract
 
     def maybe_reload(self, *, force: bool = False) -> bool:
@@ -345,7 +370,11 @@ class ServingModel:
             model, contract = self._load(key[0])
         except Exception as exc:  # any failure keeps the previous model live
             self._failed_key, self._retry_at = key, now + self.retry_failed_s
-            live = "no model is served" if self.model is None else f"still serving v{self.model.version}"
+            live = (
+                "no model is served"
+                if self.model is None
+                else f"still serving v{self.model.version}"
+            )
             self.last_reload_error = f"{type(exc).__name__}: {exc} ({live})"
             log.error("edge model reload failed: %s", self.last_reload_error)
             return False
@@ -418,7 +447,9 @@ class ServingModel:
             raise InputError(f"unknown field(s) {unknown}; a request has {list(REQUEST_FIELDS)}")
         machine = body.get("machine_id")
         if not isinstance(machine, str) or not machine:
-            raise InputError(f"machine_id must be a non-empty string such as 'press_01', got {machine!r}")
+            raise InputError(
+                f"machine_id must be a non-empty string such as 'press_01', got {machine!r}"
+            )
         if contract.machines is not None and machine not in contract.machines:
             raise InputError(
                 f"machine_id {machine!r} is not a machine of plant {contract.plant_id} "
@@ -428,7 +459,9 @@ class ServingModel:
         if not isinstance(readings, list):
             raise InputError(f"readings must be a list of objects, got {type(readings).__name__}")
         if len(readings) > self.max_readings:
-            raise InputError(f"{len(readings)} readings in one request; send at most {self.max_readings} per request")
+            raise InputError(
+                f"{len(readings)} readings in one request; send at most {self.max_readings} per request"
+            )
         sensors = model.spec.sensors
         col = {s: j for j, s in enumerate(sensors)}
         ts = np.empty(len(readings), dtype=np.int64)
@@ -469,14 +502,23 @@ class ServingModel:
 
     @staticmethod
     def _parse_reading(
-        reading: Any, i: int, col: dict[str, int], contract: InputContract, ts: np.ndarray, values: np.ndarray
+        reading: Any,
+        i: int,
+        col: dict[str, int],
+        contract: InputContract,
+        ts: np.ndarray,
+        values: np.ndarray,
     ) -> None:
         """Check readings[i] and write it into row i of `ts` / `values`."""
         where = f"readings[{i}]"
         if not isinstance(reading, dict):
-            raise InputError(f"{where} must be an object with 'timestamp' and sensor values, got {reading!r}")
+            raise InputError(
+                f"{where} must be an object with 'timestamp' and sensor values, got {reading!r}"
+            )
         if "timestamp" not in reading:
-            raise InputError(f"{where} has no 'timestamp'; add e.g. \"timestamp\": \"2026-06-01T10:00:00Z\"")
+            raise InputError(
+                f'{where} has no \'timestamp\'; add e.g. "timestamp": "2026-06-01T10:00:00Z"'
+            )
         ts[i] = parse_time(reading["timestamp"], f"{where}.timestamp")
         for name, v in reading.items():
             if name == "timestamp":
@@ -485,8 +527,11 @@ class ServingModel:
             if j is None and name not in contract.ranges:
                 raise InputError(
                     f"{where} has unknown sensor {name!r}; the model reads {_clip_list(list(col))}"
-                    + (f" and the plant also reports {_clip_list(sorted(set(contract.ranges) - set(col)))}"
-                       if set(contract.ranges) - set(col) else "")
+                    + (
+                        f" and the plant also reports {_clip_list(sorted(set(contract.ranges) - set(col)))}"
+                        if set(contract.ranges) - set(col)
+                        else ""
+                    )
                 )
             if v is None:
                 continue  # a missing reading, like a historian gap
@@ -533,10 +578,18 @@ class ServingModel:
             contributions = self._explain(model, x)
             spec_hash = self._spec_hash
         return Prediction(
-            prediction_id=uuid.uuid4().hex, machine_id=req.machine_id, at_ns=at_ns, task=model.task,
-            score=score, alarm=alarm, model_version=model.version, bundle_sha256=model.bundle_sha256,
-            feature_spec_hash=spec_hash, contributions=contributions,
-            latency_us=(time.perf_counter_ns() - t0) // 1000, scored_at=pd.Timestamp.now(tz="UTC"),
+            prediction_id=uuid.uuid4().hex,
+            machine_id=req.machine_id,
+            at_ns=at_ns,
+            task=model.task,
+            score=score,
+            alarm=alarm,
+            model_version=model.version,
+            bundle_sha256=model.bundle_sha256,
+            feature_spec_hash=spec_hash,
+            contributions=contributions,
+            latency_us=(time.perf_counter_ns() - t0) // 1000,
+            scored_at=pd.Timestamp.now(tz="UTC"),
         )
 
     def _check_state(self, req: ParsedRequest, model: EdgeModel) -> int:
@@ -545,20 +598,35 @@ class ServingModel:
         step_ns = model.spec.step_minutes * 60_000_000_000
         m = req.machine_id
         if st is None and len(self._states) >= self.max_machines:
-            raise InputError(f"this node already keeps state for {self.max_machines} machines; machine_id {m!r} is one too many")
-        floor = max((v for v in (st.scored_ns, st.newest_ns) if v is not None), default=None) if st else None
+            raise InputError(
+                f"this node already keeps state for {self.max_machines} machines; machine_id {m!r} is one too many"
+            )
+        floor = (
+            max((v for v in (st.scored_ns, st.newest_ns) if v is not None), default=None)
+            if st
+            else None
+        )
         if len(req.ts_ns) and floor is not None and req.ts_ns[0] < floor:
-            what = "step end already scored" if st and floor == st.scored_ns else "newest reading already received"
+            what = (
+                "step end already scored"
+                if st and floor == st.scored_ns
+                else "newest reading already received"
+            )
             raise InputError(
                 f"readings[0].timestamp {iso(req.ts_ns[0])} is before the {what} for {m!r} ({iso(floor)}); "
                 f"readings of a machine must arrive in time order: send only readings at or after {iso(floor)}"
             )
-        known = [v for v in (st.newest_ns if st else None, int(req.ts_ns[-1]) if len(req.ts_ns) else None)
-                 if v is not None]
+        known = [
+            v
+            for v in (st.newest_ns if st else None, int(req.ts_ns[-1]) if len(req.ts_ns) else None)
+            if v is not None
+        ]
         if req.at_ns is not None:
             at_ns = req.at_ns
         elif not known:
-            raise InputError(f"no readings of {m!r} yet: send its readings (and optionally `at`) first")
+            raise InputError(
+                f"no readings of {m!r} yet: send its readings (and optionally `at`) first"
+            )
         else:
             at_ns = max(known) // step_ns * step_ns
         if st is not None and st.scored_ns is not None and at_ns < st.scored_ns:
@@ -582,18 +650,26 @@ class ServingModel:
         """Push the readings into the machine's state and read the features at `at_ns`."""
         st = self._states.get(req.machine_id)
         if st is None:
-            st = MachineState(OnlineFeatures(model.spec, context=self.context, machine=req.machine_id))
+            st = MachineState(
+                OnlineFeatures(model.spec, context=self.context, machine=req.machine_id)
+            )
             self._states[req.machine_id] = st
         step_ns = model.spec.step_minutes * 60_000_000_000
         if len(req.ts_ns):
             st.online.push(req.ts_ns, req.values)
             st.pending.update((req.ts_ns // step_ns).tolist())
-            st.newest_ns = int(req.ts_ns[-1]) if st.newest_ns is None else max(st.newest_ns, int(req.ts_ns[-1]))
+            st.newest_ns = (
+                int(req.ts_ns[-1])
+                if st.newest_ns is None
+                else max(st.newest_ns, int(req.ts_ns[-1]))
+            )
         x = st.online.features_at(at_ns)
         st.scored_ns = at_ns
         st.pending = {b for b in st.pending if b >= at_ns // step_ns}
         if x is None:  # the checks above make this unreachable; never score an empty step
-            raise RuntimeError(f"no features of {req.machine_id!r} at {iso(at_ns)} although its step has readings")
+            raise RuntimeError(
+                f"no features of {req.machine_id!r} at {iso(at_ns)} although its step has readings"
+            )
         return x
 
     @staticmethod

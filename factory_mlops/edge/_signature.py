@@ -128,7 +128,9 @@ def load_key_folder(folder: Path, *, must_exist: bool = False) -> TrustedKeys:
         try:
             data = path.read_bytes()
         except OSError as exc:
-            raise SigningKeyError(f"trusted key {path} cannot be read ({exc}); fix or remove it") from exc
+            raise SigningKeyError(
+                f"trusted key {path} cannot be read ({exc}); fix or remove it"
+            ) from exc
         key = load_public_pem(data, f"trusted key {path}")
         keys[key_id(key)] = key
     return keys

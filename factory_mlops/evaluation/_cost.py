@@ -39,7 +39,9 @@ def cost_metrics(
       holdouts of different lengths compare.
     """
     missed = failures - caught
-    false_alarms = float(np.count_nonzero(np.asarray(alarm, dtype=bool) & ~np.asarray(at_risk, dtype=bool)))
+    false_alarms = float(
+        np.count_nonzero(np.asarray(alarm, dtype=bool) & ~np.asarray(at_risk, dtype=bool))
+    )
     expected = (
         missed * costs.missed_failure_cost
         + caught * costs.caught_failure_cost
@@ -50,8 +52,10 @@ def cost_metrics(
         "failures_missed": float(missed),
         "false_alarm_rows": false_alarms,
         "expected_cost": float(expected),
-        "cost_avoided": float(caught * (costs.missed_failure_cost - costs.caught_failure_cost)
-                              - false_alarms * costs.false_alarm_cost),
+        "cost_avoided": float(
+            caught * (costs.missed_failure_cost - costs.caught_failure_cost)
+            - false_alarms * costs.false_alarm_cost
+        ),
         "expected_cost_per_day": float(expected / days),
     }
 
@@ -68,7 +72,9 @@ def holdout_span(rows: pd.DataFrame) -> pd.Timedelta:
 
 def row_step(rows: pd.DataFrame) -> pd.Timedelta:
     """Median positive gap between consecutive rows of one machine (1 hour when there is none)."""
-    ordered = rows[["machine_id", "timestamp"]].sort_values(["machine_id", "timestamp"], kind="stable")
+    ordered = rows[["machine_id", "timestamp"]].sort_values(
+        ["machine_id", "timestamp"], kind="stable"
+    )
     machine = ordered["machine_id"].to_numpy()
     gaps = ordered["timestamp"].diff()  # Timedelta, whatever the resolution or time zone
     same = np.r_[False, machine[1:] == machine[:-1]]

@@ -39,10 +39,20 @@ def gate(
     `*_slices` are `evaluate_slices` results (machine type -> metrics) on the same holdout.
     """
     if model.task == "rul":
-        return rul_gate(challenger, champion, model,
-                        challenger_slices=challenger_slices, champion_slices=champion_slices)
-    return classification_gate(challenger, champion, model,
-                               challenger_slices=challenger_slices, champion_slices=champion_slices)
+        return rul_gate(
+            challenger,
+            champion,
+            model,
+            challenger_slices=challenger_slices,
+            champion_slices=champion_slices,
+        )
+    return classification_gate(
+        challenger,
+        champion,
+        model,
+        challenger_slices=challenger_slices,
+        champion_slices=champion_slices,
+    )
 
 
 def classification_gate(
@@ -81,15 +91,29 @@ def rul_gate(
 
 
 def _decide(
-    challenger: Metrics, champion: Metrics | None, model: ModelConfig, primary: str,
-    challenger_slices: Slices | None, champion_slices: Slices | None,
+    challenger: Metrics,
+    champion: Metrics | None,
+    model: ModelConfig,
+    primary: str,
+    challenger_slices: Slices | None,
+    champion_slices: Slices | None,
 ) -> GateDecision:
     cs, ks = _plain(challenger_slices), _plain(champion_slices)
     if champion is None:
-        checks = [GateCheck("champion", None, None, "a champion to compare with", None,
-                            "no champion yet: first model for this plant"),
-                  *_challenger_only(challenger, cs, primary)]
-        return GateDecision(True, [c.reason for c in checks], dict(challenger), None, checks, cs, ks)
+        checks = [
+            GateCheck(
+                "champion",
+                None,
+                None,
+                "a champion to compare with",
+                None,
+                "no champion yet: first model for this plant",
+            ),
+            *_challenger_only(challenger, cs, primary),
+        ]
+        return GateDecision(
+            True, [c.reason for c in checks], dict(challenger), None, checks, cs, ks
+        )
     primary_check = _pr_auc_check if primary == "pr_auc" else _rmse_check
     checks = [
         primary_check(challenger, champion, model),
@@ -99,7 +123,9 @@ def _decide(
         *_slice_checks(cs, ks, model, primary),
     ]
     promote = all(c.passed is not False for c in checks)
-    return GateDecision(promote, [c.reason for c in checks], dict(challenger), dict(champion), checks, cs, ks)
+    return GateDecision(
+        promote, [c.reason for c in checks], dict(challenger), dict(champion), checks, cs, ks
+    )
 
 
 def _plain(slices: Slices | None) -> dict[str, dict[str, float]]:
@@ -116,13 +142,26 @@ def _pr_auc_check(challenger: Metrics, champion: Metrics, model: ModelConfig) ->
     c, k = _get(challenger, "pr_auc"), _get(champion, "pr_auc")
     limit = f">= +{model.min_improvement:.3f}"
     if math.isnan(c):
-        return GateCheck("pr_auc", k, c, limit, False, "challenger PR-AUC is undefined on the holdout (no failures)")
+        return GateCheck(
+            "pr_auc",
+            k,
+            c,
+            limit,
+            False,
+            "challenger PR-AUC is undefined on the holdout (no failures)",
+        )
     # An undefined champion PR-AUC (it cannot happen on the same rows) counts as 0.
     gain = c - (0.0 if math.isnan(k) else k)
     ok = gain >= model.min_improvement - _EPS
     rel = ">=" if ok else "<"
-    return GateCheck("pr_auc", k, c, limit, ok,
-                     f"PR-AUC {k:.3f} -> {c:.3f} ({gain:+.3f} {rel} margin {model.min_improvement})")
+    return GateCheck(
+        "pr_auc",
+        k,
+        c,
+        limit,
+        ok,
+        f"PR-AUC {k:.3f} -> {c:.3f} ({gain:+.3f} {rel} margin {model.min_improvement})",
+    )
 
 
 def _rmse_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> GateCheck:
@@ -133,14 +172,28 @@ def _rmse_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> G
         return GateCheck("rmse", k, c, limit, False, "challenger RMSE is undefined on the holdout")
     change = f"RMSE {k:.2f} h -> {c:.2f} h"
     if math.isnan(k):
-        return GateCheck("rmse", k, c, limit, None, f"{change} (champion RMSE undefined on this holdout)")
+        return GateCheck(
+            "rmse", k, c, limit, None, f"{change} (champion RMSE undefined on this holdout)"
+        )
     if k <= 0:
-        return GateCheck("rmse", k, c, limit, False,
-                         f"{change} (champion RMSE is already 0; no relative gain possible)")
+        return GateCheck(
+            "rmse",
+            k,
+            c,
+            limit,
+            False,
+            f"{change} (champion RMSE is already 0; no relative gain possible)",
+        )
     gain = (k - c) / k
     ok = gain >= margin - _EPS
-    return GateCheck("rmse", k, c, limit, ok,
-                     f"{change} ({gain:.1%} lower {'>=' if ok else '<'} margin {margin:.1%})")
+    return GateCheck(
+        "rmse",
+        k,
+        c,
+        limit,
+        ok,
+        f"{change} ({gain:.1%} lower {'>=' if ok else '<'} margin {margin:.1%})",
+    )
 
 
 def _recall_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> GateCheck:
@@ -148,13 +201,31 @@ def _recall_check(challenger: Metrics, champion: Metrics, model: ModelConfig) ->
     tol = model.recall_tolerance
     limit = f"drop <= {tol:g}"
     if math.isnan(c) or math.isnan(k):
-        return GateCheck("failure_recall", k, c, limit, None,
-                         "failures caught not compared: undefined on this holdout (no failure covered)")
+        return GateCheck(
+            "failure_recall",
+            k,
+            c,
+            limit,
+            None,
+            "failures caught not compared: undefined on this holdout (no failure covered)",
+        )
     if c < k - tol - _EPS:
-        return GateCheck("failure_recall", k, c, limit, False,
-                         f"failures caught drop {k:.0%} -> {c:.0%} (more than {tol:.0%})")
-    return GateCheck("failure_recall", k, c, limit, True,
-                     f"failures caught {k:.0%} -> {c:.0%} (tolerance {tol:.0%})")
+        return GateCheck(
+            "failure_recall",
+            k,
+            c,
+            limit,
+            False,
+            f"failures caught drop {k:.0%} -> {c:.0%} (more than {tol:.0%})",
+        )
+    return GateCheck(
+        "failure_recall",
+        k,
+        c,
+        limit,
+        True,
+        f"failures caught {k:.0%} -> {c:.0%} (tolerance {tol:.0%})",
+    )
 
 
 def _alarm_rate_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> GateCheck:
@@ -162,18 +233,42 @@ def _alarm_rate_check(challenger: Metrics, champion: Metrics, model: ModelConfig
     tol = model.alarm_rate_tolerance
     limit = f"rise <= {tol:g}"
     if math.isnan(c) or math.isnan(k):
-        return GateCheck("alarm_rate", k, c, limit, None,
-                         f"alarm rate {k:.3f} -> {c:.3f} not compared: undefined for one model")
+        return GateCheck(
+            "alarm_rate",
+            k,
+            c,
+            limit,
+            None,
+            f"alarm rate {k:.3f} -> {c:.3f} not compared: undefined for one model",
+        )
     if c > k + tol + _EPS:
         c_caught, k_caught = _get(challenger, "failures_caught"), _get(champion, "failures_caught")
         if c_caught > k_caught and not math.isnan(_get(challenger, "expected_cost")):
-            return GateCheck("alarm_rate", k, c, limit, True,
-                             f"alarm rate rises {k:.3f} -> {c:.3f} (+{c - k:.3f}), allowed: it catches "
-                             f"{c_caught - k_caught:.0f} more failure(s); the cost check weighs the extra alarms")
-        return GateCheck("alarm_rate", k, c, limit, False,
-                         f"alarm rate rises {k:.3f} -> {c:.3f} (+{c - k:.3f}, more than +{tol:g})")
-    return GateCheck("alarm_rate", k, c, limit, True,
-                     f"alarm rate {k:.3f} -> {c:.3f} ({c - k:+.3f}, tolerance +{tol:g})")
+            return GateCheck(
+                "alarm_rate",
+                k,
+                c,
+                limit,
+                True,
+                f"alarm rate rises {k:.3f} -> {c:.3f} (+{c - k:.3f}), allowed: it catches "
+                f"{c_caught - k_caught:.0f} more failure(s); the cost check weighs the extra alarms",
+            )
+        return GateCheck(
+            "alarm_rate",
+            k,
+            c,
+            limit,
+            False,
+            f"alarm rate rises {k:.3f} -> {c:.3f} (+{c - k:.3f}, more than +{tol:g})",
+        )
+    return GateCheck(
+        "alarm_rate",
+        k,
+        c,
+        limit,
+        True,
+        f"alarm rate {k:.3f} -> {c:.3f} ({c - k:+.3f}, tolerance +{tol:g})",
+    )
 
 
 def _cost_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> GateCheck:
@@ -182,16 +277,27 @@ def _cost_check(challenger: Metrics, champion: Metrics, model: ModelConfig) -> G
     tol = model.cost_tolerance
     limit = f"rise <= {tol:.0%}"
     if math.isnan(c) or math.isnan(k):
-        return GateCheck("expected_cost", k, c, limit, None, "expected cost not compared: no costs evaluated")
+        return GateCheck(
+            "expected_cost", k, c, limit, None, "expected cost not compared: no costs evaluated"
+        )
     bound = k * (1 + tol) if k > 0 else 0.0
     ok = c <= bound + _EPS
     how = f"{(c - k) / k:+.0%}" if k > 0 else f"{c - k:+,.0f}"
-    return GateCheck("expected_cost", k, c, limit, ok,
-                     f"expected cost {k:,.0f} -> {c:,.0f} ({how}{'' if ok else f', more than +{tol:.0%}'})")
+    return GateCheck(
+        "expected_cost",
+        k,
+        c,
+        limit,
+        ok,
+        f"expected cost {k:,.0f} -> {c:,.0f} ({how}{'' if ok else f', more than +{tol:.0%}'})",
+    )
 
 
 def _slice_checks(
-    cs: dict[str, dict[str, float]], ks: dict[str, dict[str, float]], model: ModelConfig, primary: str
+    cs: dict[str, dict[str, float]],
+    ks: dict[str, dict[str, float]],
+    model: ModelConfig,
+    primary: str,
 ) -> list[GateCheck]:
     """One check per machine type: guarding when both models have it with enough failures."""
     checks: list[GateCheck] = []
@@ -203,7 +309,16 @@ def _slice_checks(
         limit = _slice_limit(model, primary)
         if c_m is None or k_m is None:
             who = "challenger" if k_m is None else "champion"
-            checks.append(GateCheck(name, k, c, limit, None, f"slice {kind}: measured for the {who} only; not compared"))
+            checks.append(
+                GateCheck(
+                    name,
+                    k,
+                    c,
+                    limit,
+                    None,
+                    f"slice {kind}: measured for the {who} only; not compared",
+                )
+            )
             continue
         assert c is not None and k is not None
         fails = _get(c_m, "failures")
@@ -211,11 +326,23 @@ def _slice_checks(
             fails = _get(k_m, "failures")
         if math.isnan(fails) or fails < model.min_slice_failures:
             count = "unknown" if math.isnan(fails) else f"{fails:.0f}"
-            checks.append(GateCheck(name, k, c, limit, None, f"slice {kind}: not guarding (only {count} failures)"))
+            checks.append(
+                GateCheck(
+                    name, k, c, limit, None, f"slice {kind}: not guarding (only {count} failures)"
+                )
+            )
             continue
         if math.isnan(c) or math.isnan(k):
-            checks.append(GateCheck(name, k, c, limit, None,
-                                    f"slice {kind}: {_LABEL[primary]} undefined for one model; not compared"))
+            checks.append(
+                GateCheck(
+                    name,
+                    k,
+                    c,
+                    limit,
+                    None,
+                    f"slice {kind}: {_LABEL[primary]} undefined for one model; not compared",
+                )
+            )
             continue
         checks.append(_slice_check(name, kind, k, c, limit, model, primary))
     return checks
@@ -229,7 +356,9 @@ def _slice_limit(model: ModelConfig, primary: str) -> str:
     return f"drop <= {tol:g}" if primary == "pr_auc" else f"rise <= {tol:.1%}"
 
 
-def _slice_check(name: str, kind: str, k: float, c: float, limit: str, model: ModelConfig, primary: str) -> GateCheck:
+def _slice_check(
+    name: str, kind: str, k: float, c: float, limit: str, model: ModelConfig, primary: str
+) -> GateCheck:
     """The slice rule on defined metrics: PR-AUC drop (absolute) or RMSE rise (share of champion's)."""
     tol = model.slice_tolerance
     if primary == "pr_auc":
@@ -239,24 +368,45 @@ def _slice_check(name: str, kind: str, k: float, c: float, limit: str, model: Mo
     change = f"slice {kind}: RMSE {k:.2f} h -> {c:.2f} h"
     if k <= 0:
         ok = c <= _EPS
-        return GateCheck(name, k, c, limit, ok, f"{change} (champion RMSE is 0{'' if ok else '; any rise is too much'})")
+        return GateCheck(
+            name,
+            k,
+            c,
+            limit,
+            ok,
+            f"{change} (champion RMSE is 0{'' if ok else '; any rise is too much'})",
+        )
     rise = (c - k) / k
     ok = rise <= tol + _EPS
     how = f"{rise:+.1%}" + ("" if ok else f", rise more than {tol:.1%}")
     return GateCheck(name, k, c, limit, ok, f"{change} ({how})")
 
 
-def _challenger_only(challenger: Metrics, cs: dict[str, dict[str, float]], primary: str) -> list[GateCheck]:
+def _challenger_only(
+    challenger: Metrics, cs: dict[str, dict[str, float]], primary: str
+) -> list[GateCheck]:
     """Informative checks of a first model: its own metrics, nothing to compare with."""
     label = {**_LABEL, "failure_recall": "failures caught", "alarm_rate": "alarm rate"}
     checks = []
     for key in (primary, "failure_recall", "alarm_rate"):
         v = _get(challenger, key)
-        checks.append(GateCheck(key, None, v, "n/a (no champion)", None, f"challenger {label[key]} {_show(v, key)}"))
+        checks.append(
+            GateCheck(
+                key, None, v, "n/a (no champion)", None, f"challenger {label[key]} {_show(v, key)}"
+            )
+        )
     for kind, metrics in sorted(cs.items()):
         v, fails = _get(metrics, primary), _get(metrics, "failures")
-        checks.append(GateCheck(f"slice:{kind}:{primary}", None, v, "n/a (no champion)", None,
-                                f"slice {kind}: challenger {label[primary]} {_show(v)} ({_show(fails)} failures)"))
+        checks.append(
+            GateCheck(
+                f"slice:{kind}:{primary}",
+                None,
+                v,
+                "n/a (no champion)",
+                None,
+                f"slice {kind}: challenger {label[primary]} {_show(v)} ({_show(fails)} failures)",
+            )
+        )
     return checks
 
 

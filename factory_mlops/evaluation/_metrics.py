@@ -51,7 +51,9 @@ def evaluate_predictions(
     }
     out.update(failure_events(rows, alarm, maintenance, horizon))
     if costs is not None:
-        out.update(cost_metrics(rows, alarm, y == 1, out["failures"], out["failures_caught"], costs))
+        out.update(
+            cost_metrics(rows, alarm, y == 1, out["failures"], out["failures_caught"], costs)
+        )
     return out
 
 
@@ -84,8 +86,10 @@ def evaluate_rul(
         raise ValueError(f"{len(pred)} predictions for {len(label)} rows")
     cap_h = cap.total_seconds() / 3600.0
     if np.nanmax(label) > cap_h + 1e-9:
-        raise ValueError(f"RUL labels reach {np.nanmax(label):.6g} h, above the cap {cap_h:g} h; "
-                         "pass the cap the labels were built with")
+        raise ValueError(
+            f"RUL labels reach {np.nanmax(label):.6g} h, above the cap {cap_h:g} h; "
+            "pass the cap the labels were built with"
+        )
     err = pred - label
     y = (label <= horizon.total_seconds() / 3600.0).astype(int)
     alarm = pred <= alarm_rul_hours
@@ -101,7 +105,9 @@ def evaluate_rul(
     }
     out.update(failure_events(rows, alarm, maintenance, horizon))
     if costs is not None:
-        out.update(cost_metrics(rows, alarm, y == 1, out["failures"], out["failures_caught"], costs))
+        out.update(
+            cost_metrics(rows, alarm, y == 1, out["failures"], out["failures_caught"], costs)
+        )
     return out
 
 
@@ -137,7 +143,9 @@ def failure_events(
     alarm = np.asarray(alarm, dtype=bool)
     alarm_ns = _ns(rows["timestamp"])[alarm]
     alarm_machine = rows["machine_id"].to_numpy()[alarm]
-    by_machine = {m: np.sort(g.to_numpy()) for m, g in pd.Series(alarm_ns).groupby(alarm_machine, sort=False)}
+    by_machine = {
+        m: np.sort(g.to_numpy()) for m, g in pd.Series(alarm_ns).groupby(alarm_machine, sort=False)
+    }
     none = np.empty(0, dtype=np.int64)
     leads: list[float] = []
     h = horizon.value

@@ -38,7 +38,9 @@ def expected_calibration_error(y: np.ndarray, proba: np.ndarray, bins: int = 10)
         return float("nan")
     idx = np.clip(np.floor(p * bins).astype(np.int64), 0, bins - 1)
     n = np.bincount(idx, minlength=bins).astype(np.float64)
-    gap = np.abs(np.bincount(idx, weights=p, minlength=bins) - np.bincount(idx, weights=y, minlength=bins))
+    gap = np.abs(
+        np.bincount(idx, weights=p, minlength=bins) - np.bincount(idx, weights=y, minlength=bins)
+    )
     # sum over bins of n_b/N * |sum_b(p)/n_b - sum_b(y)/n_b| = sum_b |sum_b(p) - sum_b(y)| / N
     return float(gap[n > 0].sum() / n.sum())
 

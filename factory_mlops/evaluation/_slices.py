@@ -53,9 +53,13 @@ def evaluate_slices(
         part_maint = maintenance[maint_type == kind]
         if task == "rul":
             assert cap is not None
-            out[kind] = evaluate_rul(part, part_scores, threshold, part_maint, horizon, cap, costs=costs)
+            out[kind] = evaluate_rul(
+                part, part_scores, threshold, part_maint, horizon, cap, costs=costs
+            )
         else:
-            out[kind] = evaluate_predictions(part, part_scores, threshold, part_maint, horizon, costs=costs)
+            out[kind] = evaluate_predictions(
+                part, part_scores, threshold, part_maint, horizon, costs=costs
+            )
     return out
 
 

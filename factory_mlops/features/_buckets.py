@@ -38,7 +38,9 @@ class Buckets:
     last_val: np.ndarray
     last_t: np.ndarray
     has_rows: np.ndarray  # (nb,) the machine reported at all in the bucket
-    ewma: dict[float, tuple[np.ndarray, np.ndarray]]  # tau_h -> (sum w x, sum w), w = exp(-(end - t)/tau)
+    ewma: dict[
+        float, tuple[np.ndarray, np.ndarray]
+    ]  # tau_h -> (sum w x, sum w), w = exp(-(end - t)/tau)
 
     @property
     def nb(self) -> int:
@@ -60,8 +62,13 @@ def _scatter(dense_rows: np.ndarray, values: np.ndarray, nb: int, fill: float) -
 
 
 def build_buckets(
-    ts_ns: np.ndarray, values: np.ndarray, step_ns: int, ewma_taus_h: tuple[float, ...] = (),
-    *, trend: bool = True, ends: bool = True,
+    ts_ns: np.ndarray,
+    values: np.ndarray,
+    step_ns: int,
+    ewma_taus_h: tuple[float, ...] = (),
+    *,
+    trend: bool = True,
+    ends: bool = True,
 ) -> Buckets:
     """Reduce one machine's time-sorted readings (`values` is (n, channels), NaN = missing).
 
@@ -83,7 +90,9 @@ def build_buckets(
     n = red(vf, starts, axis=0)
     with np.errstate(invalid="ignore", divide="ignore"):
         mean = red(x0, starts, axis=0) / n
-    rep = np.repeat(np.arange(len(starts)), counts_rows) if len(starts) < len(bucket) else slice(None)
+    rep = (
+        np.repeat(np.arange(len(starts)), counts_rows) if len(starts) < len(bucket) else slice(None)
+    )
     dx = np.where(valid, values - mean[rep], 0.0)
     m2 = red(dx * dx, starts, axis=0)
     if trend:
@@ -123,18 +132,28 @@ def build_buckets(
     has_rows = np.zeros(nb, dtype=bool)
     has_rows[rows_b] = True
     return Buckets(
-        first=first, step_h=step_h,
-        n=_scatter(rows_b, n, nb, 0.0), mean=_scatter(rows_b, mean, nb, np.nan),
-        m2=_scatter(rows_b, m2, nb, 0.0), tmean=_scatter(rows_b, tmean, nb, np.nan),
-        m2t=_scatter(rows_b, m2t, nb, 0.0), ctx=_scatter(rows_b, ctx, nb, 0.0),
-        mn=_scatter(rows_b, mn, nb, np.inf), mx=_scatter(rows_b, mx, nb, -np.inf),
-        first_val=_scatter(rows_b, first_val, nb, np.nan), first_t=_scatter(rows_b, first_t, nb, np.nan),
-        last_val=_scatter(rows_b, last_val, nb, np.nan), last_t=_scatter(rows_b, last_t, nb, np.nan),
-        has_rows=has_rows, ewma=ewma,
+        first=first,
+        step_h=step_h,
+        n=_scatter(rows_b, n, nb, 0.0),
+        mean=_scatter(rows_b, mean, nb, np.nan),
+        m2=_scatter(rows_b, m2, nb, 0.0),
+        tmean=_scatter(rows_b, tmean, nb, np.nan),
+        m2t=_scatter(rows_b, m2t, nb, 0.0),
+        ctx=_scatter(rows_b, ctx, nb, 0.0),
+        mn=_scatter(rows_b, mn, nb, np.inf),
+        mx=_scatter(rows_b, mx, nb, -np.inf),
+        first_val=_scatter(rows_b, first_val, nb, np.nan),
+        first_t=_scatter(rows_b, first_t, nb, np.nan),
+        last_val=_scatter(rows_b, last_val, nb, np.nan),
+        last_t=_scatter(rows_b, last_t, nb, np.nan),
+        has_rows=has_rows,
+        ewma=ewma,
     )
 
 
-def pair_buckets(ts_ns: np.ndarray, a: np.ndarray, b: np.ndarray, step_ns: int) -> tuple[np.ndarray, ...]:
+def pair_buckets(
+    ts_ns: np.ndarray, a: np.ndarray, b: np.ndarray, step_ns: int
+) -> tuple[np.ndarray, ...]:
     """Dense per-bucket (n, mean_a, mean_b, m2a, m2b, cab) over rows where both a and b are valid.
 
     `a` and `b` are (n, pairs); the grid is the same as `build_buckets`' for the same `ts_ns`.
@@ -155,7 +174,9 @@ def pair_buckets(ts_ns: np.ndarray, a: np.ndarray, b: np.ndarray, step_ns: int) 
     da = np.where(valid, a - ma[rep], 0.0)
     db = np.where(valid, b - mb[rep], 0.0)
     return (
-        _scatter(rows_b, n, nb, 0.0), _scatter(rows_b, ma, nb, np.nan), _scatter(rows_b, mb, nb, np.nan),
+        _scatter(rows_b, n, nb, 0.0),
+        _scatter(rows_b, ma, nb, np.nan),
+        _scatter(rows_b, mb, nb, np.nan),
         _scatter(rows_b, red(da * da, starts, axis=0), nb, 0.0),
         _scatter(rows_b, red(db * db, starts, axis=0), nb, 0.0),
         _scatter(rows_b, red(da * db, starts, axis=0), nb, 0.0),

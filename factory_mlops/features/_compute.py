@@ -41,9 +41,15 @@ def _ewma_tau_h(spec: FeatureSpec, w: int) -> float:
 
 
 def machine_features(
-    ts_ns: np.ndarray, X: np.ndarray, spec: FeatureSpec, ends_ns: np.ndarray | None = None,
-    *, lo_ns: int | None = None, hi_ns: int | None = None,
-    resets: tuple[np.ndarray, np.ndarray] | None = None, baselines: dict[int, np.ndarray] | None = None,
+    ts_ns: np.ndarray,
+    X: np.ndarray,
+    spec: FeatureSpec,
+    ends_ns: np.ndarray | None = None,
+    *,
+    lo_ns: int | None = None,
+    hi_ns: int | None = None,
+    resets: tuple[np.ndarray, np.ndarray] | None = None,
+    baselines: dict[int, np.ndarray] | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Features of one machine (rows time-sorted, `X` = channel matrix) at its step ends.
 
@@ -82,13 +88,17 @@ def machine_features(
         corr = np.empty((len(pos), len(spec.correlations), nw))
         for wi, w in enumerate(spec.windows_minutes):
             g = BlockGrid.make(b.first, b.nb, w // spec.step_minutes, pos)
-            n, ma, mb, m2a, m2b, cab = (g.pad(a, f) for a, f in zip(pb, (0, np.nan, np.nan, 0, 0, 0), strict=True))
+            n, ma, mb, m2a, m2b, cab = (
+                g.pad(a, f) for a, f in zip(pb, (0, np.nan, np.nan, 0, 0, 0), strict=True)
+            )
             mom = window_moments(g, n, ma, mb, m2a, m2b, cab)
             den = np.sqrt(np.maximum(mom.m2u, 0) * np.maximum(mom.m2v, 0))
             tiny = corr_floor(mom.mean_u, mom.mean_v, mom.n)
             with np.errstate(invalid="ignore", divide="ignore"):
                 ok = (mom.n > 2) & (np.maximum(mom.m2u, 0) > tiny) & (np.maximum(mom.m2v, 0) > tiny)
-                corr[:, :, wi] = np.where(ok, np.clip(mom.cuv / np.where(ok, den, 1.0), -1, 1), np.nan)
+                corr[:, :, wi] = np.where(
+                    ok, np.clip(mom.cuv / np.where(ok, den, 1.0), -1, 1), np.nan
+                )
         blocks.append(corr.reshape(len(pos), len(spec.correlations) * nw))
     if spec.spectral is not None:
         chans = [spec.channels.index(c) for c in spec.spectral.sensors]
@@ -116,17 +126,29 @@ def _hours_since(T: np.ndarray, resets: tuple[np.ndarray, np.ndarray] | None) ->
     return np.where(last >= 0, (T - last) / _NS_PER_HOUR, np.nan)
 
 
-def _baseline_dev(b: Buckets, spec: FeatureSpec, pos: np.ndarray, T: np.ndarray,
-                  resets: tuple[np.ndarray, np.ndarray] | None, baselines: dict[int, np.ndarray] | None) -> np.ndarray:
+def _baseline_dev(
+    b: Buckets,
+    spec: FeatureSpec,
+    pos: np.ndarray,
+    T: np.ndarray,
+    resets: tuple[np.ndarray, np.ndarray] | None,
+    baselines: dict[int, np.ndarray] | None,
+) -> np.ndarray:
     bl = spec.baseline
     assert bl is not None
     chans = [spec.channels.index(c) for c in bl.sensors]
-    mean = sensor_windows(b, bl.window_minutes // spec.step_minutes, pos, ("mean",), None)["mean"][:, chans]
+    mean = sensor_windows(b, bl.window_minutes // spec.step_minutes, pos, ("mean",), None)["mean"][
+        :, chans
+    ]
     return _deviation(mean, T, resets, baselines)
 
 
-def _deviation(mean: np.ndarray, T: np.ndarray, resets: tuple[np.ndarray, np.ndarray] | None,
-               baselines: dict[int, np.ndarray] | None) -> np.ndarray:
+def _deviation(
+    mean: np.ndarray,
+    T: np.ndarray,
+    resets: tuple[np.ndarray, np.ndarray] | None,
+    baselines: dict[int, np.ndarray] | None,
+) -> np.ndarray:
     """(window mean - baseline median) / (1.4826 MAD) for the baseline of the last reset known at T."""
     out = np.full(mean.shape, np.nan)
     last = _last_reset(T, resets)
@@ -209,7 +231,9 @@ def compute_features(
     for a, z in zip(np.r_[0, bounds], np.r_[bounds, len(ts)], strict=True):
         m = codes[a]
         resets, baselines = _machine_context(context, spec, str(machines[m]))
-        T, F = machine_features(ts[a:z], X[a:z], spec, lo_ns=lo, hi_ns=hi, resets=resets, baselines=baselines)
+        T, F = machine_features(
+            ts[a:z], X[a:z], spec, lo_ns=lo, hi_ns=hi, resets=resets, baselines=baselines
+        )
         if len(T):
             parts_T.append(T)
             parts_M.append(np.full(len(T), m))
@@ -231,9 +255,15 @@ def latest_step_end(ts: pd.Timestamp, spec: FeatureSpec) -> pd.Timestamp:
 
 
 def online_feature_vector(
-    ts_ns: np.ndarray, values: np.ndarray, spec: FeatureSpec, at_ns: int, *,
-    context: FeatureContext | None = None, machine: str | None = None,
-    _resets: tuple[np.ndarray, np.ndarray] | None = None, _baselines: dict[int, np.ndarray] | None = None,
+    ts_ns: np.ndarray,
+    values: np.ndarray,
+    spec: FeatureSpec,
+    at_ns: int,
+    *,
+    context: FeatureContext | None = None,
+    machine: str | None = None,
+    _resets: tuple[np.ndarray, np.ndarray] | None = None,
+    _baselines: dict[int, np.ndarray] | None = None,
     _buckets: tuple[Buckets, tuple[np.ndarray, ...] | None] | None = None,
 ) -> np.ndarray | None:
     """One machine's features at step end `at_ns` from its raw trailing window (the edge's path).
@@ -254,12 +284,17 @@ def online_feature_vector(
     step_ns = spec.step_minutes * _NS_PER_MIN
     if _buckets is None and (len(ts) == 0 or ts[-1] < at_ns - step_ns):
         return None  # (with kept buckets, OnlineFeatures.features_at has checked the last step)
-    X = (channel_matrix({s: vals[:, j] for j, s in enumerate(spec.sensors)}, spec)
-         if _buckets is None or spec.spectral is not None else None)
+    X = (
+        channel_matrix({s: vals[:, j] for j, s in enumerate(spec.sensors)}, spec)
+        if _buckets is None or spec.spectral is not None
+        else None
+    )
     if _resets is None and _baselines is None:
         _resets, _baselines = _machine_context(context, spec, machine or "")
     ks = tuple(w // spec.step_minutes for w in spec.windows_minutes)
-    taus = tuple(_ewma_tau_h(spec, w) for w in spec.windows_minutes) if "ewma" in spec.stats else None
+    taus = (
+        tuple(_ewma_tau_h(spec, w) for w in spec.windows_minutes) if "ewma" in spec.stats else None
+    )
     if _buckets is None:
         assert X is not None
         b = build_buckets(ts, X, step_ns, taus or (), **bucket_needs(spec))
@@ -280,7 +315,9 @@ def online_feature_vector(
     if spec.baseline is not None:
         bl = spec.baseline
         chans = [spec.channels.index(c) for c in bl.sensors]
-        mean = end_window_stats(b, end, (bl.window_minutes // spec.step_minutes,), ("mean",), None)[chans, 0, 0]
+        mean = end_window_stats(b, end, (bl.window_minutes // spec.step_minutes,), ("mean",), None)[
+            chans, 0, 0
+        ]
         parts.append(_deviation(mean[None, :], T, _resets, _baselines)[0])
     if spec.maintenance_age:
         parts.append(_hours_since(T, _resets))
@@ -289,11 +326,17 @@ def online_feature_vector(
 
 def _pair_columns(X: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
     idx = {c: i for i, c in enumerate(spec.channels)}
-    return X[:, [idx[a] for a, _ in spec.correlations]], X[:, [idx[c] for _, c in spec.correlations]]
+    return X[:, [idx[a] for a, _ in spec.correlations]], X[
+        :, [idx[c] for _, c in spec.correlations]
+    ]
 
 
 def compute_online_features(
-    window: pd.DataFrame, spec: FeatureSpec, at: pd.Timestamp, *, context: FeatureContext | None = None
+    window: pd.DataFrame,
+    spec: FeatureSpec,
+    at: pd.Timestamp,
+    *,
+    context: FeatureContext | None = None,
 ) -> pd.DataFrame:
     """Features of each machine at step end `at`, from a raw trailing window (DataFrame form).
 
@@ -305,8 +348,14 @@ def compute_online_features(
     for m, g in window.groupby("machine_id", sort=True):
         g = g.sort_values("timestamp", kind="stable")
         ts = pd.DatetimeIndex(g["timestamp"]).tz_convert("UTC").as_unit("ns").asi8
-        v = online_feature_vector(ts, g[list(spec.sensors)].to_numpy(dtype=float), spec, at_ns,
-                                  context=context, machine=str(m))
+        v = online_feature_vector(
+            ts,
+            g[list(spec.sensors)].to_numpy(dtype=float),
+            spec,
+            at_ns,
+            context=context,
+            machine=str(m),
+        )
         if v is not None:
             rows.append(v)
             ids.append(m)

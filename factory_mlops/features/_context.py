@@ -58,24 +58,43 @@ def resets_from(
         if "reported_at" in m.columns:
             rep = pd.to_datetime(m["reported_at"], utc=True)
             known = rep.where(rep.notna() & (rep > m["event_time"]), m["event_time"])
-        frames.append(pd.DataFrame({"machine_id": m["machine_id"].astype(str).to_numpy(),
-                                    "event_time": pd.to_datetime(m["event_time"], utc=True).to_numpy(),
-                                    "known_at": pd.to_datetime(known, utc=True).to_numpy()}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "machine_id": m["machine_id"].astype(str).to_numpy(),
+                    "event_time": pd.to_datetime(m["event_time"], utc=True).to_numpy(),
+                    "known_at": pd.to_datetime(known, utc=True).to_numpy(),
+                }
+            )
+        )
     if installed:
         t = pd.to_datetime(pd.Series(list(installed.values())), utc=True)
-        frames.append(pd.DataFrame({"machine_id": list(installed.keys()), "event_time": t.to_numpy(),
-                                    "known_at": t.to_numpy()}))
+        frames.append(
+            pd.DataFrame(
+                {
+                    "machine_id": list(installed.keys()),
+                    "event_time": t.to_numpy(),
+                    "known_at": t.to_numpy(),
+                }
+            )
+        )
     if not frames:
-        return pd.DataFrame({"machine_id": pd.Series(dtype=object),
-                             "event_time": pd.Series(dtype="datetime64[ns, UTC]"),
-                             "known_at": pd.Series(dtype="datetime64[ns, UTC]")})
+        return pd.DataFrame(
+            {
+                "machine_id": pd.Series(dtype=object),
+                "event_time": pd.Series(dtype="datetime64[ns, UTC]"),
+                "known_at": pd.Series(dtype="datetime64[ns, UTC]"),
+            }
+        )
     out = pd.concat(frames, ignore_index=True)
     out["event_time"] = pd.to_datetime(out["event_time"], utc=True)
     out["known_at"] = pd.to_datetime(out["known_at"], utc=True)
     return out.drop_duplicates().sort_values(["machine_id", "event_time"], ignore_index=True)
 
 
-def machine_baselines(readings: pd.DataFrame, spec: FeatureSpec, resets: pd.DataFrame) -> pd.DataFrame:
+def machine_baselines(
+    readings: pd.DataFrame, spec: FeatureSpec, resets: pd.DataFrame
+) -> pd.DataFrame:
     """Median and MAD of each baseline sensor over the first `spec.baseline.hours` after each reset.
 
     `readings` (raw: `timestamp`, `machine_id`, the spec's sensors) must cover those periods;
@@ -104,10 +123,18 @@ def machine_baselines(readings: pd.DataFrame, spec: FeatureSpec, resets: pd.Data
             continue
         med = np.nanmedian(vals, axis=0)
         mad = np.nanmedian(np.abs(vals - med), axis=0)
-        row = {"machine_id": rec.machine_id, "event_time": rec.event_time,
-               "ready_at": rec.event_time + span}
+        row = {
+            "machine_id": rec.machine_id,
+            "event_time": rec.event_time,
+            "ready_at": rec.event_time + span,
+        }
         for s, a, b in zip(sensors, med, mad, strict=True):
             row[f"{s}__median"], row[f"{s}__mad"] = float(a), float(b)
         rows.append(row)
-    cols = ["machine_id", "event_time", "ready_at", *[f"{s}__{x}" for s in sensors for x in ("median", "mad")]]
+    cols = [
+        "machine_id",
+        "event_time",
+        "ready_at",
+        *[f"{s}__{x}" for s in sensors for x in ("median", "mad")],
+    ]
     return pd.DataFrame(rows, columns=cols)

@@ -26,8 +26,13 @@ def _tail(a: np.ndarray, lo: int, hi: int, fill: float) -> np.ndarray:
     return seg
 
 
-def end_window_stats(b: Buckets, end: int, ks: tuple[int, ...], stats: tuple[str, ...],
-                     taus: tuple[float, ...] | None) -> np.ndarray:
+def end_window_stats(
+    b: Buckets,
+    end: int,
+    ks: tuple[int, ...],
+    stats: tuple[str, ...],
+    taus: tuple[float, ...] | None,
+) -> np.ndarray:
     """Statistics (channels, windows, stats) of the windows of `ks` buckets ending at bucket `end`."""
     kmax = max(ks)
     lo = end - kmax + 1
@@ -49,9 +54,15 @@ def end_window_stats(b: Buckets, end: int, ks: tuple[int, ...], stats: tuple[str
             if "std" in col:
                 terms.append(_tail(b.m2, lo, end, 0.0) + nd * d)
             if "slope" in col:
-                u = np.where(has, _tail(b.tmean, lo, end, np.nan) - (age + 1) * h, 0.0)  # hours before T
+                u = np.where(
+                    has, _tail(b.tmean, lo, end, np.nan) - (age + 1) * h, 0.0
+                )  # hours before T
                 nu = n * u
-                terms += [nu, _tail(b.m2t, lo, end, 0.0) + nu * u, _tail(b.ctx, lo, end, 0.0) + nu * d]
+                terms += [
+                    nu,
+                    _tail(b.m2t, lo, end, 0.0) + nu * u,
+                    _tail(b.ctx, lo, end, 0.0) + nu * d,
+                ]
             cs = np.cumsum(np.stack(terms), axis=1)[:, kk]
             N, S1 = cs[0], cs[1]
             safe = np.where(N > 0, N, 1.0)
@@ -59,7 +70,9 @@ def end_window_stats(b: Buckets, end: int, ks: tuple[int, ...], stats: tuple[str
                 out[:, :, col["mean"]] = np.where(N > 0, ref + S1 / safe, np.nan).T
             if "std" in col:
                 m2x = cs[2] - S1 * S1 / safe
-                out[:, :, col["std"]] = np.where(N > 1, np.sqrt(np.maximum(m2x, 0) / np.where(N > 1, N - 1, 1)), np.nan).T
+                out[:, :, col["std"]] = np.where(
+                    N > 1, np.sqrt(np.maximum(m2x, 0) / np.where(N > 1, N - 1, 1)), np.nan
+                ).T
             if "slope" in col:
                 U1, U2, C = cs[-3], cs[-2], cs[-1]
                 m2u = U2 - U1 * U1 / safe
@@ -67,7 +80,10 @@ def end_window_stats(b: Buckets, end: int, ks: tuple[int, ...], stats: tuple[str
                 tiny = 1e-12 * np.maximum(N, 1.0) * ((kk + 1) * h)[:, None] ** 2
                 ok = (N > 1) & (m2u > tiny)
                 out[:, :, col["slope"]] = np.where(ok, cux / np.where(ok, m2u, 1.0), np.nan).T
-        for name, arr, fill, acc in (("min", b.mn, np.inf, np.minimum), ("max", b.mx, -np.inf, np.maximum)):
+        for name, arr, fill, acc in (
+            ("min", b.mn, np.inf, np.minimum),
+            ("max", b.mx, -np.inf, np.maximum),
+        ):
             if name in col:
                 v = acc.accumulate(_tail(arr, lo, end, fill), axis=0)[kk]
                 out[:, :, col[name]] = np.where(np.isfinite(v), v, np.nan).T
@@ -82,12 +98,16 @@ def end_window_stats(b: Buckets, end: int, ks: tuple[int, ...], stats: tuple[str
                 out[:, :, col["last"]] = last.T
             if "roc" in col:
                 t_last = _tail(b.last_t, lo, end, np.nan)[li, cols] - (li + 1) * h
-                fi = np.maximum.accumulate(np.where(valid, np.arange(kmax)[:, None], -1), axis=0)[kk]  # oldest valid
+                fi = np.maximum.accumulate(np.where(valid, np.arange(kmax)[:, None], -1), axis=0)[
+                    kk
+                ]  # oldest valid
                 fic = np.maximum(fi, 0)
                 first = np.where(fi >= 0, _tail(b.first_val, lo, end, np.nan)[fic, cols], np.nan)
                 t_first = _tail(b.first_t, lo, end, np.nan)[fic, cols] - (fic + 1) * h
                 dt = t_last[None, :] - t_first
-                out[:, :, col["roc"]] = np.where(dt > 0, (last - first) / np.where(dt > 0, dt, 1.0), np.nan).T
+                out[:, :, col["roc"]] = np.where(
+                    dt > 0, (last - first) / np.where(dt > 0, dt, 1.0), np.nan
+                ).T
         if "ewma" in col:
             assert taus is not None
             for wi, (k, tau) in enumerate(zip(ks, taus, strict=True)):
@@ -95,7 +115,9 @@ def end_window_stats(b: Buckets, end: int, ks: tuple[int, ...], stats: tuple[str
                 w = np.exp(-h / tau) ** age[:k]
                 num = (_tail(ex, end - k + 1, end, 0.0) * w).sum(axis=0)
                 den = (_tail(ew, end - k + 1, end, 0.0) * w).sum(axis=0)
-                out[:, wi, col["ewma"]] = np.where(den > 0, num / np.where(den > 0, den, 1.0), np.nan)
+                out[:, wi, col["ewma"]] = np.where(
+                    den > 0, num / np.where(den > 0, den, 1.0), np.nan
+                )
     return out
 
 
@@ -121,8 +143,19 @@ def end_window_corr(pb: tuple[np.ndarray, ...], end: int, ks: tuple[int, ...]) -
             parts.append(np.where(has, mt - ref, 0.0))
             refs.append(ref)
         da, db = parts
-        cs = np.cumsum(np.stack([n, n * da, n * db, _tail(m2a, lo, end, 0.0) + n * da * da,
-                                 _tail(m2b, lo, end, 0.0) + n * db * db, _tail(cab, lo, end, 0.0) + n * da * db]), axis=1)
+        cs = np.cumsum(
+            np.stack(
+                [
+                    n,
+                    n * da,
+                    n * db,
+                    _tail(m2a, lo, end, 0.0) + n * da * da,
+                    _tail(m2b, lo, end, 0.0) + n * db * db,
+                    _tail(cab, lo, end, 0.0) + n * da * db,
+                ]
+            ),
+            axis=1,
+        )
         N, A1, B1, A2, B2, AB = cs[:, kk]
         safe = np.where(N > 0, N, 1.0)
         va, vb = np.maximum(A2 - A1 * A1 / safe, 0), np.maximum(B2 - B1 * B1 / safe, 0)
@@ -133,8 +166,20 @@ def end_window_corr(pb: tuple[np.ndarray, ...], end: int, ks: tuple[int, ...]) -
     return r.T
 
 
-_FILLS = {"n": 0.0, "mean": np.nan, "m2": 0.0, "tmean": np.nan, "m2t": 0.0, "ctx": 0.0, "mn": np.inf,
-          "mx": -np.inf, "first_val": np.nan, "first_t": np.nan, "last_val": np.nan, "last_t": np.nan}
+_FILLS = {
+    "n": 0.0,
+    "mean": np.nan,
+    "m2": 0.0,
+    "tmean": np.nan,
+    "m2t": 0.0,
+    "ctx": 0.0,
+    "mn": np.inf,
+    "mx": -np.inf,
+    "first_val": np.nan,
+    "first_t": np.nan,
+    "last_val": np.nan,
+    "last_t": np.nan,
+}
 _PAIR_FILLS = (0.0, np.nan, np.nan, 0.0, 0.0, 0.0)
 
 
@@ -157,8 +202,13 @@ def append_buckets(a: Buckets | None, b: Buckets, keep: int) -> Buckets:
         raise ValueError("new buckets overlap buckets already closed; readings arrived late")
     fields = {k: _join(getattr(a, k), getattr(b, k), gap, f, keep) for k, f in _FILLS.items()}
     has = _join(a.has_rows, b.has_rows, gap, False, keep)
-    ew = {t: (_join(a.ewma[t][0], b.ewma[t][0], gap, 0.0, keep), _join(a.ewma[t][1], b.ewma[t][1], gap, 0.0, keep))
-          for t in a.ewma}
+    ew = {
+        t: (
+            _join(a.ewma[t][0], b.ewma[t][0], gap, 0.0, keep),
+            _join(a.ewma[t][1], b.ewma[t][1], gap, 0.0, keep),
+        )
+        for t in a.ewma
+    }
     first = b.first + b.nb - len(has)
     return Buckets(first=first, step_h=a.step_h, has_rows=has, ewma=ew, **fields)
 
@@ -176,14 +226,20 @@ class OnlineFeatures:
         vec = state.features_at(at_ns)     # None if nothing was read in the last step
     """
 
-    def __init__(self, spec: FeatureSpec, *, context: object | None = None, machine: str = "") -> None:
+    def __init__(
+        self, spec: FeatureSpec, *, context: object | None = None, machine: str = ""
+    ) -> None:
         from factory_mlops.features._compute import _ewma_tau_h, _machine_context
 
         self.spec = spec
         self.step_ns = spec.step_minutes * 60_000_000_000
         self._lookback_ns = int(spec.lookback.value)
         self._keep = max(1, self._lookback_ns // self.step_ns)
-        self._taus = tuple(_ewma_tau_h(spec, w) for w in spec.windows_minutes) if "ewma" in spec.stats else ()
+        self._taus = (
+            tuple(_ewma_tau_h(spec, w) for w in spec.windows_minutes)
+            if "ewma" in spec.stats
+            else ()
+        )
         self._ts = np.empty(0, dtype=np.int64)
         self._x = np.empty((0, len(spec.sensors)))
         self._b: Buckets | None = None
@@ -194,10 +250,14 @@ class OnlineFeatures:
     def push(self, ts_ns: np.ndarray, values: np.ndarray) -> None:
         """Append raw readings (int64 ns, time-ordered; values in `spec.sensors` order)."""
         ts_ns = np.asarray(ts_ns, dtype=np.int64)
-        if len(ts_ns) and ts_ns[0] < max(self._closed, self._ts[-1] if len(self._ts) else self._closed):
+        if len(ts_ns) and ts_ns[0] < max(
+            self._closed, self._ts[-1] if len(self._ts) else self._closed
+        ):
             raise ValueError("readings must be pushed in time order, after the last step end read")
         self._ts = np.concatenate([self._ts, ts_ns])
-        self._x = np.concatenate([self._x, np.asarray(values, dtype=float).reshape(len(ts_ns), len(self.spec.sensors))])
+        self._x = np.concatenate(
+            [self._x, np.asarray(values, dtype=float).reshape(len(ts_ns), len(self.spec.sensors))]
+        )
 
     def _close(self, at_ns: int) -> None:
         from factory_mlops.features._compute import _pair_columns, channel_matrix
@@ -214,8 +274,10 @@ class OnlineFeatures:
                 if self._pb is None:
                     self._pb = tuple(p[-self._keep :] for p in pb)
                 else:
-                    self._pb = tuple(_join(o, p, max(gap, 0), f, self._keep)
-                                     for o, p, f in zip(self._pb, pb, _PAIR_FILLS, strict=True))
+                    self._pb = tuple(
+                        _join(o, p, max(gap, 0), f, self._keep)
+                        for o, p, f in zip(self._pb, pb, _PAIR_FILLS, strict=True)
+                    )
         self._closed = at_ns
         # raw rows are only needed again for the spectral family; buckets hold everything else
         horizon = at_ns - self._lookback_ns if self.spec.spectral is not None else at_ns
@@ -228,7 +290,9 @@ class OnlineFeatures:
         from factory_mlops.features._compute import online_feature_vector
 
         if at_ns % self.step_ns:
-            raise ValueError(f"{at_ns} is not a step end (multiple of {self.spec.step_minutes} min)")
+            raise ValueError(
+                f"{at_ns} is not a step end (multiple of {self.spec.step_minutes} min)"
+            )
         if at_ns < self._closed:
             raise ValueError("step ends must be read in time order")
         self._close(at_ns)
@@ -236,5 +300,12 @@ class OnlineFeatures:
         end = at_ns // self.step_ns - 1 - (b.first if b is not None else 0)
         if b is None or not 0 <= end < b.nb or not b.has_rows[end]:
             return None
-        return online_feature_vector(self._ts, self._x, self.spec, at_ns, _resets=self._resets,
-                                     _baselines=self._baselines, _buckets=(self._b, self._pb))
+        return online_feature_vector(
+            self._ts,
+            self._x,
+            self.spec,
+            at_ns,
+            _resets=self._resets,
+            _baselines=self._baselines,
+            _buckets=(self._b, self._pb),
+        )

@@ -44,13 +44,17 @@ _REGISTRY: dict[str, FeatureFunction] = {}
 _LOADED: dict[Path, tuple[int, int]] = {}  # plugin path -> (mtime_ns, size) last imported
 
 
-def feature_function(name: str, *, inputs: tuple[str, ...] | list[str]) -> Callable[[ChannelFn], ChannelFn]:
+def feature_function(
+    name: str, *, inputs: tuple[str, ...] | list[str]
+) -> Callable[[ChannelFn], ChannelFn]:
     """Register `fn(columns) -> array` as the derived channel `name` computed from `inputs`."""
 
     def wrap(fn: ChannelFn) -> ChannelFn:
         src = inspect.getsource(fn)
         _REGISTRY[name] = FeatureFunction(
-            name=name, inputs=tuple(inputs), fn=fn,
+            name=name,
+            inputs=tuple(inputs),
+            fn=fn,
             code_sha256=hashlib.sha256(src.encode()).hexdigest(),
             module_file=str(Path(inspect.getsourcefile(fn) or "").resolve()),
         )
@@ -78,7 +82,9 @@ def load_plugin(path: str | Path, *, write_bytecode: bool = True) -> None:
     """
     path = Path(path).resolve()
     if not path.is_file():
-        raise FileNotFoundError(f"feature plugin {path} does not exist; fix features.plugin in plant.yaml")
+        raise FileNotFoundError(
+            f"feature plugin {path} does not exist; fix features.plugin in plant.yaml"
+        )
     st = path.stat()
     if _LOADED.get(path) == (st.st_mtime_ns, st.st_size):
         return  # unchanged since it was imported: its functions are registered
@@ -128,7 +134,9 @@ def plugin_files(spec: object) -> dict[str, bytes]:
     return out
 
 
-def load_bundle_plugins(bundle_dir: str | Path, spec: object, files: Iterable[str] | None = None) -> None:
+def load_bundle_plugins(
+    bundle_dir: str | Path, spec: object, files: Iterable[str] | None = None
+) -> None:
     """Import the feature modules shipped in a bundle and check every derived channel's source hash.
 
     Args:

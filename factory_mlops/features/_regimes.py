@@ -17,7 +17,9 @@ import pandas as pd
 from factory_mlops.features._spec import FeatureSpec
 
 
-def fit_regimes(readings: pd.DataFrame, spec: FeatureSpec, *, seed: int = 0, max_rows: int = 200_000) -> FeatureSpec:
+def fit_regimes(
+    readings: pd.DataFrame, spec: FeatureSpec, *, seed: int = 0, max_rows: int = 200_000
+) -> FeatureSpec:
     """Fit the spec's regimes on `readings` and return the fitted spec (a new hash)."""
     from sklearn.cluster import KMeans
 
@@ -41,7 +43,11 @@ def fit_regimes(readings: pd.DataFrame, spec: FeatureSpec, *, seed: int = 0, max
     cent = km.cluster_centers_
     order = np.lexsort(cent.T[::-1])
     cent = cent[order]
-    fit: dict[str, Any] = {"center": center.tolist(), "scale": scale.tolist(), "centroids": cent.tolist()}
+    fit: dict[str, Any] = {
+        "center": center.tolist(),
+        "scale": scale.tolist(),
+        "centroids": cent.tolist(),
+    }
     labels = _assign(settings, fit)
     means, sds = {}, {}
     for s in r.sensors:

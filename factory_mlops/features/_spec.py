@@ -94,16 +94,24 @@ class FeatureSpec:
     def __post_init__(self) -> None:
         unknown = set(self.stats) - set(SUPPORTED_STATS)
         if unknown:
-            raise ValueError(f"unknown feature stats {sorted(unknown)}; supported: {SUPPORTED_STATS}")
+            raise ValueError(
+                f"unknown feature stats {sorted(unknown)}; supported: {SUPPORTED_STATS}"
+            )
         bad = [w for w in self.windows_minutes if w <= 0 or w % self.step_minutes]
         if bad:
-            raise ValueError(f"windows {bad} must be positive multiples of step {self.step_minutes}")
+            raise ValueError(
+                f"windows {bad} must be positive multiples of step {self.step_minutes}"
+            )
         if not 0.01 <= self.ewma_half_life <= 10:
-            raise ValueError(f"ewma_half_life {self.ewma_half_life} must lie in [0.01, 10] (share of the window)")
+            raise ValueError(
+                f"ewma_half_life {self.ewma_half_life} must lie in [0.01, 10] (share of the window)"
+            )
         known = set(self.channels)
         for a, b in self.correlations:
             if a not in known or b not in known or a == b:
-                raise ValueError(f"correlation pair ({a}, {b}) must name two different channels of {sorted(known)}")
+                raise ValueError(
+                    f"correlation pair ({a}, {b}) must name two different channels of {sorted(known)}"
+                )
         if self.spectral is not None:
             s = self.spectral
             if s.window_minutes % self.step_minutes or (s.window_minutes * 60) % s.sample_s:
@@ -116,7 +124,9 @@ class FeatureSpec:
             nyq = 0.5 / s.sample_s
             for lo, hi in s.bands_hz:
                 if not 0 <= lo < hi <= nyq + 1e-15:
-                    raise ValueError(f"spectral band [{lo}, {hi}] Hz must lie in [0, Nyquist={nyq:g} Hz]")
+                    raise ValueError(
+                        f"spectral band [{lo}, {hi}] Hz must lie in [0, Nyquist={nyq:g} Hz]"
+                    )
             missing = set(s.sensors) - known
             if missing:
                 raise ValueError(f"spectral sensors {sorted(missing)} are not channels of the spec")
@@ -143,12 +153,21 @@ class FeatureSpec:
 
     @property
     def feature_names(self) -> list[str]:
-        names = [f"{c}__{stat}_{w}m" for c in self.channels for w in self.windows_minutes for stat in self.stats]
+        names = [
+            f"{c}__{stat}_{w}m"
+            for c in self.channels
+            for w in self.windows_minutes
+            for stat in self.stats
+        ]
         for a, b in self.correlations:
             names += [f"corr__{a}__{b}_{w}m" for w in self.windows_minutes]
         if self.spectral is not None:
             s = self.spectral
-            names += [f"{c}__band{i}_{s.window_minutes}m" for c in s.sensors for i in range(len(s.bands_hz))]
+            names += [
+                f"{c}__band{i}_{s.window_minutes}m"
+                for c in s.sensors
+                for i in range(len(s.bands_hz))
+            ]
         if self.baseline is not None:
             names += [f"{c}__dev_{self.baseline.window_minutes}m" for c in self.baseline.sensors]
         if self.maintenance_age:
@@ -177,29 +196,46 @@ class FeatureSpec:
     # ---------------------------------------------------------------- serialisation and hash
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {
-            "sensors": list(self.sensors), "windows_minutes": list(self.windows_minutes),
-            "stats": list(self.stats), "step_minutes": self.step_minutes, "version": self.version,
+            "sensors": list(self.sensors),
+            "windows_minutes": list(self.windows_minutes),
+            "stats": list(self.stats),
+            "step_minutes": self.step_minutes,
+            "version": self.version,
         }
         if self.ewma_half_life != 0.25:
             out["ewma_half_life"] = self.ewma_half_life
         if self.derived:
-            out["derived"] = [{"name": d.name, "inputs": list(d.inputs), "code_sha256": d.code_sha256}
-                              for d in self.derived]
+            out["derived"] = [
+                {"name": d.name, "inputs": list(d.inputs), "code_sha256": d.code_sha256}
+                for d in self.derived
+            ]
         if self.correlations:
             out["correlations"] = [list(p) for p in self.correlations]
         if self.spectral is not None:
             s = self.spectral
-            out["spectral"] = {"sensors": list(s.sensors), "window_minutes": s.window_minutes,
-                               "sample_s": s.sample_s, "bands_hz": [list(b) for b in s.bands_hz]}
+            out["spectral"] = {
+                "sensors": list(s.sensors),
+                "window_minutes": s.window_minutes,
+                "sample_s": s.sample_s,
+                "bands_hz": [list(b) for b in s.bands_hz],
+            }
         if self.baseline is not None:
             b = self.baseline
-            out["baseline"] = {"sensors": list(b.sensors), "hours": b.hours, "window_minutes": b.window_minutes}
+            out["baseline"] = {
+                "sensors": list(b.sensors),
+                "hours": b.hours,
+                "window_minutes": b.window_minutes,
+            }
         if self.maintenance_age:
             out["maintenance_age"] = True
         if self.regimes is not None:
             r = self.regimes
-            out["regimes"] = {"settings": list(r.settings), "n_regimes": r.n_regimes,
-                              "sensors": list(r.sensors), "fit": r.fit}
+            out["regimes"] = {
+                "settings": list(r.settings),
+                "n_regimes": r.n_regimes,
+                "sensors": list(r.sensors),
+                "fit": r.fit,
+            }
         return out
 
     @classmethod
@@ -212,16 +248,28 @@ class FeatureSpec:
             step_minutes=int(d["step_minutes"]),
             version=int(d.get("version", 1)),
             ewma_half_life=float(d.get("ewma_half_life", 0.25)),
-            derived=tuple(DerivedSpec(x["name"], tuple(x["inputs"]), x["code_sha256"]) for x in d.get("derived", [])),
+            derived=tuple(
+                DerivedSpec(x["name"], tuple(x["inputs"]), x["code_sha256"])
+                for x in d.get("derived", [])
+            ),
             correlations=tuple((str(a), str(b)) for a, b in d.get("correlations", [])),
-            spectral=None if sp is None else SpectralSpec(
-                tuple(sp["sensors"]), int(sp["window_minutes"]), int(sp["sample_s"]),
-                tuple((float(lo), float(hi)) for lo, hi in sp["bands_hz"])),
-            baseline=None if bl is None else BaselineSpec(tuple(bl["sensors"]), float(bl["hours"]),
-                                                          int(bl["window_minutes"])),
+            spectral=None
+            if sp is None
+            else SpectralSpec(
+                tuple(sp["sensors"]),
+                int(sp["window_minutes"]),
+                int(sp["sample_s"]),
+                tuple((float(lo), float(hi)) for lo, hi in sp["bands_hz"]),
+            ),
+            baseline=None
+            if bl is None
+            else BaselineSpec(tuple(bl["sensors"]), float(bl["hours"]), int(bl["window_minutes"])),
             maintenance_age=bool(d.get("maintenance_age", False)),
-            regimes=None if rg is None else RegimeSpec(tuple(rg["settings"]), int(rg["n_regimes"]),
-                                                       tuple(rg["sensors"]), rg.get("fit")),
+            regimes=None
+            if rg is None
+            else RegimeSpec(
+                tuple(rg["settings"]), int(rg["n_regimes"]), tuple(rg["sensors"]), rg.get("fit")
+            ),
         )
 
     def to_json(self) -> str:
@@ -245,4 +293,3 @@ class FeatureSpec:
                 f"features were built with spec {other_hash}, but the model expects spec {self.hash} "
                 f"({self.to_json()}); recompute the features with the model's spec or retrain"
             )
-

@@ -14,8 +14,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 from factory_mlops.features._spec import SpectralSpec
 
 
-def band_energy(ts_ns: np.ndarray, values: np.ndarray, spec: SpectralSpec, step_ns: int,
-                ends_ns: np.ndarray) -> np.ndarray:
+def band_energy(
+    ts_ns: np.ndarray, values: np.ndarray, spec: SpectralSpec, step_ns: int, ends_ns: np.ndarray
+) -> np.ndarray:
     """Band energies (len(ends), n_channels * n_bands) of one machine, channel-major."""
     slot_ns = spec.sample_s * 1_000_000_000
     m = spec.window_minutes * 60 // spec.sample_s
@@ -42,7 +43,9 @@ def band_energy(ts_ns: np.ndarray, values: np.ndarray, spec: SpectralSpec, step_
         valid = ~np.isnan(wins)
         cnt = valid.sum(axis=1)
         with np.errstate(invalid="ignore", divide="ignore"):
-            mean = np.where(cnt > 0, np.where(valid, wins, 0.0).sum(axis=1) / np.maximum(cnt, 1), 0.0)
+            mean = np.where(
+                cnt > 0, np.where(valid, wins, 0.0).sum(axis=1) / np.maximum(cnt, 1), 0.0
+            )
         x = np.where(valid, wins - mean[:, None], 0.0) * taper
         power = np.abs(np.fft.rfft(x, axis=1)) ** 2 / m
         ok = cnt * 2 >= m

@@ -85,8 +85,16 @@ class Moments:
     cuv: np.ndarray
 
 
-def _part(g: BlockGrid, n: np.ndarray, mu: np.ndarray, mv: np.ndarray, m2u: np.ndarray, m2v: np.ndarray,
-          cuv: np.ndarray, suffix: bool) -> Moments:
+def _part(
+    g: BlockGrid,
+    n: np.ndarray,
+    mu: np.ndarray,
+    mv: np.ndarray,
+    m2u: np.ndarray,
+    m2v: np.ndarray,
+    cuv: np.ndarray,
+    suffix: bool,
+) -> Moments:
     """Moments of each window's prefix (or suffix) part, from sums centred on a block reference."""
     cu, cv = _ref(n, mu, suffix), _ref(n, mv, suffix)
     has = n > 0
@@ -124,8 +132,14 @@ def _part(g: BlockGrid, n: np.ndarray, mu: np.ndarray, mv: np.ndarray, m2u: np.n
 
 
 def window_moments(
-    g: BlockGrid, n: np.ndarray, mu: np.ndarray, mv: np.ndarray, m2u: np.ndarray, m2v: np.ndarray,
-    cuv: np.ndarray, u_shift: float = 0.0,
+    g: BlockGrid,
+    n: np.ndarray,
+    mu: np.ndarray,
+    mv: np.ndarray,
+    m2u: np.ndarray,
+    m2v: np.ndarray,
+    cuv: np.ndarray,
+    u_shift: float = 0.0,
 ) -> Moments:
     """Merge prefix and suffix parts (Chan et al.) into window moments.
 
@@ -148,21 +162,27 @@ def window_moments(
         )
         mean_u = np.where(
             N > 0,
-            (np.where(na > 0, na * (suf.mean_u - u_shift), 0.0) + np.where(nb_ > 0, nb_ * pre.mean_u, 0.0))
+            (
+                np.where(na > 0, na * (suf.mean_u - u_shift), 0.0)
+                + np.where(nb_ > 0, nb_ * pre.mean_u, 0.0)
+            )
             / np.where(N > 0, N, 1.0),
             np.nan,
         )
     z = lambda a: np.where(np.isnan(a), 0.0, a)  # noqa: E731 - empty parts carry NaN-free zeros
     return Moments(
-        n=N, mean_u=mean_u, mean_v=mean_v,
+        n=N,
+        mean_u=mean_u,
+        mean_v=mean_v,
         m2u=z(suf.m2u) + z(pre.m2u) + du * du * f,
         m2v=z(suf.m2v) + z(pre.m2v) + dv * dv * f,
         cuv=z(suf.cuv) + z(pre.cuv) + du * dv * f,
     )
 
 
-def sensor_windows(b: Buckets, k: int, positions: np.ndarray, stats: tuple[str, ...],
-                   ewma_tau_h: float | None) -> dict[str, np.ndarray]:
+def sensor_windows(
+    b: Buckets, k: int, positions: np.ndarray, stats: tuple[str, ...], ewma_tau_h: float | None
+) -> dict[str, np.ndarray]:
     """Window statistics (each (len(positions), channels)) for windows of `k` buckets."""
     g = BlockGrid.make(b.first, b.nb, k, positions)
     out: dict[str, np.ndarray] = {}
@@ -170,18 +190,31 @@ def sensor_windows(b: Buckets, k: int, positions: np.ndarray, stats: tuple[str, 
     need_mom = {"mean", "std", "slope"} & set(stats)
     if need_mom:
         u = g.pad(b.tmean, np.nan) + (np.arange(k) * b.step_h)[None, :, None]
-        mom = window_moments(g, n, u, g.pad(b.mean, np.nan), g.pad(b.m2t, 0.0), g.pad(b.m2, 0.0),
-                             g.pad(b.ctx, 0.0), u_shift=k * b.step_h)
+        mom = window_moments(
+            g,
+            n,
+            u,
+            g.pad(b.mean, np.nan),
+            g.pad(b.m2t, 0.0),
+            g.pad(b.m2, 0.0),
+            g.pad(b.ctx, 0.0),
+            u_shift=k * b.step_h,
+        )
         with np.errstate(invalid="ignore", divide="ignore"):
             if "mean" in stats:
                 out["mean"] = mom.mean_v
             if "std" in stats:
-                out["std"] = np.where(mom.n > 1, np.sqrt(np.maximum(mom.m2v, 0.0) / (mom.n - 1)), np.nan)
+                out["std"] = np.where(
+                    mom.n > 1, np.sqrt(np.maximum(mom.m2v, 0.0) / (mom.n - 1)), np.nan
+                )
             if "slope" in stats:
                 tiny = 1e-12 * np.maximum(mom.n, 1.0) * (k * b.step_h) ** 2
                 ok = (mom.n > 1) & (mom.m2u > tiny)
                 out["slope"] = np.where(ok, mom.cuv / np.where(ok, mom.m2u, 1.0), np.nan)
-    for name, arr, fill, acc in (("min", b.mn, np.inf, np.minimum), ("max", b.mx, -np.inf, np.maximum)):
+    for name, arr, fill, acc in (
+        ("min", b.mn, np.inf, np.minimum),
+        ("max", b.mx, -np.inf, np.maximum),
+    ):
         if name in stats:
             p = g.pad(arr, fill)
             pre = acc.accumulate(p, axis=1)
@@ -226,7 +259,8 @@ def _first_last(g: BlockGrid, b: Buckets) -> tuple[np.ndarray, np.ndarray, np.nd
     aic = np.maximum(ai, 0)
     last = np.where(p_ok, lv[bi, pic, cols], np.where(a_ok, lv[bA, aic, cols], np.nan))
     t_last = np.where(
-        p_ok, (pic - ri - 1) * h + lt[bi, pic, cols],
+        p_ok,
+        (pic - ri - 1) * h + lt[bi, pic, cols],
         np.where(a_ok, (aic - k - ri - 1) * h + lt[bA, aic, cols], np.nan),
     )
     # first: in the suffix part (block bi-1, >= ri+1), else the prefix part (block bi, <= ri)
@@ -239,7 +273,8 @@ def _first_last(g: BlockGrid, b: Buckets) -> tuple[np.ndarray, np.ndarray, np.nd
     qic = np.minimum(qi, k - 1)
     first = np.where(s_ok, fv[bA, sic, cols], np.where(q_ok, fv[bi, qic, cols], np.nan))
     t_first = np.where(
-        s_ok, (sic - k - ri - 1) * h + ft[bA, sic, cols],
+        s_ok,
+        (sic - k - ri - 1) * h + ft[bA, sic, cols],
         np.where(q_ok, (qic - ri - 1) * h + ft[bi, qic, cols], np.nan),
     )
     return last, t_last, first, t_first

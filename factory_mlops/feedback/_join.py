@@ -54,13 +54,18 @@ class FeedbackLabels:
     cutoff: pd.Timestamp | None = None
 
 
-def stored_feedback(home: FactoryHome, plant_id: str, created_until: dt.datetime) -> list[FeedbackRecord]:
+def stored_feedback(
+    home: FactoryHome, plant_id: str, created_until: dt.datetime
+) -> list[FeedbackRecord]:
     """The plant's feedback created at or before `created_until`.
 
     A home without a feedback database (and no `$FACTORY_MLOPS_FEEDBACK_URL`) has none: training
     does not create an empty database as a side effect.
     """
-    if not os.environ.get(FEEDBACK_URL_ENV, "").strip() and not (home.root / FEEDBACK_FILE).exists():
+    if (
+        not os.environ.get(FEEDBACK_URL_ENV, "").strip()
+        and not (home.root / FEEDBACK_FILE).exists()
+    ):
         return []
     store = FeedbackStore.for_home(home)
     try:
@@ -75,8 +80,13 @@ def feature_day(ts: pd.Timestamp) -> dt.date:
 
 
 def feedback_labels(
-    config: PlantConfig, home: FactoryHome, features: pd.DataFrame, *, data_end: pd.Timestamp,
-    records: list[FeedbackRecord] | None = None, cutoff: pd.Timestamp | None = None,
+    config: PlantConfig,
+    home: FactoryHome,
+    features: pd.DataFrame,
+    *,
+    data_end: pd.Timestamp,
+    records: list[FeedbackRecord] | None = None,
+    cutoff: pd.Timestamp | None = None,
 ) -> FeedbackLabels:
     """The labelled feature rows operator feedback gives a training set with data end `data_end`.
 
@@ -92,7 +102,9 @@ def feedback_labels(
             the version records it, so `reproduce` reads the same feedback.
     """
     cutoff = data_end if cutoff is None else cutoff
-    empty = FeedbackLabels(rows=features.iloc[0:0].assign(label=pd.Series(dtype=float)), cutoff=cutoff)
+    empty = FeedbackLabels(
+        rows=features.iloc[0:0].assign(label=pd.Series(dtype=float)), cutoff=cutoff
+    )
     if config.model.task == "rul":
         return empty
     if records is None:
@@ -102,19 +114,27 @@ def feedback_labels(
     for r in records:
         ts = pd.Timestamp(r.prediction_time).tz_convert("UTC")
         if pd.Timestamp(r.created_at) > cutoff:
-            skipped[r.id] = f"created {r.created_at.isoformat()}, after the cutoff {cutoff.isoformat()}"
+            skipped[r.id] = (
+                f"created {r.created_at.isoformat()}, after the cutoff {cutoff.isoformat()}"
+            )
         elif ts > data_end:
-            skipped[r.id] = f"its prediction ({ts.isoformat()}) is after the data end {data_end.isoformat()}"
+            skipped[r.id] = (
+                f"its prediction ({ts.isoformat()}) is after the data end {data_end.isoformat()}"
+            )
         else:
             groups.setdefault((r.machine_id, ts), []).append(r)
     if not groups:
         return FeedbackLabels(rows=empty.rows, skipped=skipped, cutoff=cutoff)
     decided = {key: max(rs, key=lambda r: (r.created_at, r.id)) for key, rs in groups.items()}
-    wanted = pd.DataFrame({
-        "machine_id": [k[0] for k in decided],
-        "timestamp": pd.DatetimeIndex([k[1] for k in decided]).astype(features["timestamp"].dtype),
-        "label": [float(r.label) for r in decided.values()],
-    })
+    wanted = pd.DataFrame(
+        {
+            "machine_id": [k[0] for k in decided],
+            "timestamp": pd.DatetimeIndex([k[1] for k in decided]).astype(
+                features["timestamp"].dtype
+            ),
+            "label": [float(r.label) for r in decided.values()],
+        }
+    )
     columns = [*features.columns, "label"]
     found = [features.merge(wanted, on=_KEY, how="inner")[columns]]
     rest = wanted.merge(features[_KEY], on=_KEY, how="left", indicator=True)
@@ -125,7 +145,9 @@ def feedback_labels(
         for key, reason in why.items():
             for r in groups[key]:
                 skipped[r.id] = reason
-    found = [f for f in found if len(f)] or found[:1]  # no empty frames in concat (their dtypes would leak)
+    found = [f for f in found if len(f)] or found[
+        :1
+    ]  # no empty frames in concat (their dtypes would leak)
     rows = pd.concat(found, ignore_index=True) if len(found) > 1 else found[0]
     rows = rows.sort_values(["timestamp", "machine_id"], ignore_index=True)
     got = set(zip(rows["machine_id"], rows["timestamp"], strict=True))
@@ -134,7 +156,10 @@ def feedback_labels(
 
 
 def _rows_from_lake(
-    config: PlantConfig, home: FactoryHome, wanted: pd.DataFrame, columns: list[str],
+    config: PlantConfig,
+    home: FactoryHome,
+    wanted: pd.DataFrame,
+    columns: list[str],
 ) -> tuple[list[pd.DataFrame], dict[tuple[str, pd.Timestamp], str]]:
     """Feature rows outside the window, from their day's partition when the day passed the contract."""
     lake = Lake(home, config.plant_id)
@@ -144,23 +169,35 @@ def _rows_from_lake(
     for day, part in wanted.groupby("_day", sort=True):
         keys = list(zip(part["machine_id"], part["timestamp"], strict=True))
         if day not in readings.passed_days(day, day):
-            why.update(dict.fromkeys(keys, f"its feature row's day {day} did not pass the data contract"))
+            why.update(
+                dict.fromkeys(keys, f"its feature row's day {day} did not pass the data contract")
+            )
             continue
         if not lake.exists(FEATURES_TABLE, day):
             why.update(dict.fromkeys(keys, f"no feature partition for {day} in the lake"))
             continue
         feats = lake.read(FEATURES_TABLE, day)
         if set(feats.columns) != set(columns):
-            why.update(dict.fromkeys(keys, f"the feature partition of {day} has other columns than the training "
-                                           "window (feature spec changed); rebuild that day's features"))
+            why.update(
+                dict.fromkeys(
+                    keys,
+                    f"the feature partition of {day} has other columns than the training "
+                    "window (feature spec changed); rebuild that day's features",
+                )
+            )
             continue
         feats = feats[columns]
         feats = feats.assign(timestamp=feats["timestamp"].astype(part["timestamp"].dtype))
         hit = feats.merge(part[[*_KEY, "label"]], on=_KEY, how="inner")
         frames.append(hit[[*columns, "label"]])
         got = set(zip(hit["machine_id"], hit["timestamp"], strict=True))
-        why.update({k: f"no feature row for machine {k[0]} at {k[1].isoformat()} in the partition of {day}"
-                    for k in keys if k not in got})
+        why.update(
+            {
+                k: f"no feature row for machine {k[0]} at {k[1].isoformat()} in the partition of {day}"
+                for k in keys
+                if k not in got
+            }
+        )
     return frames, why
 
 

@@ -41,7 +41,9 @@ class FeedbackQueue:
     last_cutoff: dt.datetime | None
 
 
-def feedback_queue(config: PlantConfig, home: FactoryHome, store: FeedbackStore | None = None) -> FeedbackQueue:
+def feedback_queue(
+    config: PlantConfig, home: FactoryHome, store: FeedbackStore | None = None
+) -> FeedbackQueue:
     """The plant's pending feedback, split into what counts for the trigger and what does not."""
     own = store is None
     store = store or FeedbackStore.for_home(home)
@@ -56,5 +58,8 @@ def feedback_queue(config: PlantConfig, home: FactoryHome, store: FeedbackStore 
         return FeedbackQueue(tuple(pending), (), None)
     cutoff = dt.datetime.fromisoformat(str(until))
     cutoff = cutoff if cutoff.tzinfo is not None else cutoff.replace(tzinfo=dt.UTC)
-    return FeedbackQueue(tuple(r for r in pending if r.created_at > cutoff),
-                         tuple(r for r in pending if r.created_at <= cutoff), cutoff)
+    return FeedbackQueue(
+        tuple(r for r in pending if r.created_at > cutoff),
+        tuple(r for r in pending if r.created_at <= cutoff),
+        cutoff,
+    )

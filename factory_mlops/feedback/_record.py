@@ -31,8 +31,10 @@ if TYPE_CHECKING:
 #: How far in the future a given `created_at` may lie (clock skew between a tablet and the server).
 _FUTURE_SLACK = dt.timedelta(minutes=5)
 
-_LOOKUP = ("SELECT prediction_id, plant_id, node_id, machine_id, timestamp, probability, alarm, model_version "
-           "FROM predictions WHERE prediction_id = ?")
+_LOOKUP = (
+    "SELECT prediction_id, plant_id, node_id, machine_id, timestamp, probability, alarm, model_version "
+    "FROM predictions WHERE prediction_id = ?"
+)
 
 
 @dataclass(frozen=True)
@@ -83,7 +85,9 @@ def find_prediction(config: PlantConfig, home: FactoryHome, prediction_id: str) 
 
     pid = (prediction_id or "").strip()
     if not pid:
-        raise FeedbackError("prediction_id is required: the id of the prediction in the edge prediction log")
+        raise FeedbackError(
+            "prediction_id is required: the id of the prediction in the edge prediction log"
+        )
     nodes = plant_nodes(config, home)
     searched, without_log, hits = [], [], []
     for node in nodes:
@@ -96,7 +100,11 @@ def find_prediction(config: PlantConfig, home: FactoryHome, prediction_id: str) 
         if row is not None:
             hits.append(row)
     if not hits:
-        where = f"searched the prediction logs of node(s) {', '.join(searched)}" if searched else "no node has a prediction log yet"
+        where = (
+            f"searched the prediction logs of node(s) {', '.join(searched)}"
+            if searched
+            else "no node has a prediction log yet"
+        )
         missing = f"; no log at node(s) {', '.join(without_log)}" if without_log else ""
         raise FeedbackError(
             f"unknown prediction id {pid!r} for plant {config.plant_id}: {where} under "
@@ -104,13 +112,25 @@ def find_prediction(config: PlantConfig, home: FactoryHome, prediction_id: str) 
             "is it the right plant and factory home (--home)?"
         )
     if len(hits) > 1:
-        raise FeedbackError(f"prediction id {pid!r} is logged by {len(hits)} nodes ({', '.join(r[2] for r in hits)}); "
-                            "it is ambiguous, feedback cannot say which prediction it judges")
+        raise FeedbackError(
+            f"prediction id {pid!r} is logged by {len(hits)} nodes ({', '.join(r[2] for r in hits)}); "
+            "it is ambiguous, feedback cannot say which prediction it judges"
+        )
     r = hits[0]
     if r[1] != config.plant_id:
-        raise FeedbackError(f"prediction {pid} in node {r[2]}'s log belongs to plant {r[1]!r}, not {config.plant_id}")
-    return LoggedPrediction(prediction_id=r[0], plant_id=r[1], node_id=r[2], machine_id=r[3], timestamp=_parse_ts(r[4]),
-                            probability=None if r[5] is None else float(r[5]), alarm=bool(r[6]), model_version=int(r[7]))
+        raise FeedbackError(
+            f"prediction {pid} in node {r[2]}'s log belongs to plant {r[1]!r}, not {config.plant_id}"
+        )
+    return LoggedPrediction(
+        prediction_id=r[0],
+        plant_id=r[1],
+        node_id=r[2],
+        machine_id=r[3],
+        timestamp=_parse_ts(r[4]),
+        probability=None if r[5] is None else float(r[5]),
+        alarm=bool(r[6]),
+        model_version=int(r[7]),
+    )
 
 
 def maintenance_failure_types(log: pd.DataFrame) -> set[str]:
@@ -121,13 +141,17 @@ def maintenance_failure_types(log: pd.DataFrame) -> set[str]:
     return {str(t).strip() for t in fails["failure_type"].dropna() if str(t).strip()}
 
 
-def known_failure_types(config: PlantConfig, home: FactoryHome, store: FeedbackStore | None = None) -> set[str]:
+def known_failure_types(
+    config: PlantConfig, home: FactoryHome, store: FeedbackStore | None = None
+) -> set[str]:
     """The plant's failure types so far: its maintenance log plus earlier operator feedback."""
     # imported here: the pipeline imports this package
     from factory_mlops.pipeline._retrain import load_maintenance
 
     store = store or FeedbackStore.for_home(home)
-    return maintenance_failure_types(load_maintenance(config, home)) | set(store.failure_types(config.plant_id))
+    return maintenance_failure_types(load_maintenance(config, home)) | set(
+        store.failure_types(config.plant_id)
+    )
 
 
 def record_feedback(
@@ -174,10 +198,14 @@ def record_feedback(
     """
     person = normalize_person(by)
     if verdict not in VERDICTS:
-        raise FeedbackError(f"verdict must be 'wrong' or 'right', got {verdict!r}: was the prediction "
-                            "(alarm or no alarm) wrong or right?")
+        raise FeedbackError(
+            f"verdict must be 'wrong' or 'right', got {verdict!r}: was the prediction "
+            "(alarm or no alarm) wrong or right?"
+        )
     if comment is not None and len(comment) > MAX_COMMENT:
-        raise FeedbackError(f"comment is {len(comment)} characters long; at most {MAX_COMMENT} are stored: shorten it")
+        raise FeedbackError(
+            f"comment is {len(comment)} characters long; at most {MAX_COMMENT} are stored: shorten it"
+        )
     store = store or FeedbackStore.for_home(home)
     pred = find_prediction(config, home, prediction_id)
     ftype = (failure_type or "").strip() or None
@@ -197,23 +225,48 @@ def record_feedback(
     def audit(record: FeedbackRecord) -> None:
         said = "alarm" if record.alarm else "no alarm"
         AuditLog.for_home(home).append(
-            "feedback", actor=f"person:{record.by}", plant=record.plant_id,
-            reason=(f"{record.verdict} {said} on {record.machine_id} at {record.prediction_time.isoformat()} "
-                    f"-> label {record.label}" + (f" ({record.failure_type})" if record.failure_type else "")),
+            "feedback",
+            actor=f"person:{record.by}",
+            plant=record.plant_id,
+            reason=(
+                f"{record.verdict} {said} on {record.machine_id} at {record.prediction_time.isoformat()} "
+                f"-> label {record.label}"
+                + (f" ({record.failure_type})" if record.failure_type else "")
+            ),
             versions={"version": record.model_version},
-            details={"feedback_id": record.id, "prediction_id": record.prediction_id, "node_id": record.node_id,
-                     "machine_id": record.machine_id, "prediction_time": record.prediction_time.isoformat(),
-                     "probability": record.probability, "alarm": record.alarm, "verdict": record.verdict,
-                     "label": record.label, "failure_type": record.failure_type,
-                     "new_failure_type": bool(new_failure_type and record.failure_type), "comment": record.comment,
-                     "created_at": record.created_at.isoformat()},
+            details={
+                "feedback_id": record.id,
+                "prediction_id": record.prediction_id,
+                "node_id": record.node_id,
+                "machine_id": record.machine_id,
+                "prediction_time": record.prediction_time.isoformat(),
+                "probability": record.probability,
+                "alarm": record.alarm,
+                "verdict": record.verdict,
+                "label": record.label,
+                "failure_type": record.failure_type,
+                "new_failure_type": bool(new_failure_type and record.failure_type),
+                "comment": record.comment,
+                "created_at": record.created_at.isoformat(),
+            },
         )
 
     return store.add(
-        plant_id=config.plant_id, prediction_id=pred.prediction_id, node_id=pred.node_id, machine_id=pred.machine_id,
-        prediction_time=pred.timestamp, model_version=pred.model_version, probability=pred.probability,
-        alarm=pred.alarm, verdict=verdict, by=person, label=label, failure_type=ftype, comment=comment,
-        created_at=created_at, before_commit=audit,
+        plant_id=config.plant_id,
+        prediction_id=pred.prediction_id,
+        node_id=pred.node_id,
+        machine_id=pred.machine_id,
+        prediction_time=pred.timestamp,
+        model_version=pred.model_version,
+        probability=pred.probability,
+        alarm=pred.alarm,
+        verdict=verdict,
+        by=person,
+        label=label,
+        failure_type=ftype,
+        comment=comment,
+        created_at=created_at,
+        before_commit=audit,
     )
 
 
@@ -224,9 +277,13 @@ def _check_created_at(created_at: dt.datetime, pred: LoggedPrediction) -> dt.dat
         raise FeedbackError(f"created_at must be a timezone-aware datetime, got {created_at!r}")
     at = created_at.astimezone(dt.UTC)
     if at < pred.timestamp:
-        raise FeedbackError(f"created_at {at.isoformat()} is before the prediction's time {pred.timestamp.isoformat()}: "
-                            "a verdict cannot be given before the prediction was made")
+        raise FeedbackError(
+            f"created_at {at.isoformat()} is before the prediction's time {pred.timestamp.isoformat()}: "
+            "a verdict cannot be given before the prediction was made"
+        )
     now = dt.datetime.now(dt.UTC)
     if at > now + _FUTURE_SLACK:
-        raise FeedbackError(f"created_at {at.isoformat()} is in the future (now {now.isoformat(timespec='seconds')})")
+        raise FeedbackError(
+            f"created_at {at.isoformat()} is in the future (now {now.isoformat(timespec='seconds')})"
+        )
     return at

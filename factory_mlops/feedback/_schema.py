@@ -34,7 +34,9 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
     impl = sa.DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+    def process_bind_param(
+        self, value: dt.datetime | None, dialect: sa.Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -42,7 +44,9 @@ class UTCDateTime(sa.types.TypeDecorator[dt.datetime]):
         utc = value.astimezone(dt.UTC)
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
-    def process_result_value(self, value: dt.datetime | None, dialect: sa.Dialect) -> dt.datetime | None:
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: sa.Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -116,12 +120,24 @@ class FeedbackRecord:
     def from_row(cls, row: Any) -> FeedbackRecord:
         m = row._mapping
         return cls(
-            id=int(m["id"]), plant_id=m["plant_id"], prediction_id=m["prediction_id"], node_id=m["node_id"],
-            machine_id=m["machine_id"], prediction_time=m["prediction_time"], model_version=int(m["model_version"]),
-            probability=None if m["probability"] is None else float(m["probability"]), alarm=bool(m["alarm"]),
-            verdict=m["verdict"], label=int(m["label"]), failure_type=m["failure_type"], comment=m["comment"] or "",
-            by=m["by"], created_at=m["created_at"],
-            consumed_by_version=None if m["consumed_by_version"] is None else int(m["consumed_by_version"]),
+            id=int(m["id"]),
+            plant_id=m["plant_id"],
+            prediction_id=m["prediction_id"],
+            node_id=m["node_id"],
+            machine_id=m["machine_id"],
+            prediction_time=m["prediction_time"],
+            model_version=int(m["model_version"]),
+            probability=None if m["probability"] is None else float(m["probability"]),
+            alarm=bool(m["alarm"]),
+            verdict=m["verdict"],
+            label=int(m["label"]),
+            failure_type=m["failure_type"],
+            comment=m["comment"] or "",
+            by=m["by"],
+            created_at=m["created_at"],
+            consumed_by_version=None
+            if m["consumed_by_version"] is None
+            else int(m["consumed_by_version"]),
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -135,7 +151,13 @@ class FeedbackRecord:
         """One line in words: what was judged, the label it gives, who said so."""
         said = "alarm" if self.alarm else "no alarm"
         ftype = f", failure type {self.failure_type}" if self.failure_type else ""
-        used = f", used by v{self.consumed_by_version}" if self.consumed_by_version is not None else ", pending"
-        return (f"#{self.id} {self.verdict} {said} on {self.machine_id} at {self.prediction_time.isoformat()} "
-                f"(model v{self.model_version}, node {self.node_id}) -> label {self.label}{ftype}; by {self.by} "
-                f"at {self.created_at.isoformat(timespec='seconds')}{used}")
+        used = (
+            f", used by v{self.consumed_by_version}"
+            if self.consumed_by_version is not None
+            else ", pending"
+        )
+        return (
+            f"#{self.id} {self.verdict} {said} on {self.machine_id} at {self.prediction_time.isoformat()} "
+            f"(model v{self.model_version}, node {self.node_id}) -> label {self.label}{ftype}; by {self.by} "
+            f"at {self.created_at.isoformat(timespec='seconds')}{used}"
+        )

@@ -64,7 +64,9 @@ def home_url(home: FactoryHome) -> str:
 def _set_sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
     cur = dbapi_conn.cursor()
     try:
-        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")  # first: the WAL switch may wait for a lock
+        cur.execute(
+            f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}"
+        )  # first: the WAL switch may wait for a lock
         cur.execute("PRAGMA journal_mode=WAL")
         cur.execute("PRAGMA synchronous=FULL")
     finally:
@@ -95,7 +97,7 @@ def normalize_person(by: str | None) -> str:
     """Who gave the feedback: stripped, a leading `person:` removed; FeedbackError when empty."""
     name = (by or "").strip()
     if name.startswith("person:"):
-        name = name[len("person:"):].strip()
+        name = name[len("person:") :].strip()
     if not name:
         raise FeedbackError("who gave the feedback is required: pass by='<name>' (CLI: --by NAME)")
     if len(name) > MAX_NAME:
@@ -111,8 +113,10 @@ def check_label(verdict: str, alarm: bool, label: int | str | None) -> int:
             the verdict (the message says what the verdict implies and what to pass instead).
     """
     if verdict not in VERDICTS:
-        raise FeedbackError(f"verdict must be 'wrong' or 'right', got {verdict!r}: was the prediction "
-                            "(alarm or no alarm) wrong or right?")
+        raise FeedbackError(
+            f"verdict must be 'wrong' or 'right', got {verdict!r}: was the prediction "
+            "(alarm or no alarm) wrong or right?"
+        )
     derived = derive_label(verdict, alarm)
     if label is None:
         return derived
@@ -121,10 +125,12 @@ def check_label(verdict: str, alarm: bool, label: int | str | None) -> int:
     given = int(str(label).strip())
     if given != derived:
         said = "an alarm" if alarm else "a prediction without alarm"
-        meaning = {("wrong", True): "the machine did not fail (label 0)",
-                   ("wrong", False): "the machine failed and the model missed it (label 1)",
-                   ("right", True): "the machine failed as predicted (label 1)",
-                   ("right", False): "the machine did not fail (label 0)"}[(verdict, alarm)]
+        meaning = {
+            ("wrong", True): "the machine did not fail (label 0)",
+            ("wrong", False): "the machine failed and the model missed it (label 1)",
+            ("right", True): "the machine failed as predicted (label 1)",
+            ("right", False): "the machine did not fail (label 0)",
+        }[(verdict, alarm)]
         other = "right" if verdict == "wrong" else "wrong"
         raise FeedbackError(
             f"label {given} contradicts verdict {verdict!r} on {said}: a {verdict} verdict on {said} means "
@@ -140,7 +146,9 @@ def _aware(value: dt.datetime | Any, what: str) -> dt.datetime:
     if not isinstance(value, dt.datetime):
         raise FeedbackError(f"{what} must be a datetime, got {value!r}")
     if value.tzinfo is None:
-        raise FeedbackError(f"{what} {value.isoformat()} has no time zone; pass an aware UTC datetime")
+        raise FeedbackError(
+            f"{what} {value.isoformat()} has no time zone; pass an aware UTC datetime"
+        )
     return value.astimezone(dt.UTC)
 
 
@@ -149,7 +157,9 @@ def _name(value: Any, what: str) -> str:
     if not text:
         raise FeedbackError(f"{what} is required and must not be empty")
     if len(text) > MAX_NAME:
-        raise FeedbackError(f"{what} {text[:40]!r}… is {len(text)} characters long; at most {MAX_NAME} are stored")
+        raise FeedbackError(
+            f"{what} {text[:40]!r}… is {len(text)} characters long; at most {MAX_NAME} are stored"
+        )
     return text
 
 
@@ -164,10 +174,12 @@ def _ids(ids: Iterable[int]) -> list[int]:
 
 def _chunks(values: Sequence[int]) -> Iterator[Sequence[int]]:
     for start in range(0, len(values), _CHUNK):
-        yield values[start:start + _CHUNK]
+        yield values[start : start + _CHUNK]
 
 
-def _counts(conn: sa.Connection, column: sa.ColumnElement[Any], *where: sa.ColumnElement[bool]) -> dict[Any, int]:
+def _counts(
+    conn: sa.Connection, column: sa.ColumnElement[Any], *where: sa.ColumnElement[bool]
+) -> dict[Any, int]:
     """Rows per value of `column` (GROUP BY) among the rows matching `where`."""
     query = sa.select(column, sa.func.count()).where(*where).group_by(column)
     return {value: int(n) for value, n in conn.execute(query)}
@@ -196,7 +208,9 @@ class FeedbackStore:
         self.url = parsed
         self.is_sqlite = parsed.get_backend_name() == "sqlite"
         if self.is_sqlite:
-            if parsed.database in (None, "", ":memory:") or str(parsed.database).startswith("file::memory:"):
+            if parsed.database in (None, "", ":memory:") or str(parsed.database).startswith(
+                "file::memory:"
+            ):
                 raise FeedbackError(
                     f"feedback store {self.safe_url} is an in-memory SQLite database: feedback would be lost "
                     "when the process ends; give a file, e.g. sqlite:////abs/path/feedback.sqlite"
@@ -248,14 +262,20 @@ class FeedbackStore:
         except exc.IntegrityError:
             raise
         except exc.DBAPIError as e:
-            raise FeedbackError(f"feedback store {self.safe_url}: {type(e.orig).__name__}: {e.orig}") from e
+            raise FeedbackError(
+                f"feedback store {self.safe_url}: {type(e.orig).__name__}: {e.orig}"
+            ) from e
 
     def _create_table(self) -> None:
         try:
             with self._begin() as conn:
                 create_tables(conn, [_T])
-        except exc.IntegrityError as e:  # not expected under the lock; never leak a raw driver error
-            raise FeedbackError(f"feedback store {self.safe_url}: cannot create the feedback table: {e.orig}") from e
+        except (
+            exc.IntegrityError
+        ) as e:  # not expected under the lock; never leak a raw driver error
+            raise FeedbackError(
+                f"feedback store {self.safe_url}: cannot create the feedback table: {e.orig}"
+            ) from e
 
     def journal_mode(self) -> str | None:
         """SQLite's journal mode (`wal` for this store); None on other databases."""
@@ -310,15 +330,30 @@ class FeedbackStore:
                 )
         text = comment or ""
         if len(text) > MAX_COMMENT:
-            raise FeedbackError(f"comment is {len(text)} characters long; at most {MAX_COMMENT} are stored: shorten it")
-        created = _aware(created_at, "created_at") if created_at is not None else dt.datetime.now(dt.UTC)
+            raise FeedbackError(
+                f"comment is {len(text)} characters long; at most {MAX_COMMENT} are stored: shorten it"
+            )
+        created = (
+            _aware(created_at, "created_at") if created_at is not None else dt.datetime.now(dt.UTC)
+        )
         values = {
-            "plant_id": _name(plant_id, "plant_id"), "prediction_id": _name(prediction_id, "prediction_id"),
-            "node_id": _name(node_id, "node_id"), "machine_id": _name(machine_id, "machine_id"),
-            "prediction_time": _aware(prediction_time, "prediction_time"), "model_version": int(model_version),
-            "probability": None if probability is None or probability != probability else float(probability),
-            "alarm": bool(alarm), "verdict": verdict, "label": label_value, "failure_type": ftype,
-            "comment": text, "by": person, "created_at": created, "consumed_by_version": None,
+            "plant_id": _name(plant_id, "plant_id"),
+            "prediction_id": _name(prediction_id, "prediction_id"),
+            "node_id": _name(node_id, "node_id"),
+            "machine_id": _name(machine_id, "machine_id"),
+            "prediction_time": _aware(prediction_time, "prediction_time"),
+            "model_version": int(model_version),
+            "probability": None
+            if probability is None or probability != probability
+            else float(probability),
+            "alarm": bool(alarm),
+            "verdict": verdict,
+            "label": label_value,
+            "failure_type": ftype,
+            "comment": text,
+            "by": person,
+            "created_at": created,
+            "consumed_by_version": None,
         }
         try:
             with self._begin() as conn:
@@ -328,8 +363,12 @@ class FeedbackStore:
                     before_commit(record)
         except exc.IntegrityError as e:
             first = self._by_person(values["plant_id"], values["prediction_id"], person)
-            if first is None:  # a CHECK constraint (cannot happen after the checks above) or another backend error
-                raise FeedbackError(f"feedback store {self.safe_url} refused the row: {e.orig}") from e
+            if (
+                first is None
+            ):  # a CHECK constraint (cannot happen after the checks above) or another backend error
+                raise FeedbackError(
+                    f"feedback store {self.safe_url} refused the row: {e.orig}"
+                ) from e
             raise DuplicateFeedbackError(
                 f"{person} already gave feedback on prediction {values['prediction_id']} of {values['plant_id']}: "
                 f"{first.describe()}. One person gives one verdict per prediction; a different person's "
@@ -349,20 +388,34 @@ class FeedbackStore:
                 (nothing is marked then).
         """
         if isinstance(version, bool) or not isinstance(version, int) or version < 1:
-            raise FeedbackError(f"version must be a registered model version (an integer >= 1), got {version!r}")
+            raise FeedbackError(
+                f"version must be a registered model version (an integer >= 1), got {version!r}"
+            )
         wanted = _ids(ids)
         if not wanted:
             return 0
         marked = 0
-        with self._begin() as conn:  # the UPDATE comes first: it takes the write lock before any read
+        with (
+            self._begin() as conn
+        ):  # the UPDATE comes first: it takes the write lock before any read
             for chunk in _chunks(wanted):
-                res = conn.execute(sa.update(_T).where(
-                    _T.c.plant_id == plant_id, _T.c.id.in_(chunk), _T.c.consumed_by_version.is_(None),
-                ).values(consumed_by_version=version))
+                res = conn.execute(
+                    sa.update(_T)
+                    .where(
+                        _T.c.plant_id == plant_id,
+                        _T.c.id.in_(chunk),
+                        _T.c.consumed_by_version.is_(None),
+                    )
+                    .values(consumed_by_version=version)
+                )
                 marked += int(res.rowcount)
             found: set[int] = set()
             for chunk in _chunks(wanted):
-                found.update(conn.execute(sa.select(_T.c.id).where(_T.c.plant_id == plant_id, _T.c.id.in_(chunk))).scalars())
+                found.update(
+                    conn.execute(
+                        sa.select(_T.c.id).where(_T.c.plant_id == plant_id, _T.c.id.in_(chunk))
+                    ).scalars()
+                )
             missing = sorted(set(wanted) - found)
             if missing:  # raising inside the transaction rolls the marks back
                 raise FeedbackError(
@@ -378,8 +431,11 @@ class FeedbackStore:
             return [FeedbackRecord.from_row(r) for r in conn.execute(query)]
 
     def _by_person(self, plant_id: str, prediction_id: str, by: str) -> FeedbackRecord | None:
-        rows = self._select(sa.select(_T).where(
-            _T.c.plant_id == plant_id, _T.c.prediction_id == prediction_id, _T.c.by == by))
+        rows = self._select(
+            sa.select(_T).where(
+                _T.c.plant_id == plant_id, _T.c.prediction_id == prediction_id, _T.c.by == by
+            )
+        )
         return rows[0] if rows else None
 
     def get(self, feedback_id: int) -> FeedbackRecord | None:
@@ -407,7 +463,9 @@ class FeedbackStore:
         if prediction_id is not None:
             query = query.where(_T.c.prediction_id == prediction_id)
         if prediction_time_from is not None:
-            query = query.where(_T.c.prediction_time >= _aware(prediction_time_from, "prediction_time_from"))
+            query = query.where(
+                _T.c.prediction_time >= _aware(prediction_time_from, "prediction_time_from")
+            )
         return self._select(query.order_by(_T.c.id))
 
     def pending(self, plant_id: str) -> list[FeedbackRecord]:
@@ -417,14 +475,22 @@ class FeedbackStore:
     def pending_count(self, plant_id: str) -> int:
         """How many rows `pending` would return."""
         with self._begin() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(_T).where(
-                _T.c.plant_id == plant_id, _T.c.consumed_by_version.is_(None))).scalar_one())
+            return int(
+                conn.execute(
+                    sa.select(sa.func.count())
+                    .select_from(_T)
+                    .where(_T.c.plant_id == plant_id, _T.c.consumed_by_version.is_(None))
+                ).scalar_one()
+            )
 
     def failure_types(self, plant_id: str) -> list[str]:
         """Failure types operators named in the plant's feedback, sorted."""
         with self._begin() as conn:
-            rows = conn.execute(sa.select(_T.c.failure_type).distinct().where(
-                _T.c.plant_id == plant_id, _T.c.failure_type.is_not(None)))
+            rows = conn.execute(
+                sa.select(_T.c.failure_type)
+                .distinct()
+                .where(_T.c.plant_id == plant_id, _T.c.failure_type.is_not(None))
+            )
             return sorted(str(r) for r in rows.scalars())
 
     def new_failure_types(self, plant_id: str, known: set[str]) -> list[str]:
@@ -440,10 +506,19 @@ class FeedbackStore:
         with self._begin() as conn:
             verdicts = _counts(conn, c.verdict, where)
             labels = _counts(conn, c.label, where)
-            consumed = _counts(conn, c.consumed_by_version, where, c.consumed_by_version.is_not(None))
-            first, last, people = conn.execute(sa.select(
-                sa.func.min(c.created_at), sa.func.max(c.created_at), sa.func.count(sa.distinct(c.by))).where(where)).one()
-            pending = conn.execute(sa.select(sa.func.count()).where(where, c.consumed_by_version.is_(None))).scalar_one()
+            consumed = _counts(
+                conn, c.consumed_by_version, where, c.consumed_by_version.is_not(None)
+            )
+            first, last, people = conn.execute(
+                sa.select(
+                    sa.func.min(c.created_at),
+                    sa.func.max(c.created_at),
+                    sa.func.count(sa.distinct(c.by)),
+                ).where(where)
+            ).one()
+            pending = conn.execute(
+                sa.select(sa.func.count()).where(where, c.consumed_by_version.is_(None))
+            ).scalar_one()
         out: dict[str, Any] = {
             "plant_id": plant_id,
             "total": int(sum(verdicts.values())),
@@ -453,7 +528,9 @@ class FeedbackStore:
             "consumed_by_version": {str(k): int(v) for k, v in sorted(consumed.items())},
             "people": int(people),
             "failure_types": self.failure_types(plant_id),
-            "first_at": first.isoformat() if first else None,  # min/max keep the column type: UTC datetimes
+            "first_at": first.isoformat()
+            if first
+            else None,  # min/max keep the column type: UTC datetimes
             "last_at": last.isoformat() if last else None,
             "store": self.safe_url,
         }
@@ -461,6 +538,8 @@ class FeedbackStore:
             out["task"] = task
             out["joined_into_training"] = task != "rul"
             if task == "rul":
-                out["note"] = ("the plant trains a RUL model: feedback is recorded (and counts for the queue and "
-                               "new failure types) but its 0/1 labels are not joined into RUL training sets")
+                out["note"] = (
+                    "the plant trains a RUL model: feedback is recorded (and counts for the queue and "
+                    "new failure types) but its 0/1 labels are not joined into RUL training sets"
+                )
         return out

@@ -28,20 +28,32 @@ SUBCOMMANDS = ("serve", "user")
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="factory-mlops feedback",
-                                     description="The shop-floor feedback page and its users.")
+    parser = argparse.ArgumentParser(
+        prog="factory-mlops feedback", description="The shop-floor feedback page and its users."
+    )
     sub = parser.add_subparsers(dest="what", required=True)
-    serve = sub.add_parser("serve", help="serve the shop-floor feedback page (ASGI, uvicorn)",
-                           description="Serve the page where technicians judge edge predictions. People log in "
-                           "with a user made by `factory-mlops feedback user add`.")
-    serve.add_argument("--host", default="127.0.0.1",
-                       help="address to listen on (default 127.0.0.1; 0.0.0.0 for tablets on the plant network, "
-                       "behind a TLS proxy)")
+    serve = sub.add_parser(
+        "serve",
+        help="serve the shop-floor feedback page (ASGI, uvicorn)",
+        description="Serve the page where technicians judge edge predictions. People log in "
+        "with a user made by `factory-mlops feedback user add`.",
+    )
+    serve.add_argument(
+        "--host",
+        default="127.0.0.1",
+        help="address to listen on (default 127.0.0.1; 0.0.0.0 for tablets on the plant network, "
+        "behind a TLS proxy)",
+    )
     serve.add_argument("--port", type=int, default=8765, help="port (default 8765)")
-    serve.add_argument("--secure-cookies", action="store_true",
-                       help="send the login cookie over HTTPS only (set when a TLS proxy is in front)")
+    serve.add_argument(
+        "--secure-cookies",
+        action="store_true",
+        help="send the login cookie over HTTPS only (set when a TLS proxy is in front)",
+    )
     serve.add_argument("--home", default=None, help=_HOME_HELP)
-    serve.add_argument("--plants", default=None, help="folder of plant folders (default: ./plants or packaged)")
+    serve.add_argument(
+        "--plants", default=None, help="folder of plant folders (default: ./plants or packaged)"
+    )
     serve.set_defaults(func=_serve)
 
     user = sub.add_parser("user", help="manage the people who may use the page")
@@ -50,7 +62,9 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--plant", required=True)
     add.add_argument("--role", required=True, choices=ROLES)
-    add.add_argument("--password-stdin", action="store_true", help="read the password from stdin's first line")
+    add.add_argument(
+        "--password-stdin", action="store_true", help="read the password from stdin's first line"
+    )
     grant = actions.add_parser("grant", help="give a person a role in (another) plant")
     grant.add_argument("name")
     grant.add_argument("--plant", required=True)
@@ -80,7 +94,9 @@ def _read_password(from_stdin: bool) -> str:
     if from_stdin:
         return sys.stdin.readline().rstrip("\r\n")
     if not sys.stdin.isatty():
-        raise ValueError("no terminal to ask for the password: pass --password-stdin and pipe it in")
+        raise ValueError(
+            "no terminal to ask for the password: pass --password-stdin and pipe it in"
+        )
     first = getpass.getpass("password: ")
     if getpass.getpass("again: ") != first:
         raise ValueError("the two passwords differ; nothing was changed")
@@ -99,7 +115,9 @@ def _user(args: argparse.Namespace) -> int:
     users = UserStore(store.engine)
     try:
         if args.action == "add":
-            users.add_user(args.name, _read_password(args.password_stdin), plant_id=args.plant, role=args.role)
+            users.add_user(
+                args.name, _read_password(args.password_stdin), plant_id=args.plant, role=args.role
+            )
             print(f"added {args.name}: {args.role} of {args.plant}")
         elif args.action == "grant":
             users.grant(args.name, plant_id=args.plant, role=args.role)
@@ -119,7 +137,9 @@ def _user(args: argparse.Namespace) -> int:
             for name, plant, role in rows:
                 print(f"{name}\t{plant}\t{role}")
             if not rows:
-                print("no users yet: factory-mlops feedback user add NAME --plant P --role operator")
+                print(
+                    "no users yet: factory-mlops feedback user add NAME --plant P --role operator"
+                )
     except (UserError, ValueError) as exc:
         return _fail(str(exc))
     finally:
@@ -135,20 +155,33 @@ def _serve(args: argparse.Namespace) -> int:
     from factory_mlops.home import FactoryHome
 
     try:
-        app = create_app(FactoryHome.resolve(args.home), plants_dir=args.plants,
-                         settings=FloorSettings(secure_cookies=args.secure_cookies))
+        app = create_app(
+            FactoryHome.resolve(args.home),
+            plants_dir=args.plants,
+            settings=FloorSettings(secure_cookies=args.secure_cookies),
+        )
     except FactoryMLOpsError as exc:
         return _fail(str(exc))
     floor = app.state.floor
     if floor.users.count() == 0:
-        sys.stderr.write("note: no users yet; add one with `factory-mlops feedback user add NAME --plant P "
-                         "--role operator` (the page refuses every login until then)\n")
+        sys.stderr.write(
+            "note: no users yet; add one with `factory-mlops feedback user add NAME --plant P "
+            "--role operator` (the page refuses every login until then)\n"
+        )
     plants = floor.warm_up()
     sys.stderr.write(f"plants with edge predictions: {', '.join(plants) or 'none yet'}\n")
-    sys.stderr.write(f"shop-floor feedback page on http://{args.host}:{args.port}/ (store {floor.store.safe_url})\n")
+    sys.stderr.write(
+        f"shop-floor feedback page on http://{args.host}:{args.port}/ (store {floor.store.safe_url})\n"
+    )
     # tablets keep their connection between verdicts: 75 s keep-alive (uvicorn's 5 s drops it mid-shift)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", proxy_headers=args.secure_cookies,
-                timeout_keep_alive=75)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        proxy_headers=args.secure_cookies,
+        timeout_keep_alive=75,
+    )
     return 0
 
 

@@ -27,7 +27,9 @@ def _b64(raw: bytes) -> str:
 
 
 def _derive(password: str, salt: bytes, n: int, r: int, p: int) -> bytes:
-    return hashlib.scrypt(password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=128 * r * n * 2, dklen=32)
+    return hashlib.scrypt(
+        password.encode("utf-8"), salt=salt, n=n, r=r, p=p, maxmem=128 * r * n * 2, dklen=32
+    )
 
 
 def check_password_policy(password: str) -> None:
@@ -35,10 +37,14 @@ def check_password_policy(password: str) -> None:
     if not isinstance(password, str):
         raise ValueError("the password must be text")
     if len(password) < MIN_PASSWORD_LENGTH:
-        raise ValueError(f"the password has {len(password)} characters; use at least {MIN_PASSWORD_LENGTH} "
-                         "(a short sentence is easy to remember and hard to guess)")
+        raise ValueError(
+            f"the password has {len(password)} characters; use at least {MIN_PASSWORD_LENGTH} "
+            "(a short sentence is easy to remember and hard to guess)"
+        )
     if len(password) > MAX_PASSWORD_LENGTH:
-        raise ValueError(f"the password has {len(password)} characters; at most {MAX_PASSWORD_LENGTH} are accepted")
+        raise ValueError(
+            f"the password has {len(password)} characters; at most {MAX_PASSWORD_LENGTH} are accepted"
+        )
 
 
 def hash_password(password: str) -> str:

@@ -34,8 +34,17 @@ if TYPE_CHECKING:
     from factory_mlops.feedback import FeedbackStore
     from factory_mlops.home import FactoryHome
 
-_COLUMNS = ("prediction_id", "node_id", "machine_id", "timestamp", "probability", "rul_hours", "alarm",
-            "model_version", "contributions")
+_COLUMNS = (
+    "prediction_id",
+    "node_id",
+    "machine_id",
+    "timestamp",
+    "probability",
+    "rul_hours",
+    "alarm",
+    "model_version",
+    "contributions",
+)
 _TS_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
@@ -64,10 +73,12 @@ class PredictionCard:
     threshold: float | None
     task: str
     reasons: list[Reason] = field(default_factory=list)
-    mine: FeedbackRecord | None = None       # the viewer's own verdict, if any
-    verdicts: int = 0                        # verdicts by anyone
+    mine: FeedbackRecord | None = None  # the viewer's own verdict, if any
+    verdicts: int = 0  # verdicts by anyone
     _contributions: str | None = field(default=None, repr=False)
-    _reference: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] | None = field(default=None, repr=False)
+    _reference: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] | None = field(
+        default=None, repr=False
+    )
 
     @property
     def margin(self) -> float:
@@ -93,16 +104,26 @@ class PredictionCard:
         if self.probability is not None:
             t = None if self.threshold is None else 100 * self.threshold
             p, limit = _distinct(100 * self.probability, t)
-            return call + f"failure risk {p}%" + (f" (alarm at {limit}%)" if limit is not None else "")
+            return (
+                call + f"failure risk {p}%" + (f" (alarm at {limit}%)" if limit is not None else "")
+            )
         if self.rul_hours is not None:
             r, limit = _distinct(self.rul_hours, self.threshold)
-            return call + f"about {r} h of life left" + (f" (alarm below {limit} h)" if limit is not None else "")
+            return (
+                call
+                + f"about {r} h of life left"
+                + (f" (alarm below {limit} h)" if limit is not None else "")
+            )
         return "ALARM" if self.alarm else "No alarm"
 
     @property
     def wrong_means(self) -> str:
         """What a Wrong verdict says, in words."""
-        return "no failure was coming (false alarm)" if self.alarm else "the machine failed and the model missed it"
+        return (
+            "no failure was coming (false alarm)"
+            if self.alarm
+            else "the machine failed and the model missed it"
+        )
 
 
 def _distinct(value: float, limit: float | None) -> tuple[str, str | None]:
@@ -138,15 +159,25 @@ def _bundle_facts(manifest_path: str, mtime_ns: int) -> BundleFacts:
             if sketch.quantiles:
                 reference[name] = (tuple(sketch.quantiles), tuple(float(p) for p in sketch.probs))
     threshold = manifest.get("threshold")
-    return BundleFacts(version=int(manifest["version"]), task=str(manifest.get("task", "classification")),
-                       threshold=None if threshold is None else float(threshold), reference=reference)
+    return BundleFacts(
+        version=int(manifest["version"]),
+        task=str(manifest.get("task", "classification")),
+        threshold=None if threshold is None else float(threshold),
+        reference=reference,
+    )
 
 
 class PlantView:
     """Read-only view of one plant's predictions, alerts and feedback for the shop-floor page."""
 
-    def __init__(self, config: PlantConfig, home: FactoryHome, store: FeedbackStore, *,
-                 window_hours: float = 24.0) -> None:
+    def __init__(
+        self,
+        config: PlantConfig,
+        home: FactoryHome,
+        store: FeedbackStore,
+        *,
+        window_hours: float = 24.0,
+    ) -> None:
         self.config = config
         self.home = home
         self.store = store
@@ -160,7 +191,10 @@ class PlantView:
     # -- edge logs and bundles ---------------------------------------------------------------
 
     def _logs(self) -> list[Path]:
-        paths = [self.home.edge(self.plant_id, n) / PREDICTION_LOG_FILE for n in plant_nodes(self.config, self.home)]
+        paths = [
+            self.home.edge(self.plant_id, n) / PREDICTION_LOG_FILE
+            for n in plant_nodes(self.config, self.home)
+        ]
         return [p for p in paths if p.is_file()]
 
     def bundles(self) -> dict[int, BundleFacts]:
@@ -186,11 +220,15 @@ class PlantView:
 
     def latest_time(self) -> dt.datetime | None:
         """Time of the newest logged prediction (the page's "now": plants may replay history)."""
-        rows = self._query("SELECT MAX(timestamp) FROM predictions WHERE plant_id = ?", (self.plant_id,))
+        rows = self._query(
+            "SELECT MAX(timestamp) FROM predictions WHERE plant_id = ?", (self.plant_id,)
+        )
         stamps = [r[0] for r in rows if r[0]]
         return _parse_ts(max(stamps)) if stamps else None
 
-    def predictions(self, since: dt.datetime | None = None, ids: Sequence[str] | None = None) -> list[PredictionCard]:
+    def predictions(
+        self, since: dt.datetime | None = None, ids: Sequence[str] | None = None
+    ) -> list[PredictionCard]:
         """Logged predictions after `since` (or with these ids), newest first, explained."""
         sql = f"SELECT {', '.join(_COLUMNS)} FROM predictions WHERE plant_id = ?"
         params: list[Any] = [self.plant_id]
@@ -212,11 +250,20 @@ class PlantView:
         facts = bundles.get(int(version))
         task = facts.task if facts else ("rul" if prob is None else "classification")
         card = PredictionCard(
-            prediction_id=pid, node_id=node, machine_id=machine, timestamp=_parse_ts(ts),
-            probability=None if prob is None else float(prob), rul_hours=None if rul is None else float(rul),
-            alarm=bool(alarm), model_version=int(version), threshold=facts.threshold if facts else None,
-            task=task)
-        card._contributions = contrib  # explained only when shown (`_explain`): a week holds thousands
+            prediction_id=pid,
+            node_id=node,
+            machine_id=machine,
+            timestamp=_parse_ts(ts),
+            probability=None if prob is None else float(prob),
+            rul_hours=None if rul is None else float(rul),
+            alarm=bool(alarm),
+            model_version=int(version),
+            threshold=facts.threshold if facts else None,
+            task=task,
+        )
+        card._contributions = (
+            contrib  # explained only when shown (`_explain`): a week holds thousands
+        )
         card._reference = facts.reference if facts else None
         return card
 
@@ -247,7 +294,9 @@ class PlantView:
             c.mine = next((r for r in recs if r.by == username), None)
         return cards
 
-    def recent(self, username: str, *, per_machine: int = 3) -> list[tuple[str, list[PredictionCard]]]:
+    def recent(
+        self, username: str, *, per_machine: int = 3
+    ) -> list[tuple[str, list[PredictionCard]]]:
         """(machine, its latest predictions) for every machine with a prediction in the window.
 
         Each machine shows its newest prediction and its alarms of the window, at most
@@ -272,8 +321,9 @@ class PlantView:
 
         return sorted(by_machine.items(), key=order)
 
-    def uncertain(self, username: str, *, limit: int = 6, by: str = "threshold",
-                  days: float = 7.0) -> list[PredictionCard]:
+    def uncertain(
+        self, username: str, *, limit: int = 6, by: str = "threshold", days: float = 7.0
+    ) -> list[PredictionCard]:
         """Predictions of the last `days` nobody has judged, the least certain first.
 
         `by="threshold"`: closest to the alarm threshold (log-odds distance; RUL: relative hours).
@@ -286,8 +336,12 @@ class PlantView:
         if latest is None:
             return []
         cards = self.predictions(latest - dt.timedelta(days=days))
-        judged = {r.prediction_id for r in self.store.records(self.plant_id,
-                                                              prediction_time_from=latest - dt.timedelta(days=days))}
+        judged = {
+            r.prediction_id
+            for r in self.store.records(
+                self.plant_id, prediction_time_from=latest - dt.timedelta(days=days)
+            )
+        }
         open_cards = [c for c in cards if c.prediction_id not in judged]
         if by == "least_sure":
             open_cards = [c for c in open_cards if c.chance_wrong is not None]
@@ -308,27 +362,46 @@ class PlantView:
         from factory_mlops.feedback import feedback_queue
 
         queue = feedback_queue(self.config, self.home, self.store)
-        return {"pending": len(queue.counted), "not_counted": len(queue.unusable),
-                "threshold": self.config.retrain.feedback_min_labels}
+        return {
+            "pending": len(queue.counted),
+            "not_counted": len(queue.unusable),
+            "threshold": self.config.retrain.feedback_min_labels,
+        }
 
     def impact(self) -> dict[str, Any]:
         """What feedback did: the queue against the threshold, retrains it asked for, models that used it."""
         summary = self.store.summary(self.plant_id, task=self.config.model.task)
         status = self.queue_status()
         audit = AuditLog.for_home(self.home)
-        requested = [e for e in audit.entries(plant=self.plant_id, kinds=["retrain_requested"])
-                     if str(e.details.get("trigger", "")).startswith("feedback")]
-        decisions = [e for e in audit.entries(plant=self.plant_id, kinds=["gate_decision"])
-                     if int(e.details.get("feedback_labels_used", 0) or 0) > 0
-                     or str(e.details.get("trigger", "")).startswith("feedback")]
+        requested = [
+            e
+            for e in audit.entries(plant=self.plant_id, kinds=["retrain_requested"])
+            if str(e.details.get("trigger", "")).startswith("feedback")
+        ]
+        decisions = [
+            e
+            for e in audit.entries(plant=self.plant_id, kinds=["gate_decision"])
+            if int(e.details.get("feedback_labels_used", 0) or 0) > 0
+            or str(e.details.get("trigger", "")).startswith("feedback")
+        ]
         return {
             "pending": status["pending"],
             "not_counted": status["not_counted"],
             "threshold": self.config.retrain.feedback_min_labels,
             "cooldown_days": self.config.retrain.cooldown_days,
             "summary": summary,
-            "retrains_requested": [{"at": e.at, "reason": e.reason, "actor": e.actor} for e in requested],
-            "models": [{"at": e.at, "version": e.versions.get("challenger"), "promoted": bool(e.details.get("promote")),
-                        "labels_used": int(e.details.get("feedback_labels_used", 0) or 0),
-                        "trigger": e.details.get("trigger"), "reason": e.reason} for e in decisions],
+            "retrains_requested": [
+                {"at": e.at, "reason": e.reason, "actor": e.actor} for e in requested
+            ],
+            "models": [
+                {
+                    "at": e.at,
+                    "version": e.versions.get("challenger"),
+                    "promoted": bool(e.details.get("promote")),
+                    "labels_used": int(e.details.get("feedback_labels_used", 0) or 0),
+                    "trigger": e.details.get("trigger"),
+                    "reason": e.reason,
+                }
+                for e in decisions
+            ],
         }

@@ -39,25 +39,40 @@ _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 metadata = sa.MetaData()
 
 users_table = sa.Table(
-    "floor_users", metadata,
+    "floor_users",
+    metadata,
     sa.Column("username", sa.String(64), primary_key=True),
     sa.Column("password_hash", sa.String(200), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
-    sa.Column("disabled", sa.Boolean(create_constraint=False), nullable=False, server_default=sa.false()),
+    sa.Column(
+        "disabled", sa.Boolean(create_constraint=False), nullable=False, server_default=sa.false()
+    ),
 )
 
 memberships_table = sa.Table(
-    "floor_memberships", metadata,
-    sa.Column("username", sa.String(64), sa.ForeignKey("floor_users.username", ondelete="CASCADE"), primary_key=True),
+    "floor_memberships",
+    metadata,
+    sa.Column(
+        "username",
+        sa.String(64),
+        sa.ForeignKey("floor_users.username", ondelete="CASCADE"),
+        primary_key=True,
+    ),
     sa.Column("plant_id", sa.String(MAX_NAME), primary_key=True),
     sa.Column("role", sa.String(16), nullable=False),
     sa.CheckConstraint("role IN ('operator', 'engineer')", name="ck_floor_role"),
 )
 
 sessions_table = sa.Table(
-    "floor_sessions", metadata,
+    "floor_sessions",
+    metadata,
     sa.Column("token_sha256", sa.String(64), primary_key=True),
-    sa.Column("username", sa.String(64), sa.ForeignKey("floor_users.username", ondelete="CASCADE"), nullable=False),
+    sa.Column(
+        "username",
+        sa.String(64),
+        sa.ForeignKey("floor_users.username", ondelete="CASCADE"),
+        nullable=False,
+    ),
     sa.Column("csrf_token", sa.String(64), nullable=False),
     sa.Column("created_at", UTCDateTime(), nullable=False),
     sa.Column("expires_at", UTCDateTime(), nullable=False),
@@ -92,8 +107,10 @@ def check_username(name: str) -> str:
     """The login name, or UserError saying what is allowed."""
     text = (name or "").strip()
     if not _NAME.match(text):
-        raise UserError(f"user name {name!r} is not allowed: use 1-64 letters, digits, '.', '_', '-' or '@', "
-                        "starting with a letter or digit")
+        raise UserError(
+            f"user name {name!r} is not allowed: use 1-64 letters, digits, '.', '_', '-' or '@', "
+            "starting with a letter or digit"
+        )
     return text
 
 
@@ -125,8 +142,15 @@ class UserStore:
 
     # -- people ------------------------------------------------------------------------------
 
-    def add_user(self, username: str, password: str, *, plant_id: str, role: str,
-                 now: dt.datetime | None = None) -> None:
+    def add_user(
+        self,
+        username: str,
+        password: str,
+        *,
+        plant_id: str,
+        role: str,
+        now: dt.datetime | None = None,
+    ) -> None:
         """Create a person with a password and a role in one plant.
 
         Raises:
@@ -135,35 +159,61 @@ class UserStore:
         name, role = check_username(username), check_role(role)
         plant = (plant_id or "").strip()
         if not plant:
-            raise UserError("a plant is required: a person is created with a role in one plant (--plant P)")
+            raise UserError(
+                "a plant is required: a person is created with a role in one plant (--plant P)"
+            )
         try:
             hashed = hash_password(password)
         except ValueError as e:
             raise UserError(str(e)) from None
         try:
             with self._begin() as conn:
-                conn.execute(sa.insert(users_table).values(
-                    username=name, password_hash=hashed, created_at=now or dt.datetime.now(dt.UTC), disabled=False))
-                conn.execute(sa.insert(memberships_table).values(username=name, plant_id=plant, role=role))
+                conn.execute(
+                    sa.insert(users_table).values(
+                        username=name,
+                        password_hash=hashed,
+                        created_at=now or dt.datetime.now(dt.UTC),
+                        disabled=False,
+                    )
+                )
+                conn.execute(
+                    sa.insert(memberships_table).values(username=name, plant_id=plant, role=role)
+                )
         except exc.IntegrityError:
-            raise UserError(f"user {name!r} already exists; give them another plant with `grant`, or pick "
-                            "another name") from None
+            raise UserError(
+                f"user {name!r} already exists; give them another plant with `grant`, or pick "
+                "another name"
+            ) from None
 
     def grant(self, username: str, *, plant_id: str, role: str) -> None:
         """Give an existing person `role` in `plant_id` (replacing any role they had there)."""
         name, role = check_username(username), check_role(role)
         with self._begin() as conn:
-            if conn.execute(sa.select(users_table.c.username).where(users_table.c.username == name)).first() is None:
+            if (
+                conn.execute(
+                    sa.select(users_table.c.username).where(users_table.c.username == name)
+                ).first()
+                is None
+            ):
                 raise UserError(f"no user {name!r}; create them with `add` first")
-            conn.execute(sa.delete(memberships_table).where(
-                memberships_table.c.username == name, memberships_table.c.plant_id == plant_id))
-            conn.execute(sa.insert(memberships_table).values(username=name, plant_id=plant_id, role=role))
+            conn.execute(
+                sa.delete(memberships_table).where(
+                    memberships_table.c.username == name, memberships_table.c.plant_id == plant_id
+                )
+            )
+            conn.execute(
+                sa.insert(memberships_table).values(username=name, plant_id=plant_id, role=role)
+            )
 
     def revoke(self, username: str, *, plant_id: str) -> bool:
         """Take a person's access to a plant away (their sessions lose it at once). True if they had it."""
         with self._begin() as conn:
-            res = conn.execute(sa.delete(memberships_table).where(
-                memberships_table.c.username == username, memberships_table.c.plant_id == plant_id))
+            res = conn.execute(
+                sa.delete(memberships_table).where(
+                    memberships_table.c.username == username,
+                    memberships_table.c.plant_id == plant_id,
+                )
+            )
             return bool(res.rowcount)
 
     def set_password(self, username: str, password: str) -> None:
@@ -173,8 +223,11 @@ class UserStore:
         except ValueError as e:
             raise UserError(str(e)) from None
         with self._begin() as conn:
-            res = conn.execute(sa.update(users_table).where(users_table.c.username == username)
-                               .values(password_hash=hashed))
+            res = conn.execute(
+                sa.update(users_table)
+                .where(users_table.c.username == username)
+                .values(password_hash=hashed)
+            )
             if not res.rowcount:
                 raise UserError(f"no user {username!r}")
             conn.execute(sa.delete(sessions_table).where(sessions_table.c.username == username))
@@ -183,8 +236,14 @@ class UserStore:
         """Delete a person, their memberships and sessions (their past verdicts stay). True if they existed."""
         with self._begin() as conn:
             conn.execute(sa.delete(sessions_table).where(sessions_table.c.username == username))
-            conn.execute(sa.delete(memberships_table).where(memberships_table.c.username == username))
-            return bool(conn.execute(sa.delete(users_table).where(users_table.c.username == username)).rowcount)
+            conn.execute(
+                sa.delete(memberships_table).where(memberships_table.c.username == username)
+            )
+            return bool(
+                conn.execute(
+                    sa.delete(users_table).where(users_table.c.username == username)
+                ).rowcount
+            )
 
     def users(self, plant_id: str | None = None) -> list[tuple[str, str, str]]:
         """(username, plant, role) of every membership, of one plant if given, sorted."""
@@ -197,12 +256,17 @@ class UserStore:
 
     def count(self) -> int:
         with self._begin() as conn:
-            return int(conn.execute(sa.select(sa.func.count()).select_from(users_table)).scalar_one())
+            return int(
+                conn.execute(sa.select(sa.func.count()).select_from(users_table)).scalar_one()
+            )
 
     def roles(self, username: str) -> dict[str, str]:
         m = memberships_table.c
         with self._begin() as conn:
-            return {r[0]: r[1] for r in conn.execute(sa.select(m.plant_id, m.role).where(m.username == username))}
+            return {
+                r[0]: r[1]
+                for r in conn.execute(sa.select(m.plant_id, m.role).where(m.username == username))
+            }
 
     # -- sessions ----------------------------------------------------------------------------
 
@@ -210,8 +274,11 @@ class UserStore:
         """True when the name and password match an enabled person. Unknown names cost the same time."""
         name = (username or "").strip()
         with self._begin() as conn:
-            row = conn.execute(sa.select(users_table.c.password_hash, users_table.c.disabled)
-                               .where(users_table.c.username == name)).first()
+            row = conn.execute(
+                sa.select(users_table.c.password_hash, users_table.c.disabled).where(
+                    users_table.c.username == name
+                )
+            ).first()
         if row is None:
             verify_password(password or "", DUMMY_HASH)
             return False
@@ -223,9 +290,15 @@ class UserStore:
         token = secrets.token_urlsafe(32)
         with self._begin() as conn:
             conn.execute(sa.delete(sessions_table).where(sessions_table.c.expires_at < now))
-            conn.execute(sa.insert(sessions_table).values(
-                token_sha256=token_digest(token), username=username, csrf_token=secrets.token_urlsafe(32),
-                created_at=now, expires_at=now + dt.timedelta(hours=SESSION_HOURS)))
+            conn.execute(
+                sa.insert(sessions_table).values(
+                    token_sha256=token_digest(token),
+                    username=username,
+                    csrf_token=secrets.token_urlsafe(32),
+                    created_at=now,
+                    expires_at=now + dt.timedelta(hours=SESSION_HOURS),
+                )
+            )
         return token
 
     def session(self, token: str | None, *, now: dt.datetime | None = None) -> Session | None:
@@ -235,15 +308,25 @@ class UserStore:
         now = now or dt.datetime.now(dt.UTC)
         s = sessions_table.c
         with self._begin() as conn:
-            row = conn.execute(sa.select(s.username, s.csrf_token, s.expires_at)
-                               .where(s.token_sha256 == token_digest(token))).first()
+            row = conn.execute(
+                sa.select(s.username, s.csrf_token, s.expires_at).where(
+                    s.token_sha256 == token_digest(token)
+                )
+            ).first()
             if row is None or row[2] <= now:
                 return None
             m = memberships_table.c
-            roles = {r[0]: r[1] for r in conn.execute(sa.select(m.plant_id, m.role).where(m.username == row[0]))}
+            roles = {
+                r[0]: r[1]
+                for r in conn.execute(sa.select(m.plant_id, m.role).where(m.username == row[0]))
+            }
         return Session(username=row[0], roles=roles, csrf_token=row[1], expires_at=row[2])
 
     def end_session(self, token: str | None) -> None:
         if token:
             with self._begin() as conn:
-                conn.execute(sa.delete(sessions_table).where(sessions_table.c.token_sha256 == token_digest(token)))
+                conn.execute(
+                    sa.delete(sessions_table).where(
+                        sessions_table.c.token_sha256 == token_digest(token)
+                    )
+                )

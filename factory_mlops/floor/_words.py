@@ -20,16 +20,49 @@ from typing import Any
 import numpy as np
 
 _STAT_WORDS = {
-    "mean": "average", "std": "variation", "min": "lowest", "max": "highest", "last": "latest value",
-    "slope": "trend", "ewma": "recent average", "roc": "rate of change",
+    "mean": "average",
+    "std": "variation",
+    "min": "lowest",
+    "max": "highest",
+    "last": "latest value",
+    "slope": "trend",
+    "ewma": "recent average",
+    "roc": "rate of change",
 }
 _WINDOW_STAT = re.compile(r"^(?P<ch>.+?)__(?P<stat>[a-z]+)_(?P<w>\d+)m$")
 _BAND = re.compile(r"^(?P<ch>.+?)__band(?P<i>\d+)_(?P<w>\d+)m$")
 _DEV = re.compile(r"^(?P<ch>.+?)__dev_(?P<w>\d+)m$")
 _CORR = re.compile(r"^corr__(?P<a>.+?)__(?P<b>.+?)_(?P<w>\d+)m$")
 # Trailing name tokens that only repeat the unit (spindle_temp_c -> "spindle temp").
-_UNIT_TOKENS = {"c", "k", "f", "degc", "pct", "percent", "a", "v", "w", "kw", "nm", "rpm", "bar", "psi", "hz",
-                "mm", "s", "min", "h", "mm_s", "m_s", "g", "um", "kpa", "mpa", "l_min", "lpm"}
+_UNIT_TOKENS = {
+    "c",
+    "k",
+    "f",
+    "degc",
+    "pct",
+    "percent",
+    "a",
+    "v",
+    "w",
+    "kw",
+    "nm",
+    "rpm",
+    "bar",
+    "psi",
+    "hz",
+    "mm",
+    "s",
+    "min",
+    "h",
+    "mm_s",
+    "m_s",
+    "g",
+    "um",
+    "kpa",
+    "mpa",
+    "l_min",
+    "lpm",
+}
 
 
 def window_words(minutes: int) -> str:
@@ -50,7 +83,9 @@ def sensor_words(name: str, units: Mapping[str, str] | None = None) -> str:
             break
     text = " ".join(tokens).strip() or name
     text = text[:1].upper() + text[1:]
-    if unit and unit.lower() in (t.lower() for t in tokens):  # bpr_bypass_ratio [ratio]: said already
+    if unit and unit.lower() in (
+        t.lower() for t in tokens
+    ):  # bpr_bypass_ratio [ratio]: said already
         unit = None
     return f"{text} ({unit})" if unit else text
 
@@ -60,8 +95,10 @@ def feature_words(feature: str, units: Mapping[str, str] | None = None) -> str:
     if feature == "hours_since_maintenance":
         return "Hours since the last maintenance"
     if m := _CORR.match(feature):
-        return (f"How {sensor_words(m['a']).lower()} and {sensor_words(m['b']).lower()} move together "
-                f"over {window_words(int(m['w']))}")
+        return (
+            f"How {sensor_words(m['a']).lower()} and {sensor_words(m['b']).lower()} move together "
+            f"over {window_words(int(m['w']))}"
+        )
     if m := _BAND.match(feature):
         return f"{sensor_words(m['ch'], units)}, vibration energy in band {int(m['i']) + 1} over {window_words(int(m['w']))}"
     if m := _DEV.match(feature):
@@ -89,21 +126,25 @@ class Reason:
     """One sensor's part in a prediction, in words."""
 
     feature: str
-    what: str          # the feature in words
+    what: str  # the feature in words
     value: float | None
     share_below: float | None  # share of normal (training) readings below the value, 0..1
-    normal_low: float | None   # 5th percentile of normal
+    normal_low: float | None  # 5th percentile of normal
     normal_high: float | None  # 95th percentile of normal
     contribution: float
-    level: str         # "far above", "above", "normal", "below", "far below", "unknown"
-    effect: str        # e.g. "raises the failure risk"
+    level: str  # "far above", "above", "normal", "below", "far below", "unknown"
+    effect: str  # e.g. "raises the failure risk"
 
     @property
     def sentence(self) -> str:
         if self.value is None:
             return f"{self.what}: no reading. {self.effect[:1].upper()}{self.effect[1:]}."
         text = f"{self.what}: {_fmt(self.value)}"
-        if self.share_below is not None and self.normal_low is not None and self.normal_high is not None:
+        if (
+            self.share_below is not None
+            and self.normal_low is not None
+            and self.normal_high is not None
+        ):
             normal = f"normal {_fmt(self.normal_low)} to {_fmt(self.normal_high)}"
             if self.share_below >= 1.0:
                 text += f" — higher than any normal reading ({normal})"
@@ -130,12 +171,16 @@ def _level(share_below: float) -> str:
     return "normal"
 
 
-def position(value: float, quantiles: Sequence[float], probs: Sequence[float]) -> tuple[float, float, float]:
+def position(
+    value: float, quantiles: Sequence[float], probs: Sequence[float]
+) -> tuple[float, float, float]:
     """(share of normal below `value`, 5th percentile, 95th percentile) from a reference's quantiles."""
     q = np.asarray(quantiles, dtype=float)
     p = np.asarray(probs, dtype=float)
     left, right = int(np.searchsorted(q, value, "left")), int(np.searchsorted(q, value, "right"))
-    if right > left:  # the value equals a tied stretch of the reference: the middle of its probabilities
+    if (
+        right > left
+    ):  # the value equals a tied stretch of the reference: the middle of its probabilities
         share = float(p[left:right].mean())
     else:
         share = float(np.interp(value, q, p, left=0.0, right=1.0))
@@ -174,7 +219,11 @@ def explain(
         raw = item.get("value")
         value = float(raw) if raw is not None and math.isfinite(float(raw)) else None
         if task == "rul":
-            effect = "shortens the predicted remaining life" if contribution < 0 else "lengthens the predicted remaining life"
+            effect = (
+                "shortens the predicted remaining life"
+                if contribution < 0
+                else "lengthens the predicted remaining life"
+            )
         else:
             effect = "raises the failure risk" if contribution > 0 else "lowers the failure risk"
         share = low = high = None
@@ -183,7 +232,18 @@ def explain(
         if value is not None and ref is not None and len(ref[0]) >= 2:
             share, low, high = position(value, ref[0], ref[1])
             level = _level(share)
-        out.append(Reason(feature=feature, what=feature_words(feature, units), value=value, share_below=share,
-                          normal_low=low, normal_high=high, contribution=contribution, level=level, effect=effect))
+        out.append(
+            Reason(
+                feature=feature,
+                what=feature_words(feature, units),
+                value=value,
+                share_below=share,
+                normal_low=low,
+                normal_high=high,
+                contribution=contribution,
+                level=level,
+                effect=effect,
+            )
+        )
     out.sort(key=lambda r: -abs(r.contribution))
     return out[:top]

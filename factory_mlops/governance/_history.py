@@ -42,7 +42,9 @@ def previous_champion(history: list[ChampionChange], current: int) -> int | None
     """The champion to go back to from `current`: the most recent earlier champion that is not
     `current` and that nobody rolled back away from (a version rolled away from is taken as bad;
     name it explicitly to return to it)."""
-    rolled_away = {c.from_version for c in history if c.kind == "rollback" and c.from_version is not None}
+    rolled_away = {
+        c.from_version for c in history if c.kind == "rollback" and c.from_version is not None
+    }
     for change in reversed(history):
         for v in (change.to_version, change.from_version):
             if v is not None and v != current and v not in rolled_away:

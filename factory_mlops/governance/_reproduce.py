@@ -43,7 +43,10 @@ class ReproduceReport:
 
     @property
     def reproduced(self) -> bool:
-        return self.max_abs_diff <= self.tolerance and abs(self.threshold_registered - self.threshold_reproduced) <= self.tolerance
+        return (
+            self.max_abs_diff <= self.tolerance
+            and abs(self.threshold_registered - self.threshold_reproduced) <= self.tolerance
+        )
 
     def to_dict(self) -> dict[str, Any]:
         return {**asdict(self), "reproduced": self.reproduced}
@@ -56,11 +59,19 @@ def _config_as_registered(config: PlantConfig, registry: Any, version: int) -> P
             f"{config.plant_id} v{version} has no model_config.json artifact (registered before reproduce was "
             "supported); its training settings are not known exactly"
         )
-    return config.model_copy(update={"model": ModelConfig(**doc["model"]), "costs": CostConfig(**doc["costs"])})
+    return config.model_copy(
+        update={"model": ModelConfig(**doc["model"]), "costs": CostConfig(**doc["costs"])}
+    )
 
 
 def reproduce(
-    config: PlantConfig, home: FactoryHome, registry: Any, version: int, *, tolerance: float = 1e-9, actor: str = "system:reproduce",
+    config: PlantConfig,
+    home: FactoryHome,
+    registry: Any,
+    version: int,
+    *,
+    tolerance: float = 1e-9,
+    actor: str = "system:reproduce",
 ) -> ReproduceReport:
     """Retrain `version` from its lineage and compare its scores with the registered model's.
 
@@ -88,9 +99,12 @@ def reproduce(
     through = dt.date.fromisoformat(tags["data_through"])
     expected = tags["training_data_sha256"]
     try:
-        until = tags.get("feedback_until") or None  # versions registered before the tag: the data end
-        ts = assemble_training_set(used, home, data_through=through,
-                                   feedback_until=pd.Timestamp(until) if until else None)
+        until = (
+            tags.get("feedback_until") or None
+        )  # versions registered before the tag: the data end
+        ts = assemble_training_set(
+            used, home, data_through=through, feedback_until=pd.Timestamp(until) if until else None
+        )
     except Exception as exc:  # no partitions left etc.
         raise ReproduceError(
             f"{p} v{version}: training data with sha256 {expected} (through {through}) is no longer available: {exc}"
@@ -107,15 +121,26 @@ def reproduce(
     hold = cand.holdout
     diff = np.abs(cand.trained.predict_scores(hold) - registered.predict_scores(hold))
     report = ReproduceReport(
-        plant_id=p, version=version, training_data_sha256=expected, rows=len(ts.frame), holdout_rows=len(hold),
-        max_abs_diff=float(diff.max()) if len(diff) else 0.0, tolerance=tolerance,
-        threshold_registered=registered.threshold, threshold_reproduced=cand.trained.threshold,
-        code_version_registered=tags.get("code_version", ""), code_version_now=code_version(),
+        plant_id=p,
+        version=version,
+        training_data_sha256=expected,
+        rows=len(ts.frame),
+        holdout_rows=len(hold),
+        max_abs_diff=float(diff.max()) if len(diff) else 0.0,
+        tolerance=tolerance,
+        threshold_registered=registered.threshold,
+        threshold_reproduced=cand.trained.threshold,
+        code_version_registered=tags.get("code_version", ""),
+        code_version_now=code_version(),
         seconds=round(time.perf_counter() - t0, 2),
     )
     AuditLog.for_home(home).append(
-        "reproduce", actor=actor, plant=p, versions={"version": version},
-        reason=("reproduced" if report.reproduced else "NOT reproduced") + f": max |Δ| {report.max_abs_diff:.3g} on "
+        "reproduce",
+        actor=actor,
+        plant=p,
+        versions={"version": version},
+        reason=("reproduced" if report.reproduced else "NOT reproduced")
+        + f": max |Δ| {report.max_abs_diff:.3g} on "
         f"{report.holdout_rows} holdout rows",
         details={k: val for k, val in report.to_dict().items() if k not in ("plant_id", "version")},
     )

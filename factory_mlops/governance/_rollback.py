@@ -29,9 +29,15 @@ class RollbackResult:
     deployment: Deployment
 
     def to_dict(self) -> dict[str, Any]:
-        return {"plant_id": self.plant_id, "from_version": self.from_version, "to_version": self.to_version,
-                "reason": self.reason, "actor": self.actor, "nodes": self.deployment.nodes,
-                "bundle_sha256": self.deployment.bundle_sha256}
+        return {
+            "plant_id": self.plant_id,
+            "from_version": self.from_version,
+            "to_version": self.to_version,
+            "reason": self.reason,
+            "actor": self.actor,
+            "nodes": self.deployment.nodes,
+            "bundle_sha256": self.deployment.bundle_sha256,
+        }
 
 
 def rollback_target(home: FactoryHome, registry: Any, plant_id: str, current: int) -> int:
@@ -40,8 +46,11 @@ def rollback_target(home: FactoryHome, registry: Any, plant_id: str, current: in
     history = champion_history(home, plant_id)
     target = previous_champion(history, current) if history else None
     if target is None and not history:
-        promoted = [v.version for v in registry.list_versions(plant_id)
-                    if v.tags.get("gate_decision") == "promoted" and v.version < current and v.complete]
+        promoted = [
+            v.version
+            for v in registry.list_versions(plant_id)
+            if v.tags.get("gate_decision") == "promoted" and v.version < current and v.complete
+        ]
         target = promoted[-1] if promoted else None
     if target is None:
         raise GovernanceError(
@@ -52,7 +61,13 @@ def rollback_target(home: FactoryHome, registry: Any, plant_id: str, current: in
 
 
 def rollback(
-    config: PlantConfig, home: FactoryHome, registry: Any, *, reason: str, actor: str, to: int | None = None,
+    config: PlantConfig,
+    home: FactoryHome,
+    registry: Any,
+    *,
+    reason: str,
+    actor: str,
+    to: int | None = None,
 ) -> RollbackResult:
     """Make `to` (default: the previous champion) the plant's champion again and serve it on every edge node.
 
@@ -65,7 +80,9 @@ def rollback(
         RegistryError / BundleError: the target has no usable registered bundle.
     """
     if not reason.strip():
-        raise GovernanceError("a rollback needs a reason (--reason TEXT): it goes into the audit log")
+        raise GovernanceError(
+            "a rollback needs a reason (--reason TEXT): it goes into the audit log"
+        )
     p = config.plant_id
     champ = registry.get_alias(p, CHAMPION)
     if champ is None:
@@ -77,5 +94,12 @@ def rollback(
     registered_bundle(home, registry, p, target)  # verify before anything moves
     cancel_rollout(config, home, f"manual rollback to v{target}: {reason}")
     promote_version(config, home, registry, target, actor=actor, reason=reason, kind="rollback")
-    dep = deploy_version(config, home, registry, target, actor=actor, reason=f"rollback from v{champ.version}: {reason}")
+    dep = deploy_version(
+        config,
+        home,
+        registry,
+        target,
+        actor=actor,
+        reason=f"rollback from v{champ.version}: {reason}",
+    )
     return RollbackResult(p, champ.version, target, reason, actor, dep)

@@ -11,8 +11,20 @@ from factory_mlops.governance._history import champion_history
 from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline import CHALLENGER, CHAMPION, fleet_status
 
-_KEY_METRICS = ("pr_auc", "roc_auc", "rmse", "nasa_score", "precision", "recall", "alarm_rate", "failure_recall",
-                "median_lead_time_h", "expected_cost", "brier", "ece")
+_KEY_METRICS = (
+    "pr_auc",
+    "roc_auc",
+    "rmse",
+    "nasa_score",
+    "precision",
+    "recall",
+    "alarm_rate",
+    "failure_recall",
+    "median_lead_time_h",
+    "expected_cost",
+    "brier",
+    "ece",
+)
 
 
 def _version_doc(v: Any) -> dict[str, Any] | None:
@@ -21,13 +33,18 @@ def _version_doc(v: Any) -> dict[str, Any] | None:
     return {
         "version": v.version,
         "metrics": {k: v.metrics[k] for k in _KEY_METRICS if k in v.metrics},
-        "trigger": v.tags.get("trigger"), "reason": v.tags.get("reason"),
-        "data_through": v.tags.get("data_through"), "gate_decision": v.tags.get("gate_decision"),
-        "bundle_sha256": v.tags.get("bundle_sha256"), "complete": v.complete,
+        "trigger": v.tags.get("trigger"),
+        "reason": v.tags.get("reason"),
+        "data_through": v.tags.get("data_through"),
+        "gate_decision": v.tags.get("gate_decision"),
+        "bundle_sha256": v.tags.get("bundle_sha256"),
+        "complete": v.complete,
     }
 
 
-def plant_status(config: PlantConfig, home: FactoryHome, registry: Any, *, history: bool = False) -> dict[str, Any]:
+def plant_status(
+    config: PlantConfig, home: FactoryHome, registry: Any, *, history: bool = False
+) -> dict[str, Any]:
     """The plant's governance state as a JSON-able dict (what `factory-mlops status` prints)."""
     p = config.plant_id
     versions = registry.list_versions(p)
@@ -43,28 +60,41 @@ def plant_status(config: PlantConfig, home: FactoryHome, registry: Any, *, histo
     problems = [
         f"edge node {n['node']} serves v{n['version']} but the champion is v{champ.version}"
         + (f" ({n['error']})" if n["error"] else "; deploy it or roll back")
-        for n in nodes if champ is not None and n["version"] != champ.version
+        for n in nodes
+        if champ is not None and n["version"] != champ.version
     ]
     incomplete = [v.version for v in versions if not v.complete]
     if incomplete:
-        problems.append(f"versions {incomplete} never finished registering (interrupted); they cannot become champion")
+        problems.append(
+            f"versions {incomplete} never finished registering (interrupted); they cannot become champion"
+        )
     changes = champion_history(home, p)
     if champ is not None and changes and changes[-1].to_version != champ.version:
-        problems.append(f"the audit log's last champion change names v{changes[-1].to_version} but the registry's "
-                        f"champion is v{champ.version}: the alias was moved outside factory_mlops")
+        problems.append(
+            f"the audit log's last champion change names v{changes[-1].to_version} but the registry's "
+            f"champion is v{champ.version}: the alias was moved outside factory_mlops"
+        )
     out: dict[str, Any] = {
         "plant_id": p,
         "model_name": registry.model_name(p),
         "versions": len(versions),
         "champion": _version_doc(champ),
         "challenger": _version_doc(chall),
-        "last_retrain": None if last_version is None else {
-            "version": last_version.version, "trigger": last_version.tags.get("trigger"),
-            "reason": last_version.tags.get("reason"), "gate_decision": last_version.tags.get("gate_decision"),
+        "last_retrain": None
+        if last_version is None
+        else {
+            "version": last_version.version,
+            "trigger": last_version.tags.get("trigger"),
+            "reason": last_version.tags.get("reason"),
+            "gate_decision": last_version.tags.get("gate_decision"),
             "data_through": last_version.tags.get("data_through"),
         },
-        "last_retrain_request": None if last_req is None else {
-            "at": last_req.at, "actor": last_req.actor, "trigger": (last_req.details or {}).get("trigger"),
+        "last_retrain_request": None
+        if last_req is None
+        else {
+            "at": last_req.at,
+            "actor": last_req.actor,
+            "trigger": (last_req.details or {}).get("trigger"),
             "reason": last_req.reason,
         },
         "edge_nodes": nodes,
@@ -78,34 +108,55 @@ def plant_status(config: PlantConfig, home: FactoryHome, registry: Any, *, histo
 
 def format_status(status: dict[str, Any]) -> str:
     """Plain-words rendering of `plant_status`."""
+
     def ver(d: dict[str, Any] | None) -> str:
         if d is None:
             return "none"
         m = d["metrics"]
-        shown = " · ".join(f"{k} {m[k]:.3f}" for k in ("pr_auc", "rmse", "failure_recall", "alarm_rate") if k in m)
+        shown = " · ".join(
+            f"{k} {m[k]:.3f}" for k in ("pr_auc", "rmse", "failure_recall", "alarm_rate") if k in m
+        )
         return f"v{d['version']} ({shown}; {d['trigger']}, data through {d['data_through']})"
 
     s = status
-    lines = [f"{s['plant_id']} — {s['model_name']}, {s['versions']} version(s)",
-             f"  champion:   {ver(s['champion'])}", f"  challenger: {ver(s['challenger'])}"]
+    lines = [
+        f"{s['plant_id']} — {s['model_name']}, {s['versions']} version(s)",
+        f"  champion:   {ver(s['champion'])}",
+        f"  challenger: {ver(s['challenger'])}",
+    ]
     lr = s["last_retrain"]
     if lr:
-        lines.append(f"  last retrain: v{lr['version']} {lr['gate_decision']} — trigger {lr['trigger']}: {lr['reason']}")
+        lines.append(
+            f"  last retrain: v{lr['version']} {lr['gate_decision']} — trigger {lr['trigger']}: {lr['reason']}"
+        )
     rq = s["last_retrain_request"]
     if rq:
         lines.append(f"  last request: {rq['at']} by {rq['actor']} ({rq['trigger']})")
     for n in s["edge_nodes"]:
-        what = f"v{n['version']} bundle {str(n['bundle_sha256'])[:12]}… since {n['installed_at']}" if n["version"] else "nothing installed"
-        extra = (f", shadow v{n['shadow_version']}" if n.get("shadow_version") else "") + (" [canary]" if n.get("canary") else "")
-        lines.append(f"  edge {n['node']}: {what}{extra} — {n.get('health', '?')}" + (f" — ERROR {n['error']}" if n["error"] else ""))
+        what = (
+            f"v{n['version']} bundle {str(n['bundle_sha256'])[:12]}… since {n['installed_at']}"
+            if n["version"]
+            else "nothing installed"
+        )
+        extra = (f", shadow v{n['shadow_version']}" if n.get("shadow_version") else "") + (
+            " [canary]" if n.get("canary") else ""
+        )
+        lines.append(
+            f"  edge {n['node']}: {what}{extra} — {n.get('health', '?')}"
+            + (f" — ERROR {n['error']}" if n["error"] else "")
+        )
     ro = s.get("rollout")
     if ro and ro["stage"] == "shadow":
-        lines.append(f"  rollout: v{ro['version']} in shadow on {', '.join(ro['canary_nodes'])} "
-                     f"({ro['days_observed']}/{ro['shadow_days']:g} days)")
+        lines.append(
+            f"  rollout: v{ro['version']} in shadow on {', '.join(ro['canary_nodes'])} "
+            f"({ro['days_observed']}/{ro['shadow_days']:g} days)"
+        )
     lines.extend(f"  ! {prob}" for prob in s["problems"])
     if "history" in s:
         lines.append("  champion history:")
         for c in s["history"]:
             frm = f"v{c['from_version']}" if c["from_version"] else "none"
-            lines.append(f"    {c['at']}  {c['kind']:<9} {frm} -> v{c['to_version']}  by {c['actor']}: {c['reason']}")
+            lines.append(
+                f"    {c['at']}  {c['kind']:<9} {frm} -> v{c['to_version']}  by {c['actor']}: {c['reason']}"
+            )
     return "\n".join(lines)

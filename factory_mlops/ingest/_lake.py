@@ -60,12 +60,23 @@ class Lake:
         return sorted(dt.date.fromisoformat(p.stem) for p in folder.glob("*.parquet"))
 
     def read_range(
-        self, table: str, start: dt.date | None = None, end: dt.date | None = None, *, days: list[dt.date] | None = None
+        self,
+        table: str,
+        start: dt.date | None = None,
+        end: dt.date | None = None,
+        *,
+        days: list[dt.date] | None = None,
     ) -> pd.DataFrame:
         """Concatenate the existing partitions with start <= day <= end (or exactly `days`)."""
-        chosen = days if days is not None else [
-            d for d in self.days(table) if (start is None or d >= start) and (end is None or d <= end)
-        ]
+        chosen = (
+            days
+            if days is not None
+            else [
+                d
+                for d in self.days(table)
+                if (start is None or d >= start) and (end is None or d <= end)
+            ]
+        )
         frames = [pd.read_parquet(self.path(table, d)) for d in chosen if self.exists(table, d)]
         frames = [f for f in frames if len(f)]
         if not frames:

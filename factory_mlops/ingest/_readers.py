@@ -9,7 +9,14 @@ import pandas as pd
 
 from factory_mlops.errors import ContractError
 
-MAINTENANCE_COLUMNS = ["event_time", "reported_at", "machine_id", "event", "failure_type", "downtime_hours"]
+MAINTENANCE_COLUMNS = [
+    "event_time",
+    "reported_at",
+    "machine_id",
+    "event",
+    "failure_type",
+    "downtime_hours",
+]
 
 
 def file_sha256(path: Path) -> str:
@@ -29,7 +36,9 @@ def read_maintenance_csv(path: Path) -> pd.DataFrame:
         raise ContractError(f"{path}: empty maintenance log (not even a header)") from None
     missing = [c for c in MAINTENANCE_COLUMNS if c not in df.columns]
     if missing:
-        raise ContractError(f"{path}: maintenance log lacks columns {missing}; expected {MAINTENANCE_COLUMNS}")
+        raise ContractError(
+            f"{path}: maintenance log lacks columns {missing}; expected {MAINTENANCE_COLUMNS}"
+        )
     out = pd.DataFrame(
         {
             "event_time": pd.to_datetime(df["event_time"], utc=True, format="ISO8601"),
@@ -42,5 +51,7 @@ def read_maintenance_csv(path: Path) -> pd.DataFrame:
     )
     bad = sorted(set(out["event"]) - {"failure", "repair"})
     if bad:
-        raise ContractError(f"{path}: unknown maintenance event kinds {bad}; expected 'failure' or 'repair'")
+        raise ContractError(
+            f"{path}: unknown maintenance event kinds {bad}; expected 'failure' or 'repair'"
+        )
     return out

@@ -136,7 +136,10 @@ class ReadingsStore:
         folder = self.home.lake(self.plant_id, SOURCES_TABLE)
         if not folder.exists():
             return []
-        return [SourceManifest.from_json(json.loads(p.read_text(encoding="utf-8"))) for p in sorted(folder.glob("*.json"))]
+        return [
+            SourceManifest.from_json(json.loads(p.read_text(encoding="utf-8")))
+            for p in sorted(folder.glob("*.json"))
+        ]
 
     def sources_by_day(self) -> dict[dt.date, list[SourceManifest]]:
         out: dict[dt.date, list[SourceManifest]] = {}
@@ -149,12 +152,16 @@ class ReadingsStore:
         """Every day some ingested source has accepted rows for."""
         return list(self.sources_by_day())
 
-    def passed_days(self, start: dt.date | None = None, end: dt.date | None = None) -> list[dt.date]:
+    def passed_days(
+        self, start: dt.date | None = None, end: dt.date | None = None
+    ) -> list[dt.date]:
         """Days whose every source passed the contract (blocked days stay out of features)."""
         return [
             d
             for d, ms in self.sources_by_day().items()
-            if all(m.passed for m in ms) and (start is None or d >= start) and (end is None or d <= end)
+            if all(m.passed for m in ms)
+            and (start is None or d >= start)
+            and (end is None or d <= end)
         ]
 
     def day_status(self, day: dt.date) -> dict[str, Any]:
@@ -164,7 +171,13 @@ class ReadingsStore:
             "day": day.isoformat(),
             "passed": bool(ms) and all(m.passed for m in ms),
             "sources": [
-                {"key": m.key, "path": m.path, "sha256": m.sha256, "passed": m.passed, "status": m.report.get("status")}
+                {
+                    "key": m.key,
+                    "path": m.path,
+                    "sha256": m.sha256,
+                    "passed": m.passed,
+                    "status": m.report.get("status"),
+                }
                 for m in ms
             ],
         }

@@ -36,7 +36,9 @@ class Alert:
     reasons: list[str]
     actions: list[str]
     model_version: int = 0
-    created_at: str = field(default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds"))
+    created_at: str = field(
+        default_factory=lambda: dt.datetime.now(dt.UTC).isoformat(timespec="seconds")
+    )
 
     @property
     def key(self) -> str:
@@ -94,7 +96,9 @@ class AlertLog:
             try:
                 d: dict[str, Any] = json.loads(line)
             except json.JSONDecodeError as exc:
-                raise ValueError(f"{path}:{n}: not a JSON alert record ({exc}); fix or remove the line") from None
+                raise ValueError(
+                    f"{path}:{n}: not a JSON alert record ({exc}); fix or remove the line"
+                ) from None
             a = Alert(**d)
             if since is None or a.day >= since:
                 out.append(a)

@@ -98,7 +98,12 @@ class PerformanceEstimate:
         return {
             "n": int(self.n),
             "alarms": int(self.alarms),
-            "expected": {"tp": _num(self.tp), "fp": _num(self.fp), "fn": _num(self.fn), "tn": _num(self.tn)},
+            "expected": {
+                "tp": _num(self.tp),
+                "fp": _num(self.fp),
+                "fn": _num(self.fn),
+                "tn": _num(self.tn),
+            },
             "precision": _num(self.precision),
             "recall": _num(self.recall),
             "accuracy": _num(self.accuracy),
@@ -120,7 +125,9 @@ def _inputs(probabilities: Any, alarms: Any) -> tuple[np.ndarray, np.ndarray]:
     p = np.asarray(probabilities, dtype=np.float64).ravel()
     a_raw = np.asarray(alarms).ravel()
     if len(p) != len(a_raw):
-        raise ValueError(f"probabilities ({len(p)}) and alarms ({len(a_raw)}) must have the same length")
+        raise ValueError(
+            f"probabilities ({len(p)}) and alarms ({len(a_raw)}) must have the same length"
+        )
     bad = ~np.isfinite(p)
     if bad.any():
         raise ValueError(
@@ -241,7 +248,9 @@ def estimate_performance(
         for name, est in estimates.items():
             s = se[name]
             interval[name] = (
-                (max(0.0, est - z * s), min(1.0, est + z * s)) if math.isfinite(est + s) else (nan, nan)
+                (max(0.0, est - z * s), min(1.0, est + z * s))
+                if math.isfinite(est + s)
+                else (nan, nan)
             )
     else:
         draws = _bootstrap(p, a, n_boot, seed)
@@ -261,9 +270,22 @@ def estimate_performance(
                 f"counts and swings widely"
             )
     return PerformanceEstimate(
-        n=n, alarms=n_alarm, tp=tp, fp=fp, fn=fn, tn=tn, precision=precision, recall=recall,
-        accuracy=accuracy, alarm_rate=alarm_rate, expected_failures=expected, se=se,
-        interval=interval, level=float(level), method=method, notes=notes,
+        n=n,
+        alarms=n_alarm,
+        tp=tp,
+        fp=fp,
+        fn=fn,
+        tn=tn,
+        precision=precision,
+        recall=recall,
+        accuracy=accuracy,
+        alarm_rate=alarm_rate,
+        expected_failures=expected,
+        se=se,
+        interval=interval,
+        level=float(level),
+        method=method,
+        notes=notes,
     )
 
 
@@ -275,7 +297,9 @@ def estimate_from_predictions(predictions: pd.DataFrame, **kwargs: Any) -> Perfo
             f"predictions lack columns {missing}; CBPE needs the calibrated `probability` and the "
             f"`alarm` of a classification model"
         )
-    return estimate_performance(predictions["probability"].to_numpy(), predictions["alarm"].to_numpy(), **kwargs)
+    return estimate_performance(
+        predictions["probability"].to_numpy(), predictions["alarm"].to_numpy(), **kwargs
+    )
 
 
 def realised_metrics(alarms: Any, outcomes: Any) -> dict[str, float]:
@@ -319,7 +343,9 @@ def compare_with_realised(estimate: PerformanceEstimate, outcomes: pd.DataFrame)
     """
     missing = [c for c in ("alarm", "outcome") if c not in outcomes.columns]
     if missing:
-        raise ValueError(f"outcomes lack columns {missing}; label the predictions with label_outcomes first")
+        raise ValueError(
+            f"outcomes lack columns {missing}; label the predictions with label_outcomes first"
+        )
     real = realised_metrics(outcomes["alarm"].to_numpy(), outcomes["outcome"].to_numpy())
     notes: list[str] = []
     rows_known = int(real["rows"])
@@ -341,14 +367,21 @@ def compare_with_realised(estimate: PerformanceEstimate, outcomes: pd.DataFrame)
             "inside": bool(lo <= got <= hi) if defined and math.isfinite(lo + hi) else None,
         }
     metrics["alarm_rate"] = {
-        "estimated": _num(estimate.alarm_rate), "realised": _num(real["alarm_rate"]),
+        "estimated": _num(estimate.alarm_rate),
+        "realised": _num(real["alarm_rate"]),
         "abs_error": _num(abs(estimate.alarm_rate - real["alarm_rate"])),
     }
     metrics["failures"] = {
-        "estimated": _num(estimate.expected_failures), "realised": _num(real["failures"]),
+        "estimated": _num(estimate.expected_failures),
+        "realised": _num(real["failures"]),
         "abs_error": _num(abs(estimate.expected_failures - real["failures"])),
     }
-    return {"rows_estimated": int(estimate.n), "rows_known": rows_known, "notes": notes, "metrics": metrics}
+    return {
+        "rows_estimated": int(estimate.n),
+        "rows_known": rows_known,
+        "notes": notes,
+        "metrics": metrics,
+    }
 
 
 def estimate_severity(
@@ -375,7 +408,9 @@ def estimate_severity(
         )
     ref, est = reference.recall, estimate.recall
     if not math.isfinite(ref) or ref <= 0:
-        return "ok", [f"estimated recall not judged: the reference recall is {ref:.3g} (no failures expected on the holdout?)"]
+        return "ok", [
+            f"estimated recall not judged: the reference recall is {ref:.3g} (no failures expected on the holdout?)"
+        ]
     if not math.isfinite(est):
         return "ok", [f"estimated recall not judged: {'; '.join(estimate.notes) or 'undefined'}"]
     drop = (ref - est) / ref

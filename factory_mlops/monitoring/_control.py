@@ -69,8 +69,17 @@ Metric = Literal["recall", "accuracy"]
 Method = Literal["shewhart", "ewma", "cusum"]
 METHODS: tuple[str, ...] = ("shewhart", "ewma", "cusum")
 CHART_COLUMNS = (
-    "time", "window_start", "rows", "positives", "value", "baseline", "centre", "lower_limit",
-    "statistic", "limit", "breach",
+    "time",
+    "window_start",
+    "rows",
+    "positives",
+    "value",
+    "baseline",
+    "centre",
+    "lower_limit",
+    "statistic",
+    "limit",
+    "breach",
 )
 
 
@@ -145,7 +154,9 @@ class ControlChartResult:
             "sigma": _num(self.sigma),
             "baseline_source": self.baseline_source,
             "breached": bool(self.breached),
-            "first_breach": self.first_breach.isoformat() if self.first_breach is not None else None,
+            "first_breach": self.first_breach.isoformat()
+            if self.first_breach is not None
+            else None,
             "breaches": self.breaches,
             "severity": self.severity,
             "reasons": list(self.reasons),
@@ -184,7 +195,9 @@ def window_metrics(
     """
     missing = [c for c in ("timestamp", "alarm", "outcome") if c not in series.columns]
     if missing:
-        raise ValueError(f"series lacks columns {missing}; give predictions labelled by label_outcomes")
+        raise ValueError(
+            f"series lacks columns {missing}; give predictions labelled by label_outcomes"
+        )
     if metric not in ("recall", "accuracy"):
         raise ValueError(f"metric must be 'recall' or 'accuracy', got {metric!r}")
     if not (math.isfinite(window_hours) and window_hours > 0):
@@ -197,7 +210,9 @@ def window_metrics(
     y_all = series["outcome"].to_numpy(dtype=np.float64)
     bad = ~np.isnan(y_all) & ~np.isin(y_all, (0.0, 1.0))
     if bad.any():
-        raise ValueError(f"outcome must be 1.0, 0.0 or NaN; {int(bad.sum())} rows hold other values")
+        raise ValueError(
+            f"outcome must be 1.0, 0.0 or NaN; {int(bad.sum())} rows hold other values"
+        )
     known = ~np.isnan(y_all)
     ts = _utc(series["timestamp"]).array.asi8[known]
     if (ts == np.iinfo(np.int64).min).any():
@@ -205,10 +220,15 @@ def window_metrics(
     y = y_all[known] == 1.0
     a = series["alarm"].to_numpy()[known].astype(bool)
     unknown = int((~known).sum())
-    empty = pd.DataFrame({
-        "time": pd.Series(dtype="datetime64[ns, UTC]"), "window_start": pd.Series(dtype="datetime64[ns, UTC]"),
-        "rows": pd.Series(dtype=np.int64), "positives": pd.Series(dtype=np.int64), "value": pd.Series(dtype=float),
-    })
+    empty = pd.DataFrame(
+        {
+            "time": pd.Series(dtype="datetime64[ns, UTC]"),
+            "window_start": pd.Series(dtype="datetime64[ns, UTC]"),
+            "rows": pd.Series(dtype=np.int64),
+            "positives": pd.Series(dtype=np.int64),
+            "value": pd.Series(dtype=float),
+        }
+    )
     if not len(ts):
         return empty, unknown
     order = np.argsort(ts, kind="stable")
@@ -232,16 +252,20 @@ def window_metrics(
     counts = {k: v[hi] - v[lo] for k, v in cum.items()}
     with np.errstate(invalid="ignore", divide="ignore"):
         if metric == "recall":
-            value = np.where(counts["positives"] >= min_positives, counts["hits"] / counts["positives"], np.nan)
+            value = np.where(
+                counts["positives"] >= min_positives, counts["hits"] / counts["positives"], np.nan
+            )
         else:
             value = np.where(counts["rows"] > 0, counts["correct"] / counts["rows"], np.nan)
-    frame = pd.DataFrame({
-        "time": pd.to_datetime(ends, utc=True),
-        "window_start": pd.to_datetime(ends - width, utc=True),
-        "rows": counts["rows"].astype(np.int64),
-        "positives": counts["positives"].astype(np.int64),
-        "value": value.astype(np.float64),
-    })
+    frame = pd.DataFrame(
+        {
+            "time": pd.to_datetime(ends, utc=True),
+            "window_start": pd.to_datetime(ends - width, utc=True),
+            "rows": counts["rows"].astype(np.int64),
+            "positives": counts["positives"].astype(np.int64),
+            "value": value.astype(np.float64),
+        }
+    )
     return frame, unknown
 
 
@@ -290,20 +314,30 @@ def control_chart(
     if not 0 < ewma_lambda <= 1:
         raise ValueError(f"ewma_lambda must be in (0, 1], got {ewma_lambda!r}")
     if cusum_k < 0 or not cusum_h > 0:
-        raise ValueError(f"need cusum_k >= 0 and cusum_h > 0, got cusum_k={cusum_k!r}, cusum_h={cusum_h!r}")
+        raise ValueError(
+            f"need cusum_k >= 0 and cusum_h > 0, got cusum_k={cusum_k!r}, cusum_h={cusum_h!r}"
+        )
     if baseline is None and baseline_windows < 2:
-        raise ValueError(f"baseline_windows must be at least 2 to estimate σ, got {baseline_windows!r}")
+        raise ValueError(
+            f"baseline_windows must be at least 2 to estimate σ, got {baseline_windows!r}"
+        )
     params: dict[str, Any] = {
-        "k": float(k), "window_hours": float(window_hours),
+        "k": float(k),
+        "window_hours": float(window_hours),
         "step_hours": float(window_hours if step_hours is None else step_hours),
-        "min_positives": int(min_positives), "baseline_windows": int(baseline_windows),
+        "min_positives": int(min_positives),
+        "baseline_windows": int(baseline_windows),
     }
     if method == "ewma":
         params["ewma_lambda"] = float(ewma_lambda)
     if method == "cusum":
         params.update(cusum_k=float(cusum_k), cusum_h=float(cusum_h))
     frame, unknown = window_metrics(
-        series, metric=metric, window_hours=window_hours, step_hours=step_hours, min_positives=min_positives
+        series,
+        metric=metric,
+        window_hours=window_hours,
+        step_hours=step_hours,
+        min_positives=min_positives,
     )
     notes: list[str] = []
     if unknown:
@@ -312,38 +346,65 @@ def control_chart(
     valid = np.isfinite(values)
     skipped = int((~valid).sum())
     if skipped:
-        what = f"fewer than {min_positives} failure rows" if metric == "recall" else "no labelled rows"
-        notes.append(f"{skipped} of {len(frame)} windows had {what}: no {metric}, they neither breach nor reset")
+        what = (
+            f"fewer than {min_positives} failure rows" if metric == "recall" else "no labelled rows"
+        )
+        notes.append(
+            f"{skipped} of {len(frame)} windows had {what}: no {metric}, they neither breach nor reset"
+        )
 
     is_base = np.zeros(len(frame), dtype=bool)
     if baseline is not None:
         centre, sigma = float(baseline[0]), float(baseline[1])
         if not (math.isfinite(centre) and math.isfinite(sigma) and sigma > 0):
-            raise ValueError(f"baseline must be (centre, sigma) with a finite centre and sigma > 0, got {baseline!r}")
+            raise ValueError(
+                f"baseline must be (centre, sigma) with a finite centre and sigma > 0, got {baseline!r}"
+            )
         source = f"given: centre {centre:.3f}, σ {sigma:.3f}"
     else:
         idx = np.flatnonzero(valid)[:baseline_windows]
         if len(idx) < baseline_windows:
             out = frame.assign(
-                baseline=False, centre=np.nan, lower_limit=np.nan, statistic=np.nan, limit=np.nan, breach=False
+                baseline=False,
+                centre=np.nan,
+                lower_limit=np.nan,
+                statistic=np.nan,
+                limit=np.nan,
+                breach=False,
             )[list(CHART_COLUMNS)]
             reason = (
                 f"{metric} control chart not judged: the baseline needs {baseline_windows} windows "
                 f"with a {metric}, the data has {int(valid.sum())}"
             )
-            return ControlChartResult(metric, method, out, math.nan, math.nan, "none", False, None, "ok",
-                                      [reason], params, notes)
+            return ControlChartResult(
+                metric,
+                method,
+                out,
+                math.nan,
+                math.nan,
+                "none",
+                False,
+                None,
+                "ok",
+                [reason],
+                params,
+                notes,
+            )
         is_base[idx] = True
         base = values[idx]
         centre, sigma = float(base.mean()), float(base.std(ddof=1))
         source = f"first {baseline_windows} windows with a {metric} (to {frame['time'].iloc[idx[-1]].isoformat()})"
         # Windows that all had the same value give σ = 0, and then every dip would breach:
         # floor σ at the binomial SD of one window's value at the centre.
-        per_window = float(frame["positives" if metric == "recall" else "rows"].to_numpy()[idx].mean())
+        per_window = float(
+            frame["positives" if metric == "recall" else "rows"].to_numpy()[idx].mean()
+        )
         c = min(max(centre, 0.5 / per_window), 1 - 0.5 / per_window)
         floor = math.sqrt(c * (1 - c) / per_window)
         if sigma < floor:
-            notes.append(f"baseline σ {sigma:.4f} floored at the binomial SD {floor:.4f} of a window's {metric}")
+            notes.append(
+                f"baseline σ {sigma:.4f} floored at the binomial SD {floor:.4f} of a window's {metric}"
+            )
             sigma = floor
 
     n = len(frame)
@@ -374,7 +435,11 @@ def control_chart(
             statistic[i] = s
         limit = np.full(n, limit_value)
     chart = frame.assign(
-        baseline=is_base, centre=centre, lower_limit=centre - k * sigma, statistic=statistic, limit=limit,
+        baseline=is_base,
+        centre=centre,
+        lower_limit=centre - k * sigma,
+        statistic=statistic,
+        limit=limit,
         breach=breach,
     )[list(CHART_COLUMNS)]
 
@@ -382,10 +447,21 @@ def control_chart(
     first_breach = pd.Timestamp(chart["time"].iloc[first[0]]) if len(first) else None
     severity, reasons, breached = _verdict(chart, valid, metric, method, k, centre, sigma, cusum_h)
     if first_breach is not None and not breached:
-        reasons.append(f"{len(first)} earlier window(s) breached, the first ending {first_breach.isoformat()}")
+        reasons.append(
+            f"{len(first)} earlier window(s) breached, the first ending {first_breach.isoformat()}"
+        )
     return ControlChartResult(
-        metric=metric, method=method, chart=chart, centre=centre, sigma=sigma, baseline_source=source,
-        breached=breached, first_breach=first_breach, severity=severity, reasons=reasons, params=params,
+        metric=metric,
+        method=method,
+        chart=chart,
+        centre=centre,
+        sigma=sigma,
+        baseline_source=source,
+        breached=breached,
+        first_breach=first_breach,
+        severity=severity,
+        reasons=reasons,
+        params=params,
         notes=notes,
     )
 
@@ -411,7 +487,9 @@ def _verdict(
     where = f"{metric} {value:.3f} in the window ending {end} ({int(row['positives'])} failure rows, {int(row['rows'])} labelled)"
     base = f"centre {centre:.3f}, σ {sigma:.3f}"
     if method == "cusum":
-        text = f"{where}; lower CUSUM {stat:.3f} vs decision interval {lim:.3f} ({cusum_h:g}σ; {base})"
+        text = (
+            f"{where}; lower CUSUM {stat:.3f} vs decision interval {lim:.3f} ({cusum_h:g}σ; {base})"
+        )
         warn = stat > lim / 2
     else:
         name = "value" if method == "shewhart" else "EWMA"

@@ -137,7 +137,9 @@ def build_reference(
                 vals = np.array([psi(ref, c[n].to_numpy(dtype=float)) for c in chunks])
                 normal[n] = float(np.nanmean(vals) + band_sigmas * np.nanstd(vals))
             per_day = [drift_statistics(sketches, c) for c in chunks]
-            normal_ks = _bands(np.array([d["ks"].to_numpy() for d in per_day]), feature_names, band_sigmas)
+            normal_ks = _bands(
+                np.array([d["ks"].to_numpy() for d in per_day]), feature_names, band_sigmas
+            )
             normal_w = _bands(
                 np.array([d["wasserstein"].to_numpy() for d in per_day]), feature_names, band_sigmas
             )
@@ -241,7 +243,11 @@ def _distribution_drift(
     names = list(reference.features)
     nan = float("nan")
     sketched = [n for n in names if n in reference.quantiles]
-    reasons = {n: "reference has no quantile sketch for this feature" for n in names if n not in reference.quantiles}
+    reasons = {
+        n: "reference has no quantile sketch for this feature"
+        for n in names
+        if n not in reference.quantiles
+    }
     ks = dict.fromkeys(names, nan)
     pv = dict.fromkeys(names, nan)
     w = dict.fromkeys(names, nan)
@@ -253,9 +259,13 @@ def _distribution_drift(
         w.update({n: float(v) for n, v in st["wasserstein"].items()})
         reasons.update({n: str(r) for n, r in st["reason"].items() if r})
     return _DistributionDrift(
-        ks=ks, ks_pvalue=pv, wasserstein=w,
+        ks=ks,
+        ks_pvalue=pv,
+        wasserstein=w,
         share_ks=_share_over(ks, thresholds.ks_critical, reference.normal_ks),
-        share_wasserstein=_share_over(w, thresholds.wasserstein_critical, reference.normal_wasserstein),
+        share_wasserstein=_share_over(
+            w, thresholds.wasserstein_critical, reference.normal_wasserstein
+        ),
         reasons=reasons,
     )
 
@@ -280,7 +290,10 @@ def drift_report(
     def over(k: str, v: float, limit: float) -> bool:
         return v >= max(limit, band.get(k, 0.0))
 
-    crit = sorted((k for k, v in valid.items() if over(k, v, thresholds.psi_critical)), key=lambda k: -valid[k])
+    crit = sorted(
+        (k for k, v in valid.items() if over(k, v, thresholds.psi_critical)),
+        key=lambda k: -valid[k],
+    )
     warn = [k for k, v in valid.items() if over(k, v, thresholds.psi_warning)]
     share_crit, share_warn = len(crit) / n, len(warn) / n
     ppsi = psi(reference.prediction, np.asarray(scores, dtype=float))
@@ -294,7 +307,9 @@ def drift_report(
         )
     if severity == "ok" and (share_warn >= thresholds.critical_share or crit):
         severity = "warning"
-        reasons.append(f"{len(warn)}/{n} features with PSI >= {thresholds.psi_warning}; {len(crit)} >= {thresholds.psi_critical}")
+        reasons.append(
+            f"{len(warn)}/{n} features with PSI >= {thresholds.psi_warning}; {len(crit)} >= {thresholds.psi_critical}"
+        )
     # Score drift alone is a warning for a human: with few machines the day's score
     # distribution swings with how many machines happen to be near a failure.
     if not math.isnan(ppsi) and ppsi >= thresholds.prediction_psi_warning:
@@ -302,7 +317,9 @@ def drift_report(
             severity = "warning"
         reasons.append(f"prediction PSI {ppsi:.2f} >= {thresholds.prediction_psi_warning}")
     if severity == "ok":
-        reasons.append(f"max feature PSI {max(valid.values(), default=float('nan')):.3f}; prediction PSI {ppsi:.3f}")
+        reasons.append(
+            f"max feature PSI {max(valid.values(), default=float('nan')):.3f}; prediction PSI {ppsi:.3f}"
+        )
     # Reported alongside, never part of the severity above.
     dist = _distribution_drift(reference, features, thresholds)
     if not reference.quantiles:

@@ -34,12 +34,17 @@ class EvidentlyDriftResult:
     summary: dict[str, Any]
 
 
-def _columns(reference: pd.DataFrame, current: pd.DataFrame, columns: list[str] | None) -> list[str]:
+def _columns(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str] | None
+) -> list[str]:
     if columns is None:
         columns = [
-            c for c in reference.columns
-            if c in current.columns and pd.api.types.is_numeric_dtype(reference[c])
-            and pd.api.types.is_numeric_dtype(current[c]) and not pd.api.types.is_bool_dtype(reference[c])
+            c
+            for c in reference.columns
+            if c in current.columns
+            and pd.api.types.is_numeric_dtype(reference[c])
+            and pd.api.types.is_numeric_dtype(current[c])
+            and not pd.api.types.is_bool_dtype(reference[c])
         ]
     if not columns:
         raise ValueError(
@@ -78,7 +83,9 @@ def drift_summary(snapshot: Any) -> dict[str, Any]:
                 "drifted": None,
             }
     if count is None:
-        raise ValueError("the snapshot has no DriftedColumnsCount: it was not run with DataDriftPreset")
+        raise ValueError(
+            "the snapshot has no DriftedColumnsCount: it was not run with DataDriftPreset"
+        )
     for test in d.get("tests", []):
         match = _COLUMN_TEST.match(str(test.get("name", "")))
         if match and match["column"] in per_column:
@@ -105,7 +112,7 @@ def _with_title(page: str, title: str) -> str:
         return page
     tag = f"<title>{html.escape(title)}</title>"
     head = re.search(r"<head[^>]*>", page)
-    return page[: head.end()] + tag + page[head.end():] if head else tag + page
+    return page[: head.end()] + tag + page[head.end() :] if head else tag + page
 
 
 def _write_atomic(path: Path, text: str) -> None:
@@ -141,7 +148,9 @@ def write_drift_report(
     definition = DataDefinition(numerical_columns=cols)
     ref = Dataset.from_pandas(reference[cols].reset_index(drop=True), data_definition=definition)
     cur = Dataset.from_pandas(current[cols].reset_index(drop=True), data_definition=definition)
-    snapshot = Report([DataDriftPreset(columns=cols)], include_tests=True).run(cur, ref, name=title or None)
+    snapshot = Report([DataDriftPreset(columns=cols)], include_tests=True).run(
+        cur, ref, name=title or None
+    )
     # Snapshot.save_html writes only when given a str path and not atomically: render and write here.
     path = Path(path)
     _write_atomic(path, _with_title(snapshot.get_html_str(as_iframe=False), title))

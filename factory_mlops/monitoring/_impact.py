@@ -77,7 +77,9 @@ class ImpactReport:
     def to_dict(self) -> dict[str, Any]:
         """JSON-able; a NaN lead time (nothing caught) becomes None."""
         d = asdict(self)
-        d["median_lead_time_h"] = None if math.isnan(self.median_lead_time_h) else self.median_lead_time_h
+        d["median_lead_time_h"] = (
+            None if math.isnan(self.median_lead_time_h) else self.median_lead_time_h
+        )
         return d
 
 
@@ -131,7 +133,9 @@ def business_impact(
     if not horizon_hours > 0:
         raise ValueError(f"horizon_hours must be > 0, got {horizon_hours}")
     if not 0 <= min_lead_hours < horizon_hours:
-        raise ValueError(f"min_lead_hours must be in [0, horizon_hours={horizon_hours}), got {min_lead_hours}")
+        raise ValueError(
+            f"min_lead_hours must be in [0, horizon_hours={horizon_hours}), got {min_lead_hours}"
+        )
     raw_alarm = predictions["alarm"].to_numpy()
     if raw_alarm.dtype != bool:
         num = pd.to_numeric(pd.Series(raw_alarm), errors="coerce").to_numpy(dtype=np.float64)
@@ -145,14 +149,21 @@ def business_impact(
     lead_ns = round(min_lead_hours * 3.6e12)
 
     fails = maintenance[maintenance["event"].astype(str) == "failure"]
-    f_ns = _ns(fails["event_time"], "maintenance.event_time") if len(fails) else np.empty(0, np.int64)
+    f_ns = (
+        _ns(fails["event_time"], "maintenance.event_time") if len(fails) else np.empty(0, np.int64)
+    )
     f_machine = fails["machine_id"].astype(str).to_numpy()
-    f_type = (fails["failure_type"].fillna("").astype(str).to_numpy() if "failure_type" in fails.columns
-              else np.full(len(fails), "", dtype=object))
+    f_type = (
+        fails["failure_type"].fillna("").astype(str).to_numpy()
+        if "failure_type" in fails.columns
+        else np.full(len(fails), "", dtype=object)
+    )
     covered = (f_ns > t_ns.min()) & (f_ns <= t_ns.max() + h_ns)
 
     # Per machine: sorted alarm times (catches) and sorted failure times (false alarms).
-    alarm_by_machine = {m: np.sort(t_ns[alarm & (machines == m)]) for m in np.unique(machines[alarm])}
+    alarm_by_machine = {
+        m: np.sort(t_ns[alarm & (machines == m)]) for m in np.unique(machines[alarm])
+    }
     fail_by_machine = {m: np.sort(f_ns[f_machine == m]) for m in np.unique(f_machine)}
     none = np.empty(0, dtype=np.int64)
 
@@ -164,7 +175,9 @@ def business_impact(
         hit = bool(j < len(times) and times[j] < f - lead_ns)
         if hit:
             leads.append((f - times[j]) / 3.6e12)
-        entry = by_type.setdefault(ftype or "unspecified", {"failures": 0, "caught": 0, "missed": 0})
+        entry = by_type.setdefault(
+            ftype or "unspecified", {"failures": 0, "caught": 0, "missed": 0}
+        )
         entry["failures"] += 1
         entry["caught" if hit else "missed"] += 1
 

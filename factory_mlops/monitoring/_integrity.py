@@ -73,17 +73,25 @@ class IntegrityThresholds:
             try:
                 warning, critical = (float(x) for x in pair)
             except (TypeError, ValueError):
-                raise ValueError(f"integrity threshold {name} must be a pair [warning, critical], got {pair!r}") from None
-            if not (math.isfinite(warning) and math.isfinite(critical) and 0 <= warning <= critical):
+                raise ValueError(
+                    f"integrity threshold {name} must be a pair [warning, critical], got {pair!r}"
+                ) from None
+            if not (
+                math.isfinite(warning) and math.isfinite(critical) and 0 <= warning <= critical
+            ):
                 raise ValueError(
                     f"integrity threshold {name}: need 0 <= warning <= critical, got warning={warning!r}, "
                     f"critical={critical!r}"
                 )
             if name in _RATES and critical > 1:
-                raise ValueError(f"integrity threshold {name} is a share: limits must be <= 1, got {pair!r}")
+                raise ValueError(
+                    f"integrity threshold {name} is a share: limits must be <= 1, got {pair!r}"
+                )
             object.__setattr__(self, name, (warning, critical))
         if not (math.isfinite(self.late_after_s) and self.late_after_s > 0):
-            raise ValueError(f"integrity threshold late_after_s must be a positive number of seconds, got {self.late_after_s!r}")
+            raise ValueError(
+                f"integrity threshold late_after_s must be a positive number of seconds, got {self.late_after_s!r}"
+            )
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any] | None) -> IntegrityThresholds:
@@ -102,7 +110,9 @@ class IntegrityThresholds:
         for key, value in data.items():
             if key in _PAIRS and isinstance(value, Mapping):
                 if set(value) != {"warning", "critical"}:
-                    raise ValueError(f"integrity threshold {key}: a mapping needs exactly 'warning' and 'critical', got {sorted(value)}")
+                    raise ValueError(
+                        f"integrity threshold {key}: a mapping needs exactly 'warning' and 'critical', got {sorted(value)}"
+                    )
                 value = (value["warning"], value["critical"])
             if key == "late_after_s":
                 value = float(value)
@@ -194,11 +204,25 @@ class IntegrityReport:
     def table(self) -> pd.DataFrame:
         """One row per sensor with the measures, severity and reasons (for people and metadata)."""
         cols = [
-            "sensor", "severity", "expected", "received", "valid", "null_rate", "out_of_range",
-            "out_of_range_rate", "not_numeric", "late_share", "latency_p95_hours", "max_gap_hours",
-            "max_gap_machine", "missing_share",
+            "sensor",
+            "severity",
+            "expected",
+            "received",
+            "valid",
+            "null_rate",
+            "out_of_range",
+            "out_of_range_rate",
+            "not_numeric",
+            "late_share",
+            "latency_p95_hours",
+            "max_gap_hours",
+            "max_gap_machine",
+            "missing_share",
         ]
-        rows = [{**{c: getattr(s, c) for c in cols}, "reasons": "; ".join(s.reasons)} for s in self.sensors.values()]
+        rows = [
+            {**{c: getattr(s, c) for c in cols}, "reasons": "; ".join(s.reasons)}
+            for s in self.sensors.values()
+        ]
         return pd.DataFrame(rows, columns=[*cols, "reasons"])
 
 
@@ -227,7 +251,9 @@ def _times_ns(values: pd.Series) -> np.ndarray:
     if isinstance(values.dtype, pd.DatetimeTZDtype):
         return values.dt.tz_convert("UTC").dt.as_unit("ns").array.asi8
     if pd.api.types.is_datetime64_dtype(values.dtype):
-        raise ValueError("readings timestamps are naive datetimes; the lake holds UTC (timezone-aware) times")
+        raise ValueError(
+            "readings timestamps are naive datetimes; the lake holds UTC (timezone-aware) times"
+        )
     parsed = pd.to_datetime(values.astype(str), utc=True, format="ISO8601", errors="coerce")
     return parsed.dt.as_unit("ns").array.asi8
 
@@ -239,7 +265,9 @@ def _mentions(quarantined: pd.DataFrame, code: str) -> np.ndarray:
         hit |= (quarantined["reason"].astype(str) == code).to_numpy()
     if "detail" in quarantined.columns:
         pattern = r"(?:^|; )" + re.escape(code) + ":"
-        hit |= quarantined["detail"].astype(str).str.contains(pattern, regex=True).to_numpy(dtype=bool)
+        hit |= (
+            quarantined["detail"].astype(str).str.contains(pattern, regex=True).to_numpy(dtype=bool)
+        )
     return hit
 
 
@@ -269,7 +297,9 @@ def _measure_sensor(
     spans = np.where(reporting, span_end - span_start, 0)
     for mi, intervals in (downtime or {}).items():
         if reporting[mi]:  # logged downtime inside the span is not expected to report
-            spans[mi] -= sum(max(0, min(e, span_end[mi]) - max(b, span_start[mi])) for b, e in intervals)
+            spans[mi] -= sum(
+                max(0, min(e, span_end[mi]) - max(b, span_start[mi])) for b, e in intervals
+            )
     expected = int(((spans // cadence_ns) + 1)[reporting].sum())
     expected_full_day = int(len(machine_ids) * (86_400 // sensor.cadence_s))
     unknown: dict[str, str] = {}
@@ -283,7 +313,9 @@ def _measure_sensor(
         unknown["null_rate"] = "no accepted readings on the day"
 
     oor = int(_mentions(quarantined, VALUE_OUT_OF_RANGE + name).sum()) if len(quarantined) else 0
-    not_numeric = int(_mentions(quarantined, VALUE_NOT_NUMERIC + name).sum()) if len(quarantined) else 0
+    not_numeric = (
+        int(_mentions(quarantined, VALUE_NOT_NUMERIC + name).sum()) if len(quarantined) else 0
+    )
     oor_rate = oor / received if received else math.nan
     if not received:
         unknown["out_of_range_rate"] = "no readings received on the day"
@@ -317,7 +349,9 @@ def _measure_sensor(
             for mi, intervals in downtime.items():
                 sel = np.flatnonzero(same & (m == mi))
                 for b, e in intervals:
-                    diffs[sel] -= np.clip(np.minimum(t[sel], e) - np.maximum(t_prev[sel], b), 0, None)
+                    diffs[sel] -= np.clip(
+                        np.minimum(t[sel], e) - np.maximum(t_prev[sel], b), 0, None
+                    )
         per_machine = np.zeros(len(machine_ids), dtype=np.int64)
         np.maximum.at(per_machine, m, diffs)
         gap_hours = {machine_ids[i]: float(per_machine[i] / _NS_PER_H) for i in rep}
@@ -344,24 +378,52 @@ def _measure_sensor(
             shown = _pct(limit) if measure in _RATES else f"{limit:g} h"
             reasons.append(f"{name}: {text} above the {sev} limit {shown}")
 
-    judge("null_rate", null_rate, f"null rate {_pct(null_rate)} ({nulls} of {n_acc} accepted rows empty)")
-    judge("out_of_range_rate", oor_rate,
-          f"out-of-range rate {_pct(oor_rate)} ({oor} of {received} readings outside "
-          f"[{sensor.min:g}, {sensor.max:g}] {sensor.unit}, quarantined)")
-    judge("late_share", late_share,
-          f"late share {_pct(late_share)} (readings arriving more than {thresholds.late_after_s:g} s after their "
-          f"timestamp; p95 latency {latency_p95:.2f} h)")
+    judge(
+        "null_rate",
+        null_rate,
+        f"null rate {_pct(null_rate)} ({nulls} of {n_acc} accepted rows empty)",
+    )
+    judge(
+        "out_of_range_rate",
+        oor_rate,
+        f"out-of-range rate {_pct(oor_rate)} ({oor} of {received} readings outside "
+        f"[{sensor.min:g}, {sensor.max:g}] {sensor.unit}, quarantined)",
+    )
+    judge(
+        "late_share",
+        late_share,
+        f"late share {_pct(late_share)} (readings arriving more than {thresholds.late_after_s:g} s after their "
+        f"timestamp; p95 latency {latency_p95:.2f} h)",
+    )
     judge("max_gap_hours", max_gap, f"largest gap {max_gap:.2f} h on {max_gap_machine}")
-    judge("missing_share", missing_share,
-          f"missing share {_pct(missing_share)} ({max(0, expected - received)} of {expected} expected readings "
-          f"at {sensor.cadence_s} s never arrived)")
+    judge(
+        "missing_share",
+        missing_share,
+        f"missing share {_pct(missing_share)} ({max(0, expected - received)} of {expected} expected readings "
+        f"at {sensor.cadence_s} s never arrived)",
+    )
     return SensorIntegrity(
-        sensor=name, unit=sensor.unit, cadence_s=sensor.cadence_s, expected=expected,
-        expected_full_day=expected_full_day, received=received, valid=valid, nulls=nulls,
-        null_rate=null_rate, out_of_range=oor, out_of_range_rate=oor_rate, not_numeric=not_numeric,
-        late_share=late_share, latency_p95_hours=latency_p95, max_gap_hours=max_gap,
-        max_gap_machine=max_gap_machine, gap_hours=gap_hours, missing_share=missing_share,
-        severity=_worst(severities), reasons=reasons, unknown=unknown,
+        sensor=name,
+        unit=sensor.unit,
+        cadence_s=sensor.cadence_s,
+        expected=expected,
+        expected_full_day=expected_full_day,
+        received=received,
+        valid=valid,
+        nulls=nulls,
+        null_rate=null_rate,
+        out_of_range=oor,
+        out_of_range_rate=oor_rate,
+        not_numeric=not_numeric,
+        late_share=late_share,
+        latency_p95_hours=latency_p95,
+        max_gap_hours=max_gap,
+        max_gap_machine=max_gap_machine,
+        gap_hours=gap_hours,
+        missing_share=missing_share,
+        severity=_worst(severities),
+        reasons=reasons,
+        unknown=unknown,
     )
 
 
@@ -406,7 +468,12 @@ def integrity_report(
     notes: list[str] = []
 
     if accepted.shape[1] == 0:
-        accepted = pd.DataFrame({"timestamp": pd.Series(dtype="datetime64[ns, UTC]"), "machine_id": pd.Series(dtype=object)})
+        accepted = pd.DataFrame(
+            {
+                "timestamp": pd.Series(dtype="datetime64[ns, UTC]"),
+                "machine_id": pd.Series(dtype=object),
+            }
+        )
     missing = [c for c in ("timestamp", "machine_id") if c not in accepted.columns]
     if len(accepted) and [c for c in config.sensor_names if c not in accepted.columns]:
         missing += [c for c in config.sensor_names if c not in accepted.columns]
@@ -419,7 +486,9 @@ def integrity_report(
     a_machine = accepted["machine_id"].astype(str).map(index).to_numpy(dtype=np.float64)
     keep = (a_ts >= lo) & (a_ts < hi) & ~np.isnan(a_machine)
     if (~keep).any():
-        notes.append(f"{int((~keep).sum())} accepted rows outside {day.isoformat()} or of unknown machines were left out")
+        notes.append(
+            f"{int((~keep).sum())} accepted rows outside {day.isoformat()} or of unknown machines were left out"
+        )
     acc = accepted.loc[keep]
     acc_ts, acc_machine = a_ts[keep], a_machine[keep].astype(np.int64)
 
@@ -431,10 +500,16 @@ def integrity_report(
         arrival_note = "the readings have no arrival_time column: lateness cannot be measured"
 
     if len(quarantined):
-        q_ts = _times_ns(quarantined["timestamp"]) if "timestamp" in quarantined.columns else np.full(
-            len(quarantined), np.iinfo(np.int64).min, dtype=np.int64)
-        q_m = (quarantined["machine_id"].astype(str).map(index).to_numpy(dtype=np.float64)
-               if "machine_id" in quarantined.columns else np.full(len(quarantined), np.nan))
+        q_ts = (
+            _times_ns(quarantined["timestamp"])
+            if "timestamp" in quarantined.columns
+            else np.full(len(quarantined), np.iinfo(np.int64).min, dtype=np.int64)
+        )
+        q_m = (
+            quarantined["machine_id"].astype(str).map(index).to_numpy(dtype=np.float64)
+            if "machine_id" in quarantined.columns
+            else np.full(len(quarantined), np.nan)
+        )
         q_keep = (q_ts >= lo) & (q_ts < hi) & ~np.isnan(q_m)
     else:
         q_ts, q_m, q_keep = np.array([], dtype=np.int64), np.array([]), np.array([], dtype=bool)
@@ -462,40 +537,77 @@ def integrity_report(
     notes.append(
         "expected readings count only between each machine's first and last reading of the day "
         "(accepted or quarantined): a machine that is down may be silent"
-        + (f"; {len(silent)} machine(s) sent nothing and are not expected: {', '.join(silent)}" if silent else "")
+        + (
+            f"; {len(silent)} machine(s) sent nothing and are not expected: {', '.join(silent)}"
+            if silent
+            else ""
+        )
     )
 
     down: dict[int, list[tuple[int, int]]] = {}
     if downtime is not None and len(downtime):
-        for mid, b, e in zip(downtime["machine_id"].astype(str), _times_ns(downtime["start"]),
-                             _times_ns(downtime["end"]), strict=True):
+        for mid, b, e in zip(
+            downtime["machine_id"].astype(str),
+            _times_ns(downtime["start"]),
+            _times_ns(downtime["end"]),
+            strict=True,
+        ):
             if mid in index and e > lo and b < hi:
                 down.setdefault(index[mid], []).append((int(b), int(e)))
         if down:
-            notes.append(f"logged downtime of {len(down)} machine(s) is not counted as gaps or missing readings")
+            notes.append(
+                f"logged downtime of {len(down)} machine(s) is not counted as gaps or missing readings"
+            )
 
     sensors: dict[str, SensorIntegrity] = {}
     for sensor in config.sensors:
-        values = acc[sensor.name].to_numpy(dtype=np.float64) if len(acc) else np.array([], dtype=np.float64)
+        values = (
+            acc[sensor.name].to_numpy(dtype=np.float64)
+            if len(acc)
+            else np.array([], dtype=np.float64)
+        )
         sensors[sensor.name] = _measure_sensor(
-            sensor, acc_machine=acc_machine, acc_ts=acc_ts, acc_values=values, arrival_ns=arrival_ns,
-            arrival_note=arrival_note, span_start=span_start, span_end=span_end, reporting=reporting,
-            machine_ids=machine_ids, received=received, quarantined=quar,
-            thresholds=thresholds, downtime=down,
+            sensor,
+            acc_machine=acc_machine,
+            acc_ts=acc_ts,
+            acc_values=values,
+            arrival_ns=arrival_ns,
+            arrival_note=arrival_note,
+            span_start=span_start,
+            span_end=span_end,
+            reporting=reporting,
+            machine_ids=machine_ids,
+            received=received,
+            quarantined=quar,
+            thresholds=thresholds,
+            downtime=down,
         )
 
     reasons = [r for s in sensors.values() for r in s.reasons]
     severity = _worst([s.severity for s in sensors.values()])
     if not len(acc):
         severity = "critical"
-        what = (f"all {len(quar)} rows that arrived were quarantined" if len(quar)
-                else "no machine sent a reading")
+        what = (
+            f"all {len(quar)} rows that arrived were quarantined"
+            if len(quar)
+            else "no machine sent a reading"
+        )
         reasons.insert(0, f"no accepted readings for {day.isoformat()}: {what}")
     if severity == "ok":
-        reasons.append(f"all {len(sensors)} sensors within the integrity limits on {day.isoformat()}")
+        reasons.append(
+            f"all {len(sensors)} sensors within the integrity limits on {day.isoformat()}"
+        )
     return IntegrityReport(
-        plant_id=config.plant_id, day=day, severity=severity, reasons=reasons, sensors=sensors,
-        rows_accepted=len(acc), rows_quarantined=len(quar), quarantined_unattributed=unattributed,
-        machines_reporting=[machine_ids[i] for i in np.flatnonzero(reporting)], machines_silent=silent,
-        thresholds=thresholds, notes=notes,
+        plant_id=config.plant_id,
+        day=day,
+        severity=severity,
+        reasons=reasons,
+        sensors=sensors,
+        rows_accepted=len(acc),
+        rows_quarantined=len(quar),
+        quarantined_unattributed=unattributed,
+        machines_reporting=[machine_ids[i] for i in np.flatnonzero(reporting)],
+        machines_silent=silent,
+        thresholds=thresholds,
+        notes=notes,
     )

@@ -41,7 +41,9 @@ def _utc_ns(values: pd.Series, what: str) -> pd.Series:
 def _utc_instant(value: pd.Timestamp | str, what: str) -> pd.Timestamp:
     ts = pd.Timestamp(value)
     if ts.tzinfo is None:
-        raise ValueError(f"{what} {ts} has no time zone; pass a UTC instant, e.g. pd.Timestamp('...', tz='UTC')")
+        raise ValueError(
+            f"{what} {ts} has no time zone; pass a UTC instant, e.g. pd.Timestamp('...', tz='UTC')"
+        )
     return ts.tz_convert("UTC").as_unit("ns")
 
 
@@ -114,15 +116,19 @@ def label_outcomes(
         raise ValueError(f"label_latency_hours must be >= 0, got {label_latency_hours!r}")
     missing = [c for c in PREDICTION_COLUMNS if c not in predictions.columns]
     if missing:
-        raise ValueError(f"predictions lack columns {missing}; a prediction frame needs {list(PREDICTION_COLUMNS)}")
+        raise ValueError(
+            f"predictions lack columns {missing}; a prediction frame needs {list(PREDICTION_COLUMNS)}"
+        )
     known_at = _utc_instant(known_at, "known_at")
     horizon = pd.Timedelta(hours=float(horizon_hours))
     complete_until = known_at - pd.Timedelta(hours=float(label_latency_hours))
 
-    rows = pd.DataFrame({
-        "machine_id": predictions["machine_id"].astype(str).to_numpy(),
-        "timestamp": _utc_ns(predictions["timestamp"], "predictions timestamp").array,
-    })
+    rows = pd.DataFrame(
+        {
+            "machine_id": predictions["machine_id"].astype(str).to_numpy(),
+            "timestamp": _utc_ns(predictions["timestamp"], "predictions timestamp").array,
+        }
+    )
     if rows["timestamp"].isna().any():
         raise ValueError(
             f"{int(rows['timestamp'].isna().sum())} predictions have no timestamp (NaT); drop them first"

@@ -158,7 +158,9 @@ def rolling_drift(
                 f"baseline must be the days *before* the batch; drop the batch's rows from the history"
             )
 
-    binned = {n: fit_reference(history[n].to_numpy(dtype=float), thresholds.bins) for n in feature_names}
+    binned = {
+        n: fit_reference(history[n].to_numpy(dtype=float), thresholds.bins) for n in feature_names
+    }
     ordered, groups = time_ordered(history)
     sketches = fit_sketches(ordered, feature_names, n_quantiles, groups=groups)
     cur_ordered, cur_groups = time_ordered(current)
@@ -206,7 +208,9 @@ def rolling_drift(
     elif n_psi:
         reasons.append(f"max feature PSI {np.nanmax(psi_v):.3f} {where}")
     else:
-        reasons.append("no feature has a defined PSI: every value of the batch or history is missing")
+        reasons.append(
+            "no feature has a defined PSI: every value of the batch or history is missing"
+        )
     if not banded:
         reasons.append(
             f"no normal band: the history spans fewer than {MIN_BAND_DAYS} days with 2+ rows, so "

@@ -141,7 +141,9 @@ class QuantileSketch:
             )
         qs = tuple(float(q) for q in d["quantiles"])
         if any(b < a for a, b in pairwise(qs)):
-            raise ValueError("quantile sketch has decreasing quantiles: the stored reference is corrupt")
+            raise ValueError(
+                "quantile sketch has decreasing quantiles: the stored reference is corrupt"
+            )
         count = int(d["count"])
         return cls(
             quantiles=qs,
@@ -181,7 +183,9 @@ def _groups_array(groups: Iterable[Any] | None, rows: int) -> np.ndarray | None:
         return None
     g = np.asarray(pd.Series(groups).to_numpy())
     if len(g) != rows:
-        raise ValueError(f"groups has {len(g)} entries for a batch of {rows} rows; give one per row")
+        raise ValueError(
+            f"groups has {len(g)} entries for a batch of {rows} rows; give one per row"
+        )
     return g
 
 
@@ -264,13 +268,19 @@ def fit_sketches(
     effective sample sizes (see `effective_sample_size`); without them the rows are one series.
     """
     if n_quantiles < 3:
-        raise ValueError(f"n_quantiles={n_quantiles}: a sketch needs at least 3 quantiles (min, median, max)")
+        raise ValueError(
+            f"n_quantiles={n_quantiles}: a sketch needs at least 3 quantiles (min, median, max)"
+        )
     x = _matrix(frame, columns)
     rows = x.shape[0]
     x = np.where(np.isfinite(x), x, np.nan)
     m = np.isfinite(x).sum(axis=0)
     s = np.sort(x, axis=0)  # NaN last
-    q = _sorted_quantiles(s, m, sketch_probs(n_quantiles)) if rows else np.empty((n_quantiles, len(columns)))
+    q = (
+        _sorted_quantiles(s, m, sketch_probs(n_quantiles))
+        if rows
+        else np.empty((n_quantiles, len(columns)))
+    )
     z = np.where(np.isfinite(x), x, 0.0)
     with np.errstate(divide="ignore", invalid="ignore"):
         mean = z.sum(axis=0) / m
@@ -294,7 +304,9 @@ def fit_sketch(
     values: np.ndarray, n_quantiles: int = DEFAULT_QUANTILES, *, groups: Iterable[Any] | None = None
 ) -> QuantileSketch:
     """`QuantileSketch` of one variable (see `fit_sketches`)."""
-    return fit_sketches(np.asarray(values, dtype=float).reshape(-1, 1), ["_"], n_quantiles, groups=groups)["_"]
+    return fit_sketches(
+        np.asarray(values, dtype=float).reshape(-1, 1), ["_"], n_quantiles, groups=groups
+    )["_"]
 
 
 # ------------------------------------------------------------------------------------------------
@@ -328,7 +340,9 @@ def _distances(knots: np.ndarray, values: np.ndarray, probs: np.ndarray) -> _Dis
     is_knot = order < k_count
     knots_le = np.cumsum(is_knot, axis=1)  # knots at or before each merged point
     with np.errstate(divide="ignore", invalid="ignore"):
-        ecdf = np.cumsum(~is_knot, axis=1) / m[:, None]  # share of values at or before (NaN sort last)
+        ecdf = (
+            np.cumsum(~is_knot, axis=1) / m[:, None]
+        )  # share of values at or before (NaN sort last)
     t0, t1 = t[:, :-1], t[:, 1:]
     delta = t1 - t0
     valid = np.isfinite(delta) & (delta > 0)
@@ -369,7 +383,9 @@ def _scale(sk: QuantileSketch) -> tuple[float, str]:
     robust = sk.iqr / 1.349
     if math.isfinite(robust) and robust > tol:
         return robust, ""
-    return float("nan"), "reference is constant (std and IQR are 0): normalised Wasserstein undefined"
+    return float(
+        "nan"
+    ), "reference is constant (std and IQR are 0): normalised Wasserstein undefined"
 
 
 def drift_statistics(
@@ -434,7 +450,9 @@ def drift_statistics(
         sq = np.sqrt(en)
         # Stephens' small-sample correction of the asymptotic Kolmogorov distribution
         lam = (sq + 0.12 + 0.11 / sq) * ks
-    pvalue = np.where(np.isfinite(lam), _kolmogorov_sf(np.where(np.isfinite(lam), lam, 0.0)), np.nan)
+    pvalue = np.where(
+        np.isfinite(lam), _kolmogorov_sf(np.where(np.isfinite(lam), lam, 0.0)), np.nan
+    )
     out = pd.DataFrame(
         {
             "ks": ks,
@@ -472,18 +490,26 @@ def wasserstein_frame(
     sketches: Mapping[str, QuantileSketch], current: pd.DataFrame | np.ndarray
 ) -> pd.DataFrame:
     """Normalised and raw Wasserstein-1 of every sketched feature (`wasserstein`, `wasserstein_raw`, `scale`, `reason`)."""
-    return drift_statistics(sketches, current)[["wasserstein", "wasserstein_raw", "scale", "n_current", "reason"]]
+    return drift_statistics(sketches, current)[
+        ["wasserstein", "wasserstein_raw", "scale", "n_current", "reason"]
+    ]
 
 
 def ks_statistic(sketch: QuantileSketch, values: np.ndarray) -> float:
     """KS D of one variable's `values` against its sketch; NaN when either side has no finite value."""
-    return float(drift_statistics({"_": sketch}, np.asarray(values, dtype=float).reshape(-1, 1))["ks"].iloc[0])
+    return float(
+        drift_statistics({"_": sketch}, np.asarray(values, dtype=float).reshape(-1, 1))["ks"].iloc[
+            0
+        ]
+    )
 
 
 def wasserstein_normed(sketch: QuantileSketch, values: np.ndarray) -> float:
     """Normalised Wasserstein-1 of one variable's `values` against its sketch (NaN when undefined)."""
     return float(
-        drift_statistics({"_": sketch}, np.asarray(values, dtype=float).reshape(-1, 1))["wasserstein"].iloc[0]
+        drift_statistics({"_": sketch}, np.asarray(values, dtype=float).reshape(-1, 1))[
+            "wasserstein"
+        ].iloc[0]
     )
 
 
@@ -499,7 +525,9 @@ def _count_le(edges: np.ndarray, values: np.ndarray) -> np.ndarray:
     return (values[:, :, None] >= edges.T[None, :, :]).sum(axis=2)
 
 
-def psi_matrix(references: Mapping[str, BinnedReference], current: pd.DataFrame | np.ndarray) -> np.ndarray:
+def psi_matrix(
+    references: Mapping[str, BinnedReference], current: pd.DataFrame | np.ndarray
+) -> np.ndarray:
     """PSI of every column against its binned reference, as `psi_frame` computes it, vectorised.
 
     Returns an array in the order of `references`; NaN for every feature when the batch is empty.

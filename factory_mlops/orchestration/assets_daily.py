@@ -1,6 +1,5 @@
 """Daily-partitioned assets of one plant: raw readings -> validated -> features -> predictions -> drift."""
 
-
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,25 +17,51 @@ def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
     return [dt.date.fromisoformat(k) for k in context.partition_keys]
 
 
-def build_daily_assets(config: PlantConfig, partitions: dg.PartitionsDefinition) -> Sequence[dg.AssetsDefinition]:
+def build_daily_assets(
+    config: PlantConfig, partitions: dg.PartitionsDefinition
+) -> Sequence[dg.AssetsDefinition]:
     p = config.plant_id
-    common = {"partitions_def": partitions, "group_name": p, "tags": {"plant": p},
-              "backfill_policy": dg.BackfillPolicy.single_run()}
-
-    @dg.asset(key=[p, "maintenance_log"], kinds={"csv", "parquet"}, **common,
-              description="Maintenance entries (failures, repairs) reported that day: late ground truth.")
-    def maintenance_log(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
-        home = factory_home.factory_home()
-        counts = {d.isoformat(): len(pipeline.ingest_maintenance(config, home, d)) for d in _days(context)}
-        return dg.MaterializeResult(metadata={"entries": sum(counts.values()), "entries_by_day": counts})
+    common = {
+        "partitions_def": partitions,
+        "group_name": p,
+        "tags": {"plant": p},
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+    }
 
     @dg.asset(
-        key=[p, "validated_readings"], kinds={"pandera", "parquet"}, **common,
-        description="Historian readings that passed the data contract; rejected rows go to quarantine.",
-        check_specs=[dg.AssetCheckSpec("data_contract", asset=[p, "validated_readings"], blocking=True,
-                                       description="Every landing file covering the day passed the data contract (blocking)")],
+        key=[p, "maintenance_log"],
+        kinds={"csv", "parquet"},
+        **common,
+        description="Maintenance entries (failures, repairs) reported that day: late ground truth.",
     )
-    def validated_readings(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
+    def maintenance_log(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
+        home = factory_home.factory_home()
+        counts = {
+            d.isoformat(): len(pipeline.ingest_maintenance(config, home, d)) for d in _days(context)
+        }
+        return dg.MaterializeResult(
+            metadata={"entries": sum(counts.values()), "entries_by_day": counts}
+        )
+
+    @dg.asset(
+        key=[p, "validated_readings"],
+        kinds={"pandera", "parquet"},
+        **common,
+        description="Historian readings that passed the data contract; rejected rows go to quarantine.",
+        check_specs=[
+            dg.AssetCheckSpec(
+                "data_contract",
+                asset=[p, "validated_readings"],
+                blocking=True,
+                description="Every landing file covering the day passed the data contract (blocking)",
+            )
+        ],
+    )
+    def validated_readings(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
         home = factory_home.factory_home()
         days = _days(context)
         landing_file = context.run.tags.get(T.LANDING_FILE)
@@ -55,89 +80,190 @@ def build_daily_assets(config: PlantConfig, partitions: dg.PartitionsDefinition)
         for r in reports:
             for k, v in r.reasons.items():
                 reasons[k] = reasons.get(k, 0) + v
-        failed = [f"`{Path(r.path).name}`: {f.rule} — {f.message}" for r in reports for f in r.failures if f.severity == "error"]
-        failed += [f"{d}: no readings from any landing file" for d, s in status.items() if not s["sources"]]
-        failed += [f"{d}: blocked by earlier file(s) " + ", ".join(x["key"] for x in s["sources"] if not x["passed"])
-                   for d, s in status.items() if s["sources"] and not s["passed"] and not reports]
-        warnings = [f"`{Path(r.path).name}`: {f.rule} — {f.message}" for r in reports for f in r.failures if f.severity == "warning"]
+        failed = [
+            f"`{Path(r.path).name}`: {f.rule} — {f.message}"
+            for r in reports
+            for f in r.failures
+            if f.severity == "error"
+        ]
+        failed += [
+            f"{d}: no readings from any landing file" for d, s in status.items() if not s["sources"]
+        ]
+        failed += [
+            f"{d}: blocked by earlier file(s) "
+            + ", ".join(x["key"] for x in s["sources"] if not x["passed"])
+            for d, s in status.items()
+            if s["sources"] and not s["passed"] and not reports
+        ]
+        warnings = [
+            f"`{Path(r.path).name}`: {f.rule} — {f.message}"
+            for r in reports
+            for f in r.failures
+            if f.severity == "warning"
+        ]
         blocked = sorted(d.isoformat() for d, s in status.items() if not s["passed"])
         check = dg.AssetCheckResult(
-            check_name="data_contract", passed=not blocked,
+            check_name="data_contract",
+            passed=not blocked,
             severity=dg.AssetCheckSeverity.ERROR if blocked else dg.AssetCheckSeverity.WARN,
-            metadata={"errors": dg.MetadataValue.md("\n".join(f"- {x}" for x in failed) or "none"),
-                      "warnings": dg.MetadataValue.md("\n".join(f"- {x}" for x in warnings) or "none"),
-                      "blocked_days": ", ".join(blocked) or "none", "rows_quarantined": qua},
+            metadata={
+                "errors": dg.MetadataValue.md("\n".join(f"- {x}" for x in failed) or "none"),
+                "warnings": dg.MetadataValue.md("\n".join(f"- {x}" for x in warnings) or "none"),
+                "blocked_days": ", ".join(blocked) or "none",
+                "rows_quarantined": qua,
+            },
         )
         return dg.MaterializeResult(
-            metadata={"rows_received": rec, "rows_accepted": acc, "rows_quarantined": qua,
-                      "dagster/row_count": acc, "reasons": reasons,
-                      "status": ",".join(sorted({r.status for r in reports})) or "no new file",
-                      "files_ingested": len(reports), "contract_version": config.contract_version(),
-                      "source_files": dg.MetadataValue.md(
-                          "\n".join(f"- `{r.path}` sha256 `{r.sha256[:16]}` {r.status}: {r.rows_received} received, "
-                                    f"{r.rows_accepted} accepted, {r.rows_quarantined} quarantined" for r in reports)
-                          or "no new or changed file for these days")},
+            metadata={
+                "rows_received": rec,
+                "rows_accepted": acc,
+                "rows_quarantined": qua,
+                "dagster/row_count": acc,
+                "reasons": reasons,
+                "status": ",".join(sorted({r.status for r in reports})) or "no new file",
+                "files_ingested": len(reports),
+                "contract_version": config.contract_version(),
+                "source_files": dg.MetadataValue.md(
+                    "\n".join(
+                        f"- `{r.path}` sha256 `{r.sha256[:16]}` {r.status}: {r.rows_received} received, "
+                        f"{r.rows_accepted} accepted, {r.rows_quarantined} quarantined"
+                        for r in reports
+                    )
+                    or "no new or changed file for these days"
+                ),
+            },
             check_results=[check],
         )
 
-    @dg.asset(key=[p, "sensor_features"], deps=[validated_readings], kinds={"pandas", "parquet"}, **common,
-              description="Windowed per-machine features (the same code the edge runtime runs).")
-    def sensor_features(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
+    @dg.asset(
+        key=[p, "sensor_features"],
+        deps=[validated_readings],
+        kinds={"pandas", "parquet"},
+        **common,
+        description="Windowed per-machine features (the same code the edge runtime runs).",
+    )
+    def sensor_features(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
         home = factory_home.factory_home()
-        rows = {d.isoformat(): len(pipeline.build_features(config, home, d)) for d in _days(context)}
-        return dg.MaterializeResult(metadata={"dagster/row_count": sum(rows.values()), "rows_by_day": rows})
+        rows = {
+            d.isoformat(): len(pipeline.build_features(config, home, d)) for d in _days(context)
+        }
+        return dg.MaterializeResult(
+            metadata={"dagster/row_count": sum(rows.values()), "rows_by_day": rows}
+        )
 
-    @dg.asset(key=[p, "prediction_log"], deps=[sensor_features], kinds={"onnx", "sqlite"}, **common,
-              description="Every edge node scores its machines with its installed bundle and logs each prediction.")
-    def prediction_log(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
+    @dg.asset(
+        key=[p, "prediction_log"],
+        deps=[sensor_features],
+        kinds={"onnx", "sqlite"},
+        **common,
+        description="Every edge node scores its machines with its installed bundle and logs each prediction.",
+    )
+    def prediction_log(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
         home = factory_home.factory_home()
         outs = [pipeline.score_day(config, home, d) for d in _days(context)]
-        return dg.MaterializeResult(metadata={
-            "dagster/row_count": sum(o.rows for o in outs), "alarms": sum(o.alarms for o in outs),
-            "per_node": {o.day.isoformat(): o.per_node for o in outs}})
+        return dg.MaterializeResult(
+            metadata={
+                "dagster/row_count": sum(o.rows for o in outs),
+                "alarms": sum(o.alarms for o in outs),
+                "per_node": {o.day.isoformat(): o.per_node for o in outs},
+            }
+        )
 
-    @dg.asset(key=[p, "drift_report"], deps=[sensor_features, prediction_log], kinds={"python"}, **common,
-              description="PSI of the day's features and scores against the deployed model's training reference.")
-    def drift_report(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
+    @dg.asset(
+        key=[p, "drift_report"],
+        deps=[sensor_features, prediction_log],
+        kinds={"python"},
+        **common,
+        description="PSI of the day's features and scores against the deployed model's training reference.",
+    )
+    def drift_report(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
         home = factory_home.factory_home()
         days = _days(context)
         if len(days) != 1:
-            raise dg.Failure(f"drift_report is computed one day at a time; got a range of {len(days)} days")
+            raise dg.Failure(
+                f"drift_report is computed one day at a time; got a range of {len(days)} days"
+            )
         report, payload = pipeline.drift_for_day(config, home, days[0])
-        top = sorted(report.feature_psi.items(), key=lambda kv: -(kv[1] if kv[1] == kv[1] else -1))[:10]
-        return dg.MaterializeResult(metadata={
-            "severity": report.severity, "share_drifted": float(report.share_drifted),
-            "max_psi": float(report.max_psi), "prediction_psi": float(report.prediction_psi),
-            "drifted_features": ", ".join(report.drifted_features[:20]),
-            "drifted_sensors": ", ".join(report.drifted_sensors), "reasons": "; ".join(report.reasons),
-            "model_version": int(payload["model_version"]), "day": days[0].isoformat(),
-            "top_psi": dg.MetadataValue.md("| feature | PSI |\n|---|---|\n" + "\n".join(f"| {k} | {v:.3f} |" for k, v in top)),
-            **{k: float(payload[k]) for k in ("share_drifted_ks", "share_drifted_wasserstein")
-               if isinstance(payload.get(k), int | float)},
-            "rolling_severity": str((payload.get("rolling") or {}).get("severity", "ok")),
-            **({"rolling_share_drifted": float(payload["rolling"]["share_drifted"])}
-               if isinstance((payload.get("rolling") or {}).get("share_drifted"), int | float) else {}),
-            "actions": ", ".join(payload.get("actions") or []) or "none",
-            **({"evidently_report": dg.MetadataValue.url(Path(payload["evidently_html"]).resolve().as_uri()),
-                "evidently_report_path": dg.MetadataValue.path(payload["evidently_html"])}
-               if payload.get("evidently_html") else {}),
-        })
+        top = sorted(report.feature_psi.items(), key=lambda kv: -(kv[1] if kv[1] == kv[1] else -1))[
+            :10
+        ]
+        return dg.MaterializeResult(
+            metadata={
+                "severity": report.severity,
+                "share_drifted": float(report.share_drifted),
+                "max_psi": float(report.max_psi),
+                "prediction_psi": float(report.prediction_psi),
+                "drifted_features": ", ".join(report.drifted_features[:20]),
+                "drifted_sensors": ", ".join(report.drifted_sensors),
+                "reasons": "; ".join(report.reasons),
+                "model_version": int(payload["model_version"]),
+                "day": days[0].isoformat(),
+                "top_psi": dg.MetadataValue.md(
+                    "| feature | PSI |\n|---|---|\n"
+                    + "\n".join(f"| {k} | {v:.3f} |" for k, v in top)
+                ),
+                **{
+                    k: float(payload[k])
+                    for k in ("share_drifted_ks", "share_drifted_wasserstein")
+                    if isinstance(payload.get(k), int | float)
+                },
+                "rolling_severity": str((payload.get("rolling") or {}).get("severity", "ok")),
+                **(
+                    {"rolling_share_drifted": float(payload["rolling"]["share_drifted"])}
+                    if isinstance((payload.get("rolling") or {}).get("share_drifted"), int | float)
+                    else {}
+                ),
+                "actions": ", ".join(payload.get("actions") or []) or "none",
+                **(
+                    {
+                        "evidently_report": dg.MetadataValue.url(
+                            Path(payload["evidently_html"]).resolve().as_uri()
+                        ),
+                        "evidently_report_path": dg.MetadataValue.path(payload["evidently_html"]),
+                    }
+                    if payload.get("evidently_html")
+                    else {}
+                ),
+            }
+        )
 
-    @dg.asset_check(asset=drift_report, name="drift_severity", partitions_def=partitions,
-                    description="WARN when the day's drift report is warning or critical.")
-    def drift_severity(context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        asset=drift_report,
+        name="drift_severity",
+        partitions_def=partitions,
+        description="WARN when the day's drift report is warning or critical.",
+    )
+    def drift_severity(
+        context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.AssetCheckResult:
         from factory_mlops.ingest import Lake
 
         day = dt.date.fromisoformat(context.partition_key)
         payload = Lake(factory_home.factory_home(), p).read_json(pipeline.DRIFT_REPORTS, day)
         if payload is None:
             raise dg.Failure(f"no drift report stored for {p} {day}")
-        return dg.AssetCheckResult(passed=payload["severity"] == "ok", severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"severity": payload["severity"], "share_drifted": payload["share_drifted"]})
+        return dg.AssetCheckResult(
+            passed=payload["severity"] == "ok",
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"severity": payload["severity"], "share_drifted": payload["share_drifted"]},
+        )
 
-    @dg.asset(key=[p, "rollout"], deps=[prediction_log], kinds={"python"}, **common,
-              description="Staged rollout: after the canaries' shadow scoring, switch the fleet or roll back automatically.")
-    def rollout(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
+    @dg.asset(
+        key=[p, "rollout"],
+        deps=[prediction_log],
+        kinds={"python"},
+        **common,
+        description="Staged rollout: after the canaries' shadow scoring, switch the fleet or roll back automatically.",
+    )
+    def rollout(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
         home = factory_home.factory_home()
         state = pipeline.read_rollout(home, p)
         if state is not None and state.stage == "shadow":
@@ -147,34 +273,76 @@ def build_daily_assets(config: PlantConfig, partitions: dg.PartitionsDefinition)
         if state is None:
             return dg.MaterializeResult(metadata={"stage": "none"})
         last = state.observed[-1] if state.observed else {}
-        return dg.MaterializeResult(metadata={
-            "stage": state.stage, "version": state.version, "from_version": state.from_version or 0,
-            "canary_nodes": ", ".join(state.canary_nodes) or "—", "days_observed": state.days_observed,
-            "shadow_days": float(state.shadow_days), "decision": state.decision or "shadow running",
-            "disagreement_rate": float(last.get("disagreement_rate") or 0.0),
-            "shadow_alarm_rate": float(last.get("shadow_alarm_rate") or 0.0)})
+        return dg.MaterializeResult(
+            metadata={
+                "stage": state.stage,
+                "version": state.version,
+                "from_version": state.from_version or 0,
+                "canary_nodes": ", ".join(state.canary_nodes) or "—",
+                "days_observed": state.days_observed,
+                "shadow_days": float(state.shadow_days),
+                "decision": state.decision or "shadow running",
+                "disagreement_rate": float(last.get("disagreement_rate") or 0.0),
+                "shadow_alarm_rate": float(last.get("shadow_alarm_rate") or 0.0),
+            }
+        )
 
-    @dg.asset(key=[p, "fleet_status"], deps=[rollout], kinds={"python"}, **common,
-              description="Which version and bundle each edge node runs, its health and last contact.")
-    def fleet_status(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
+    @dg.asset(
+        key=[p, "fleet_status"],
+        deps=[rollout],
+        kinds={"python"},
+        **common,
+        description="Which version and bundle each edge node runs, its health and last contact.",
+    )
+    def fleet_status(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
         fs = pipeline.fleet_status(config, factory_home.factory_home())
-        rows = ["| node | line | canary | health | version | shadow | bundle | last contact |", "|---|---|---|---|---|---|---|---|"]
-        rows += [f"| {n['node']} | {n['line']} | {'yes' if n['canary'] else ''} | {n['health']} | v{n['version']} | "
-                 f"{'v' + str(n['shadow_version']) if n['shadow_version'] else ''} | {str(n['bundle_sha256'])[:12]} | "
-                 f"{n['last_contact']} |" for n in fs["nodes"]]
-        return dg.MaterializeResult(metadata={
-            "nodes": dg.MetadataValue.md("\n".join(rows)),
-            "healthy_nodes": sum(n["health"] == "ok" for n in fs["nodes"]), "node_count": len(fs["nodes"]),
-            "versions": ", ".join(sorted({f"v{n['version']}" for n in fs["nodes"]})),
-            "rollout_stage": (fs["rollout"] or {}).get("stage", "none")})
+        rows = [
+            "| node | line | canary | health | version | shadow | bundle | last contact |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        rows += [
+            f"| {n['node']} | {n['line']} | {'yes' if n['canary'] else ''} | {n['health']} | v{n['version']} | "
+            f"{'v' + str(n['shadow_version']) if n['shadow_version'] else ''} | {str(n['bundle_sha256'])[:12]} | "
+            f"{n['last_contact']} |"
+            for n in fs["nodes"]
+        ]
+        return dg.MaterializeResult(
+            metadata={
+                "nodes": dg.MetadataValue.md("\n".join(rows)),
+                "healthy_nodes": sum(n["health"] == "ok" for n in fs["nodes"]),
+                "node_count": len(fs["nodes"]),
+                "versions": ", ".join(sorted({f"v{n['version']}" for n in fs["nodes"]})),
+                "rollout_stage": (fs["rollout"] or {}).get("stage", "none"),
+            }
+        )
 
-    @dg.asset_check(asset=fleet_status, name="fleet_health", partitions_def=partitions,
-                    description="WARN when an edge node has no model, fails verification or reported a failed install.")
-    def fleet_health(context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        asset=fleet_status,
+        name="fleet_health",
+        partitions_def=partitions,
+        description="WARN when an edge node has no model, fails verification or reported a failed install.",
+    )
+    def fleet_health(
+        context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.AssetCheckResult:
         fs = pipeline.fleet_status(config, factory_home.factory_home())
         bad = {n["node"]: n["health"] for n in fs["nodes"] if n["health"] != "ok"}
-        return dg.AssetCheckResult(passed=not bad, severity=dg.AssetCheckSeverity.WARN,
-                                   metadata={"unhealthy": ", ".join(f"{k}: {v}" for k, v in bad.items()) or "none"})
+        return dg.AssetCheckResult(
+            passed=not bad,
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={"unhealthy": ", ".join(f"{k}: {v}" for k, v in bad.items()) or "none"},
+        )
 
-    return [maintenance_log, validated_readings, sensor_features, prediction_log, drift_report, drift_severity,
-            rollout, fleet_status, fleet_health]
+    return [
+        maintenance_log,
+        validated_readings,
+        sensor_features,
+        prediction_log,
+        drift_report,
+        drift_severity,
+        rollout,
+        fleet_status,
+        fleet_health,
+    ]

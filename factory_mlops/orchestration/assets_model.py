@@ -1,6 +1,5 @@
 """Model assets of one plant: training set -> candidate -> evaluation -> registry -> edge."""
 
-
 from collections.abc import Sequence
 
 import dagster as dg
@@ -14,108 +13,234 @@ from factory_mlops.orchestration.resources import FactoryHomeResource
 
 def _trigger(context: dg.AssetExecutionContext) -> tuple[str, str, str]:
     tags = context.run.tags
-    return tags.get(T.TRIGGER, "manual"), tags.get(T.REASON, "materialized by hand"), T.actor_from_tags(tags)
+    return (
+        tags.get(T.TRIGGER, "manual"),
+        tags.get(T.REASON, "materialized by hand"),
+        T.actor_from_tags(tags),
+    )
 
 
 def _slices_md(slices: dict[str, dict[str, float]], key: str) -> str:
-    rows = ["| machine type | rows | failures | caught | " + key + " | alarm rate |", "|---|---|---|---|---|---|"]
-    rows += [f"| {name} | {m.get('rows', 0):.0f} | {m.get('failures', 0):.0f} | {m.get('failures_caught', 0):.0f} | "
-             f"{m.get(key, float('nan')):.3f} | {m.get('alarm_rate', float('nan')):.3f} |" for name, m in sorted(slices.items())]
+    rows = [
+        "| machine type | rows | failures | caught | " + key + " | alarm rate |",
+        "|---|---|---|---|---|---|",
+    ]
+    rows += [
+        f"| {name} | {m.get('rows', 0):.0f} | {m.get('failures', 0):.0f} | {m.get('failures_caught', 0):.0f} | "
+        f"{m.get(key, float('nan')):.3f} | {m.get('alarm_rate', float('nan')):.3f} |"
+        for name, m in sorted(slices.items())
+    ]
     return "\n".join(rows)
 
 
 def _fmt(metrics: dict[str, float] | None) -> str:
     if not metrics:
         return "—"
-    keys = ["rmse", "mae", "pr_auc", "roc_auc", "recall", "precision", "alarm_rate", "failures_caught", "failures",
-            "median_lead_time_h"]
+    keys = [
+        "rmse",
+        "mae",
+        "pr_auc",
+        "roc_auc",
+        "recall",
+        "precision",
+        "alarm_rate",
+        "failures_caught",
+        "failures",
+        "median_lead_time_h",
+    ]
     return " · ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics)
 
 
-def build_model_assets(config: PlantConfig, daily: Sequence[dg.AssetsDefinition]) -> Sequence[dg.AssetsDefinition]:
+def build_model_assets(
+    config: PlantConfig, daily: Sequence[dg.AssetsDefinition]
+) -> Sequence[dg.AssetsDefinition]:
     p = config.plant_id
     by_name = {a.key.path[-1]: a for a in daily if isinstance(a, dg.AssetsDefinition) and a.keys}
     common = {"group_name": p, "tags": {"plant": p}}
 
-    @dg.asset(key=[p, "training_set"], deps=[by_name["sensor_features"], by_name["maintenance_log"]],
-              kinds={"pandas"}, **common,
-              description="Features of contract-passing days joined with labels known so far; checksummed.")
+    @dg.asset(
+        key=[p, "training_set"],
+        deps=[by_name["sensor_features"], by_name["maintenance_log"]],
+        kinds={"pandas"},
+        **common,
+        description="Features of contract-passing days joined with labels known so far; checksummed.",
+    )
     def training_set(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource):
         trigger, reason, actor = _trigger(context)
-        pipeline.request_retrain(factory_home.factory_home(), p, trigger=trigger, reason=reason, actor=actor,
-                                 run_id=context.run_id)
+        pipeline.request_retrain(
+            factory_home.factory_home(),
+            p,
+            trigger=trigger,
+            reason=reason,
+            actor=actor,
+            run_id=context.run_id,
+        )
         # verdicts given up to now count, also on yesterday's alarms given this morning (recorded on the version)
-        ts = pipeline.assemble_training_set(config, factory_home.factory_home(), feedback_until=pd.Timestamp.now(tz="UTC"))
-        return dg.Output(ts, metadata={
-            "task": ts.task, "rows": len(ts.frame), "failure_rows": ts.n_positive, "sha256": ts.sha256,
-            "window": f"{ts.window_start} .. {ts.window_end}", "labels_known_until": str(ts.known_until),
-            "feature_spec_hash": ts.spec.hash})
+        ts = pipeline.assemble_training_set(
+            config, factory_home.factory_home(), feedback_until=pd.Timestamp.now(tz="UTC")
+        )
+        return dg.Output(
+            ts,
+            metadata={
+                "task": ts.task,
+                "rows": len(ts.frame),
+                "failure_rows": ts.n_positive,
+                "sha256": ts.sha256,
+                "window": f"{ts.window_start} .. {ts.window_end}",
+                "labels_known_until": str(ts.known_until),
+                "feature_spec_hash": ts.spec.hash,
+            },
+        )
 
-    @dg.asset(key=[p, "candidate_model"], ins={"training_set": dg.AssetIn(key=[p, "training_set"])},
-              kinds={"lightgbm"}, **common,
-              description="LightGBM challenger trained on a time-ordered split (holdout kept for the gate).")
+    @dg.asset(
+        key=[p, "candidate_model"],
+        ins={"training_set": dg.AssetIn(key=[p, "training_set"])},
+        kinds={"lightgbm"},
+        **common,
+        description="LightGBM challenger trained on a time-ordered split (holdout kept for the gate).",
+    )
     def candidate_model(training_set):
         cand = pipeline.train_candidate(config, training_set)
-        return dg.Output(cand, metadata={
-            "task": cand.trained.task, "train_rows": cand.train_rows, "train_failure_rows": cand.train_positives,
-            "holdout_rows": len(cand.holdout), "train_end": str(cand.train_end),
-            "holdout_start": str(cand.holdout_start), "alarm_threshold": float(cand.trained.threshold),
-            "alarm_threshold_unit": "hours of predicted RUL" if cand.trained.task == "rul" else "calibrated P(failure)",
-            "threshold_method": str(cand.trained.threshold_report.get("method", "fixed")),
-            "calibration": cand.trained.calibration.method})
+        return dg.Output(
+            cand,
+            metadata={
+                "task": cand.trained.task,
+                "train_rows": cand.train_rows,
+                "train_failure_rows": cand.train_positives,
+                "holdout_rows": len(cand.holdout),
+                "train_end": str(cand.train_end),
+                "holdout_start": str(cand.holdout_start),
+                "alarm_threshold": float(cand.trained.threshold),
+                "alarm_threshold_unit": "hours of predicted RUL"
+                if cand.trained.task == "rul"
+                else "calibrated P(failure)",
+                "threshold_method": str(cand.trained.threshold_report.get("method", "fixed")),
+                "calibration": cand.trained.calibration.method,
+            },
+        )
 
-    @dg.asset(key=[p, "model_evaluation"], ins={"candidate_model": dg.AssetIn(key=[p, "candidate_model"])},
-              kinds={"sklearn"}, **common,
-              description="Challenger and champion scored on the same recent holdout; the gate decides.")
+    @dg.asset(
+        key=[p, "model_evaluation"],
+        ins={"candidate_model": dg.AssetIn(key=[p, "candidate_model"])},
+        kinds={"sklearn"},
+        **common,
+        description="Challenger and champion scored on the same recent holdout; the gate decides.",
+    )
     def model_evaluation(candidate_model, factory_home: FactoryHomeResource):
-        ev = pipeline.evaluate_candidate(config, factory_home.factory_home(), candidate_model, factory_home.registry())
+        ev = pipeline.evaluate_candidate(
+            config, factory_home.factory_home(), candidate_model, factory_home.registry()
+        )
         meta = {f"challenger_{k}": float(v) for k, v in ev.challenger.items()}
         if ev.champion:
             meta.update({f"champion_{k}": float(v) for k, v in ev.champion.items()})
-        meta.update({"promote": ev.decision.promote, "gate": ev.decision.summary,
-                     "champion_version": ev.champion_version or 0,
-                     "comparison": dg.MetadataValue.md(
-                         f"| model | metrics |\n|---|---|\n| challenger | {_fmt(ev.challenger)} |\n"
-                         f"| champion v{ev.champion_version} | {_fmt(ev.champion)} |"),
-                     "gate_checks": dg.MetadataValue.md(ev.decision.markdown()),
-                     "slices": dg.MetadataValue.md(_slices_md(ev.challenger_slices, "rmse" if config.model.task == "rul" else "pr_auc"))})
+        meta.update(
+            {
+                "promote": ev.decision.promote,
+                "gate": ev.decision.summary,
+                "champion_version": ev.champion_version or 0,
+                "comparison": dg.MetadataValue.md(
+                    f"| model | metrics |\n|---|---|\n| challenger | {_fmt(ev.challenger)} |\n"
+                    f"| champion v{ev.champion_version} | {_fmt(ev.champion)} |"
+                ),
+                "gate_checks": dg.MetadataValue.md(ev.decision.markdown()),
+                "slices": dg.MetadataValue.md(
+                    _slices_md(
+                        ev.challenger_slices, "rmse" if config.model.task == "rul" else "pr_auc"
+                    )
+                ),
+            }
+        )
         return dg.Output(ev, metadata=meta)
 
-    @dg.asset(key=[p, "registered_model"],
-              ins={"candidate_model": dg.AssetIn(key=[p, "candidate_model"]),
-                   "model_evaluation": dg.AssetIn(key=[p, "model_evaluation"])},
-              kinds={"mlflow"}, **common,
-              description="MLflow model version with lineage tags; alias champion (promoted) or challenger.")
-    def registered_model(context: dg.AssetExecutionContext, candidate_model, model_evaluation, factory_home: FactoryHomeResource):
+    @dg.asset(
+        key=[p, "registered_model"],
+        ins={
+            "candidate_model": dg.AssetIn(key=[p, "candidate_model"]),
+            "model_evaluation": dg.AssetIn(key=[p, "model_evaluation"]),
+        },
+        kinds={"mlflow"},
+        **common,
+        description="MLflow model version with lineage tags; alias champion (promoted) or challenger.",
+    )
+    def registered_model(
+        context: dg.AssetExecutionContext,
+        candidate_model,
+        model_evaluation,
+        factory_home: FactoryHomeResource,
+    ):
         trigger, reason, actor = _trigger(context)
         reg = pipeline.register_candidate(
-            config, factory_home.factory_home(), candidate_model, model_evaluation, factory_home.registry(),
-            trigger=trigger, reason=reason, actor=actor, run_id=context.run_id)
+            config,
+            factory_home.factory_home(),
+            candidate_model,
+            model_evaluation,
+            factory_home.registry(),
+            trigger=trigger,
+            reason=reason,
+            actor=actor,
+            run_id=context.run_id,
+        )
         version = reg.version
-        return dg.Output({"version": version.version, "alias": reg.alias, "name": version.name,
-                          "promoted": reg.promoted, "champion_before": model_evaluation.champion_version},
-                         metadata={"model_name": version.name, "version": version.version, "alias": reg.alias,
-                                   "trigger": trigger, "reason": reason, "actor": actor, "mlflow_run_id": version.run_id,
-                                   "training_data_sha256": candidate_model.training_sha256,
-                                   "bundle_sha256": version.tags.get("bundle_sha256", ""),
-                                   "model_card": dg.MetadataValue.md(reg.model_card)})
+        return dg.Output(
+            {
+                "version": version.version,
+                "alias": reg.alias,
+                "name": version.name,
+                "promoted": reg.promoted,
+                "champion_before": model_evaluation.champion_version,
+            },
+            metadata={
+                "model_name": version.name,
+                "version": version.version,
+                "alias": reg.alias,
+                "trigger": trigger,
+                "reason": reason,
+                "actor": actor,
+                "mlflow_run_id": version.run_id,
+                "training_data_sha256": candidate_model.training_sha256,
+                "bundle_sha256": version.tags.get("bundle_sha256", ""),
+                "model_card": dg.MetadataValue.md(reg.model_card),
+            },
+        )
 
-    @dg.asset(key=[p, "edge_deployment"],
-              ins={"registered_model": dg.AssetIn(key=[p, "registered_model"])},
-              kinds={"onnx"}, **common,
-              description="The new champion's registered bundle: shadow on the canary nodes first (staged rollout), or every node at once.")
-    def edge_deployment(context: dg.AssetExecutionContext, registered_model, factory_home: FactoryHomeResource):
+    @dg.asset(
+        key=[p, "edge_deployment"],
+        ins={"registered_model": dg.AssetIn(key=[p, "registered_model"])},
+        kinds={"onnx"},
+        **common,
+        description="The new champion's registered bundle: shadow on the canary nodes first (staged rollout), or every node at once.",
+    )
+    def edge_deployment(
+        context: dg.AssetExecutionContext, registered_model, factory_home: FactoryHomeResource
+    ):
         if not registered_model["promoted"]:
-            context.log.info(f"v{registered_model['version']} was not promoted; edge nodes keep the champion")
-            return dg.Output(None, metadata={"deployed": False, "version": registered_model["version"]})
+            context.log.info(
+                f"v{registered_model['version']} was not promoted; edge nodes keep the champion"
+            )
+            return dg.Output(
+                None, metadata={"deployed": False, "version": registered_model["version"]}
+            )
         trigger, _, actor = _trigger(context)
-        state = pipeline.start_rollout(config, factory_home.factory_home(), factory_home.registry(),
-                                       registered_model["version"], actor=actor,
-                                       from_version=registered_model.get("champion_before"),
-                                       reason=f"new champion v{registered_model['version']} ({trigger})")
-        return dg.Output(state.to_dict(), metadata={
-            "deployed": True, "version": state.version, "stage": state.stage,
-            "canary_nodes": ", ".join(state.canary_nodes) or "—", "shadow_days": state.shadow_days,
-            "nodes": ", ".join(n.id for n in config.edge.nodes), "decision": state.decision or "shadow running"})
+        state = pipeline.start_rollout(
+            config,
+            factory_home.factory_home(),
+            factory_home.registry(),
+            registered_model["version"],
+            actor=actor,
+            from_version=registered_model.get("champion_before"),
+            reason=f"new champion v{registered_model['version']} ({trigger})",
+        )
+        return dg.Output(
+            state.to_dict(),
+            metadata={
+                "deployed": True,
+                "version": state.version,
+                "stage": state.stage,
+                "canary_nodes": ", ".join(state.canary_nodes) or "—",
+                "shadow_days": state.shadow_days,
+                "nodes": ", ".join(n.id for n in config.edge.nodes),
+                "decision": state.decision or "shadow running",
+            },
+        )
 
     return [training_set, candidate_model, model_evaluation, registered_model, edge_deployment]

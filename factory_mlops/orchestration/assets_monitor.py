@@ -5,7 +5,6 @@ severity to `alert`, and shows the figures as numeric metadata, so the Dagster U
 time. Each has a WARN check; the trigger sensors read the `severity` metadata.
 """
 
-
 import datetime as dt
 from collections.abc import Sequence
 from typing import Any
@@ -36,9 +35,14 @@ def _numbers(payload: dict[str, Any], keys: Sequence[str]) -> dict[str, float]:
 
 
 def _meta(payload: dict[str, Any], numeric: Sequence[str]) -> dict[str, Any]:
-    return {"severity": payload["severity"], "reasons": "; ".join(payload.get("reasons") or []) or "none",
-            "day": payload["day"], "model_version": int(payload.get("model_version") or 0),
-            "actions": ", ".join(payload.get("actions") or []) or "none", **_numbers(payload, numeric)}
+    return {
+        "severity": payload["severity"],
+        "reasons": "; ".join(payload.get("reasons") or []) or "none",
+        "day": payload["day"],
+        "model_version": int(payload.get("model_version") or 0),
+        "actions": ", ".join(payload.get("actions") or []) or "none",
+        **_numbers(payload, numeric),
+    }
 
 
 def _check(payload: dict[str, Any] | None, what: str) -> dg.AssetCheckResult:
@@ -46,68 +50,179 @@ def _check(payload: dict[str, Any] | None, what: str) -> dg.AssetCheckResult:
         raise dg.Failure(f"no stored {what} result for this day; materialize the asset first")
     actions = payload.get("actions") or []
     return dg.AssetCheckResult(
-        passed=payload["severity"] == "ok" or "check_warn" not in actions, severity=dg.AssetCheckSeverity.WARN,
-        metadata={"severity": payload["severity"], "reasons": "; ".join(payload.get("reasons") or []) or "none"})
+        passed=payload["severity"] == "ok" or "check_warn" not in actions,
+        severity=dg.AssetCheckSeverity.WARN,
+        metadata={
+            "severity": payload["severity"],
+            "reasons": "; ".join(payload.get("reasons") or []) or "none",
+        },
+    )
 
 
-def build_monitoring_assets(config: PlantConfig, partitions: dg.PartitionsDefinition) -> Sequence[Any]:
+def build_monitoring_assets(
+    config: PlantConfig, partitions: dg.PartitionsDefinition
+) -> Sequence[Any]:
     p = config.plant_id
     # the same backfill policy as the other daily assets (a job mixing policies warns); like
     # drift_report, these refuse a range and compute one day per run
-    common = {"partitions_def": partitions, "group_name": p, "tags": {"plant": p},
-              "backfill_policy": dg.BackfillPolicy.single_run()}
+    common = {
+        "partitions_def": partitions,
+        "group_name": p,
+        "tags": {"plant": p},
+        "backfill_policy": dg.BackfillPolicy.single_run(),
+    }
 
-    @dg.asset(key=[p, "data_integrity"], deps=[dg.AssetKey([p, "validated_readings"])], kinds={"python"}, **common,
-              description="Layer 1: null rates, out-of-range readings, late arrival and gaps per sensor and day.")
-    def data_integrity(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
-        payload = pipeline.integrity_for_day(config, factory_home.factory_home(), _one_day(context, "data_integrity"))
-        return dg.MaterializeResult(metadata={
-            **_meta(payload, ["max_null_rate", "max_out_of_range_rate", "max_late_share", "max_gap_hours",
-                              "max_missing_share"]),
-            "sensors": dg.MetadataValue.md(payload.get("table_md", "")),
-        })
+    @dg.asset(
+        key=[p, "data_integrity"],
+        deps=[dg.AssetKey([p, "validated_readings"])],
+        kinds={"python"},
+        **common,
+        description="Layer 1: null rates, out-of-range readings, late arrival and gaps per sensor and day.",
+    )
+    def data_integrity(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
+        payload = pipeline.integrity_for_day(
+            config, factory_home.factory_home(), _one_day(context, "data_integrity")
+        )
+        return dg.MaterializeResult(
+            metadata={
+                **_meta(
+                    payload,
+                    [
+                        "max_null_rate",
+                        "max_out_of_range_rate",
+                        "max_late_share",
+                        "max_gap_hours",
+                        "max_missing_share",
+                    ],
+                ),
+                "sensors": dg.MetadataValue.md(payload.get("table_md", "")),
+            }
+        )
 
-    @dg.asset_check(asset=data_integrity, name="integrity", partitions_def=partitions,
-                    description="WARN when the day's data integrity is warning or critical.")
-    def integrity_check(context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        asset=data_integrity,
+        name="integrity",
+        partitions_def=partitions,
+        description="WARN when the day's data integrity is warning or critical.",
+    )
+    def integrity_check(
+        context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.AssetCheckResult:
         day = dt.date.fromisoformat(context.partition_key)
-        return _check(pipeline.layer_payload(config, factory_home.factory_home(), "integrity", day), "integrity")
+        return _check(
+            pipeline.layer_payload(config, factory_home.factory_home(), "integrity", day),
+            "integrity",
+        )
 
-    @dg.asset(key=[p, "model_health"], deps=[dg.AssetKey([p, "prediction_log"])], kinds={"python"}, **common,
-              description="Layer 2 without labels: estimated recall/precision from the calibrated probabilities "
-              "(CBPE), the alarm rate against its normal band, scoring latency.")
-    def model_health(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
-        payload = pipeline.health_for_day(config, factory_home.factory_home(), _one_day(context, "model_health"))
-        return dg.MaterializeResult(metadata=_meta(payload, [
-            "estimated_recall", "estimated_precision", "estimated_accuracy", "estimated_recall_low",
-            "reference_recall", "alarm_rate", "reference_alarm_rate", "latency_p99_ms", "ms_per_row"]))
+    @dg.asset(
+        key=[p, "model_health"],
+        deps=[dg.AssetKey([p, "prediction_log"])],
+        kinds={"python"},
+        **common,
+        description="Layer 2 without labels: estimated recall/precision from the calibrated probabilities "
+        "(CBPE), the alarm rate against its normal band, scoring latency.",
+    )
+    def model_health(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
+        payload = pipeline.health_for_day(
+            config, factory_home.factory_home(), _one_day(context, "model_health")
+        )
+        return dg.MaterializeResult(
+            metadata=_meta(
+                payload,
+                [
+                    "estimated_recall",
+                    "estimated_precision",
+                    "estimated_accuracy",
+                    "estimated_recall_low",
+                    "reference_recall",
+                    "alarm_rate",
+                    "reference_alarm_rate",
+                    "latency_p99_ms",
+                    "ms_per_row",
+                ],
+            )
+        )
 
-    @dg.asset_check(asset=model_health, name="performance_estimate", partitions_def=partitions,
-                    description="WARN when the label-free estimate, alarm rate or latency is warning or critical.")
-    def health_check(context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        asset=model_health,
+        name="performance_estimate",
+        partitions_def=partitions,
+        description="WARN when the label-free estimate, alarm rate or latency is warning or critical.",
+    )
+    def health_check(
+        context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.AssetCheckResult:
         day = dt.date.fromisoformat(context.partition_key)
-        return _check(pipeline.layer_payload(config, factory_home.factory_home(), "performance", day), "model health")
+        return _check(
+            pipeline.layer_payload(config, factory_home.factory_home(), "performance", day),
+            "model health",
+        )
 
-    @dg.asset(key=[p, "business_impact"],
-              deps=[dg.AssetKey([p, "prediction_log"]), dg.AssetKey([p, "maintenance_log"])], kinds={"python"},
-              **common,
-              description="Layer 3 once outcomes are known: failures caught and missed, false alarms, lead time, "
-              "downtime cost; the control chart of the realised rolling recall.")
-    def business_impact(context: dg.AssetExecutionContext, factory_home: FactoryHomeResource) -> dg.MaterializeResult:
-        payload = pipeline.impact_for_day(config, factory_home.factory_home(), _one_day(context, "business_impact"))
+    @dg.asset(
+        key=[p, "business_impact"],
+        deps=[dg.AssetKey([p, "prediction_log"]), dg.AssetKey([p, "maintenance_log"])],
+        kinds={"python"},
+        **common,
+        description="Layer 3 once outcomes are known: failures caught and missed, false alarms, lead time, "
+        "downtime cost; the control chart of the realised rolling recall.",
+    )
+    def business_impact(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
+        payload = pipeline.impact_for_day(
+            config, factory_home.factory_home(), _one_day(context, "business_impact")
+        )
         chart = payload.get("control_chart") or {}
-        return dg.MaterializeResult(metadata={
-            **_meta(payload, ["failures", "failures_caught", "failures_missed", "false_alarms", "false_alarm_episodes",
-                              "median_lead_time_h", "downtime_cost", "cost_avoided", "realised_recall",
-                              "estimated_recall"]),
-            **{f"chart_{k}": float(v) for k, v in chart.items() if isinstance(v, int | float) and not isinstance(v, bool)},
-            "chart_method": str(chart.get("method", "")),
-        })
+        return dg.MaterializeResult(
+            metadata={
+                **_meta(
+                    payload,
+                    [
+                        "failures",
+                        "failures_caught",
+                        "failures_missed",
+                        "false_alarms",
+                        "false_alarm_episodes",
+                        "median_lead_time_h",
+                        "downtime_cost",
+                        "cost_avoided",
+                        "realised_recall",
+                        "estimated_recall",
+                    ],
+                ),
+                **{
+                    f"chart_{k}": float(v)
+                    for k, v in chart.items()
+                    if isinstance(v, int | float) and not isinstance(v, bool)
+                },
+                "chart_method": str(chart.get("method", "")),
+            }
+        )
 
-    @dg.asset_check(asset=business_impact, name="control_chart", partitions_def=partitions,
-                    description="WARN when the realised rolling recall breaches its control limit.")
-    def control_check(context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource) -> dg.AssetCheckResult:
+    @dg.asset_check(
+        asset=business_impact,
+        name="control_chart",
+        partitions_def=partitions,
+        description="WARN when the realised rolling recall breaches its control limit.",
+    )
+    def control_check(
+        context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.AssetCheckResult:
         day = dt.date.fromisoformat(context.partition_key)
-        return _check(pipeline.layer_payload(config, factory_home.factory_home(), "control_chart", day), "business impact")
+        return _check(
+            pipeline.layer_payload(config, factory_home.factory_home(), "control_chart", day),
+            "business impact",
+        )
 
-    return [data_integrity, integrity_check, model_health, health_check, business_impact, control_check]
+    return [
+        data_integrity,
+        integrity_check,
+        model_health,
+        health_check,
+        business_impact,
+        control_check,
+    ]

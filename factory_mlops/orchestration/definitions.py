@@ -1,6 +1,5 @@
 """`build_plant_definitions`: one plant's asset graph, jobs, checks, sensor and schedule."""
 
-
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -19,7 +18,9 @@ from factory_mlops.orchestration.sensors import build_calendar_schedule, build_t
 
 
 def daily_partitions(config: PlantConfig) -> dg.DailyPartitionsDefinition:
-    return dg.DailyPartitionsDefinition(start_date=config.first_partition.isoformat(), timezone="UTC")
+    return dg.DailyPartitionsDefinition(
+        start_date=config.first_partition.isoformat(), timezone="UTC"
+    )
 
 
 def build_plant_definitions(
@@ -43,23 +44,51 @@ def build_plant_definitions(
     names = T.job_names(p)
     sel = lambda *n: dg.AssetSelection.assets(*[[p, x] for x in n])  # noqa: E731
     ingest_job = dg.define_asset_job(
-        names["ingest"], selection=sel("maintenance_log", "validated_readings", "sensor_features"),
-        tags={T.PLANT: p}, executor_def=dg.in_process_executor,
-        description="Ingest and validate a day (or a range) of historian data and compute features.")
+        names["ingest"],
+        selection=sel("maintenance_log", "validated_readings", "sensor_features"),
+        tags={T.PLANT: p},
+        executor_def=dg.in_process_executor,
+        description="Ingest and validate a day (or a range) of historian data and compute features.",
+    )
     daily_job = dg.define_asset_job(
-        names["daily"], selection=sel("maintenance_log", "validated_readings", "data_integrity", "sensor_features", "prediction_log",
-                                      "drift_report", "model_health", "business_impact", "rollout", "fleet_status"),
-        tags={T.PLANT: p}, executor_def=dg.in_process_executor,
-        description="The daily loop: ingest, contract, integrity, features, edge scoring, the three monitoring layers, rollout.")
+        names["daily"],
+        selection=sel(
+            "maintenance_log",
+            "validated_readings",
+            "data_integrity",
+            "sensor_features",
+            "prediction_log",
+            "drift_report",
+            "model_health",
+            "business_impact",
+            "rollout",
+            "fleet_status",
+        ),
+        tags={T.PLANT: p},
+        executor_def=dg.in_process_executor,
+        description="The daily loop: ingest, contract, integrity, features, edge scoring, the three monitoring layers, rollout.",
+    )
     retrain_job = dg.define_asset_job(
-        names["retrain"], selection=sel("training_set", "candidate_model", "model_evaluation", "registered_model", "edge_deployment"),
-        tags={T.PLANT: p, T.TRAINING: "true", T.TRAINING_PLANT: p}, executor_def=dg.in_process_executor,
-        description="Train a challenger, gate it against the champion, register and deploy it.")
+        names["retrain"],
+        selection=sel(
+            "training_set",
+            "candidate_model",
+            "model_evaluation",
+            "registered_model",
+            "edge_deployment",
+        ),
+        tags={T.PLANT: p, T.TRAINING: "true", T.TRAINING_PLANT: p},
+        executor_def=dg.in_process_executor,
+        description="Train a challenger, gate it against the champion, register and deploy it.",
+    )
     storage = Path(home_path) / "dagster" / "storage"
     return dg.Definitions(
         assets=[*daily, *model, *extra_assets],
         jobs=[ingest_job, daily_job, retrain_job, build_rollback_job(config)],
-        sensors=[*build_trigger_sensors(config, retrain_job), build_landing_sensor(config, ingest_job, parts)],
+        sensors=[
+            *build_trigger_sensors(config, retrain_job),
+            build_landing_sensor(config, ingest_job, parts),
+        ],
         schedules=[build_calendar_schedule(config, retrain_job)],
         resources={
             "factory_home": FactoryHomeResource(home=home_path),

@@ -65,19 +65,27 @@ class Story:
             self.bar.write(text, file=sys.stdout)
 
 
-def _run(job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs: Any) -> dg.ExecuteInProcessResult:
-    result = job.execute_in_process(instance=instance, run_config=QUIET, raise_on_error=False, **kwargs)
+def _run(
+    job: dg.JobDefinition, instance: dg.DagsterInstance, **kwargs: Any
+) -> dg.ExecuteInProcessResult:
+    result = job.execute_in_process(
+        instance=instance, run_config=QUIET, raise_on_error=False, **kwargs
+    )
     if not result.success:
         errors = [
             f"{e.step_key}: {e.event_specific_data.error.message.strip()}"  # type: ignore[union-attr]
             for e in result.all_events
             if e.is_step_failure
         ]
-        raise RuntimeError(f"Dagster run {result.run_id} of {job.name} failed:\n" + "\n".join(errors))
+        raise RuntimeError(
+            f"Dagster run {result.run_id} of {job.name} failed:\n" + "\n".join(errors)
+        )
     return result
 
 
-def _retrain(pr: PlantRun, instance: dg.DagsterInstance, tags: dict[str, str], story: Story) -> dict[str, Any]:
+def _retrain(
+    pr: PlantRun, instance: dg.DagsterInstance, tags: dict[str, str], story: Story
+) -> dict[str, Any]:
     p = pr.config.plant_id
     t0 = time.perf_counter()
     res = _run(pr.defs.resolve_job_def(T.job_names(p)["retrain"]), instance, tags=tags)
@@ -86,21 +94,37 @@ def _retrain(pr: PlantRun, instance: dg.DagsterInstance, tags: dict[str, str], s
     reg = res.output_for_node(f"{p}__registered_model")
     c, k = ev.challenger, ev.champion
     canaries = [n.id for n in pr.config.edge.nodes if n.canary]
-    deployed = (f"shadow on canary {', '.join(canaries)}" if canaries and ev.champion_version else "deployed to every edge node")
-    verdict = f"PROMOTED to champion, {deployed}" if reg["promoted"] else "REJECTED by the gate (kept as challenger)"
+    deployed = (
+        f"shadow on canary {', '.join(canaries)}"
+        if canaries and ev.champion_version
+        else "deployed to every edge node"
+    )
+    verdict = (
+        f"PROMOTED to champion, {deployed}"
+        if reg["promoted"]
+        else "REJECTED by the gate (kept as challenger)"
+    )
     if "rmse" in c:  # remaining-useful-life model
         vs = f" vs champion v{ev.champion_version} {k['rmse']:.1f} h" if k else ""
-        quality = (f"holdout RUL RMSE {c['rmse']:.1f} h{vs}, PR-AUC (failure within the horizon) "
-                   f"{c['pr_auc']:.3f}, failures caught {c['failure_recall']:.0%}")
+        quality = (
+            f"holdout RUL RMSE {c['rmse']:.1f} h{vs}, PR-AUC (failure within the horizon) "
+            f"{c['pr_auc']:.3f}, failures caught {c['failure_recall']:.0%}"
+        )
     else:
         vs = f" vs champion v{ev.champion_version} {k['pr_auc']:.3f}" if k else ""
-        quality = (f"holdout PR-AUC {c['pr_auc']:.3f}{vs}, failures caught {c['failures_caught']:.0f}/{c['failures']:.0f}, "
-                   f"expected cost {c.get('expected_cost', float('nan')):,.0f}")
-    story.say(f"  {p}: v{reg['version']} trained ({tags[T.TRIGGER]}) — {quality} → {verdict}. Gate: {ev.decision.summary}")
+        quality = (
+            f"holdout PR-AUC {c['pr_auc']:.3f}{vs}, failures caught {c['failures_caught']:.0f}/{c['failures']:.0f}, "
+            f"expected cost {c.get('expected_cost', float('nan')):,.0f}"
+        )
+    story.say(
+        f"  {p}: v{reg['version']} trained ({tags[T.TRIGGER]}) — {quality} → {verdict}. Gate: {ev.decision.summary}"
+    )
     return reg
 
 
-def _run_example(cfg: PlantConfig, fh: FactoryHome, instance: dg.DagsterInstance, story: Story) -> PlantRun:
+def _run_example(
+    cfg: PlantConfig, fh: FactoryHome, instance: dg.DagsterInstance, story: Story
+) -> PlantRun:
     """A plant added by YAML from a real export: land the file, let the landing sensor ingest it,
     train, gate, register and deploy the first model, then score and monitor the last days."""
     import shutil
@@ -117,7 +141,9 @@ def _run_example(cfg: PlantConfig, fh: FactoryHome, instance: dg.DagsterInstance
     for rel in cfg.example.landing_files:
         shutil.copy2(plant_dir / rel, landing / Path(rel).name)
     sensor = pr.defs.resolve_sensor_def(f"{p}__landing_sensor")
-    ctx = dg.build_sensor_context(instance=instance, resources={"factory_home": FactoryHomeResource(home=str(fh.root))})
+    ctx = dg.build_sensor_context(
+        instance=instance, resources={"factory_home": FactoryHomeResource(home=str(fh.root))}
+    )
     result = sensor(ctx)
     requests = list(result.run_requests or []) if isinstance(result, dg.SensorResult) else []
     ingest_job = pr.defs.resolve_job_def(T.job_names(p)["ingest"])
@@ -127,28 +153,52 @@ def _run_example(cfg: PlantConfig, fh: FactoryHome, instance: dg.DagsterInstance
     store = ReadingsStore(fh, p)
     days = store.passed_days()
     if not days:
-        raise RuntimeError(f"{p}: the example export was not accepted by the data contract; see the quarantine")
+        raise RuntimeError(
+            f"{p}: the example export was not accepted by the data contract; see the quarantine"
+        )
     manifests = store.manifests()
     received = sum(m.report.get("rows_received", 0) for m in manifests)
     accepted = sum(m.report.get("rows_accepted", 0) for m in manifests)
     events = sum(m.report.get("label_events", 0) for m in manifests)
-    story.say(f"{p} ({cfg.name}): landing sensor ingested {len(requests)} real export(s) by YAML: {received} rows, "
-              f"{accepted} accepted, {received - accepted} quarantined, {events} failure labels, "
-              f"{len(days)} days ({days[0]} .. {days[-1]})")
-    _retrain(pr, instance, {T.PLANT: p, T.ACTOR: "system:demo", T.TRIGGER: "initial", T.REASON: "first model from the historian export",
-                            T.DATA_THROUGH: days[-1].isoformat()}, story)
-    for day in days[len(days) - cfg.example.daily_days:] if cfg.example.daily_days else []:
+    story.say(
+        f"{p} ({cfg.name}): landing sensor ingested {len(requests)} real export(s) by YAML: {received} rows, "
+        f"{accepted} accepted, {received - accepted} quarantined, {events} failure labels, "
+        f"{len(days)} days ({days[0]} .. {days[-1]})"
+    )
+    _retrain(
+        pr,
+        instance,
+        {
+            T.PLANT: p,
+            T.ACTOR: "system:demo",
+            T.TRIGGER: "initial",
+            T.REASON: "first model from the historian export",
+            T.DATA_THROUGH: days[-1].isoformat(),
+        },
+        story,
+    )
+    for day in days[len(days) - cfg.example.daily_days :] if cfg.example.daily_days else []:
         t0 = time.perf_counter()
-        _run(pr.defs.resolve_job_def(T.job_names(p)["daily"]), instance, partition_key=day.isoformat())
+        _run(
+            pr.defs.resolve_job_def(T.job_names(p)["daily"]),
+            instance,
+            partition_key=day.isoformat(),
+        )
         pr.add_time("daily", time.perf_counter() - t0)
         report = _latest_report(fh, p, day)
-        story.say(f"{day} {p}: edge scored the day (a holdout day, not trained on); drift {report['severity'].upper()}"
-                  + (f" — {'; '.join(report['reasons'])}" if report["reasons"] else ""))
+        story.say(
+            f"{day} {p}: edge scored the day (a holdout day, not trained on); drift {report['severity'].upper()}"
+            + (f" — {'; '.join(report['reasons'])}" if report["reasons"] else "")
+        )
     return pr
 
 
 def run_demo(
-    home: str | Path | None = None, plants_dir: str | Path | None = None, *, progress: bool = True, narrate: bool = True
+    home: str | Path | None = None,
+    plants_dir: str | Path | None = None,
+    *,
+    progress: bool = True,
+    narrate: bool = True,
 ) -> dict[str, Any]:
     """Run the demo end to end and return the summary (also what `--json` prints)."""
     warnings.filterwarnings("ignore", category=dg.BetaWarning)
@@ -161,14 +211,23 @@ def run_demo(
     from factory_mlops.simulate import simulate_plant, write_landing_files
 
     instance = dg.DagsterInstance.get()
-    configs = [load_plant_config(p) for p in discover_plants(plants_dir or default_plants_dir()).values()]
+    configs = [
+        load_plant_config(p) for p in discover_plants(plants_dir or default_plants_dir()).values()
+    ]
     examples = [c for c in configs if c.simulation is None and c.example is not None]
     configs = [c for c in configs if c.simulation is not None]
     if not configs and not examples:
         raise SystemExit(f"no simulated or example plants found under {plants_dir}")
     stream_days = max(c.simulation.stream_days for c in configs)  # type: ignore[union-attr]
     total = len(configs) * 2 + stream_days + len(examples)
-    bar = tqdm(total=total, desc="demo", unit="step", file=sys.stderr, disable=not progress, dynamic_ncols=True)
+    bar = tqdm(
+        total=total,
+        desc="demo",
+        unit="step",
+        file=sys.stderr,
+        disable=not progress,
+        dynamic_ncols=True,
+    )
     story = Story(bar, enabled=narrate)
     story.say(f"factory_mlops demo — home {fh.root}")
     runs: dict[str, PlantRun] = {}
@@ -180,19 +239,43 @@ def run_demo(
         t0 = time.perf_counter()
         sim = simulate_plant(cfg)
         write_landing_files(sim, fh.landing_root(p), range(sim_cfg.history_days))
-        pr = runs[p] = PlantRun(cfg, build_plant_definitions(cfg, home=fh.root), sim,
-                                feedback_day=sim_cfg.history_days + FEEDBACK_AFTER_DAYS if p == FEEDBACK_PLANT else None)
+        pr = runs[p] = PlantRun(
+            cfg,
+            build_plant_definitions(cfg, home=fh.root),
+            sim,
+            feedback_day=sim_cfg.history_days + FEEDBACK_AFTER_DAYS
+            if p == FEEDBACK_PLANT
+            else None,
+        )
         pr.add_time("simulate", time.perf_counter() - t0)
         first, last = sim.date_of(0), sim.date_of(sim_cfg.history_days - 1)
         t0 = time.perf_counter()
-        _run(pr.defs.resolve_job_def(T.job_names(p)["ingest"]), instance,
-             tags={ASSET_PARTITION_RANGE_START_TAG: first.isoformat(), ASSET_PARTITION_RANGE_END_TAG: last.isoformat()})
+        _run(
+            pr.defs.resolve_job_def(T.job_names(p)["ingest"]),
+            instance,
+            tags={
+                ASSET_PARTITION_RANGE_START_TAG: first.isoformat(),
+                ASSET_PARTITION_RANGE_END_TAG: last.isoformat(),
+            },
+        )
         pr.add_time("ingest_history", time.perf_counter() - t0)
-        story.say(f"{p} ({cfg.name}): ingested {sim_cfg.history_days} days of history ({first} .. {last}), "
-                  f"{len(cfg.machines)} machines × {len(cfg.sensors)} sensors")
+        story.say(
+            f"{p} ({cfg.name}): ingested {sim_cfg.history_days} days of history ({first} .. {last}), "
+            f"{len(cfg.machines)} machines × {len(cfg.sensors)} sensors"
+        )
         bar.update(1)
-        _retrain(pr, instance, {T.PLANT: p, T.ACTOR: "system:demo", T.TRIGGER: "initial", T.REASON: "first model from history",
-                                T.DATA_THROUGH: last.isoformat()}, story)
+        _retrain(
+            pr,
+            instance,
+            {
+                T.PLANT: p,
+                T.ACTOR: "system:demo",
+                T.TRIGGER: "initial",
+                T.REASON: "first model from history",
+                T.DATA_THROUGH: last.isoformat(),
+            },
+            story,
+        )
         bar.update(1)
 
     for offset in range(stream_days):
@@ -205,7 +288,11 @@ def run_demo(
             day = pr.sim.date_of(day_idx)
             write_landing_files(pr.sim, fh.landing_root(p), [day_idx])
             t0 = time.perf_counter()
-            _run(pr.defs.resolve_job_def(T.job_names(p)["daily"]), instance, partition_key=day.isoformat())
+            _run(
+                pr.defs.resolve_job_def(T.job_names(p)["daily"]),
+                instance,
+                partition_key=day.isoformat(),
+            )
             pr.add_time("daily", time.perf_counter() - t0)
             _tell_rollout(pr, fh, day, story)
             _tell_monitoring(pr, fh, day, story)
@@ -219,7 +306,11 @@ def run_demo(
     bar.close()
 
     registry = ModelRegistry.from_home(fh)
-    summary: dict[str, Any] = {"home": str(fh.root), "dagster_home": str(fh.dagster_home), "plants": {}}
+    summary: dict[str, Any] = {
+        "home": str(fh.root),
+        "dagster_home": str(fh.dagster_home),
+        "plants": {},
+    }
     for p, pr in runs.items():
         versions = registry.list_versions(p)
         champ = registry.get_alias(p, "champion")
@@ -230,9 +321,14 @@ def run_demo(
             "onnx_path": str(fh.edge(p, node0) / "current" / "model.onnx"),
             "edge_nodes": [n.id for n in pr.config.edge.nodes],
             "retrains": [
-                {"version": v.version, "trigger": v.tags.get("trigger"), "reason": v.tags.get("reason"),
-                 "promoted": v.tags.get("gate_decision") == "promoted"}
-                for v in versions if v.tags.get("trigger") != "initial"
+                {
+                    "version": v.version,
+                    "trigger": v.tags.get("trigger"),
+                    "reason": v.tags.get("reason"),
+                    "promoted": v.tags.get("gate_decision") == "promoted",
+                }
+                for v in versions
+                if v.tags.get("trigger") != "initial"
             ],
             "metrics": {str(v.version): v.metrics for v in versions},
             "stage_seconds": {k: round(s, 2) for k, s in pr.stage_seconds.items()},
@@ -247,11 +343,17 @@ def run_demo(
 FEEDBACK_PLANT, FEEDBACK_AFTER_DAYS = "plant_b", 4
 
 #: The plant's trigger sensors, in the order the demo ticks them each day.
-TRIGGER_SENSORS = ("drift_retrain_sensor", "control_chart_retrain_sensor", "failure_type_retrain_sensor",
-                   "feedback_retrain_sensor")
+TRIGGER_SENSORS = (
+    "drift_retrain_sensor",
+    "control_chart_retrain_sensor",
+    "failure_type_retrain_sensor",
+    "feedback_retrain_sensor",
+)
 
 
-def _tick_triggers(pr: PlantRun, fh: FactoryHome, instance: dg.DagsterInstance, story: Story) -> None:
+def _tick_triggers(
+    pr: PlantRun, fh: FactoryHome, instance: dg.DagsterInstance, story: Story
+) -> None:
     """Tick every trigger sensor of the plant (the code the daemon ticks); run what they request.
 
     Sensors tick in turn; a retrain requested by one starts the cooldown the next ones see."""
@@ -259,8 +361,12 @@ def _tick_triggers(pr: PlantRun, fh: FactoryHome, instance: dg.DagsterInstance, 
     for short in TRIGGER_SENSORS:
         sensor = pr.defs.resolve_sensor_def(f"{p}__{short}")
         t0 = time.perf_counter()
-        ctx = dg.build_sensor_context(instance=instance, cursor=pr.cursors.get(short), definitions=pr.defs,
-                                      resources={"factory_home": FactoryHomeResource(home=str(fh.root))})
+        ctx = dg.build_sensor_context(
+            instance=instance,
+            cursor=pr.cursors.get(short),
+            definitions=pr.defs,
+            resources={"factory_home": FactoryHomeResource(home=str(fh.root))},
+        )
         result = sensor(ctx)
         pr.add_time("sensor", time.perf_counter() - t0)
         if isinstance(result, dg.SensorResult):
@@ -268,12 +374,20 @@ def _tick_triggers(pr: PlantRun, fh: FactoryHome, instance: dg.DagsterInstance, 
             requests = list(result.run_requests or [])
         else:
             requests = []
-        skip = result.skip_reason.skip_message if isinstance(result, dg.SensorResult) and result.skip_reason else ""
+        skip = (
+            result.skip_reason.skip_message
+            if isinstance(result, dg.SensorResult) and result.skip_reason
+            else ""
+        )
         if skip and "asks for a retrain, but" in skip:
-            held = [n for n in skip.split(" — ", 1)[-1].split(" / ") if "asks for a retrain, but" in n]
+            held = [
+                n for n in skip.split(" — ", 1)[-1].split(" / ") if "asks for a retrain, but" in n
+            ]
             story.say(f"  {p}: {sensor.name} held back: {held[-1] if held else skip}")
         for rr in requests:
-            story.say(f"  {p}: {sensor.name} requested a retrain ({rr.tags[T.TRIGGER]}; run_key {rr.run_key})")
+            story.say(
+                f"  {p}: {sensor.name} requested a retrain ({rr.tags[T.TRIGGER]}; run_key {rr.run_key})"
+            )
             _retrain(pr, instance, {**rr.tags, "dagster/sensor_name": sensor.name}, story)
 
 
@@ -296,21 +410,34 @@ def _technicians_review(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Stor
     horizon = pd.Timedelta(hours=cfg.model.horizon_hours)
     counts = {"right": 0, "wrong": 0}
     for node in cfg.edge.nodes:
-        log = PredictionLog(fh.edge(cfg.plant_id, node.id) / "predictions.sqlite").read(cfg.plant_id, start, end)
+        log = PredictionLog(fh.edge(cfg.plant_id, node.id) / "predictions.sqlite").read(
+            cfg.plant_id, start, end
+        )
         for row in log[log["alarm"].astype(bool)].itertuples():
             ts = pd.Timestamp(row.timestamp)
-            mine = fails[(fails["machine_id"] == row.machine_id) & (fails["event_time"] > ts)
-                         & (fails["event_time"] <= ts + horizon)]
+            mine = fails[
+                (fails["machine_id"] == row.machine_id)
+                & (fails["event_time"] > ts)
+                & (fails["event_time"] <= ts + horizon)
+            ]
             verdict = "right" if len(mine) else "wrong"
             try:
-                record_feedback(cfg, fh, prediction_id=row.prediction_id, verdict=verdict, by="technician.demo",
-                                comment="demo: reviewed at the press")
+                record_feedback(
+                    cfg,
+                    fh,
+                    prediction_id=row.prediction_id,
+                    verdict=verdict,
+                    by="technician.demo",
+                    comment="demo: reviewed at the press",
+                )
             except DuplicateFeedbackError:
                 continue
             counts[verdict] += 1
-    story.say(f"{day} {cfg.plant_id}: technicians reviewed the alarms of the last {REVIEW_DAYS} days on the shop floor: "
-              f"{counts['right']} right, {counts['wrong']} wrong (feedback queue threshold "
-              f"{cfg.retrain.feedback_min_labels})")
+    story.say(
+        f"{day} {cfg.plant_id}: technicians reviewed the alarms of the last {REVIEW_DAYS} days on the shop floor: "
+        f"{counts['right']} right, {counts['wrong']} wrong (feedback queue threshold "
+        f"{cfg.retrain.feedback_min_labels})"
+    )
 
 
 def _tell_monitoring(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) -> None:
@@ -320,11 +447,24 @@ def _tell_monitoring(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) 
     p = pr.config.plant_id
     report = _latest_report(fh, p, day)
     if report["severity"] != "ok":
-        story.say(f"{day} {p}: drift {report['severity'].upper()} — {'; '.join(report['reasons'])}"
-                  + (f" (sensors: {', '.join(report['drifted_sensors'])})" if report["drifted_sensors"] else "")
-                  + (f"; Evidently report {report['evidently_html']}" if report.get("evidently_html") else ""))
-    for layer, name in (("integrity", "data integrity"), ("performance", "model health (no labels)"),
-                        ("control_chart", "control chart")):
+        story.say(
+            f"{day} {p}: drift {report['severity'].upper()} — {'; '.join(report['reasons'])}"
+            + (
+                f" (sensors: {', '.join(report['drifted_sensors'])})"
+                if report["drifted_sensors"]
+                else ""
+            )
+            + (
+                f"; Evidently report {report['evidently_html']}"
+                if report.get("evidently_html")
+                else ""
+            )
+        )
+    for layer, name in (
+        ("integrity", "data integrity"),
+        ("performance", "model health (no labels)"),
+        ("control_chart", "control chart"),
+    ):
         payload = layer_payload(pr.config, fh, layer, day) or {}
         severity = payload.get("severity", "ok")
         # narrate a layer when its severity changes, not every day it stays the same
@@ -336,8 +476,10 @@ def _tell_monitoring(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) 
         else:
             continue
         if severity != "ok":
-            story.say(f"{day} {p}: {name} {payload['severity'].upper()} — {'; '.join(payload.get('reasons') or [])[:300]}"
-                      + (f" → {', '.join(payload['actions'])}" if payload.get("actions") else ""))
+            story.say(
+                f"{day} {p}: {name} {payload['severity'].upper()} — {'; '.join(payload.get('reasons') or [])[:300]}"
+                + (f" → {', '.join(payload['actions'])}" if payload.get("actions") else "")
+            )
 
 
 def _tell_rollout(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) -> None:
@@ -355,12 +497,16 @@ def _tell_rollout(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) -> 
     today = [o for o in state.observed if o["day"] == day.isoformat()]
     if state.stage == "shadow" and today:
         o = today[-1]
-        story.say(f"{day} {p}: canary {o['node']} scored v{state.version} in shadow beside v{state.from_version}: "
-                  f"{o.get('compared_rows', 0)} rows, alarms differ on {o.get('disagreement_rate') or 0:.0%}, shadow alarm rate "
-                  f"{o.get('shadow_alarm_rate') or 0:.0%}, {o.get('shadow_ms_per_row') or 0:.2f} ms/row "
-                  f"({state.days_observed}/{state.shadow_days:g} days)")
+        story.say(
+            f"{day} {p}: canary {o['node']} scored v{state.version} in shadow beside v{state.from_version}: "
+            f"{o.get('compared_rows', 0)} rows, alarms differ on {o.get('disagreement_rate') or 0:.0%}, shadow alarm rate "
+            f"{o.get('shadow_alarm_rate') or 0:.0%}, {o.get('shadow_ms_per_row') or 0:.2f} ms/row "
+            f"({state.days_observed}/{state.shadow_days:g} days)"
+        )
     elif state.stage == "complete":
-        story.say(f"{day} {p}: staged rollout of v{state.version} complete — every edge node serves it ({state.decision})")
+        story.say(
+            f"{day} {p}: staged rollout of v{state.version} complete — every edge node serves it ({state.decision})"
+        )
     elif state.stage == "rolled_back":
         story.say(f"{day} {p}: canary rolled back automatically — {state.decision}")
 
@@ -386,13 +532,26 @@ def _monitoring_summary(config: PlantConfig, fh: FactoryHome) -> dict[str, Any]:
         alerts[f"{a.layer}:{a.severity}"] = alerts.get(f"{a.layer}:{a.severity}", 0) + 1
     lake = Lake(fh, config.plant_id)
     folder = fh.lake(config.plant_id, LAYER_TABLES["control_chart"])
-    days = sorted(dt.date.fromisoformat(f.stem) for f in folder.glob("*.json")) if folder.exists() else []
+    days = (
+        sorted(dt.date.fromisoformat(f.stem) for f in folder.glob("*.json"))
+        if folder.exists()
+        else []
+    )
     impact = {}
     for d in reversed(days):
         payload = lake.read_json(LAYER_TABLES["control_chart"], d) or {}
         if payload.get("impact"):
-            impact = {k: payload["impact"].get(k) for k in ("failures", "failures_caught", "failures_missed",
-                                                             "false_alarms", "downtime_cost", "cost_avoided")}
+            impact = {
+                k: payload["impact"].get(k)
+                for k in (
+                    "failures",
+                    "failures_caught",
+                    "failures_missed",
+                    "false_alarms",
+                    "downtime_cost",
+                    "cost_avoided",
+                )
+            }
             impact["as_of"] = d.isoformat()
             break
     return {"alerts": alerts, "business_impact_30d": impact}
@@ -403,7 +562,9 @@ def _tell_ending(summary: dict[str, Any], story: Story) -> None:
     for p, s in summary["plants"].items():
         promoted = [r for r in s["retrains"] if r["promoted"]]
         if not s["retrains"]:
-            story.say(f"- {p}: not retrained; champion v{s['champion_version']} serves {', '.join(s['edge_nodes'])}")
+            story.say(
+                f"- {p}: not retrained; champion v{s['champion_version']} serves {', '.join(s['edge_nodes'])}"
+            )
             continue
         first = s["metrics"].get("1", {})
         last = s["metrics"].get(str(s["champion_version"]), {})
@@ -415,14 +576,18 @@ def _tell_ending(summary: dict[str, Any], story: Story) -> None:
     for p, s in summary["plants"].items():
         imp = s.get("monitoring", {}).get("business_impact_30d") or {}
         if imp:
-            story.say(f"  {p}: realised over the last 30 days (as of {imp['as_of']}): {imp['failures_caught']}/{imp['failures']} "
-                      f"failures caught, {imp['false_alarms']} false-alarm rows, downtime cost {imp['downtime_cost']:,.0f}, "
-                      f"avoided {imp['cost_avoided']:,.0f}; alerts {s['monitoring']['alerts'] or 'none'}")
-    story.say(f"Demo finished in {summary['wall_seconds']} s. See it in the Dagster UI:\n"
-              f"  DAGSTER_HOME={summary['dagster_home']} FACTORY_MLOPS_HOME={summary['home']} dagster dev -w workspace.yaml\n"
-              f"and the technicians' page (predictions explained, Wrong/Right):\n"
-              f"  factory-mlops feedback user add NAME --plant plant_a --role operator --home {summary['home']}\n"
-              f"  factory-mlops feedback serve --home {summary['home']}")
+            story.say(
+                f"  {p}: realised over the last 30 days (as of {imp['as_of']}): {imp['failures_caught']}/{imp['failures']} "
+                f"failures caught, {imp['false_alarms']} false-alarm rows, downtime cost {imp['downtime_cost']:,.0f}, "
+                f"avoided {imp['cost_avoided']:,.0f}; alerts {s['monitoring']['alerts'] or 'none'}"
+            )
+    story.say(
+        f"Demo finished in {summary['wall_seconds']} s. See it in the Dagster UI:\n"
+        f"  DAGSTER_HOME={summary['dagster_home']} FACTORY_MLOPS_HOME={summary['home']} dagster dev -w workspace.yaml\n"
+        f"and the technicians' page (predictions explained, Wrong/Right):\n"
+        f"  factory-mlops feedback user add NAME --plant plant_a --role operator --home {summary['home']}\n"
+        f"  factory-mlops feedback serve --home {summary['home']}"
+    )
 
 
 def main_json(summary: dict[str, Any]) -> None:

@@ -1,6 +1,5 @@
 """The landing-zone sensor: a new or changed historian export -> an ingest run for its plant and days."""
 
-
 import datetime as dt
 
 import dagster as dg
@@ -16,7 +15,11 @@ ASSET_PARTITION_RANGE_END = "dagster/asset_partition_range_end"
 
 
 def landing_run_requests(
-    config: PlantConfig, home: FactoryHome, partitions: dg.PartitionsDefinition, *, today: dt.date | None = None
+    config: PlantConfig,
+    home: FactoryHome,
+    partitions: dg.PartitionsDefinition,
+    *,
+    today: dt.date | None = None,
 ) -> list[dg.RunRequest]:
     """One RunRequest per landing file that still needs ingesting; run_key = the file's sha256.
 
@@ -37,17 +40,33 @@ def landing_run_requests(
         if len(day_keys) == 1:
             requests.append(dg.RunRequest(run_key=sha, partition_key=day_keys[0], tags=tags))
         else:
-            requests.append(dg.RunRequest(run_key=sha, tags={
-                **tags, ASSET_PARTITION_RANGE_START: day_keys[0], ASSET_PARTITION_RANGE_END: day_keys[-1]}))
+            requests.append(
+                dg.RunRequest(
+                    run_key=sha,
+                    tags={
+                        **tags,
+                        ASSET_PARTITION_RANGE_START: day_keys[0],
+                        ASSET_PARTITION_RANGE_END: day_keys[-1],
+                    },
+                )
+            )
     return requests
 
 
-def build_landing_sensor(config: PlantConfig, ingest_job: object, partitions: dg.PartitionsDefinition) -> dg.SensorDefinition:
+def build_landing_sensor(
+    config: PlantConfig, ingest_job: object, partitions: dg.PartitionsDefinition
+) -> dg.SensorDefinition:
     p = config.plant_id
 
-    @dg.sensor(name=f"{p}__landing_sensor", job=ingest_job, minimum_interval_seconds=60,
-               description=f"Ingests each new or changed historian export in landing/{p}/readings once (run_key = sha256).")
-    def landing_sensor(context: dg.SensorEvaluationContext, factory_home: FactoryHomeResource) -> dg.SensorResult | dg.SkipReason:
+    @dg.sensor(
+        name=f"{p}__landing_sensor",
+        job=ingest_job,
+        minimum_interval_seconds=60,
+        description=f"Ingests each new or changed historian export in landing/{p}/readings once (run_key = sha256).",
+    )
+    def landing_sensor(
+        context: dg.SensorEvaluationContext, factory_home: FactoryHomeResource
+    ) -> dg.SensorResult | dg.SkipReason:
         requests = landing_run_requests(config, factory_home.factory_home(), partitions)
         if not requests:
             return dg.SkipReason(f"no new or changed file in landing/{p}/readings")

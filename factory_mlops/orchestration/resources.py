@@ -1,6 +1,5 @@
 """Dagster resources: the factory home (every embedded store) and the model registry."""
 
-
 import dagster as dg
 from pydantic import Field
 

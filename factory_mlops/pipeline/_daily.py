@@ -33,7 +33,12 @@ def day_bounds(day: dt.date) -> tuple[pd.Timestamp, pd.Timestamp]:
 
 
 def ingest_readings(
-    config: PlantConfig, home: FactoryHome, day: dt.date, *, now: pd.Timestamp | None = None, force: bool = False
+    config: PlantConfig,
+    home: FactoryHome,
+    day: dt.date,
+    *,
+    now: pd.Timestamp | None = None,
+    force: bool = False,
 ) -> DayIngest:
     """Ingest the landing files that cover `day` (new or changed ones; all with `force`).
 
@@ -53,22 +58,30 @@ def ingest_maintenance(config: PlantConfig, home: FactoryHome, day: dt.date) -> 
         if unknown:
             raise ContractError(f"{path}: maintenance log names unknown machines {unknown}")
     else:
-        log = pd.DataFrame({
-            "event_time": pd.Series(dtype="datetime64[ns, UTC]"),
-            "reported_at": pd.Series(dtype="datetime64[ns, UTC]"),
-            "machine_id": pd.Series(dtype=object), "event": pd.Series(dtype=object),
-            "failure_type": pd.Series(dtype=object), "downtime_hours": pd.Series(dtype=float),
-        })
+        log = pd.DataFrame(
+            {
+                "event_time": pd.Series(dtype="datetime64[ns, UTC]"),
+                "reported_at": pd.Series(dtype="datetime64[ns, UTC]"),
+                "machine_id": pd.Series(dtype=object),
+                "event": pd.Series(dtype=object),
+                "failure_type": pd.Series(dtype=object),
+                "downtime_hours": pd.Series(dtype=float),
+            }
+        )
     lake.write(MAINTENANCE, day, log)
     return log
 
 
-def passed_days(config: PlantConfig, home: FactoryHome, start: dt.date | None = None, end: dt.date | None = None) -> list[dt.date]:
+def passed_days(
+    config: PlantConfig, home: FactoryHome, start: dt.date | None = None, end: dt.date | None = None
+) -> list[dt.date]:
     """Days whose every source file passed the contract (blocked days stay out of features/training)."""
     return ReadingsStore(home, config.plant_id).passed_days(start, end)
 
 
-def validated_window(config: PlantConfig, home: FactoryHome, day: dt.date, spec: FeatureSpec) -> pd.DataFrame:
+def validated_window(
+    config: PlantConfig, home: FactoryHome, day: dt.date, spec: FeatureSpec
+) -> pd.DataFrame:
     """Validated readings of `day` plus the lookback the feature windows need."""
     lookback_days = int((spec.lookback + pd.Timedelta(days=1) - pd.Timedelta(1)).days)
     days = passed_days(config, home, day - dt.timedelta(days=lookback_days), day)
@@ -85,7 +98,9 @@ def build_features(config: PlantConfig, home: FactoryHome, day: dt.date) -> pd.D
         )
     window = validated_window(config, home, day, spec)
     lo, hi = day_bounds(day)
-    feats = compute_features(window, spec, start=lo, end=hi, context=feature_context(config, home, spec, day))
+    feats = compute_features(
+        window, spec, start=lo, end=hi, context=feature_context(config, home, spec, day)
+    )
     Lake(home, config.plant_id).write(FEATURES, day, feats)
     return feats
 
@@ -117,15 +132,32 @@ def score_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> ScoringOu
         explain_k = config.edge.explain_top_k if model.has_explainer else 0
         scored = model.score(mine, start=lo, end=hi, context=ctx, explain_k=explain_k)
         seconds = time.perf_counter() - t0
-        shadow = shadow_compare(node_dir, scored, seconds, mine, lo, hi,
-                                lambda spec: feature_context(config, home, spec, day), explain_k=explain_k)
+        shadow = shadow_compare(
+            node_dir,
+            scored,
+            seconds,
+            mine,
+            lo,
+            hi,
+            lambda spec: feature_context(config, home, spec, day),
+            explain_k=explain_k,
+        )
         if shadow is not None:
             record_shadow(home, config.plant_id, day, node.id, shadow)
-        written = PredictionLog(node_dir / "predictions.sqlite").append(scored, config.plant_id, node.id)
+        written = PredictionLog(node_dir / "predictions.sqlite").append(
+            scored, config.plant_id, node.id
+        )
         if written != len(scored):
-            raise RuntimeError(f"prediction log of {node.id} stored {written} of {len(scored)} rows")
-        per_node[node.id] = {"rows": len(scored), "model_version": model.version, "bundle_sha256": model.bundle_sha256,
-                             "task": model.task, "shadow": shadow}
+            raise RuntimeError(
+                f"prediction log of {node.id} stored {written} of {len(scored)} rows"
+            )
+        per_node[node.id] = {
+            "rows": len(scored),
+            "model_version": model.version,
+            "bundle_sha256": model.bundle_sha256,
+            "task": model.task,
+            "shadow": shadow,
+        }
         frames.append(scored.assign(node_id=node.id))
     preds = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     Lake(home, config.plant_id).write(PREDICTIONS, day, preds)
@@ -133,7 +165,9 @@ def score_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> ScoringOu
     return ScoringOutcome(day=day, rows=len(preds), alarms=alarms, per_node=per_node)
 
 
-def deployed_reference(config: PlantConfig, home: FactoryHome) -> tuple[DriftReference, dict[str, Any]]:
+def deployed_reference(
+    config: PlantConfig, home: FactoryHome
+) -> tuple[DriftReference, dict[str, Any]]:
     """The drift reference and manifest of the bundle deployed on the plant's first edge node."""
     from factory_mlops.edge import EdgeModel
 
@@ -143,7 +177,9 @@ def deployed_reference(config: PlantConfig, home: FactoryHome) -> tuple[DriftRef
     return DriftReference.from_json(ref_path.read_text()), model.manifest
 
 
-def drift_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> tuple[DriftReport, dict[str, Any]]:
+def drift_for_day(
+    config: PlantConfig, home: FactoryHome, day: dt.date
+) -> tuple[DriftReport, dict[str, Any]]:
     """Drift of the day's features and scores against the deployed model's training reference,
     against the rolling baseline of the days before, and Evidently's HTML page for people.
 
@@ -159,22 +195,38 @@ def drift_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> tuple
     feats = lake.read(FEATURES, day)
     preds = lake.read(PREDICTIONS, day)
     report = drift_report(reference, feats, prediction_scores(preds, task), config.drift)
-    payload = {"day": day.isoformat(), "model_version": manifest["version"], "task": task, **report.to_dict()}
+    payload = {
+        "day": day.isoformat(),
+        "model_version": manifest["version"],
+        "task": task,
+        **report.to_dict(),
+    }
     names = list(reference.features)
-    history = _feature_days(lake, passed_days(config, home, day - dt.timedelta(days=config.monitoring.rolling_baseline_days),
-                                              day - dt.timedelta(days=1)))
+    history = _feature_days(
+        lake,
+        passed_days(
+            config,
+            home,
+            day - dt.timedelta(days=config.monitoring.rolling_baseline_days),
+            day - dt.timedelta(days=1),
+        ),
+    )
     if len(history):
         rolling = rolling_drift(history, feats, names, config.drift).to_dict()
         payload["rolling"] = {k: v for k, v in rolling.items() if not k.startswith("feature_")}
         payload["rolling_feature_psi"] = rolling["feature_psi"]
     else:
-        payload["rolling"] = {"severity": "ok", "reasons": ["no earlier served day to compare with"]}
+        payload["rolling"] = {
+            "severity": "ok",
+            "reasons": ["no earlier served day to compare with"],
+        }
     if config.monitoring.evidently_html:
         payload.update(_evidently_page(config, home, day, manifest, feats, report))
     from factory_mlops.pipeline._monitor import apply_actions
 
-    payload["actions"] = apply_actions(config, home, "drift", day, report.severity, report.reasons,
-                                       int(manifest["version"]))
+    payload["actions"] = apply_actions(
+        config, home, "drift", day, report.severity, report.reasons, int(manifest["version"])
+    )
     payload = _json_safe(payload)
     lake.write_json(DRIFT_REPORTS, day, payload)
     return report, payload
@@ -202,27 +254,52 @@ def _feature_days(lake: Lake, days: list[dt.date]) -> pd.DataFrame:
 EVIDENTLY_TOP_FEATURES = 20
 
 
-def _evidently_page(config: PlantConfig, home: FactoryHome, day: dt.date, manifest: dict[str, Any],
-                    feats: pd.DataFrame, report: DriftReport) -> dict[str, Any]:
+def _evidently_page(
+    config: PlantConfig,
+    home: FactoryHome,
+    day: dt.date,
+    manifest: dict[str, Any],
+    feats: pd.DataFrame,
+    report: DriftReport,
+) -> dict[str, Any]:
     """Evidently's data-drift page of the day's top drifted features against the model's reference days."""
     from factory_mlops.monitoring._evidently import write_drift_report
 
     lake = Lake(home, config.plant_id)
     through = (manifest.get("lineage") or {}).get("data_through")
     if not through:
-        return {"evidently_html": None, "evidently_note": "the deployed bundle records no data_through: no reference days"}
+        return {
+            "evidently_html": None,
+            "evidently_note": "the deployed bundle records no data_through: no reference days",
+        }
     end = dt.date.fromisoformat(str(through))
-    ref_days = passed_days(config, home, end - dt.timedelta(days=max(1, int(config.drift.reference_days)) - 1), end)
+    ref_days = passed_days(
+        config, home, end - dt.timedelta(days=max(1, int(config.drift.reference_days)) - 1), end
+    )
     reference = _feature_days(lake, ref_days)
     if reference.empty:
         return {"evidently_html": None, "evidently_note": f"no reference features stored for {end}"}
     ranked = sorted(((v, k) for k, v in report.feature_psi.items() if v == v), reverse=True)
-    cols = [k for _, k in ranked[:EVIDENTLY_TOP_FEATURES] if k in reference.columns and k in feats.columns]
+    cols = [
+        k
+        for _, k in ranked[:EVIDENTLY_TOP_FEATURES]
+        if k in reference.columns and k in feats.columns
+    ]
     path = home.reports(config.plant_id) / "drift" / f"{day.isoformat()}.html"
     t0 = time.perf_counter()
-    result = write_drift_report(reference, feats, path, columns=cols,
-                                title=f"{config.plant_id} {day} drift vs v{manifest['version']} reference")
+    result = write_drift_report(
+        reference,
+        feats,
+        path,
+        columns=cols,
+        title=f"{config.plant_id} {day} drift vs v{manifest['version']} reference",
+    )
     summary = result.summary
-    return {"evidently_html": str(result.path), "evidently_seconds": round(time.perf_counter() - t0, 3),
-            "evidently_share_drifted": summary.get("share_of_drifted_columns", summary.get("share_drifted")),
-            "evidently_columns": len(cols)}
+    return {
+        "evidently_html": str(result.path),
+        "evidently_seconds": round(time.perf_counter() - t0, 3),
+        "evidently_share_drifted": summary.get(
+            "share_of_drifted_columns", summary.get("share_drifted")
+        ),
+        "evidently_columns": len(cols),
+    }

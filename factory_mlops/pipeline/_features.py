@@ -58,7 +58,9 @@ def installed_times(config: PlantConfig) -> dict[str, pd.Timestamp]:
     return out
 
 
-def feature_context(config: PlantConfig, home: FactoryHome, spec: FeatureSpec, until: dt.date) -> FeatureContext | None:
+def feature_context(
+    config: PlantConfig, home: FactoryHome, spec: FeatureSpec, until: dt.date
+) -> FeatureContext | None:
     """Resets (maintenance log + installs) and the baselines measured after them, up to `until`."""
     if not spec.needs_context:
         return None

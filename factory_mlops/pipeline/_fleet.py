@@ -30,14 +30,25 @@ def _mtime(path: Path) -> str | None:
 
 
 def _served(node_dir: Path) -> dict[str, Any]:
-    out: dict[str, Any] = {"version": None, "bundle_sha256": None, "installed_at": None, "verified": None, "error": None}
+    out: dict[str, Any] = {
+        "version": None,
+        "bundle_sha256": None,
+        "installed_at": None,
+        "verified": None,
+        "error": None,
+    }
     try:
         bundle = current_bundle(node_dir)
         if bundle is None:
             return out
         manifest = json.loads((bundle / MANIFEST_FILE).read_text())
-        out.update(version=int(manifest["version"]), bundle_sha256=bundle_sha256(bundle),
-                   installed_at=dt.datetime.fromtimestamp((node_dir / "current").lstat().st_mtime, dt.UTC).isoformat())
+        out.update(
+            version=int(manifest["version"]),
+            bundle_sha256=bundle_sha256(bundle),
+            installed_at=dt.datetime.fromtimestamp(
+                (node_dir / "current").lstat().st_mtime, dt.UTC
+            ).isoformat(),
+        )
         verify_bundle(bundle)
         out["verified"] = True
     except (BundleError, OSError, ValueError, KeyError) as exc:
@@ -71,12 +82,21 @@ def node_status(config: PlantConfig, home: FactoryHome, node_id: str) -> dict[st
     health = "ok"
     if served["version"] is None:
         health = "no_model"
-    elif served["verified"] is False or (shadow is not None and shadow["verified"] is False) or install_error:
+    elif (
+        served["verified"] is False
+        or (shadow is not None and shadow["verified"] is False)
+        or install_error
+    ):
         health = "degraded"
     return {
-        "node": node_id, "line": node.line, "canary": node.canary, "health": health, **served,
+        "node": node_id,
+        "line": node.line,
+        "canary": node.canary,
+        "health": health,
+        **served,
         "shadow_version": None if shadow is None else shadow["version"],
-        "last_contact": max(contacts) if contacts else None, "last_install_error": install_error,
+        "last_contact": max(contacts) if contacts else None,
+        "last_install_error": install_error,
     }
 
 
@@ -86,9 +106,15 @@ def fleet_status(config: PlantConfig, home: FactoryHome) -> dict[str, Any]:
     return {
         "plant_id": config.plant_id,
         "nodes": [node_status(config, home, n.id) for n in config.edge.nodes],
-        "rollout": None if state is None else {
-            "version": state.version, "from_version": state.from_version, "stage": state.stage,
-            "canary_nodes": state.canary_nodes, "days_observed": state.days_observed,
-            "shadow_days": state.shadow_days, "decision": state.decision,
+        "rollout": None
+        if state is None
+        else {
+            "version": state.version,
+            "from_version": state.from_version,
+            "stage": state.stage,
+            "canary_nodes": state.canary_nodes,
+            "days_observed": state.days_observed,
+            "shadow_days": state.shadow_days,
+            "decision": state.decision,
         },
     }

@@ -40,7 +40,14 @@ from factory_mlops.ingest import ReadingsStore, SourceManifest, file_sha256, sou
 from factory_mlops.pipeline._contract_audit import note_contract_version
 from factory_mlops.sources import SourceBatch, peek_days, read_source
 
-EVENT_COLUMNS = ["event_time", "reported_at", "machine_id", "event", "failure_type", "downtime_hours"]
+EVENT_COLUMNS = [
+    "event_time",
+    "reported_at",
+    "machine_id",
+    "event",
+    "failure_type",
+    "downtime_hours",
+]
 
 
 @dataclass(frozen=True)
@@ -62,8 +69,13 @@ class IngestReport:
     stats: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        check_accounting(f"ingest of {self.path}", self.rows_received, self.rows_accepted, self.rows_quarantined,
-                         self.reasons)
+        check_accounting(
+            f"ingest of {self.path}",
+            self.rows_received,
+            self.rows_accepted,
+            self.rows_quarantined,
+            self.reasons,
+        )
 
     @property
     def passed(self) -> bool:
@@ -128,14 +140,16 @@ def _first_time(frame: pd.DataFrame) -> pd.Timestamp | None:
 
 
 def _empty_events() -> pd.DataFrame:
-    return pd.DataFrame({
-        "event_time": pd.Series(dtype="datetime64[ns, UTC]"),
-        "reported_at": pd.Series(dtype="datetime64[ns, UTC]"),
-        "machine_id": pd.Series(dtype=object),
-        "event": pd.Series(dtype=object),
-        "failure_type": pd.Series(dtype=object),
-        "downtime_hours": pd.Series(dtype=float),
-    })
+    return pd.DataFrame(
+        {
+            "event_time": pd.Series(dtype="datetime64[ns, UTC]"),
+            "reported_at": pd.Series(dtype="datetime64[ns, UTC]"),
+            "machine_id": pd.Series(dtype=object),
+            "event": pd.Series(dtype=object),
+            "failure_type": pd.Series(dtype=object),
+            "downtime_hours": pd.Series(dtype=float),
+        }
+    )
 
 
 def derive_label_events(accepted: pd.DataFrame, config: PlantConfig) -> pd.DataFrame:
@@ -154,17 +168,22 @@ def derive_label_events(accepted: pd.DataFrame, config: PlantConfig) -> pd.DataF
         hits = accepted.loc[accepted["label"] == 1.0, ["timestamp", "machine_id"]]
         failure_type = "labelled"
     else:  # run_to_failure
-        hits = accepted.loc[accepted.groupby("machine_id", sort=True)["timestamp"].idxmax(), ["timestamp", "machine_id"]]
+        hits = accepted.loc[
+            accepted.groupby("machine_id", sort=True)["timestamp"].idxmax(),
+            ["timestamp", "machine_id"],
+        ]
         failure_type = "run_to_failure"
     delay = pd.Timedelta(hours=config.source.labels.report_delay_hours)
-    events = pd.DataFrame({
-        "event_time": hits["timestamp"].to_numpy(),
-        "reported_at": (hits["timestamp"] + delay).to_numpy(),
-        "machine_id": hits["machine_id"].astype(str).to_numpy(),
-        "event": "failure",
-        "failure_type": failure_type,
-        "downtime_hours": 0.0,
-    })
+    events = pd.DataFrame(
+        {
+            "event_time": hits["timestamp"].to_numpy(),
+            "reported_at": (hits["timestamp"] + delay).to_numpy(),
+            "machine_id": hits["machine_id"].astype(str).to_numpy(),
+            "event": "failure",
+            "failure_type": failure_type,
+            "downtime_hours": 0.0,
+        }
+    )
     events["event_time"] = pd.to_datetime(events["event_time"], utc=True)
     events["reported_at"] = pd.to_datetime(events["reported_at"], utc=True)
     return events.sort_values(["event_time", "machine_id"], ignore_index=True)
@@ -195,9 +214,13 @@ def _cross_source_duplicates(
             if not path.exists():
                 continue
             theirs = pd.read_parquet(path, columns=["timestamp", "machine_id"])
-            their_keys = pd.MultiIndex.from_arrays([theirs["timestamp"].array.asi8, theirs["machine_id"].astype(str)])
+            their_keys = pd.MultiIndex.from_arrays(
+                [theirs["timestamp"].array.asi8, theirs["machine_id"].astype(str)]
+            )
             sel = np.flatnonzero(days == d)
-            mine = pd.MultiIndex.from_arrays([t_ns[sel], accepted["machine_id"].to_numpy()[sel].astype(str)])
+            mine = pd.MultiIndex.from_arrays(
+                [t_ns[sel], accepted["machine_id"].to_numpy()[sel].astype(str)]
+            )
             hit = mine.isin(their_keys) & ~mask[sel]
             mask[sel[hit]] = True
             other[sel[hit]] = m.key
@@ -206,14 +229,24 @@ def _cross_source_duplicates(
 
 def _positions_of(frame: pd.DataFrame, candidates: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
     """Frame positions (among `candidates`) of `rows`, matched on (timestamp, machine_id)."""
-    cand_ts = pd.to_datetime(frame["timestamp"].iloc[candidates], utc=True, format="ISO8601", errors="coerce")
-    lookup = pd.DataFrame({
-        "t": cand_ts.array.asi8, "m": frame["machine_id"].iloc[candidates].astype(str).to_numpy(), "pos": candidates
-    }).drop_duplicates(["t", "m"])
-    want = pd.DataFrame({"t": rows["timestamp"].array.asi8, "m": rows["machine_id"].astype(str).to_numpy()})
+    cand_ts = pd.to_datetime(
+        frame["timestamp"].iloc[candidates], utc=True, format="ISO8601", errors="coerce"
+    )
+    lookup = pd.DataFrame(
+        {
+            "t": cand_ts.array.asi8,
+            "m": frame["machine_id"].iloc[candidates].astype(str).to_numpy(),
+            "pos": candidates,
+        }
+    ).drop_duplicates(["t", "m"])
+    want = pd.DataFrame(
+        {"t": rows["timestamp"].array.asi8, "m": rows["machine_id"].astype(str).to_numpy()}
+    )
     merged = want.merge(lookup, on=["t", "m"], how="left")
     if merged["pos"].isna().any():
-        raise AssertionError("internal ingest error: an accepted row has no source row; please report it")
+        raise AssertionError(
+            "internal ingest error: an accepted row has no source row; please report it"
+        )
     return merged["pos"].to_numpy(dtype=np.int64)
 
 
@@ -249,25 +282,34 @@ def ingest_file(
     sha = batch.sha256 or (file_sha256(path) if path.is_file() else "")
     failures: list[ContractFailure]
     manifests = store.manifests()  # read once: history and cross-file duplicates both need them
-    history = _history(manifests, config, key, _first_time(batch.frame)) if batch.file_error is None else []
+    history = (
+        _history(manifests, config, key, _first_time(batch.frame))
+        if batch.file_error is None
+        else []
+    )
 
     if batch.file_error is not None:
         reason, detail = batch.file_error
-        result: ContractResult = quarantine_whole_batch(None, reason, f"{path}: {detail}", config,
-                                                        rows_received=batch.records_received)
+        result: ContractResult = quarantine_whole_batch(
+            None, reason, f"{path}: {detail}", config, rows_received=batch.records_received
+        )
         qframe = result.quarantined
         reasons = dict(result.reasons)
         accepted = result.accepted
         failures = list(result.failures)
         n_q = result.rows_quarantined
     else:
-        result = validate_readings(batch.frame, config, now=now, arrival=_file_arrival(path), history=history)
+        result = validate_readings(
+            batch.frame, config, now=now, arrival=_file_arrival(path), history=history
+        )
         accepted = result.accepted
         failures = list(result.failures)
         n_frame = len(batch.frame)
         # frame row -> (reason, detail) of the contract's quarantine
         q = result.quarantined
-        q_pos = q[ROW_NUMBER].to_numpy(dtype=np.int64) - 1 if len(q) else np.array([], dtype=np.int64)
+        q_pos = (
+            q[ROW_NUMBER].to_numpy(dtype=np.int64) - 1 if len(q) else np.array([], dtype=np.int64)
+        )
         row_reason = np.full(n_frame, None, dtype=object)
         row_detail = np.full(n_frame, None, dtype=object)
         row_bad = np.zeros(n_frame, dtype=bool)
@@ -281,16 +323,25 @@ def ingest_file(
             pos = _positions_of(batch.frame, accepted_pos, accepted[dup_mask])
             row_bad[pos] = True
             row_reason[pos] = DUPLICATE_ROW
-            row_detail[pos] = [f"{DUPLICATE_ROW}: same timestamp and machine_id already ingested from file '{o}'"
-                               for o in dup_other[dup_mask]]
+            row_detail[pos] = [
+                f"{DUPLICATE_ROW}: same timestamp and machine_id already ingested from file '{o}'"
+                for o in dup_other[dup_mask]
+            ]
             accepted = accepted[~dup_mask].reset_index(drop=True)
-            failures.append(ContractFailure(
-                rule="duplicate_of_other_file", severity="warning",
-                message=(f"{int(dup_mask.sum())} rows were already ingested from other file(s) "
-                         f"{sorted(set(dup_other[dup_mask]))}; they were quarantined as duplicate_row. To "
-                         "correct a file, write the corrected export over the old one (same path) and "
-                         "ingest it again; otherwise remove the copy"),
-                value=float(dup_mask.sum()), threshold=None))
+            failures.append(
+                ContractFailure(
+                    rule="duplicate_of_other_file",
+                    severity="warning",
+                    message=(
+                        f"{int(dup_mask.sum())} rows were already ingested from other file(s) "
+                        f"{sorted(set(dup_other[dup_mask]))}; they were quarantined as duplicate_row. To "
+                        "correct a file, write the corrected export over the old one (same path) and "
+                        "ingest it again; otherwise remove the copy"
+                    ),
+                    value=float(dup_mask.sum()),
+                    threshold=None,
+                )
+            )
 
         # records of the file -> their frame row's fate
         rec_rows = batch.record_frame_row
@@ -300,22 +351,35 @@ def ingest_file(
         q_frame[REASON] = row_reason[bad_rows]
         q_frame[DETAIL] = row_detail[bad_rows]
         q_frame[ROW_NUMBER] = batch.record_row_numbers[rec_bad]
-        qframe = pd.concat([batch.rejected, q_frame], ignore_index=True) if len(batch.rejected) else q_frame
+        qframe = (
+            pd.concat([batch.rejected, q_frame], ignore_index=True)
+            if len(batch.rejected)
+            else q_frame
+        )
         qframe = qframe.sort_values(ROW_NUMBER, kind="stable", ignore_index=True)
         counts = qframe[REASON].value_counts() if len(qframe) else pd.Series(dtype=int)
-        reasons = {str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))}
+        reasons = {
+            str(k): int(v) for k, v in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        }
         n_q = len(qframe)
         # The adapter's rejects count toward the quarantine rate too.
         if batch.records_received and len(batch.rejected):
             rate = n_q / batch.records_received
             limit = config.contract.max_quarantine_rate
             if rate > limit and not any(f.rule == "quarantine_rate" for f in failures):
-                failures.append(ContractFailure(
-                    rule="quarantine_rate", severity="error",
-                    message=(f"{n_q} of {batch.records_received} records ({100 * rate:.1f}%) were quarantined, above "
-                             f"contract.max_quarantine_rate {100 * limit:.1f}%; top reasons: "
-                             f"{', '.join(f'{r} ({n})' for r, n in list(reasons.items())[:5])}"),
-                    value=float(rate), threshold=float(limit)))
+                failures.append(
+                    ContractFailure(
+                        rule="quarantine_rate",
+                        severity="error",
+                        message=(
+                            f"{n_q} of {batch.records_received} records ({100 * rate:.1f}%) were quarantined, above "
+                            f"contract.max_quarantine_rate {100 * limit:.1f}%; top reasons: "
+                            f"{', '.join(f'{r} ({n})' for r, n in list(reasons.items())[:5])}"
+                        ),
+                        value=float(rate),
+                        threshold=float(limit),
+                    )
+                )
         # contract.severity also governs the rules checked here (the contract's own are already
         # graded; grading twice changes nothing).
         failures = apply_severity(failures, config.contract.severity)
@@ -327,15 +391,32 @@ def ingest_file(
     days = sorted(set(accepted["timestamp"].dt.date)) if len(accepted) else []
     stats = batch_stats(result, config) if batch.file_error is None else {}
     report = IngestReport(
-        plant_id=config.plant_id, path=str(path), source_key=key, sha256=sha,
-        rows_received=n_recv, rows_accepted=n_acc, rows_quarantined=n_q, reasons=reasons,
-        failures=failures, days=days, label_events=len(events),
-        contract_version=config.contract_version(), stats=stats,
+        plant_id=config.plant_id,
+        path=str(path),
+        source_key=key,
+        sha256=sha,
+        rows_received=n_recv,
+        rows_accepted=n_acc,
+        rows_quarantined=n_q,
+        reasons=reasons,
+        failures=failures,
+        days=days,
+        label_events=len(events),
+        contract_version=config.contract_version(),
+        stats=stats,
     )
     store.replace_source(
-        SourceManifest(key=key, path=str(path), sha256=sha, days=tuple(days), passed=passed,
-                       report={**report.to_dict(), "stats": stats}),
-        accepted, qframe, events,
+        SourceManifest(
+            key=key,
+            path=str(path),
+            sha256=sha,
+            days=tuple(days),
+            passed=passed,
+            report={**report.to_dict(), "stats": stats},
+        ),
+        accepted,
+        qframe,
+        events,
     )
     return report
 
@@ -346,7 +427,11 @@ def landing_files(config: PlantConfig, home: FactoryHome) -> list[Path]:
     folder = home.landing(config.plant_id, "readings")
     if not folder.exists():
         return []
-    return sorted(p for p in folder.glob(config.source.readings.pattern) if p.is_file() and not p.name.startswith("."))
+    return sorted(
+        p
+        for p in folder.glob(config.source.readings.pattern)
+        if p.is_file() and not p.name.startswith(".")
+    )
 
 
 class _LandingIndex:
@@ -357,7 +442,9 @@ class _LandingIndex:
         self.config = config
         self.file = home.lake(config.plant_id, "_index") / "landing.json"
         try:
-            self.cache: dict[str, dict[str, Any]] = json.loads(self.file.read_text(encoding="utf-8"))
+            self.cache: dict[str, dict[str, Any]] = json.loads(
+                self.file.read_text(encoding="utf-8")
+            )
         except (OSError, ValueError):
             self.cache = {}
         self.changed = False
@@ -394,7 +481,9 @@ class _LandingIndex:
             self.changed = False
 
 
-def landing_days(config: PlantConfig, home: FactoryHome, paths: Iterable[Path]) -> dict[Path, list[dt.date]]:
+def landing_days(
+    config: PlantConfig, home: FactoryHome, paths: Iterable[Path]
+) -> dict[Path, list[dt.date]]:
     """UTC days each landing file covers (cached by path, size and mtime)."""
     index = _LandingIndex(config, home)
     out = {p: index.days(p) for p in paths}
@@ -402,7 +491,9 @@ def landing_days(config: PlantConfig, home: FactoryHome, paths: Iterable[Path]) 
     return out
 
 
-def pending_landing_files(config: PlantConfig, home: FactoryHome) -> dict[Path, tuple[str, list[dt.date]]]:
+def pending_landing_files(
+    config: PlantConfig, home: FactoryHome
+) -> dict[Path, tuple[str, list[dt.date]]]:
     """Landing files that are new, changed since ingested, or under an older contract: path ->
     (sha256, UTC days covered). Checksums and days are cached by size and mtime."""
     index = _LandingIndex(config, home)
@@ -455,6 +546,10 @@ def ingest_days(
     wanted = set(days)
     files = landing_files(config, home)
     covering = [p for p, ds in landing_days(config, home, files).items() if wanted & set(ds)]
-    reports = [ingest_file(config, home, p, now=now) for p in covering if force or needs_ingest(config, home, p)]
+    reports = [
+        ingest_file(config, home, p, now=now)
+        for p in covering
+        if force or needs_ingest(config, home, p)
+    ]
     store = ReadingsStore(home, config.plant_id)
     return DayIngest(reports=reports, day_status={d: store.day_status(d) for d in sorted(wanted)})

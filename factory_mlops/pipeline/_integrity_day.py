@@ -45,7 +45,9 @@ def day_quarantine(store: ReadingsStore, day: dt.date) -> tuple[pd.DataFrame, in
             unplaced += pq.read_metadata(path).num_rows
             continue
         part = pd.read_parquet(path, columns=[c for c in QUARANTINE_COLUMNS if c in names])
-        ts = pd.to_datetime(part["timestamp"].astype(str), utc=True, format="ISO8601", errors="coerce")
+        ts = pd.to_datetime(
+            part["timestamp"].astype(str), utc=True, format="ISO8601", errors="coerce"
+        )
         part = part.loc[((ts >= lo) & (ts < hi)).to_numpy()]
         if len(part):
             frames.append(part.assign(source_key=m.key))
@@ -66,13 +68,26 @@ def logged_downtime(config: PlantConfig, home: FactoryHome, day: dt.date) -> pd.
         for mid, g in log.sort_values("event_time").groupby(log["machine_id"].astype(str)):
             events = g["event"].astype(str).tolist()
             times = g["event_time"].tolist()
-            hours = g["downtime_hours"].tolist() if "downtime_hours" in g.columns else [float("nan")] * len(g)
+            hours = (
+                g["downtime_hours"].tolist()
+                if "downtime_hours" in g.columns
+                else [float("nan")] * len(g)
+            )
             for i, ev in enumerate(events):
                 if ev != "failure":
                     continue
-                nxt = next((times[j] for j in range(i + 1, len(events)) if events[j] == "repair"), None)
-                stop = nxt if nxt is not None else (
-                    times[i] + pd.Timedelta(hours=float(hours[i])) if pd.notna(hours[i]) else None)
+                nxt = next(
+                    (times[j] for j in range(i + 1, len(events)) if events[j] == "repair"), None
+                )
+                stop = (
+                    nxt
+                    if nxt is not None
+                    else (
+                        times[i] + pd.Timedelta(hours=float(hours[i]))
+                        if pd.notna(hours[i])
+                        else None
+                    )
+                )
                 if stop is not None:
                     rows.append({"machine_id": mid, "start": times[i], "end": stop})
     return pd.DataFrame(rows, columns=["machine_id", "start", "end"])
@@ -99,7 +114,9 @@ def day_integrity(
     store = ReadingsStore(home, config.plant_id)
     accepted = store.read_day(day)
     quarantined, unplaced = day_quarantine(store, day)
-    report = integrity_report(config, day, accepted, quarantined, thresholds, downtime=logged_downtime(config, home, day))
+    report = integrity_report(
+        config, day, accepted, quarantined, thresholds, downtime=logged_downtime(config, home, day)
+    )
     status = store.day_status(day)
     notes = list(report.notes)
     blocked = [s["key"] for s in status["sources"] if not s["passed"]]
@@ -108,5 +125,7 @@ def day_integrity(
         + (f"; blocked by the data contract: {', '.join(blocked)}" if blocked else "")
     )
     if unplaced:
-        notes.append(f"{unplaced} quarantined rows of files without a timestamp column cannot be placed on a day")
+        notes.append(
+            f"{unplaced} quarantined rows of files without a timestamp column cannot be placed on a day"
+        )
     return dataclasses.replace(report, notes=notes)

@@ -46,17 +46,35 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def apply_actions(config: PlantConfig, home: FactoryHome, layer: str, day: dt.date, severity: str,
-                  reasons: list[str], model_version: int = 0) -> list[str]:
+def apply_actions(
+    config: PlantConfig,
+    home: FactoryHome,
+    layer: str,
+    day: dt.date,
+    severity: str,
+    reasons: list[str],
+    model_version: int = 0,
+) -> list[str]:
     """The actions plant.yaml maps this result to; writes the alert record when one is `alert`."""
     actions = config.monitoring.actions_for(layer, severity)
     if "alert" in actions and severity != "ok":
-        AlertLog.for_home(home).append(Alert(config.plant_id, layer, severity, day.isoformat(), list(reasons),
-                                             list(actions), int(model_version)))
+        AlertLog.for_home(home).append(
+            Alert(
+                config.plant_id,
+                layer,
+                severity,
+                day.isoformat(),
+                list(reasons),
+                list(actions),
+                int(model_version),
+            )
+        )
     return actions
 
 
-def _store(config: PlantConfig, home: FactoryHome, layer: str, day: dt.date, payload: dict[str, Any]) -> dict[str, Any]:
+def _store(
+    config: PlantConfig, home: FactoryHome, layer: str, day: dt.date, payload: dict[str, Any]
+) -> dict[str, Any]:
     payload = _clean(payload)
     Lake(home, config.plant_id).write_json(LAYER_TABLES[layer], day, payload)
     return payload
@@ -70,15 +88,25 @@ def integrity_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> d
     report = day_integrity(config, home, day)
     d = report.to_dict()
     table = report.table()
-    payload: dict[str, Any] = {"day": day.isoformat(), "severity": report.severity, "reasons": list(report.reasons),
-                               "sensors": d.get("sensors", d)}
-    for col, key in (("null_rate", "max_null_rate"), ("out_of_range_rate", "max_out_of_range_rate"),
-                     ("late_share", "max_late_share"), ("max_gap_hours", "max_gap_hours"),
-                     ("missing_share", "max_missing_share")):
+    payload: dict[str, Any] = {
+        "day": day.isoformat(),
+        "severity": report.severity,
+        "reasons": list(report.reasons),
+        "sensors": d.get("sensors", d),
+    }
+    for col, key in (
+        ("null_rate", "max_null_rate"),
+        ("out_of_range_rate", "max_out_of_range_rate"),
+        ("late_share", "max_late_share"),
+        ("max_gap_hours", "max_gap_hours"),
+        ("missing_share", "max_missing_share"),
+    ):
         if col in table.columns and table[col].notna().any():
             payload[key] = float(table[col].max())
     payload["table_md"] = _markdown(table)
-    payload["actions"] = apply_actions(config, home, "integrity", day, report.severity, payload["reasons"])
+    payload["actions"] = apply_actions(
+        config, home, "integrity", day, report.severity, payload["reasons"]
+    )
     return _store(config, home, "integrity", day, payload)
 
 
@@ -88,7 +116,11 @@ def _markdown(table: pd.DataFrame) -> str:
     cols = list(table.columns)
     rows = ["| " + " | ".join(str(c) for c in cols) + " |", "|" + "---|" * len(cols)]
     for _, r in table.iterrows():
-        rows.append("| " + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.tolist()) + " |")
+        rows.append(
+            "| "
+            + " | ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in r.tolist())
+            + " |"
+        )
     return "\n".join(rows)
 
 
@@ -132,11 +164,22 @@ def _latency(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict[str, 
     lat = np.concatenate(values) if values else np.array([])
     warn, crit = config.monitoring.latency.p99_ms
     if not len(lat):
-        return {"severity": "ok", "reasons": ["no service latency logged (batch scoring only)"], "requests": 0}
+        return {
+            "severity": "ok",
+            "reasons": ["no service latency logged (batch scoring only)"],
+            "requests": 0,
+        }
     p99 = float(np.percentile(lat, 99) / 1000.0)
     sev = "critical" if p99 >= crit else "warning" if p99 >= warn else "ok"
-    return {"severity": sev, "requests": len(lat), "latency_p99_ms": p99, "latency_p50_ms": float(np.median(lat) / 1000),
-            "reasons": [f"service p99 {p99:.1f} ms over {len(lat)} requests (limits {warn:g}/{crit:g} ms)"]}
+    return {
+        "severity": sev,
+        "requests": len(lat),
+        "latency_p99_ms": p99,
+        "latency_p50_ms": float(np.median(lat) / 1000),
+        "reasons": [
+            f"service p99 {p99:.1f} ms over {len(lat)} requests (limits {warn:g}/{crit:g} ms)"
+        ],
+    }
 
 
 def health_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict[str, Any]:
@@ -146,7 +189,9 @@ def health_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict
     lake = Lake(home, config.plant_id)
     preds = lake.read(PREDICTIONS, day)
     if preds.empty:
-        raise ValueError(f"{config.plant_id} {day}: no predictions stored; run prediction_log for the day first")
+        raise ValueError(
+            f"{config.plant_id} {day}: no predictions stored; run prediction_log for the day first"
+        )
     version = int(preds["model_version"].max())
     preds = preds[preds["model_version"] == version]
     m = config.monitoring.performance
@@ -154,47 +199,76 @@ def health_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict
     severity, reasons = "ok", []
     if "probability" in preds.columns and preds["probability"].notna().any():
         served = _served_days(lake, version, day)
-        window = _served(lake, version, [*served[-(m.window_days - 1):], day] if m.window_days > 1 else [day])
-        est = estimate_performance(window["probability"].to_numpy(dtype=float), window["alarm"].to_numpy(dtype=bool))
+        window = _served(
+            lake, version, [*served[-(m.window_days - 1) :], day] if m.window_days > 1 else [day]
+        )
+        est = estimate_performance(
+            window["probability"].to_numpy(dtype=float), window["alarm"].to_numpy(dtype=bool)
+        )
         e = est.to_dict()
         expected = float(window["probability"].sum())
         payload["estimate"] = e
-        payload.update({"estimated_recall": e.get("recall"), "estimated_precision": e.get("precision"),
-                        "estimated_accuracy": e.get("accuracy"), "estimated_recall_low": e.get("recall_low"),
-                        "alarm_rate": e.get("alarm_rate"), "expected_failure_rows": expected,
-                        "window_days": min(m.window_days, len(served) + 1)})
+        payload.update(
+            {
+                "estimated_recall": e.get("recall"),
+                "estimated_precision": e.get("precision"),
+                "estimated_accuracy": e.get("accuracy"),
+                "estimated_recall_low": e.get("recall_low"),
+                "alarm_rate": e.get("alarm_rate"),
+                "expected_failure_rows": expected,
+                "window_days": min(m.window_days, len(served) + 1),
+            }
+        )
         if len(served) < m.baseline_days:
-            reasons.append(f"baseline forming: v{version} has served {len(served)} earlier day(s); its first "
-                           f"{m.baseline_days} days become the reference of the estimate")
+            reasons.append(
+                f"baseline forming: v{version} has served {len(served)} earlier day(s); its first "
+                f"{m.baseline_days} days become the reference of the estimate"
+            )
         elif expected < m.min_expected_failure_rows:
-            reasons.append(f"not judged: the last {m.window_days} day(s) expect {expected:.1f} failure rows "
-                           f"(< {m.min_expected_failure_rows:g}), too few for a recall estimate")
+            reasons.append(
+                f"not judged: the last {m.window_days} day(s) expect {expected:.1f} failure rows "
+                f"(< {m.min_expected_failure_rows:g}), too few for a recall estimate"
+            )
         else:
-            base = _served(lake, version, served[:m.baseline_days])
-            ref = estimate_performance(base["probability"].to_numpy(dtype=float), base["alarm"].to_numpy(dtype=bool))
+            base = _served(lake, version, served[: m.baseline_days])
+            ref = estimate_performance(
+                base["probability"].to_numpy(dtype=float), base["alarm"].to_numpy(dtype=bool)
+            )
             r = ref.to_dict()
-            payload.update({"reference_recall": r.get("recall"), "reference_alarm_rate": r.get("alarm_rate")})
-            severity, why = estimate_severity(est, ref, drop_warning=m.recall_drop_warning, drop_critical=m.recall_drop_critical)
+            payload.update(
+                {"reference_recall": r.get("recall"), "reference_alarm_rate": r.get("alarm_rate")}
+            )
+            severity, why = estimate_severity(
+                est, ref, drop_warning=m.recall_drop_warning, drop_critical=m.recall_drop_critical
+            )
             reasons += list(why)
             r0, r1 = float(r.get("alarm_rate") or 0.0), float(e.get("alarm_rate") or 0.0)
             if r0 > 0 and (r1 > r0 * m.alarm_rate_band or r1 < r0 / m.alarm_rate_band):
                 severity = worst(severity, "warning")
-                reasons.append(f"alarm rate {r1:.3f} outside its normal band {r0 / m.alarm_rate_band:.3f}..{r0 * m.alarm_rate_band:.3f} "
-                               f"(v{version}'s first {m.baseline_days} days, factor {m.alarm_rate_band:g})")
+                reasons.append(
+                    f"alarm rate {r1:.3f} outside its normal band {r0 / m.alarm_rate_band:.3f}..{r0 * m.alarm_rate_band:.3f} "
+                    f"(v{version}'s first {m.baseline_days} days, factor {m.alarm_rate_band:g})"
+                )
     else:
-        reasons.append("no calibrated probabilities (RUL model): watched by drift and the realised error")
+        reasons.append(
+            "no calibrated probabilities (RUL model): watched by drift and the realised error"
+        )
     latency = _latency(config, home, day)
     payload["latency"] = latency
     if "latency_p99_ms" in latency:
         payload["latency_p99_ms"] = latency["latency_p99_ms"]
-    payload["latency_actions"] = apply_actions(config, home, "latency", day, latency["severity"], latency["reasons"], version)
+    payload["latency_actions"] = apply_actions(
+        config, home, "latency", day, latency["severity"], latency["reasons"], version
+    )
     payload.update({"severity": severity, "reasons": reasons})
     payload["actions"] = apply_actions(config, home, "performance", day, severity, reasons, version)
     return _store(config, home, "performance", day, payload)
 
 
 # ---- layer 3: realised outcomes, business impact, control chart --------------------------------
-def impact_for_day(config: PlantConfig, home: FactoryHome, day: dt.date, *, lookback_days: int = 30) -> dict[str, Any]:
+def impact_for_day(
+    config: PlantConfig, home: FactoryHome, day: dt.date, *, lookback_days: int = 30
+) -> dict[str, Any]:
     """Layer 3 as known at the end of `day`: realised impact of the last `lookback_days` of
     predictions whose outcome is known, and the control chart of the deployed model's rolling recall."""
     from factory_mlops.monitoring._control import control_chart
@@ -207,31 +281,61 @@ def impact_for_day(config: PlantConfig, home: FactoryHome, day: dt.date, *, look
     days = [d for d in lake.days(PREDICTIONS) if day - dt.timedelta(days=lookback_days) < d <= day]
     frames = [f for f in (lake.read(PREDICTIONS, d) for d in days) if len(f)]
     if not frames:
-        raise ValueError(f"{config.plant_id} {day}: no predictions stored; run prediction_log for the day first")
+        raise ValueError(
+            f"{config.plant_id} {day}: no predictions stored; run prediction_log for the day first"
+        )
     preds = pd.concat(frames, ignore_index=True)
-    version = int(lake.read(PREDICTIONS, day)["model_version"].max()) if lake.exists(PREDICTIONS, day) else int(preds["model_version"].max())
+    version = (
+        int(lake.read(PREDICTIONS, day)["model_version"].max())
+        if lake.exists(PREDICTIONS, day)
+        else int(preds["model_version"].max())
+    )
     maintenance = load_maintenance(config, home, as_of=known_at)
     payload: dict[str, Any] = {"day": day.isoformat(), "model_version": version}
     if config.model.task != "classification":
-        payload.update({"severity": "ok", "reasons": ["realised recall needs alarms against a failure horizon; "
-                                                       "RUL models are judged by the gate's realised error"]})
+        payload.update(
+            {
+                "severity": "ok",
+                "reasons": [
+                    "realised recall needs alarms against a failure horizon; "
+                    "RUL models are judged by the gate's realised error"
+                ],
+            }
+        )
         payload["actions"] = []
         return _store(config, home, "control_chart", day, payload)
     h = config.model.horizon_hours
-    outcomes = label_outcomes(preds, maintenance, h, known_at, label_latency_hours=config.model.label_latency_hours)
+    outcomes = label_outcomes(
+        preds, maintenance, h, known_at, label_latency_hours=config.model.label_latency_hours
+    )
     known = outcomes[outcomes["outcome"].notna()]
     payload["predictions_with_outcome"] = len(known)
     payload["predictions_pending"] = int(outcomes["outcome"].isna().sum())
     if known.empty:
-        payload.update({"severity": "ok", "actions": [], "reasons": [
-            f"no outcome known yet: {len(outcomes)} prediction(s) of the last {lookback_days} days wait for "
-            f"their {h:g} h horizon and the maintenance log ({config.model.label_latency_hours:g} h latency)"]})
+        payload.update(
+            {
+                "severity": "ok",
+                "actions": [],
+                "reasons": [
+                    f"no outcome known yet: {len(outcomes)} prediction(s) of the last {lookback_days} days wait for "
+                    f"their {h:g} h horizon and the maintenance log ({config.model.label_latency_hours:g} h latency)"
+                ],
+            }
+        )
         return _store(config, home, "control_chart", day, payload)
     impact = business_impact(known, maintenance, horizon_hours=h, costs=config.costs)
     imp = impact.to_dict()
     payload["impact"] = imp
-    for k in ("failures", "failures_caught", "failures_missed", "false_alarms", "false_alarm_episodes",
-              "median_lead_time_h", "downtime_cost", "cost_avoided"):
+    for k in (
+        "failures",
+        "failures_caught",
+        "failures_missed",
+        "false_alarms",
+        "false_alarm_episodes",
+        "median_lead_time_h",
+        "downtime_cost",
+        "cost_avoided",
+    ):
         if k in imp:
             payload[k] = imp[k]
     mine = known[known["model_version"] == version]
@@ -239,22 +343,43 @@ def impact_for_day(config: PlantConfig, home: FactoryHome, day: dt.date, *, look
         # the label-free estimate on these very rows, now that their outcomes are known
         from factory_mlops.monitoring._cbpe import compare_with_realised, estimate_performance
 
-        est = estimate_performance(mine["probability"].to_numpy(dtype=float), mine["alarm"].to_numpy(dtype=bool))
+        est = estimate_performance(
+            mine["probability"].to_numpy(dtype=float), mine["alarm"].to_numpy(dtype=bool)
+        )
         cmp = compare_with_realised(est, mine)
         payload["estimate_vs_realised"] = cmp
         rec = cmp["metrics"].get("recall", {})
         payload["estimated_recall"] = rec.get("estimated")
         payload["estimate_inside_interval"] = rec.get("inside")
     if len(mine):
-        payload["realised_recall"] = float(mine.loc[mine["outcome"] == 1, "alarm"].mean()) if (mine["outcome"] == 1).any() else None
+        payload["realised_recall"] = (
+            float(mine.loc[mine["outcome"] == 1, "alarm"].mean())
+            if (mine["outcome"] == 1).any()
+            else None
+        )
     cc = config.monitoring.control_chart
-    chart = control_chart(mine, metric=cc.metric, method=cc.method, k=cc.k, window_hours=cc.window_hours,
-                          ewma_lambda=cc.ewma_lambda, cusum_k=cc.cusum_k, cusum_h=cc.cusum_h, min_positives=cc.min_positives,
-                          baseline_windows=cc.baseline_windows)
+    chart = control_chart(
+        mine,
+        metric=cc.metric,
+        method=cc.method,
+        k=cc.k,
+        window_hours=cc.window_hours,
+        ewma_lambda=cc.ewma_lambda,
+        cusum_k=cc.cusum_k,
+        cusum_h=cc.cusum_h,
+        min_positives=cc.min_positives,
+        baseline_windows=cc.baseline_windows,
+    )
     c = chart.to_dict()
-    payload["control_chart"] = {"method": cc.method, "metric": cc.metric, **{k: v for k, v in c.items() if k != "chart"}}
+    payload["control_chart"] = {
+        "method": cc.method,
+        "metric": cc.metric,
+        **{k: v for k, v in c.items() if k != "chart"},
+    }
     severity = str(c.get("severity", "ok"))
     reasons = list(c.get("reasons") or [])
     payload.update({"severity": severity, "reasons": reasons})
-    payload["actions"] = apply_actions(config, home, "control_chart", day, severity, reasons, version)
+    payload["actions"] = apply_actions(
+        config, home, "control_chart", day, severity, reasons, version
+    )
     return _store(config, home, "control_chart", day, payload)

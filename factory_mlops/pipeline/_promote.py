@@ -32,7 +32,13 @@ class Deployment:
 
 
 def promote_version(
-    config: PlantConfig, home: FactoryHome, registry: Any, version: int, *, actor: str, reason: str,
+    config: PlantConfig,
+    home: FactoryHome,
+    registry: Any,
+    version: int,
+    *,
+    actor: str,
+    reason: str,
     kind: str = "promotion",
 ) -> Any:
     """Point `champion` at `version` (a complete registration only) and write the audit entry.
@@ -46,7 +52,10 @@ def promote_version(
     previous = registry.get_alias(config.plant_id, CHAMPION)
     target = registry.set_alias(config.plant_id, CHAMPION, version)
     AuditLog.for_home(home).append(
-        kind, actor=actor, plant=config.plant_id, reason=reason,
+        kind,
+        actor=actor,
+        plant=config.plant_id,
+        reason=reason,
         versions={"from": previous.version if previous else None, "to": target.version},
         details={"model_name": target.name, "bundle_sha256": target.tags.get("bundle_sha256", "")},
     )
@@ -114,7 +123,13 @@ def signed_for_edge(home: FactoryHome, bundle: Path) -> bytes:
 
 
 def deploy_version(
-    config: PlantConfig, home: FactoryHome, registry: Any, version: int, *, actor: str, reason: str,
+    config: PlantConfig,
+    home: FactoryHome,
+    registry: Any,
+    version: int,
+    *,
+    actor: str,
+    reason: str,
 ) -> Deployment:
     """Install the version's registered bundle on every edge node of the plant (atomic per node).
 
@@ -125,16 +140,26 @@ def deploy_version(
 
     bundle = registered_bundle(home, registry, config.plant_id, version)
     pem = signed_for_edge(home, bundle)
-    installed = [install_bundle(bundle, home.edge(config.plant_id, n.id), public_key_pem=pem, require_signature=True)
-                 for n in config.edge.nodes]
+    installed = [
+        install_bundle(
+            bundle, home.edge(config.plant_id, n.id), public_key_pem=pem, require_signature=True
+        )
+        for n in config.edge.nodes
+    ]
     manifest = json.loads((bundle / MANIFEST_FILE).read_text())
     nodes = [n.id for n in config.edge.nodes]
     AuditLog.for_home(home).append(
-        "deployment", actor=actor, plant=config.plant_id, reason=reason, versions={"version": version},
+        "deployment",
+        actor=actor,
+        plant=config.plant_id,
+        reason=reason,
+        versions={"version": version},
         details={"nodes": nodes, "bundle_sha256": installed[0].bundle_sha256},
     )
     return Deployment(
-        version=version, onnx_path=str(home.edge(config.plant_id, nodes[0]) / "current" / "model.onnx"),
+        version=version,
+        onnx_path=str(home.edge(config.plant_id, nodes[0]) / "current" / "model.onnx"),
         bundle_sha256=installed[0].bundle_sha256,
-        parity_max_abs_diff=float(manifest.get("parity", {}).get("max_abs_diff", float("nan"))), nodes=nodes,
+        parity_max_abs_diff=float(manifest.get("parity", {}).get("max_abs_diff", float("nan"))),
+        nodes=nodes,
     )

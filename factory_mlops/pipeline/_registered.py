@@ -22,7 +22,9 @@ def read_json_artifact(registry: Any, plant_id: str, version: int, name: str) ->
         return json.loads(path.read_text())
 
 
-def load_registered_model(registry: Any, plant_id: str, version: int, *, spec: FeatureSpec | None = None) -> TrainedModel:
+def load_registered_model(
+    registry: Any, plant_id: str, version: int, *, spec: FeatureSpec | None = None
+) -> TrainedModel:
     """Rebuild the `TrainedModel` of a registered version (scores exactly like its edge bundle).
 
     Args:
@@ -50,8 +52,13 @@ def load_registered_model(registry: Any, plant_id: str, version: int, *, spec: F
     task = v.tags.get("task", CLASSIFICATION)
     calibration = Calibration()
     if task == CLASSIFICATION:
-        calibration = Calibration.from_dict(read_json_artifact(registry, plant_id, version, "calibration.json"))
+        calibration = Calibration.from_dict(
+            read_json_artifact(registry, plant_id, version, "calibration.json")
+        )
     return TrainedModel(
-        model=registry.load_model(plant_id, version), spec=spec, threshold=float(v.tags["alarm_threshold"]),
-        task=task, calibration=calibration,
+        model=registry.load_model(plant_id, version),
+        spec=spec,
+        threshold=float(v.tags["alarm_threshold"]),
+        task=task,
+        calibration=calibration,
     )

@@ -51,28 +51,50 @@ def registry_model_name(plant_id: str) -> str:
     return f"{plant_id}-failure-risk"
 
 
-def load_maintenance(config: PlantConfig, home: FactoryHome, *, as_of: pd.Timestamp | None = None) -> pd.DataFrame:
+def load_maintenance(
+    config: PlantConfig, home: FactoryHome, *, as_of: pd.Timestamp | None = None
+) -> pd.DataFrame:
     """The plant's failure/repair events: the maintenance log plus events derived from labels.
 
     With `as_of`, only events reported by then (`reported_at <= as_of`; rows without a report time
     count as reported when they happened): the log as it was known at that time. Training uses the
     log as of its data end, so a model can be reproduced later from the same lake.
     """
-    frames = [f for f in (Lake(home, config.plant_id).read_range(MAINTENANCE), ReadingsStore(home, config.plant_id).events())
-              if len(f)]
+    frames = [
+        f
+        for f in (
+            Lake(home, config.plant_id).read_range(MAINTENANCE),
+            ReadingsStore(home, config.plant_id).events(),
+        )
+        if len(f)
+    ]
     log = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     if log.empty:
-        return pd.DataFrame({"event_time": pd.Series(dtype="datetime64[ns, UTC]"),
-                             "machine_id": pd.Series(dtype=object), "event": pd.Series(dtype=object)})
-    log = log.drop_duplicates(["event_time", "machine_id", "event"]).sort_values("event_time", ignore_index=True)
+        return pd.DataFrame(
+            {
+                "event_time": pd.Series(dtype="datetime64[ns, UTC]"),
+                "machine_id": pd.Series(dtype=object),
+                "event": pd.Series(dtype=object),
+            }
+        )
+    log = log.drop_duplicates(["event_time", "machine_id", "event"]).sort_values(
+        "event_time", ignore_index=True
+    )
     if as_of is not None:
-        known = log["reported_at"].fillna(log["event_time"]) if "reported_at" in log.columns else log["event_time"]
+        known = (
+            log["reported_at"].fillna(log["event_time"])
+            if "reported_at" in log.columns
+            else log["event_time"]
+        )
         log = log[known <= as_of].reset_index(drop=True)
     return log
 
 
 def assemble_training_set(
-    config: PlantConfig, home: FactoryHome, *, data_through: dt.date | None = None,
+    config: PlantConfig,
+    home: FactoryHome,
+    *,
+    data_through: dt.date | None = None,
     feedback_until: pd.Timestamp | dt.datetime | None = None,
 ) -> TrainingSet:
     """Features of every contract-passing day in the lake (up to `data_through`, default the last),
@@ -91,17 +113,23 @@ def assemble_training_set(
     days = [d for d in passed_days(config, home, end=data_through) if lake.exists(FEATURES, d)]
     if not days:
         through = f" up to {data_through}" if data_through else ""
-        raise TrainingError(f"{config.plant_id}: no feature partitions in the lake{through}; ingest days first")
+        raise TrainingError(
+            f"{config.plant_id}: no feature partitions in the lake{through}; ingest days first"
+        )
     feats = lake.read_range(FEATURES, days=days)
     _, data_end = day_bounds(days[-1])
     spec = plant_feature_spec(config, home)
     maint = load_maintenance(config, home, as_of=data_end)
     cutoff = data_end if feedback_until is None else pd.Timestamp(feedback_until).tz_convert("UTC")
     if cutoff < data_end:
-        raise TrainingError(f"{config.plant_id}: feedback_until {cutoff.isoformat()} is before the data end "
-                            f"{data_end.isoformat()}; feedback known at the data end would be left out")
+        raise TrainingError(
+            f"{config.plant_id}: feedback_until {cutoff.isoformat()} is before the data end "
+            f"{data_end.isoformat()}; feedback known at the data end would be left out"
+        )
     fb = feedback_labels(config, home, feats, data_end=data_end, cutoff=cutoff)
-    ts = build_training_set(feats, maint, spec, config.model, data_end=data_end, label_overrides=fb.rows)
+    ts = build_training_set(
+        feats, maint, spec, config.model, data_end=data_end, label_overrides=fb.rows
+    )
     return replace(ts, feedback_ids=fb.ids, feedback_until=cutoff)
 
 
@@ -139,7 +167,9 @@ def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
     the horizon.
     """
     split = split_by_time(ts, config.model)
-    trained = train_model(split.train, ts.spec, config.model, maintenance=ts.maintenance, costs=config.costs)
+    trained = train_model(
+        split.train, ts.spec, config.model, maintenance=ts.maintenance, costs=config.costs
+    )
     # "Normal" for drift is the most recent labelled period: the end of training plus the holdout
     # on which the gate validated this model. After a process change the reference moves with the
     # model that passed the gate on post-change data. Scores come from the holdout, since
@@ -147,17 +177,29 @@ def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
     last = ts.frame["timestamp"].max()
     recent = ts.frame[ts.frame["timestamp"] > last - pd.Timedelta(days=config.drift.reference_days)]
     ref = build_reference(
-        recent, ts.spec.feature_names, trained.predict_scores(split.holdout), ts.spec.hash, config.drift.bins,
+        recent,
+        ts.spec.feature_names,
+        trained.predict_scores(split.holdout),
+        ts.spec.hash,
+        config.drift.bins,
         score_column=score_column(trained.task),
     )
     return Candidate(
-        plant_id=config.plant_id, trained=trained, training_sha256=ts.sha256,
-        window_start=ts.window_start, window_end=ts.window_end, train_end=split.train_end,
-        holdout_start=split.holdout_start, train_rows=len(split.train),
+        plant_id=config.plant_id,
+        trained=trained,
+        training_sha256=ts.sha256,
+        window_start=ts.window_start,
+        window_end=ts.window_end,
+        train_end=split.train_end,
+        holdout_start=split.holdout_start,
+        train_rows=len(split.train),
         train_positives=failure_rows(split.train, config.model.task, config.model.horizon_hours),
-        holdout=split.holdout.reset_index(drop=True), reference=ref,
+        holdout=split.holdout.reset_index(drop=True),
+        reference=ref,
         maintenance=ts.maintenance if ts.maintenance is not None else pd.DataFrame(),
-        labels_known_until=ts.known_until, feedback_ids=ts.feedback_ids, feedback_until=ts.feedback_until,
+        labels_known_until=ts.known_until,
+        feedback_ids=ts.feedback_ids,
+        feedback_until=ts.feedback_until,
     )
 
 
@@ -173,7 +215,11 @@ class Evaluation:
 
 
 def holdout_metrics(
-    config: PlantConfig, hold: pd.DataFrame, scores: np.ndarray, threshold: float, maint: pd.DataFrame
+    config: PlantConfig,
+    hold: pd.DataFrame,
+    scores: np.ndarray,
+    threshold: float,
+    maint: pd.DataFrame,
 ) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
     """Holdout metrics of one model's scores for the plant's task, overall and per machine type."""
     horizon = pd.Timedelta(hours=config.model.horizon_hours)
@@ -182,8 +228,17 @@ def holdout_metrics(
         overall = evaluate_rul(hold, scores, threshold, maint, horizon, cap, costs=config.costs)
     else:
         overall = evaluate_predictions(hold, scores, threshold, maint, horizon, costs=config.costs)
-    slices = evaluate_slices(hold, scores, threshold, maint, horizon, config.machine_types,
-                             task=config.model.task, cap=cap, costs=config.costs)
+    slices = evaluate_slices(
+        hold,
+        scores,
+        threshold,
+        maint,
+        horizon,
+        config.machine_types,
+        task=config.model.task,
+        cap=cap,
+        costs=config.costs,
+    )
     return overall, slices
 
 
@@ -191,15 +246,21 @@ def _champion_comparable(config: PlantConfig, candidate: Candidate, champ_v: Any
     """Why the champion cannot be scored on the candidate's holdout (None if it can)."""
     spec_hash = champ_v.tags.get("feature_spec_hash")
     if spec_hash != candidate.trained.spec.hash:
-        return f"champion v{champ_v.version} uses feature spec {spec_hash}; it cannot score these rows"
+        return (
+            f"champion v{champ_v.version} uses feature spec {spec_hash}; it cannot score these rows"
+        )
     champ_task = champ_v.tags.get("task", "classification")
     if champ_task != config.model.task:
-        return (f"champion v{champ_v.version} is a {champ_task} model and the plant now trains "
-                f"{config.model.task} models; their metrics cannot be compared")
+        return (
+            f"champion v{champ_v.version} is a {champ_task} model and the plant now trains "
+            f"{config.model.task} models; their metrics cannot be compared"
+        )
     return None
 
 
-def evaluate_candidate(config: PlantConfig, home: FactoryHome, candidate: Candidate, registry: Any) -> Evaluation:
+def evaluate_candidate(
+    config: PlantConfig, home: FactoryHome, candidate: Candidate, registry: Any
+) -> Evaluation:
     """Score challenger and current champion on the same holdout rows and apply the gate.
 
     Both are scored the way they serve: calibrated probabilities with their own alarm threshold
@@ -210,7 +271,9 @@ def evaluate_candidate(config: PlantConfig, home: FactoryHome, candidate: Candid
     maint = candidate.maintenance if len(candidate.maintenance) else load_maintenance(config, home)
     hold = candidate.holdout
     trained = candidate.trained
-    chall, chall_slices = holdout_metrics(config, hold, trained.predict_scores(hold), trained.threshold, maint)
+    chall, chall_slices = holdout_metrics(
+        config, hold, trained.predict_scores(hold), trained.threshold, maint
+    )
     champ_v = registry.get_alias(config.plant_id, CHAMPION)
     notes: list[str] = []
     champ_metrics = None
@@ -221,27 +284,49 @@ def evaluate_candidate(config: PlantConfig, home: FactoryHome, candidate: Candid
             notes.append(why_not)
         else:
             champ = load_registered_model(registry, config.plant_id, champ_v.version)
-            champ_metrics, champ_slices = holdout_metrics(config, hold, champ.predict_scores(hold), champ.threshold, maint)
-    decision = gate(chall, champ_metrics, config.model, challenger_slices=chall_slices, champion_slices=champ_slices)
-    return Evaluation(chall, champ_metrics, champ_v.version if champ_v else None, decision, notes,
-                      chall_slices, champ_slices)
+            champ_metrics, champ_slices = holdout_metrics(
+                config, hold, champ.predict_scores(hold), champ.threshold, maint
+            )
+    decision = gate(
+        chall,
+        champ_metrics,
+        config.model,
+        challenger_slices=chall_slices,
+        champion_slices=champ_slices,
+    )
+    return Evaluation(
+        chall,
+        champ_metrics,
+        champ_v.version if champ_v else None,
+        decision,
+        notes,
+        chall_slices,
+        champ_slices,
+    )
 
 
 def edge_contract(config: PlantConfig) -> dict[str, Any]:
     """The part of the data contract an edge node checks on its own input (`contract.json` in the bundle):
     the plant's machines and each sensor's unit, valid range and cadence."""
     return {
-        "plant_id": config.plant_id, "contract_version": config.contract_version(),
+        "plant_id": config.plant_id,
+        "contract_version": config.contract_version(),
         "machines": config.machine_ids,
-        "sensors": [{"name": s.name, "unit": s.unit, "min": s.min, "max": s.max, "cadence_s": s.cadence_s}
-                    for s in config.sensors],
+        "sensors": [
+            {"name": s.name, "unit": s.unit, "min": s.min, "max": s.max, "cadence_s": s.cadence_s}
+            for s in config.sensors
+        ],
     }
 
 
 def model_config_doc(config: PlantConfig) -> dict[str, Any]:
     """What `reproduce` needs to train the same model again: model, costs and the feature block."""
-    return {"plant_id": config.plant_id, "model": config.model.model_dump(mode="json"),
-            "costs": config.costs.model_dump(mode="json"), "features": config.features.model_dump(mode="json")}
+    return {
+        "plant_id": config.plant_id,
+        "model": config.model.model_dump(mode="json"),
+        "costs": config.costs.model_dump(mode="json"),
+        "features": config.features.model_dump(mode="json"),
+    }
 
 
 @dataclass(frozen=True)
@@ -258,8 +343,16 @@ class Registration:
 
 
 def register_candidate(
-    config: PlantConfig, home: FactoryHome, candidate: Candidate, evaluation: Evaluation, registry: Any, *,
-    trigger: str, reason: str, actor: str = "system:pipeline", run_id: str = "",
+    config: PlantConfig,
+    home: FactoryHome,
+    candidate: Candidate,
+    evaluation: Evaluation,
+    registry: Any,
+    *,
+    trigger: str,
+    reason: str,
+    actor: str = "system:pipeline",
+    run_id: str = "",
 ) -> Registration:
     """Register the challenger with its lineage, model card and edge bundle; then promote or park it.
 
@@ -273,7 +366,9 @@ def register_candidate(
     from factory_mlops.deploy import BundleSigner, build_bundle, check_parity, export_onnx
     from factory_mlops.edge._explain import explainer_files
 
-    signer = BundleSigner.from_env_or_home(home.root)  # a broken key fails before anything is registered
+    signer = BundleSigner.from_env_or_home(
+        home.root
+    )  # a broken key fails before anything is registered
 
     spec = candidate.trained.spec
     trained = candidate.trained
@@ -312,7 +407,9 @@ def register_candidate(
         "onnx_parity_max_abs_diff": repr(parity.max_abs_diff),
         "feedback_labels_used": str(len(candidate.feedback_ids)),
         "feedback_ids": id_ranges(candidate.feedback_ids),
-        "feedback_until": candidate.feedback_until.isoformat() if candidate.feedback_until is not None else "",
+        "feedback_until": candidate.feedback_until.isoformat()
+        if candidate.feedback_until is not None
+        else "",
     }
     metrics = {k: float(v) for k, v in evaluation.challenger.items() if v == v}
     for name, sl in evaluation.challenger_slices.items():
@@ -328,9 +425,17 @@ def register_candidate(
             "calibration.json": trained.calibration.to_dict(),
             "threshold.json": {"threshold": trained.threshold, **trained.threshold_report},
             "model_config.json": model_config_doc(config),
-            "slices.json": {"challenger": evaluation.challenger_slices, "champion": evaluation.champion_slices},
-            "feedback.json": {"feedback_labels_used": len(candidate.feedback_ids), "feedback_ids": list(candidate.feedback_ids),
-                              "feedback_until": candidate.feedback_until.isoformat() if candidate.feedback_until is not None else None},
+            "slices.json": {
+                "challenger": evaluation.challenger_slices,
+                "champion": evaluation.champion_slices,
+            },
+            "feedback.json": {
+                "feedback_labels_used": len(candidate.feedback_ids),
+                "feedback_ids": list(candidate.feedback_ids),
+                "feedback_until": candidate.feedback_until.isoformat()
+                if candidate.feedback_until is not None
+                else None,
+            },
         }
         artifacts = {}
         for name, doc in files.items():
@@ -343,37 +448,82 @@ def register_candidate(
 
         def finalize(version: Any) -> tuple[dict[str, Path], dict[str, str]]:
             bundle = build_bundle(
-                tmp / "edge_bundle", plant_id=config.plant_id, model_name=model_name, version=version.version,
-                onnx_bytes=onnx_bytes, spec=spec, threshold=trained.threshold,
-                lineage={k: tags[k] for k in ("training_data_sha256", "code_version", "contract_version", "data_through",
-                                              "feature_spec_hash", "trigger")},
-                parity=parity, extra_files={"reference.json": candidate.reference.to_json().encode(),
-                                            "contract.json": json.dumps(edge_contract(config), indent=2).encode(),
-                                            **explainer_files(trained.model), **plugin_files(spec)},
-                task=trained.task, calibration=trained.calibration.to_dict(), signer=signer,
+                tmp / "edge_bundle",
+                plant_id=config.plant_id,
+                model_name=model_name,
+                version=version.version,
+                onnx_bytes=onnx_bytes,
+                spec=spec,
+                threshold=trained.threshold,
+                lineage={
+                    k: tags[k]
+                    for k in (
+                        "training_data_sha256",
+                        "code_version",
+                        "contract_version",
+                        "data_through",
+                        "feature_spec_hash",
+                        "trigger",
+                    )
+                },
+                parity=parity,
+                extra_files={
+                    "reference.json": candidate.reference.to_json().encode(),
+                    "contract.json": json.dumps(edge_contract(config), indent=2).encode(),
+                    **explainer_files(trained.model),
+                    **plugin_files(spec),
+                },
+                task=trained.task,
+                calibration=trained.calibration.to_dict(),
+                signer=signer,
             )
             card = model_card(config, candidate, evaluation, version.version, tags)
             cards.append(card)
             (tmp / "model_card.md").write_text(card)
-            return ({"edge_bundle": bundle, "model_card.md": tmp / "model_card.md"},
-                    {"bundle_sha256": bundle_sha256(bundle)})
+            return (
+                {"edge_bundle": bundle, "model_card.md": tmp / "model_card.md"},
+                {"bundle_sha256": bundle_sha256(bundle)},
+            )
 
         version = registry.register(
-            config.plant_id, trained.model, metrics=metrics, params=dict(trained.params), tags=tags,
-            artifacts=artifacts, input_example=candidate.holdout[spec.feature_names].head(5),
-            run_name=f"{config.plant_id}-{trigger}", finalize=finalize,
+            config.plant_id,
+            trained.model,
+            metrics=metrics,
+            params=dict(trained.params),
+            tags=tags,
+            artifacts=artifacts,
+            input_example=candidate.holdout[spec.feature_names].head(5),
+            run_name=f"{config.plant_id}-{trigger}",
+            finalize=finalize,
         )
     audit = AuditLog.for_home(home)
     d = evaluation.decision
-    audit.append("gate_decision", actor=actor, plant=config.plant_id, reason=d.summary[:2000],
-                 versions={"challenger": version.version, "champion": evaluation.champion_version},
-                 details={"promote": d.promote, "trigger": trigger, "trigger_reason": reason[:1000],
-                          "training_data_sha256": candidate.training_sha256,
-                          "feedback_labels_used": len(candidate.feedback_ids),
-                          "feedback_until": candidate.feedback_until.isoformat() if candidate.feedback_until is not None else None})
+    audit.append(
+        "gate_decision",
+        actor=actor,
+        plant=config.plant_id,
+        reason=d.summary[:2000],
+        versions={"challenger": version.version, "champion": evaluation.champion_version},
+        details={
+            "promote": d.promote,
+            "trigger": trigger,
+            "trigger_reason": reason[:1000],
+            "training_data_sha256": candidate.training_sha256,
+            "feedback_labels_used": len(candidate.feedback_ids),
+            "feedback_until": candidate.feedback_until.isoformat()
+            if candidate.feedback_until is not None
+            else None,
+        },
+    )
     if d.promote:
-        promote_version(config, home, registry, version.version, actor=actor,
-                        reason=f"gate passed ({trigger}): {d.summary}"[:2000])
+        promote_version(
+            config,
+            home,
+            registry,
+            version.version,
+            actor=actor,
+            reason=f"gate passed ({trigger}): {d.summary}"[:2000],
+        )
     else:
         registry.set_alias(config.plant_id, CHALLENGER, version.version)
     # last: a feedback store that is down fails the run visibly but cannot leave a half-registered version
@@ -385,11 +535,23 @@ def _safe(name: str) -> str:
     return "".join(c if c.isalnum() or c in "_-" else "_" for c in name)
 
 
-def model_card(config: PlantConfig, candidate: Candidate, evaluation: Evaluation, version: int, tags: dict[str, str]) -> str:
+def model_card(
+    config: PlantConfig,
+    candidate: Candidate,
+    evaluation: Evaluation,
+    version: int,
+    tags: dict[str, str],
+) -> str:
     """The Markdown model card of a registered candidate."""
     trained = candidate.trained
     hold = candidate.holdout
-    types = sorted(set(config.machine_types[m] for m in hold["machine_id"].unique() if m in config.machine_types))
+    types = sorted(
+        set(
+            config.machine_types[m]
+            for m in hold["machine_id"].unique()
+            if m in config.machine_types
+        )
+    )
     ev = evaluation.challenger
     limits = [
         f"Trained on machine types {', '.join(types) or '—'} of plant {config.plant_id}; other machine types or "
@@ -402,33 +564,69 @@ def model_card(config: PlantConfig, candidate: Candidate, evaluation: Evaluation
         "watches for it.",
     ]
     if trained.task != RUL and "ece" in ev:
-        limits.append(f"Calibration error (ECE) on the holdout is {ev['ece']:.3f}; probabilities are estimates, "
-                      "not guarantees.")
-    lineage_keys = ("training_data_sha256", "training_window", "data_through", "code_version", "feature_spec_hash",
-                    "contract_version", "parent_version", "trigger", "reason", "actor", "dagster_run_id")
+        limits.append(
+            f"Calibration error (ECE) on the holdout is {ev['ece']:.3f}; probabilities are estimates, "
+            "not guarantees."
+        )
+    lineage_keys = (
+        "training_data_sha256",
+        "training_window",
+        "data_through",
+        "code_version",
+        "feature_spec_hash",
+        "contract_version",
+        "parent_version",
+        "trigger",
+        "reason",
+        "actor",
+        "dagster_run_id",
+    )
     report = trained.threshold_report
     training: dict[str, Any] = {
-        "estimator": "FailureRiskClassifier (LightGBM + calibration)" if trained.task != RUL else "LightGBM regressor",
-        "train rows": candidate.train_rows, "train failure rows": candidate.train_positives,
-        "threshold": trained.threshold, "threshold chosen by": report.get("method", "fixed"),
+        "estimator": "FailureRiskClassifier (LightGBM + calibration)"
+        if trained.task != RUL
+        else "LightGBM regressor",
+        "train rows": candidate.train_rows,
+        "train failure rows": candidate.train_positives,
+        "threshold": trained.threshold,
+        "threshold chosen by": report.get("method", "fixed"),
         "calibration": trained.calibration.method,
         "class weight": config.model.class_weight if trained.task != RUL else "—",
-        "seed": config.model.seed, "parameters": tags["params"],
+        "seed": config.model.seed,
+        "parameters": tags["params"],
     }
     if report.get("method") == "cost":
-        training["cost model"] = (f"missed failure {config.costs.missed_failure_cost:,.0f} {config.costs.currency}, caught "
-                                  f"{config.costs.caught_failure_cost:,.0f}, false-alarm row {config.costs.false_alarm_cost:,.0f}")
-        training["out-of-fold expected cost"] = f"{report['expected_cost']:,.0f} (never alarming: {report['no_alarm_cost']:,.0f})"
+        training["cost model"] = (
+            f"missed failure {config.costs.missed_failure_cost:,.0f} {config.costs.currency}, caught "
+            f"{config.costs.caught_failure_cost:,.0f}, false-alarm row {config.costs.false_alarm_cost:,.0f}"
+        )
+        training["out-of-fold expected cost"] = (
+            f"{report['expected_cost']:,.0f} (never alarming: {report['no_alarm_cost']:,.0f})"
+        )
     return render_model_card(
-        plant_id=config.plant_id, plant_name=config.name, equipment=config.equipment,
-        model_name=registry_model_name(config.plant_id), version=version, task=trained.task,
-        horizon_hours=config.model.horizon_hours, lineage={k: tags[k] for k in lineage_keys if k in tags},
-        data={"training window": tags["training_window"], "holdout window": tags["holdout_window"],
-              "holdout rows": len(hold), "training data sha256": candidate.training_sha256,
-              "contract version": tags["contract_version"], "features": len(trained.spec.feature_names),
-              "operator feedback labels used": tags.get("feedback_labels_used", "0"),
-              "feature spec": trained.spec.hash},
-        training=training, challenger_metrics=evaluation.challenger, champion_metrics=evaluation.champion,
-        slices=evaluation.challenger_slices, gate_markdown=evaluation.decision.markdown(),
-        promoted=evaluation.decision.promote, limits=limits + [f"Note: {n}" for n in evaluation.notes],
+        plant_id=config.plant_id,
+        plant_name=config.name,
+        equipment=config.equipment,
+        model_name=registry_model_name(config.plant_id),
+        version=version,
+        task=trained.task,
+        horizon_hours=config.model.horizon_hours,
+        lineage={k: tags[k] for k in lineage_keys if k in tags},
+        data={
+            "training window": tags["training_window"],
+            "holdout window": tags["holdout_window"],
+            "holdout rows": len(hold),
+            "training data sha256": candidate.training_sha256,
+            "contract version": tags["contract_version"],
+            "features": len(trained.spec.feature_names),
+            "operator feedback labels used": tags.get("feedback_labels_used", "0"),
+            "feature spec": trained.spec.hash,
+        },
+        training=training,
+        challenger_metrics=evaluation.challenger,
+        champion_metrics=evaluation.champion,
+        slices=evaluation.challenger_slices,
+        gate_markdown=evaluation.decision.markdown(),
+        promoted=evaluation.decision.promote,
+        limits=limits + [f"Note: {n}" for n in evaluation.notes],
     )

@@ -92,8 +92,15 @@ def _clear_shadows(config: PlantConfig, home: FactoryHome) -> None:
 
 
 def start_rollout(
-    config: PlantConfig, home: FactoryHome, registry: Any, version: int, *, actor: str, reason: str,
-    from_version: int | None, day: dt.date | None = None,
+    config: PlantConfig,
+    home: FactoryHome,
+    registry: Any,
+    version: int,
+    *,
+    actor: str,
+    reason: str,
+    from_version: int | None,
+    day: dt.date | None = None,
 ) -> RolloutState:
     """Begin rolling `version` (the new champion) out: shadow on the canaries, or every node at once.
 
@@ -114,20 +121,38 @@ def start_rollout(
     _clear_shadows(config, home)
     if not canaries or from_version is None or len(canaries) == len(config.edge.nodes):
         deploy_version(config, home, registry, version, actor=actor, reason=reason)
-        state = RolloutState(version, from_version, COMPLETE, [], start.isoformat(), config.edge.rollout.shadow_days,
-                             decision="deployed to every node at once (no canary stage)")
+        state = RolloutState(
+            version,
+            from_version,
+            COMPLETE,
+            [],
+            start.isoformat(),
+            config.edge.rollout.shadow_days,
+            decision="deployed to every node at once (no canary stage)",
+        )
         _write(home, p, state)
         return state
     bundle = registered_bundle(home, registry, p, version)
     pem = signed_for_edge(home, bundle)
     for node in canaries:
-        install_bundle(bundle, home.edge(p, node) / SHADOW_DIR, public_key_pem=pem, require_signature=True)
+        install_bundle(
+            bundle, home.edge(p, node) / SHADOW_DIR, public_key_pem=pem, require_signature=True
+        )
     AuditLog.for_home(home).append(
-        "deployment", actor=actor, plant=p, reason=f"shadow on canary {', '.join(canaries)}: {reason}",
-        versions={"version": version}, details={"stage": SHADOW, "nodes": canaries,
-                                                "shadow_days": config.edge.rollout.shadow_days},
+        "deployment",
+        actor=actor,
+        plant=p,
+        reason=f"shadow on canary {', '.join(canaries)}: {reason}",
+        versions={"version": version},
+        details={
+            "stage": SHADOW,
+            "nodes": canaries,
+            "shadow_days": config.edge.rollout.shadow_days,
+        },
     )
-    state = RolloutState(version, from_version, SHADOW, canaries, start.isoformat(), config.edge.rollout.shadow_days)
+    state = RolloutState(
+        version, from_version, SHADOW, canaries, start.isoformat(), config.edge.rollout.shadow_days
+    )
     _write(home, p, state)
     return state
 
@@ -141,15 +166,25 @@ def _fleet_version(config: PlantConfig, home: FactoryHome) -> int | None:
             continue
         try:
             bundle = current_bundle(home.edge(config.plant_id, n.id))
-            return None if bundle is None else int(json.loads((bundle / MANIFEST_FILE).read_text())["version"])
+            return (
+                None
+                if bundle is None
+                else int(json.loads((bundle / MANIFEST_FILE).read_text())["version"])
+            )
         except (OSError, ValueError, KeyError):
             return None
     return None
 
 
 def shadow_compare(
-    node_dir: Path, champion_scored: pd.DataFrame, champion_seconds: float, readings: pd.DataFrame,
-    start: pd.Timestamp, end: pd.Timestamp, context_for: Any, explain_k: int = 0,
+    node_dir: Path,
+    champion_scored: pd.DataFrame,
+    champion_seconds: float,
+    readings: pd.DataFrame,
+    start: pd.Timestamp,
+    end: pd.Timestamp,
+    context_for: Any,
+    explain_k: int = 0,
 ) -> dict[str, Any] | None:
     """Score the node's shadow bundle beside the champion's scores of the same rows (None without shadow).
 
@@ -163,41 +198,67 @@ def shadow_compare(
     shadow_dir = node_dir / SHADOW_DIR
     if not (shadow_dir / "current").exists():
         return None
-    out: dict[str, Any] = {"rows": len(champion_scored),
-                           "champion_ms_per_row": 1000 * champion_seconds / max(len(champion_scored), 1)}
+    out: dict[str, Any] = {
+        "rows": len(champion_scored),
+        "champion_ms_per_row": 1000 * champion_seconds / max(len(champion_scored), 1),
+    }
     try:
         model = EdgeModel.load(shadow_dir)
         t0 = time.perf_counter()
-        scored = model.score(readings, start=start, end=end, context=context_for(model.spec),
-                             explain_k=explain_k if model.has_explainer else 0)
+        scored = model.score(
+            readings,
+            start=start,
+            end=end,
+            context=context_for(model.spec),
+            explain_k=explain_k if model.has_explainer else 0,
+        )
         seconds = time.perf_counter() - t0
     except Exception as exc:  # a shadow that cannot load or score is unhealthy, whatever the reason
         return {**out, "error": f"{type(exc).__name__}: {exc}"}
     both = champion_scored[["machine_id", "timestamp", "alarm"]].merge(
-        scored[["machine_id", "timestamp", "alarm", "probability", "rul_hours"]], on=["machine_id", "timestamp"],
-        suffixes=("_champion", "_shadow"))
-    out.update({
-        "shadow_version": model.version, "shadow_rows": len(scored), "compared_rows": len(both),
-        "shadow_ms_per_row": 1000 * seconds / max(len(scored), 1),
-        "shadow_alarm_rate": float(scored["alarm"].mean()) if len(scored) else float("nan"),
-        "champion_alarm_rate": float(champion_scored["alarm"].mean()) if len(champion_scored) else float("nan"),
-        "disagreement_rate": float((both["alarm_champion"] != both["alarm_shadow"]).mean()) if len(both) else float("nan"),
-        "error": None,
-    })
+        scored[["machine_id", "timestamp", "alarm", "probability", "rul_hours"]],
+        on=["machine_id", "timestamp"],
+        suffixes=("_champion", "_shadow"),
+    )
+    out.update(
+        {
+            "shadow_version": model.version,
+            "shadow_rows": len(scored),
+            "compared_rows": len(both),
+            "shadow_ms_per_row": 1000 * seconds / max(len(scored), 1),
+            "shadow_alarm_rate": float(scored["alarm"].mean()) if len(scored) else float("nan"),
+            "champion_alarm_rate": float(champion_scored["alarm"].mean())
+            if len(champion_scored)
+            else float("nan"),
+            "disagreement_rate": float((both["alarm_champion"] != both["alarm_shadow"]).mean())
+            if len(both)
+            else float("nan"),
+            "error": None,
+        }
+    )
     score_col = "rul_hours" if model.task == "rul" else "probability"
     if len(scored) and not np.isfinite(scored[score_col].to_numpy(dtype=np.float64)).all():
         out["error"] = "the shadow model produced non-finite scores"
     return out
 
 
-def record_shadow(home: FactoryHome, plant_id: str, day: dt.date, node_id: str, stats: dict[str, Any]) -> None:
+def record_shadow(
+    home: FactoryHome, plant_id: str, day: dt.date, node_id: str, stats: dict[str, Any]
+) -> None:
     """Add one node-day of shadow scoring to the running rollout."""
     state = read_rollout(home, plant_id)
     if state is None or state.stage != SHADOW:
         return
-    state.observed = [o for o in state.observed if not (o["day"] == day.isoformat() and o["node"] == node_id)]
-    state.observed.append({"day": day.isoformat(), "node": node_id,
-                           **{k: (None if isinstance(v, float) and v != v else v) for k, v in stats.items()}})
+    state.observed = [
+        o for o in state.observed if not (o["day"] == day.isoformat() and o["node"] == node_id)
+    ]
+    state.observed.append(
+        {
+            "day": day.isoformat(),
+            "node": node_id,
+            **{k: (None if isinstance(v, float) and v != v else v) for k, v in stats.items()},
+        }
+    )
     _write(home, plant_id, state)
 
 
@@ -215,13 +276,20 @@ def _unhealthy(config: PlantConfig, state: RolloutState) -> str | None:
             return f"shadow v{state.version} took {ms:.2f} ms per row on {where} (limit {r.max_ms_per_row} ms)"
         dis = o.get("disagreement_rate")
         if r.max_disagreement is not None and dis is not None and dis > r.max_disagreement:
-            return f"shadow v{state.version} disagreed with v{state.from_version} on {dis:.0%} of rows on {where} " \
-                   f"(limit {r.max_disagreement:.0%})"
+            return (
+                f"shadow v{state.version} disagreed with v{state.from_version} on {dis:.0%} of rows on {where} "
+                f"(limit {r.max_disagreement:.0%})"
+            )
     return None
 
 
 def advance_rollout(
-    config: PlantConfig, home: FactoryHome, registry: Any, day: dt.date, *, actor: str = "system:rollout",
+    config: PlantConfig,
+    home: FactoryHome,
+    registry: Any,
+    day: dt.date,
+    *,
+    actor: str = "system:rollout",
 ) -> RolloutState | None:
     """After a day's shadow scoring: roll back an unhealthy canary, or switch the fleet once the window is over."""
     p = config.plant_id
@@ -230,8 +298,12 @@ def advance_rollout(
         return state
     champion = registry.get_alias(p, "champion")
     if champion is None or champion.version != state.version:
-        state.stage, state.decision = ROLLED_BACK, (
-            f"superseded: the champion is now v{champion.version if champion else None}, not v{state.version}")
+        state.stage, state.decision = (
+            ROLLED_BACK,
+            (
+                f"superseded: the champion is now v{champion.version if champion else None}, not v{state.version}"
+            ),
+        )
         _clear_shadows(config, home)
         _write(home, p, state)
         return state
@@ -239,16 +311,36 @@ def advance_rollout(
     if why is not None:
         _clear_shadows(config, home)
         if state.from_version is not None:
-            promote_version(config, home, registry, state.from_version, actor=actor, kind="rollback",
-                            reason=f"automatic rollback of the canary: {why}")
+            promote_version(
+                config,
+                home,
+                registry,
+                state.from_version,
+                actor=actor,
+                kind="rollback",
+                reason=f"automatic rollback of the canary: {why}",
+            )
         state.stage, state.decision = ROLLED_BACK, why
         _write(home, p, state)
         return state
     if state.days_observed >= state.shadow_days:
-        dis = [o["disagreement_rate"] for o in state.observed if o.get("disagreement_rate") is not None]
-        summary = (f"canary healthy for {state.days_observed} day(s) on {', '.join(state.canary_nodes)} "
-                   f"(disagreement {np.mean(dis):.1%} of rows)" if dis else "canary healthy")
-        deploy_version(config, home, registry, state.version, actor=actor, reason=f"staged rollout complete: {summary}")
+        dis = [
+            o["disagreement_rate"] for o in state.observed if o.get("disagreement_rate") is not None
+        ]
+        summary = (
+            f"canary healthy for {state.days_observed} day(s) on {', '.join(state.canary_nodes)} "
+            f"(disagreement {np.mean(dis):.1%} of rows)"
+            if dis
+            else "canary healthy"
+        )
+        deploy_version(
+            config,
+            home,
+            registry,
+            state.version,
+            actor=actor,
+            reason=f"staged rollout complete: {summary}",
+        )
         _clear_shadows(config, home)
         state.stage, state.decision = COMPLETE, summary
         _write(home, p, state)

@@ -44,10 +44,15 @@ class RetrainOutcome:
         return self.evaluation.decision.promote
 
 
-def request_retrain(home: FactoryHome, plant_id: str, *, trigger: str, reason: str, actor: str, run_id: str = "") -> None:
+def request_retrain(
+    home: FactoryHome, plant_id: str, *, trigger: str, reason: str, actor: str, run_id: str = ""
+) -> None:
     """Write the audit entry `retrain_requested`: who or what asked for a retrain of the plant, and why."""
     AuditLog.for_home(home).append(
-        "retrain_requested", actor=actor, plant=plant_id, reason=reason[:2000],
+        "retrain_requested",
+        actor=actor,
+        plant=plant_id,
+        reason=reason[:2000],
         details={"trigger": trigger, "run_id": run_id},
     )
 
@@ -85,15 +90,43 @@ def run_retrain(
         seconds[stage] = round(time.perf_counter() - t0, 3)
         return out
 
-    request_retrain(home, config.plant_id, trigger=trigger, reason=reason, actor=actor, run_id=run_id)
-    ts = timed("training_set", lambda: assemble_training_set(config, home, feedback_until=pd.Timestamp.now(tz="UTC")))
+    request_retrain(
+        home, config.plant_id, trigger=trigger, reason=reason, actor=actor, run_id=run_id
+    )
+    ts = timed(
+        "training_set",
+        lambda: assemble_training_set(config, home, feedback_until=pd.Timestamp.now(tz="UTC")),
+    )
     cand = timed("train", lambda: train_candidate(config, ts))
     ev = timed("evaluate", lambda: evaluate_candidate(config, home, cand, registry))
-    reg = timed("register", lambda: register_candidate(
-        config, home, cand, ev, registry, trigger=trigger, reason=reason, actor=actor, run_id=run_id))
+    reg = timed(
+        "register",
+        lambda: register_candidate(
+            config,
+            home,
+            cand,
+            ev,
+            registry,
+            trigger=trigger,
+            reason=reason,
+            actor=actor,
+            run_id=run_id,
+        ),
+    )
     dep = None
     if reg.promoted:
-        dep = timed("deploy", lambda: start_rollout(
-            config, home, registry, reg.version.version, actor=actor, from_version=ev.champion_version,
-            reason=f"new champion v{reg.version.version} ({trigger})"))
-    return RetrainOutcome(config.plant_id, reg.version.version, reg.alias, cand, ev, dep, seconds, reg.model_card)
+        dep = timed(
+            "deploy",
+            lambda: start_rollout(
+                config,
+                home,
+                registry,
+                reg.version.version,
+                actor=actor,
+                from_version=ev.champion_version,
+                reason=f"new champion v{reg.version.version} ({trigger})",
+            ),
+        )
+    return RetrainOutcome(
+        config.plant_id, reg.version.version, reg.alias, cand, ev, dep, seconds, reg.model_card
+    )

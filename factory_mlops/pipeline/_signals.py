@@ -33,13 +33,17 @@ def day_end(day: dt.date) -> pd.Timestamp:
 
 def drift_reason(payload: dict[str, Any]) -> str:
     sensors = ", ".join(payload.get("drifted_sensors") or []) or "none"
-    return (f"drift {payload.get('severity')} on {payload.get('day')} (model v{payload.get('model_version')}): "
-            f"{'; '.join(payload.get('reasons') or [])}; drifted sensors: {sensors}; "
-            f"max PSI {float(payload.get('max_psi') or float('nan')):.2f}, "
-            f"prediction PSI {float(payload.get('prediction_psi') or float('nan')):.2f}")
+    return (
+        f"drift {payload.get('severity')} on {payload.get('day')} (model v{payload.get('model_version')}): "
+        f"{'; '.join(payload.get('reasons') or [])}; drifted sensors: {sensors}; "
+        f"max PSI {float(payload.get('max_psi') or float('nan')):.2f}, "
+        f"prediction PSI {float(payload.get('prediction_psi') or float('nan')):.2f}"
+    )
 
 
-def layer_payload(config: PlantConfig, home: FactoryHome, layer: str, day: dt.date) -> dict[str, Any] | None:
+def layer_payload(
+    config: PlantConfig, home: FactoryHome, layer: str, day: dt.date
+) -> dict[str, Any] | None:
     """The stored daily result of a monitoring layer, or None when that day was not monitored."""
     if layer not in LAYER_TABLES:
         raise ValueError(f"unknown monitoring layer {layer!r}; known: {', '.join(LAYER_TABLES)}")
@@ -52,7 +56,9 @@ def layer_signal(config: PlantConfig, home: FactoryHome, layer: str, day: dt.dat
     if payload is None:
         return None
     part = payload.get(layer, payload) if layer == "control_chart" else payload
-    return signal_from_result(layer, {**part, "model_version": payload.get("model_version"), "day": day.isoformat()}, day)
+    return signal_from_result(
+        layer, {**part, "model_version": payload.get("model_version"), "day": day.isoformat()}, day
+    )
 
 
 def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Signal:
@@ -62,7 +68,9 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
     when present. The drift layer's reason names the drifted sensors and the PSI figures.
     """
     if "severity" not in result:
-        raise ValueError(f"{layer} result of {day} has no severity; materialize the {layer} asset again")
+        raise ValueError(
+            f"{layer} result of {day} has no severity; materialize the {layer} asset again"
+        )
     reasons = result.get("reasons") or []
     result = {**result, "reasons": [reasons] if isinstance(reasons, str) else list(reasons)}
     version = result.get("model_version") or 0
@@ -77,17 +85,32 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
         step = str(rolling.get("severity") or result.get("rolling_severity") or "ok")
         if step == "critical" and severity != "critical":
             severity = "critical"
-            reason = (f"step change on {day} against the previous served days (model v{version}): "
-                      + "; ".join(rolling.get("reasons") or ["rolling drift critical"]) + f" | {reason}")
+            reason = (
+                f"step change on {day} against the previous served days (model v{version}): "
+                + "; ".join(rolling.get("reasons") or ["rolling drift critical"])
+                + f" | {reason}"
+            )
     else:
-        reason = (f"{layer.replace('_', ' ')} {result['severity']} on {day} (model v{version}): "
-                  + "; ".join(str(r) for r in result["reasons"]))
-    kind = {"integrity": "integrity", "drift": "drift", "performance": "performance",
-            "control_chart": "control_chart"}.get(layer)
+        reason = (
+            f"{layer.replace('_', ' ')} {result['severity']} on {day} (model v{version}): "
+            + "; ".join(str(r) for r in result["reasons"])
+        )
+    kind = {
+        "integrity": "integrity",
+        "drift": "drift",
+        "performance": "performance",
+        "control_chart": "control_chart",
+    }.get(layer)
     if kind is None:
         raise ValueError(f"unknown monitoring layer {layer!r}; known: {', '.join(LAYER_TABLES)}")
-    return Signal(kind, severity, day_end(day), reason[:1500],  # type: ignore[arg-type]
-                  f"{day.isoformat()}:v{version}", {"model_version": version})
+    return Signal(
+        kind,
+        severity,
+        day_end(day),
+        reason[:1500],  # type: ignore[arg-type]
+        f"{day.isoformat()}:v{version}",
+        {"model_version": version},
+    )
 
 
 def failure_types(log: pd.DataFrame) -> set[str]:
@@ -98,7 +121,9 @@ def failure_types(log: pd.DataFrame) -> set[str]:
     return {str(t) for t in fails["failure_type"].dropna() if str(t).strip()}
 
 
-def known_failure_types(config: PlantConfig, home: FactoryHome, data_through: dt.date | None) -> set[str]:
+def known_failure_types(
+    config: PlantConfig, home: FactoryHome, data_through: dt.date | None
+) -> set[str]:
     """Failure types in the maintenance log as it was known when the deployed model's data ended."""
     from factory_mlops.pipeline._retrain import load_maintenance
 
@@ -133,11 +158,22 @@ def new_failure_type_signal(
     from_feedback = feedback_failure_types(config, home)
     new = sorted((seen | from_feedback) - known)
     if not new:
-        return Signal("new_failure_type", "ok", day_end(day), f"no new failure type by {day}", f"none:{day}")
-    where = [f"{t} ({'feedback' if t in from_feedback and t not in seen else 'maintenance log'})" for t in new]
-    return Signal("new_failure_type", "critical", day_end(day),
-                  f"new failure type(s) by {day}: {', '.join(where)}; the model was trained on "
-                  f"{', '.join(sorted(known)) or 'no failure types'}", "+".join(new), {"failure_types": new})
+        return Signal(
+            "new_failure_type", "ok", day_end(day), f"no new failure type by {day}", f"none:{day}"
+        )
+    where = [
+        f"{t} ({'feedback' if t in from_feedback and t not in seen else 'maintenance log'})"
+        for t in new
+    ]
+    return Signal(
+        "new_failure_type",
+        "critical",
+        day_end(day),
+        f"new failure type(s) by {day}: {', '.join(where)}; the model was trained on "
+        f"{', '.join(sorted(known)) or 'no failure types'}",
+        "+".join(new),
+        {"failure_types": new},
+    )
 
 
 def feedback_failure_types(config: PlantConfig, home: FactoryHome) -> set[str]:
@@ -165,7 +201,16 @@ def feedback_signal(config: PlantConfig, home: FactoryHome) -> Signal | None:
     at = newest.tz_localize("UTC") if newest.tzinfo is None else newest
     last_id = max(int(r.id) for r in pending)
     stale = len(queue.unusable)
-    note = f"; {stale} older verdict(s) the last retrain could not use are not counted" if stale else ""
-    return Signal("feedback", "critical" if n >= need else "warning", at,
-                  f"{n} operator label(s) queued ({wrong} 'wrong'), threshold {need}{note}", f"fb-{last_id}",
-                  {"pending": n, "wrong": wrong, "last_id": last_id, "not_counted": stale})
+    note = (
+        f"; {stale} older verdict(s) the last retrain could not use are not counted"
+        if stale
+        else ""
+    )
+    return Signal(
+        "feedback",
+        "critical" if n >= need else "warning",
+        at,
+        f"{n} operator label(s) queued ({wrong} 'wrong'), threshold {need}{note}",
+        f"fb-{last_id}",
+        {"pending": n, "wrong": wrong, "last_id": last_id, "not_counted": stale},
+    )

@@ -8,9 +8,24 @@ from collections.abc import Mapping
 from typing import Any
 
 _METRIC_ORDER = (
-    "rmse", "mae", "nasa_score", "pr_auc", "roc_auc", "precision", "recall", "alarm_rate", "failures",
-    "failures_caught", "failure_recall", "median_lead_time_h", "expected_cost", "cost_avoided",
-    "brier", "ece", "threshold", "rows",
+    "rmse",
+    "mae",
+    "nasa_score",
+    "pr_auc",
+    "roc_auc",
+    "precision",
+    "recall",
+    "alarm_rate",
+    "failures",
+    "failures_caught",
+    "failure_recall",
+    "median_lead_time_h",
+    "expected_cost",
+    "cost_avoided",
+    "brier",
+    "ece",
+    "threshold",
+    "rows",
 )
 
 
@@ -22,9 +37,17 @@ def _fmt(v: Any) -> str:
     return "—" if v is None else str(v)
 
 
-def _metric_rows(challenger: Mapping[str, float], champion: Mapping[str, float] | None) -> list[str]:
-    keys = [k for k in _METRIC_ORDER if k in challenger] + sorted(k for k in challenger if k not in _METRIC_ORDER)
-    head = "| metric | this version | champion at the time |" if champion else "| metric | this version |"
+def _metric_rows(
+    challenger: Mapping[str, float], champion: Mapping[str, float] | None
+) -> list[str]:
+    keys = [k for k in _METRIC_ORDER if k in challenger] + sorted(
+        k for k in challenger if k not in _METRIC_ORDER
+    )
+    head = (
+        "| metric | this version | champion at the time |"
+        if champion
+        else "| metric | this version |"
+    )
     rows = [head, "|---|---|---|" if champion else "|---|---|"]
     for k in keys:
         cells = [k, _fmt(challenger.get(k))] + ([_fmt(champion.get(k))] if champion else [])
@@ -35,7 +58,13 @@ def _metric_rows(challenger: Mapping[str, float], champion: Mapping[str, float] 
 def _slice_rows(slices: Mapping[str, Mapping[str, float]], task: str) -> list[str]:
     if not slices:
         return ["No machine-type slices were evaluated."]
-    keys = ["rows", "failures", "failures_caught", "rmse" if task == "rul" else "pr_auc", "alarm_rate"]
+    keys = [
+        "rows",
+        "failures",
+        "failures_caught",
+        "rmse" if task == "rul" else "pr_auc",
+        "alarm_rate",
+    ]
     rows = ["| machine type | " + " | ".join(keys) + " |", "|---" * (len(keys) + 1) + "|"]
     for name, m in sorted(slices.items()):
         rows.append(f"| {name} | " + " | ".join(_fmt(m.get(k)) for k in keys) + " |")
@@ -76,7 +105,8 @@ def render_model_card(
     """
     what = (
         f"Predicts the remaining useful life (hours, capped) of each machine and alarms when it is at most "
-        f"{_fmt(training.get('threshold'))} h" if task == "rul"
+        f"{_fmt(training.get('threshold'))} h"
+        if task == "rul"
         else f"Predicts the calibrated probability that a machine fails within the next {horizon_hours:g} h and "
         f"alarms when it is at least {_fmt(training.get('threshold'))}"
     )

@@ -305,7 +305,11 @@ class ModelRegistry:
         registered = self.get_version(plant_id, int(mv.version))
         _log.info(
             "registered %s version %d (run %s, %s) in %.2fs",
-            name, registered.version, run_id, model_id, time.perf_counter() - t0,
+            name,
+            registered.version,
+            run_id,
+            model_id,
+            time.perf_counter() - t0,
         )
         return registered
 
@@ -584,7 +588,9 @@ class ModelRegistry:
         uri = self._client.get_model_version_download_uri(target.name, str(target.version))
         if urllib.parse.urlparse(uri).scheme in ("", "file"):
             # Local store: load in place (no copy, no MLflow download progress bar).
-            local = mlflow.artifacts.download_artifacts(artifact_uri=uri, tracking_uri=self.tracking_uri)
+            local = mlflow.artifacts.download_artifacts(
+                artifact_uri=uri, tracking_uri=self.tracking_uri
+            )
             return mlflow.lightgbm.load_model(local)
         with tempfile.TemporaryDirectory(prefix="factory_mlops_load_") as tmp:
             local = mlflow.artifacts.download_artifacts(
@@ -723,9 +729,7 @@ def _check_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
             or isinstance(value, bool)
             or not isinstance(value, numbers.Real)
         ):
-            raise RegistryError(
-                f"metric {key!r}={value!r}: metrics must map str to a real number"
-            )
+            raise RegistryError(f"metric {key!r}={value!r}: metrics must map str to a real number")
         out[key] = float(value)
     return out
 
@@ -766,7 +770,9 @@ def _pinned_requirements() -> list[str]:
     return pins
 
 
-def _infer_signature(model: LGBMClassifier | LGBMRegressor, example: pd.DataFrame) -> ModelSignature:
+def _infer_signature(
+    model: LGBMClassifier | LGBMRegressor, example: pd.DataFrame
+) -> ModelSignature:
     """Input schema from the example rows, output schema from the pyfunc output (class labels, or
     predicted hours for a regressor).
 

@@ -359,13 +359,18 @@ def _tags(raw: pd.DataFrame, config: PlantConfig, lakes: list[str]) -> _Tags:
         parts = pd.Series(tags_u, dtype=object).astype(str).str.extract(f"^(?:{pattern})\\Z")
         matched = (parts["machine"].notna() & parts["sensor"].notna()).to_numpy(dtype=bool)
         keys_u = parts["sensor"].fillna("").to_numpy(dtype=object)
-        machine_u = machine_ids(parts["machine"].fillna("").to_numpy(dtype=object), rd.machine.template)
+        machine_u = machine_ids(
+            parts["machine"].fillna("").to_numpy(dtype=object), rd.machine.template
+        )
         hint = (
             "Map its sensor part in source.readings.columns (lake name: sensor part of the tag) or "
             "remove it from the export"
         )
     lake_u = np.array(
-        [lakes.index(mapping[k]) if ok and k in mapping else -1 for k, ok in zip(keys_u, matched, strict=True)],
+        [
+            lakes.index(mapping[k]) if ok and k in mapping else -1
+            for k, ok in zip(keys_u, matched, strict=True)
+        ],
         dtype=np.int64,
     )
     detail_u = np.full(len(tags_u), "", dtype=object)
@@ -403,7 +408,9 @@ def _bad_quality(
     """(mask, reason, detail) of the records whose quality is not one of `good` (stripped)."""
     codes, uniques = pd.factorize(quality, sort=False, use_na_sentinel=False)
     good_set = set(good)
-    bad_u = np.array([not (isinstance(q, str) and q.strip() in good_set) for q in uniques], dtype=bool)
+    bad_u = np.array(
+        [not (isinstance(q, str) and q.strip() in good_set) for q in uniques], dtype=bool
+    )
     detail_u = np.array(
         [
             f"{QUALITY_BAD}: quality {q!r} is not one of source.readings.long.good_quality {good} "

@@ -98,27 +98,43 @@ def build_training_set(
     if model.task == RUL:
         labels = label_rul(rows, maintenance, pd.Timedelta(hours=model.rul_cap_hours), known_until)
     else:
-        labels = label_failures(rows, maintenance, pd.Timedelta(hours=model.horizon_hours), known_until)
+        labels = label_failures(
+            rows, maintenance, pd.Timedelta(hours=model.horizon_hours), known_until
+        )
     frame = rows.assign(label=labels)
     if label_overrides is not None and len(label_overrides):
         frame = _override_labels(frame, label_overrides, model.task)
-    frame = frame[frame["label"].notna()].sort_values(["timestamp", "machine_id"], ignore_index=True)
+    frame = frame[frame["label"].notna()].sort_values(
+        ["timestamp", "machine_id"], ignore_index=True
+    )
     return TrainingSet(
-        frame=frame, spec=spec, known_until=known_until, window_start=window_start, window_end=data_end,
-        task=model.task, horizon_hours=model.horizon_hours, maintenance=maintenance,
+        frame=frame,
+        spec=spec,
+        known_until=known_until,
+        window_start=window_start,
+        window_end=data_end,
+        task=model.task,
+        horizon_hours=model.horizon_hours,
+        maintenance=maintenance,
     )
 
 
 def _override_labels(frame: pd.DataFrame, overrides: pd.DataFrame, task: str) -> pd.DataFrame:
     """`frame` with the rows keyed like an override replaced by it, and the other overrides added."""
     if task == RUL:
-        raise TrainingError("label overrides are 0/1 failure labels; a RUL training set cannot take them")
+        raise TrainingError(
+            "label overrides are 0/1 failure labels; a RUL training set cannot take them"
+        )
     missing = sorted(set(frame.columns) - set(overrides.columns))
     if missing:
-        raise TrainingError(f"label overrides lack feature columns {missing}; pass whole feature rows plus `label`")
+        raise TrainingError(
+            f"label overrides lack feature columns {missing}; pass whole feature rows plus `label`"
+        )
     key = ["machine_id", "timestamp"]
     if overrides.duplicated(key).any():
-        raise TrainingError("label overrides hold the same (machine_id, timestamp) twice; keep one label per row")
+        raise TrainingError(
+            "label overrides hold the same (machine_id, timestamp) twice; keep one label per row"
+        )
     replaced = pd.MultiIndex.from_frame(frame[key]).isin(pd.MultiIndex.from_frame(overrides[key]))
     return pd.concat([frame[~replaced], overrides[list(frame.columns)]], ignore_index=True)
 
@@ -143,7 +159,9 @@ def split_by_time(ts: TrainingSet, model: ModelConfig) -> TimeSplit:
     a failure from labelling rows on both sides of the split.
     """
     if ts.frame.empty:
-        raise TrainingError("the training set is empty: ingest more days or check the maintenance log")
+        raise TrainingError(
+            "the training set is empty: ingest more days or check the maintenance log"
+        )
     last = ts.frame["timestamp"].max()
     holdout_start = last - pd.Timedelta(days=model.holdout_days)
     train_end = holdout_start - pd.Timedelta(hours=label_reach_hours(model))
@@ -151,7 +169,9 @@ def split_by_time(ts: TrainingSet, model: ModelConfig) -> TimeSplit:
     holdout = ts.frame[ts.frame["timestamp"] > holdout_start]
     if model.task == RUL:
         _check_rul_split(ts, model, train, holdout)
-        return TimeSplit(train=train, holdout=holdout, holdout_start=holdout_start, train_end=train_end)
+        return TimeSplit(
+            train=train, holdout=holdout, holdout_start=holdout_start, train_end=train_end
+        )
     for name, part in (("train", train), ("holdout", holdout)):
         pos = int((part["label"] == 1).sum())
         if len(part) < model.min_training_rows // (4 if name == "holdout" else 1) or pos < 1:
@@ -164,16 +184,23 @@ def split_by_time(ts: TrainingSet, model: ModelConfig) -> TimeSplit:
     return TimeSplit(train=train, holdout=holdout, holdout_start=holdout_start, train_end=train_end)
 
 
-def _check_rul_split(ts: TrainingSet, model: ModelConfig, train: pd.DataFrame, holdout: pd.DataFrame) -> None:
+def _check_rul_split(
+    ts: TrainingSet, model: ModelConfig, train: pd.DataFrame, holdout: pd.DataFrame
+) -> None:
     """RUL needs enough rows on both sides and at least one failure seen in training (label < cap)."""
     hint = (
         f"(window {ts.window_start} .. {ts.window_end}, train ends {model.rul_cap_hours} h before the "
         f"holdout); ingest more days, lower holdout_days ({model.holdout_days}) or rul_cap_hours, "
         f"or raise training_window_days ({model.training_window_days})"
     )
-    for name, part, need in (("train", train, model.min_training_rows), ("holdout", holdout, model.min_training_rows // 4)):
+    for name, part, need in (
+        ("train", train, model.min_training_rows),
+        ("holdout", holdout, model.min_training_rows // 4),
+    ):
         if len(part) < need:
-            raise TrainingError(f"RUL {name} split has {len(part)} rows, needs at least {need} {hint}")
+            raise TrainingError(
+                f"RUL {name} split has {len(part)} rows, needs at least {need} {hint}"
+            )
     if not (train["label"] < model.rul_cap_hours).any():
         raise TrainingError(
             f"RUL train split has {len(train)} rows but no failure within rul_cap_hours "
@@ -181,7 +208,9 @@ def _check_rul_split(ts: TrainingSet, model: ModelConfig, train: pd.DataFrame, h
         )
 
 
-def recency_weights(timestamps: pd.Series, half_life_days: float | None, end: pd.Timestamp) -> np.ndarray:
+def recency_weights(
+    timestamps: pd.Series, half_life_days: float | None, end: pd.Timestamp
+) -> np.ndarray:
     """Sample weights that halve every `half_life_days` back from `end` (ones if None)."""
     if half_life_days is None:
         return np.ones(len(timestamps))

@@ -87,27 +87,43 @@ class FailureRiskClassifier(ClassifierMixin, BaseEstimator):
         X = np.asarray(X, dtype=np.float64)
         yy = np.asarray(y).astype(int)
         if X.ndim != 2 or len(X) != len(yy):
-            raise TrainingError(f"X must be 2-D with one row per label, got shape {X.shape} for {len(yy)} labels")
+            raise TrainingError(
+                f"X must be 2-D with one row per label, got shape {X.shape} for {len(yy)} labels"
+            )
         if set(np.unique(yy)) != {0, 1}:
-            raise TrainingError(f"training rows hold classes {np.unique(yy).tolist()}; need failures (1) and normal rows (0)")
-        w = np.ones(len(yy)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+            raise TrainingError(
+                f"training rows hold classes {np.unique(yy).tolist()}; need failures (1) and normal rows (0)"
+            )
+        w = (
+            np.ones(len(yy))
+            if sample_weight is None
+            else np.asarray(sample_weight, dtype=np.float64)
+        )
         params = self._booster_params()
         g = np.arange(len(yy)) * self.n_folds // len(yy) if groups is None else np.asarray(groups)
         n_folds = min(self.n_folds, len(np.unique(g)))
         if n_folds < 2:
-            raise TrainingError("out-of-fold predictions need at least two groups (days) of training rows")
+            raise TrainingError(
+                "out-of-fold predictions need at least two groups (days) of training rows"
+            )
         raw = np.full(len(yy), np.nan)
         for fit_idx, pred_idx in GroupKFold(n_splits=n_folds).split(X, yy, groups=g):
             if len(np.unique(yy[fit_idx])) < 2:
                 continue
-            fold = lgb.LGBMClassifier(**params).fit(X[fit_idx], yy[fit_idx], sample_weight=w[fit_idx])
+            fold = lgb.LGBMClassifier(**params).fit(
+                X[fit_idx], yy[fit_idx], sample_weight=w[fit_idx]
+            )
             raw[pred_idx] = fold.predict_proba(X[pred_idx])[:, 1]
         ok = ~np.isnan(raw)
         if len(np.unique(yy[ok])) < 2:
-            raise TrainingError("out-of-fold predictions cover a single class; ingest more days with failures")
+            raise TrainingError(
+                "out-of-fold predictions cover a single class; ingest more days with failures"
+            )
         try:
             self.calibration_ = (
-                Calibration() if self.calibration == NONE else fit_calibration(raw[ok], yy[ok], w[ok], self.calibration)
+                Calibration()
+                if self.calibration == NONE
+                else fit_calibration(raw[ok], yy[ok], w[ok], self.calibration)
             )
         except ValueError as exc:
             raise TrainingError(f"calibration failed: {exc}") from exc
@@ -120,8 +136,13 @@ class FailureRiskClassifier(ClassifierMixin, BaseEstimator):
         else:
             ev = None if events is None else np.asarray(events)[ok]
             self.cost_ = cost_threshold(
-                oof[ok], yy[ok], ev, w[ok], missed_failure_cost=self.missed_failure_cost,
-                caught_failure_cost=self.caught_failure_cost, false_alarm_cost=self.false_alarm_cost,
+                oof[ok],
+                yy[ok],
+                ev,
+                w[ok],
+                missed_failure_cost=self.missed_failure_cost,
+                caught_failure_cost=self.caught_failure_cost,
+                false_alarm_cost=self.false_alarm_cost,
             )
             self.threshold_ = self.cost_.threshold
         self.booster_ = lgb.LGBMClassifier(**params).fit(X, yy, sample_weight=w)
@@ -132,7 +153,9 @@ class FailureRiskClassifier(ClassifierMixin, BaseEstimator):
     def predict_proba(self, X: np.ndarray) -> np.ndarray:
         """Calibrated [P(no failure), P(failure)] per row."""
         check_is_fitted(self, "booster_")
-        p = self.calibration_.apply(self.booster_.predict_proba(np.asarray(X, dtype=np.float64))[:, 1])
+        p = self.calibration_.apply(
+            self.booster_.predict_proba(np.asarray(X, dtype=np.float64))[:, 1]
+        )
         return np.column_stack([1.0 - p, p])
 
     def predict(self, X: np.ndarray) -> np.ndarray:

@@ -28,7 +28,10 @@ def label_failures(
     T = features["timestamp"]
     closed = (T + horizon) <= known_until
     labels[closed.to_numpy()] = 0.0
-    by_machine = {m: np.sort(g["event_time"].astype("int64").to_numpy()) for m, g in failures.groupby("machine_id")}
+    by_machine = {
+        m: np.sort(g["event_time"].astype("int64").to_numpy())
+        for m, g in failures.groupby("machine_id")
+    }
     t_ns = T.astype("int64").to_numpy()
     h_ns = horizon.value
     machines = features["machine_id"].to_numpy()

@@ -28,7 +28,9 @@ class CostThreshold:
         return asdict(self)
 
 
-def failure_event_ids(machine_ids: np.ndarray, next_failure: np.ndarray, positive: np.ndarray) -> np.ndarray:
+def failure_event_ids(
+    machine_ids: np.ndarray, next_failure: np.ndarray, positive: np.ndarray
+) -> np.ndarray:
     """Event id per row: rows of one machine that precede the same failure share an id; -1 for normal rows.
 
     Args:
@@ -75,7 +77,11 @@ def cost_threshold(
     p = np.asarray(proba, dtype=np.float64)
     yy = np.asarray(y).astype(bool)
     w = np.ones(len(p)) if weights is None else np.asarray(weights, dtype=np.float64)
-    ev = np.where(yy, np.arange(len(p)), -1) if events is None else np.asarray(events, dtype=np.int64)
+    ev = (
+        np.where(yy, np.arange(len(p)), -1)
+        if events is None
+        else np.asarray(events, dtype=np.int64)
+    )
     if not (ev[yy] >= 0).all():
         raise ValueError("every failure row needs an event id >= 0")
     pos_ids, inverse = np.unique(ev[yy], return_inverse=True)
@@ -101,7 +107,11 @@ def cost_threshold(
     n_fa = np.searchsorted(-neg_sorted, -cands, side="right")
     caught_w = ev_wcum[n_caught]
     fa_w = neg_wcum[n_fa]
-    costs = (total_event_w - caught_w) * missed_failure_cost + caught_w * caught_failure_cost + fa_w * false_alarm_cost
+    costs = (
+        (total_event_w - caught_w) * missed_failure_cost
+        + caught_w * caught_failure_cost
+        + fa_w * false_alarm_cost
+    )
     no_alarm = total_event_w * missed_failure_cost
     best = int(np.argmin(costs))  # first minimum = highest threshold among ties
     if costs[best] >= no_alarm:

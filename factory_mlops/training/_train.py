@@ -45,7 +45,9 @@ class TrainedModel:
     def _matrix(self, features: pd.DataFrame) -> np.ndarray:
         missing = [c for c in self.spec.feature_names if c not in features.columns]
         if missing:
-            raise TrainingError(f"feature frame lacks {len(missing)} spec columns, e.g. {missing[:3]}")
+            raise TrainingError(
+                f"feature frame lacks {len(missing)} spec columns, e.g. {missing[:3]}"
+            )
         return features[self.spec.feature_names].to_numpy(dtype=np.float64)
 
     def predict_proba(self, features: pd.DataFrame) -> np.ndarray:
@@ -153,26 +155,40 @@ def train_classifier(
     """
     y = train["label"].to_numpy(dtype=int)
     if len(np.unique(y)) < 2:
-        raise TrainingError(f"training rows hold a single class ({np.unique(y)}); need failures and normal rows")
+        raise TrainingError(
+            f"training rows hold a single class ({np.unique(y)}); need failures and normal rows"
+        )
     X = train[spec.feature_names].to_numpy(dtype=np.float64)
     w = recency_weights(train["timestamp"], model.recency_half_life_days, train["timestamp"].max())
     costs = costs or CostConfig()
     events = None
     if maintenance is not None:
         hours = time_to_next_failure_hours(train, maintenance).to_numpy()
-        nxt = np.where(np.isnan(hours), np.nan, train["timestamp"].astype("int64").to_numpy() / 3.6e12 + hours)
+        nxt = np.where(
+            np.isnan(hours), np.nan, train["timestamp"].astype("int64").to_numpy() / 3.6e12 + hours
+        )
         events = failure_event_ids(train["machine_id"].to_numpy(), np.round(nxt, 6), y == 1)
     est = FailureRiskClassifier(
-        lgbm_params=lgbm_params(model), calibration=model.calibration, class_weight=model.class_weight,
-        threshold=model.alarm_threshold, n_folds=model.threshold_folds,
-        missed_failure_cost=costs.missed_failure_cost, caught_failure_cost=costs.caught_failure_cost,
+        lgbm_params=lgbm_params(model),
+        calibration=model.calibration,
+        class_weight=model.class_weight,
+        threshold=model.alarm_threshold,
+        n_folds=model.threshold_folds,
+        missed_failure_cost=costs.missed_failure_cost,
+        caught_failure_cost=costs.caught_failure_cost,
         false_alarm_cost=costs.false_alarm_cost,
     )
-    est.fit(X, y, sample_weight=w, groups=train["timestamp"].dt.floor("D").to_numpy(), events=events)
+    est.fit(
+        X, y, sample_weight=w, groups=train["timestamp"].dt.floor("D").to_numpy(), events=events
+    )
     report: dict[str, Any] = {"method": "fixed" if est.cost_ is None else "cost"}
     if est.cost_ is not None:
         report.update(est.cost_.to_dict())
     return TrainedModel(
-        model=est.booster_, spec=spec, threshold=float(est.threshold_), params={**est._booster_params(), "calibration": model.calibration},
-        calibration=est.calibration_, threshold_report=report,
+        model=est.booster_,
+        spec=spec,
+        threshold=float(est.threshold_),
+        params={**est._booster_params(), "calibration": model.calibration},
+        calibration=est.calibration_,
+        threshold_report=report,
     )

@@ -56,8 +56,12 @@ class TriggerPolicy:
             debounce=r.debounce,
             feedback_min_labels=r.feedback_min_labels,
             on_new_failure_type=r.on_new_failure_type,
-            retrain_on_critical=frozenset(x for x in layers if "retrain" in m.actions_for(x, "critical")),
-            max_model_age=None if r.max_model_age_days is None else pd.Timedelta(days=r.max_model_age_days),
+            retrain_on_critical=frozenset(
+                x for x in layers if "retrain" in m.actions_for(x, "critical")
+            ),
+            max_model_age=None
+            if r.max_model_age_days is None
+            else pd.Timedelta(days=r.max_model_age_days),
             follow_up=tuple(pd.Timedelta(days=d) for d in sorted(r.follow_up_days)),
         )
 
@@ -84,11 +88,18 @@ class TriggerState:
     follow_ups: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> str:
-        return json.dumps({
-            "last_retrain_at": None if self.last_retrain_at is None else self.last_retrain_at.isoformat(),
-            "streaks": self.streaks, "handled": self.handled[-_HANDLED_KEPT:], "pending": self.pending,
-            "known_failure_types": sorted(set(self.known_failure_types)), "follow_ups": self.follow_ups,
-        })
+        return json.dumps(
+            {
+                "last_retrain_at": None
+                if self.last_retrain_at is None
+                else self.last_retrain_at.isoformat(),
+                "streaks": self.streaks,
+                "handled": self.handled[-_HANDLED_KEPT:],
+                "pending": self.pending,
+                "known_failure_types": sorted(set(self.known_failure_types)),
+                "follow_ups": self.follow_ups,
+            }
+        )
 
     @classmethod
     def from_json(cls, text: str | None) -> TriggerState:
@@ -97,7 +108,9 @@ class TriggerState:
         try:
             d = json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"trigger state is not JSON ({exc}); reset the sensor cursor") from None
+            raise ValueError(
+                f"trigger state is not JSON ({exc}); reset the sensor cursor"
+            ) from None
         last = d.get("last_retrain_at")
         return cls(
             last_retrain_at=None if last is None else pd.Timestamp(last),
@@ -132,9 +145,15 @@ class Decision:
     signals: list[Signal] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"retrain": self.retrain, "trigger": self.trigger, "reason": self.reason, "run_key": self.run_key,
-                "at": None if self.at is None else self.at.isoformat(), "notes": self.notes,
-                "signals": [s.to_dict() for s in self.signals]}
+        return {
+            "retrain": self.retrain,
+            "trigger": self.trigger,
+            "reason": self.reason,
+            "run_key": self.run_key,
+            "at": None if self.at is None else self.at.isoformat(),
+            "notes": self.notes,
+            "signals": [s.to_dict() for s in self.signals],
+        }
 
 
 def _asks(policy: TriggerPolicy, state: TriggerState, s: Signal, notes: list[str]) -> bool:
@@ -143,11 +162,15 @@ def _asks(policy: TriggerPolicy, state: TriggerState, s: Signal, notes: list[str
         if s.severity != "critical":
             return False
         if s.kind not in policy.retrain_on_critical:
-            notes.append(f"{s.kind} critical ({s.reason}): monitoring.actions maps it to an alert, not a retrain")
+            notes.append(
+                f"{s.kind} critical ({s.reason}): monitoring.actions maps it to an alert, not a retrain"
+            )
             return False
         streak = state.streaks.get(s.kind, 0)
         if s.kind in STATE_KINDS and streak < policy.debounce:
-            notes.append(f"{s.kind} critical {streak}/{policy.debounce} evaluations in a row (debounce): waiting")
+            notes.append(
+                f"{s.kind} critical {streak}/{policy.debounce} evaluations in a row (debounce): waiting"
+            )
             return False
         return True
     if s.kind == "feedback":
@@ -163,13 +186,17 @@ def _asks(policy: TriggerPolicy, state: TriggerState, s: Signal, notes: list[str
         return s.severity == "critical"
     if s.kind == "schedule":
         if policy.max_model_age is None:
-            notes.append("calendar tick: retrain.max_model_age_days is not set, event triggers decide")
+            notes.append(
+                "calendar tick: retrain.max_model_age_days is not set, event triggers decide"
+            )
             return False
         age = s.details.get("model_age_days")
         if age is None or float(age) * pd.Timedelta(days=1) >= policy.max_model_age:
             return True
-        notes.append(f"calendar tick: model data is {float(age):.1f} d old < max_model_age "
-                     f"{policy.max_model_age / pd.Timedelta(days=1):g} d")
+        notes.append(
+            f"calendar tick: model data is {float(age):.1f} d old < max_model_age "
+            f"{policy.max_model_age / pd.Timedelta(days=1):g} d"
+        )
         return False
     return False
 
@@ -200,8 +227,14 @@ def decide(
         The decision and the new state. When a retrain is requested, the state records it
         (cooldown starts), resets the streaks and clears the pending events it consumes.
     """
-    st = replace(state, streaks=dict(state.streaks), handled=list(state.handled), pending=dict(state.pending),
-                 known_failure_types=list(state.known_failure_types), follow_ups=[dict(f) for f in state.follow_ups])
+    st = replace(
+        state,
+        streaks=dict(state.streaks),
+        handled=list(state.handled),
+        pending=dict(state.pending),
+        known_failure_types=list(state.known_failure_types),
+        follow_ups=[dict(f) for f in state.follow_ups],
+    )
     if last_retrain_at is not None:
         lr = pd.Timestamp(last_retrain_at)
         lr = lr.tz_localize("UTC") if lr.tzinfo is None else lr
@@ -224,10 +257,20 @@ def decide(
     for s in fresh:
         if _asks(policy, st, s, notes):
             candidates[s.kind] = s  # the newest evidence of each kind
-    if "new_failure_type" in st.pending and "new_failure_type" not in candidates and policy.on_new_failure_type:
+    if (
+        "new_failure_type" in st.pending
+        and "new_failure_type" not in candidates
+        and policy.on_new_failure_type
+    ):
         p = st.pending["new_failure_type"]
-        candidates["new_failure_type"] = Signal(p["kind"], p["severity"], pd.Timestamp(p["at"]), p["reason"],
-                                                p["key"], p.get("details", {}))
+        candidates["new_failure_type"] = Signal(
+            p["kind"],
+            p["severity"],
+            pd.Timestamp(p["at"]),
+            p["reason"],
+            p["key"],
+            p.get("details", {}),
+        )
     st.handled = st.handled[-_HANDLED_KEPT:]
     times = [s.at for s in fresh] + [s.at for s in candidates.values()]
     if now is not None:
@@ -240,11 +283,16 @@ def decide(
     due = [f for f in st.follow_ups if pd.Timestamp(f["due"]) <= at]
     if due:
         f = due[-1]
-        follow = Signal(f["kind"], "critical", at,
-                        f"follow-up {f['n']}/{f['of']} after the {f['kind']} retrain with data through "
-                        f"{pd.Timestamp(f['since']):%Y-%m-%d} ({f['days']:g} d later): the change is learnt "
-                        f"from the data after it. First trigger: {f['reason']}"[:1500],
-                        f"followup{f['n']}-{pd.Timestamp(f['since']):%Y-%m-%d}", {"follow_up": f["n"]})
+        follow = Signal(
+            f["kind"],
+            "critical",
+            at,
+            f"follow-up {f['n']}/{f['of']} after the {f['kind']} retrain with data through "
+            f"{pd.Timestamp(f['since']):%Y-%m-%d} ({f['days']:g} d later): the change is learnt "
+            f"from the data after it. First trigger: {f['reason']}"[:1500],
+            f"followup{f['n']}-{pd.Timestamp(f['since']):%Y-%m-%d}",
+            {"follow_up": f["n"]},
+        )
         if follow.kind not in candidates:
             candidates[follow.kind] = follow
     if not candidates:
@@ -252,13 +300,17 @@ def decide(
     ordered = [candidates[k] for k in KINDS if k in candidates]
     primary = ordered[0]
     if in_flight:
-        notes.append(f"{primary.kind} asks for a retrain, but one of {policy.plant_id} is already queued or running")
+        notes.append(
+            f"{primary.kind} asks for a retrain, but one of {policy.plant_id} is already queued or running"
+        )
         return Decision(retrain=False, notes=notes, signals=ordered), st
     if st.last_retrain_at is not None and at - st.last_retrain_at < policy.cooldown:
         since = (at - st.last_retrain_at) / pd.Timedelta(days=1)
-        notes.append(f"{primary.kind} asks for a retrain, but the last one used data through "
-                     f"{st.last_retrain_at:%Y-%m-%d %H:%M} ({since:.1f} d ago; cooldown "
-                     f"{policy.cooldown / pd.Timedelta(days=1):g} d)")
+        notes.append(
+            f"{primary.kind} asks for a retrain, but the last one used data through "
+            f"{st.last_retrain_at:%Y-%m-%d %H:%M} ({since:.1f} d ago; cooldown "
+            f"{policy.cooldown / pd.Timedelta(days=1):g} d)"
+        )
         return Decision(retrain=False, notes=notes, signals=ordered), st
     reason = primary.reason
     others = [f"{s.kind}: {s.reason}" for s in ordered[1:]]
@@ -275,9 +327,18 @@ def decide(
     is_follow_up = primary is follow
     if not is_follow_up and primary.kind not in ("feedback", "schedule") and policy.follow_up:
         # an event asked: schedule the re-learning retrains after it (a new event restarts them)
-        st.follow_ups = [{"due": (at + off).isoformat(), "kind": primary.kind, "n": i + 1, "of": len(policy.follow_up),
-                          "since": at.isoformat(), "days": off / pd.Timedelta(days=1), "reason": primary.reason[:500]}
-                         for i, off in enumerate(policy.follow_up)]
+        st.follow_ups = [
+            {
+                "due": (at + off).isoformat(),
+                "kind": primary.kind,
+                "n": i + 1,
+                "of": len(policy.follow_up),
+                "since": at.isoformat(),
+                "days": off / pd.Timedelta(days=1),
+                "reason": primary.reason[:500],
+            }
+            for i, off in enumerate(policy.follow_up)
+        ]
     run_key = f"{policy.plant_id}-{primary.kind}-{primary.key}"
     notes.append(f"retrain requested by {primary.kind}")
     return Decision(True, primary.kind, reason, run_key, at, notes, ordered), st

@@ -10,7 +10,15 @@ import pandas as pd
 Severity = Literal["ok", "warning", "critical"]
 
 #: Signal kinds, most specific first: when several ask for a retrain at once, the first names the run.
-KINDS = ("control_chart", "new_failure_type", "feedback", "performance", "drift", "integrity", "schedule")
+KINDS = (
+    "control_chart",
+    "new_failure_type",
+    "feedback",
+    "performance",
+    "drift",
+    "integrity",
+    "schedule",
+)
 
 #: Kinds that describe a state (drift of today) rather than an event; they are debounced.
 STATE_KINDS = frozenset({"drift", "performance", "integrity"})
@@ -42,10 +50,20 @@ class Signal:
         if self.kind not in KINDS:
             raise ValueError(f"unknown signal kind {self.kind!r}; known: {', '.join(KINDS)}")
         if self.severity not in ("ok", "warning", "critical"):
-            raise ValueError(f"signal {self.kind}: severity {self.severity!r} is not ok, warning or critical")
+            raise ValueError(
+                f"signal {self.kind}: severity {self.severity!r} is not ok, warning or critical"
+            )
         at = pd.Timestamp(self.at)
-        object.__setattr__(self, "at", at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC"))
+        object.__setattr__(
+            self, "at", at.tz_localize("UTC") if at.tzinfo is None else at.tz_convert("UTC")
+        )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"kind": self.kind, "severity": self.severity, "at": self.at.isoformat(), "reason": self.reason,
-                "key": self.key, "details": self.details}
+        return {
+            "kind": self.kind,
+            "severity": self.severity,
+            "at": self.at.isoformat(),
+            "reason": self.reason,
+            "key": self.key,
+            "details": self.details,
+        }

@@ -41,13 +41,19 @@ def test_entry_fields_hash_and_chain_are_exactly_as_specified(tmp_path: Path):
     log = AuditLog(tmp_path / "audit.jsonl")
     before = dt.datetime.now(dt.UTC)
     first = log.append(
-        "rollback", actor="person:j.doe", plant="plant_a", reason="false alarms on line 2",
-        versions={"from": 3, "to": 2}, details={"ticket": "CR-1182", "alarms": [4, 7]},
+        "rollback",
+        actor="person:j.doe",
+        plant="plant_a",
+        reason="false alarms on line 2",
+        versions={"from": 3, "to": 2},
+        details={"ticket": "CR-1182", "alarms": [4, 7]},
     )
     second = log.append("gate_decision", actor="system:gate", versions={"version": 4})
     assert (first.seq, second.seq) == (1, 2)
     assert first.prev_hash == GENESIS_HASH == "0" * 64 and second.prev_hash == first.hash
-    assert AT.match(first.at) and before <= dt.datetime.fromisoformat(first.at) <= dt.datetime.now(dt.UTC)
+    assert AT.match(first.at) and before <= dt.datetime.fromisoformat(first.at) <= dt.datetime.now(
+        dt.UTC
+    )
     assert (second.plant, second.reason, second.details) == (None, "", {})
     # The hash is sha256 of the canonical JSON of every field but `hash`, recomputed here by hand
     # from the stored line.
@@ -63,7 +69,9 @@ def test_entry_fields_hash_and_chain_are_exactly_as_specified(tmp_path: Path):
 
 def test_entries_round_trip(tmp_path: Path):
     log, written = make_log(tmp_path / "audit.jsonl", n=6)
-    log.append("contract_change", actor="person:Zoë", reason="añadir sensor µm", details={"ünï": "çødé"})
+    log.append(
+        "contract_change", actor="person:Zoë", reason="añadir sensor µm", details={"ünï": "çødé"}
+    )
     back = log.entries()
     assert back == [*written, back[-1]] and back[-1].details == {"ünï": "çødé"}
     assert [AuditEntry.from_dict(e.to_dict()) for e in back] == back
@@ -80,8 +88,15 @@ def test_to_dict_returns_copies(tmp_path: Path):
 def test_numpy_values_are_converted_to_python_numbers(tmp_path: Path):
     log = AuditLog(tmp_path / "audit.jsonl")
     entry = log.append(
-        "registration", actor="system:registry", versions={"version": np.int64(7)},
-        details={"n": np.int32(5), "auc": np.float64(0.91), "passed": np.bool_(True), "shape": (2, 3)},
+        "registration",
+        actor="system:registry",
+        versions={"version": np.int64(7)},
+        details={
+            "n": np.int32(5),
+            "auc": np.float64(0.91),
+            "passed": np.bool_(True),
+            "shape": (2, 3),
+        },
     )
     assert entry.versions == {"version": 7} and type(entry.versions["version"]) is int
     assert entry.details == {"n": 5, "auc": 0.91, "passed": True, "shape": [2, 3]}
@@ -100,7 +115,10 @@ def test_numpy_values_are_converted_to_python_numbers(tmp_path: Path):
         ({"versions": {"version": "4"}}, r"versions\['version'\] must be an int"),
         ({"versions": {"version": True}}, r"versions\['version'\] must be an int"),
         ({"versions": [3]}, "versions must be a dict"),
-        ({"details": {"when": dt.datetime(2026, 1, 1)}}, r"details\.when is a datetime.*not JSON-serialisable"),
+        (
+            {"details": {"when": dt.datetime(2026, 1, 1)}},
+            r"details\.when is a datetime.*not JSON-serialisable",
+        ),
         ({"details": {"s": {1, 2}}}, r"details\.s is a set"),
         ({"details": {"a": [1, float("nan")]}}, r"details\.a\[1\] is nan"),
         ({"details": {"m": {3: "x"}}}, r"details\.m has the key 3 \(int\)"),
@@ -130,7 +148,10 @@ def test_queries_filter_by_plant_and_kinds_in_file_order(tmp_path: Path):
     assert log.entries(plant="plant_b") == written[1::2]
     assert [e.seq for e in log.entries(kinds=["promotion", "deployment"])] == [4, 5, 9, 10]
     assert log.entries(kinds="promotion") == log.entries(kinds=["promotion"])  # one kind as a str
-    assert [e.seq for e in log.entries(plant="plant_a", kinds={"promotion", "deployment"})] == [5, 9]
+    assert [e.seq for e in log.entries(plant="plant_a", kinds={"promotion", "deployment"})] == [
+        5,
+        9,
+    ]
     assert log.entries(plant="plant_z") == []
     assert log.last() == written[-1]
     assert log.last("plant_a") == written[8]
@@ -166,13 +187,17 @@ def test_last_refuses_a_torn_final_line(tmp_path: Path):
 
 
 def _refused(log: AuditLog, match: str) -> None:
-    before = (log.path.read_bytes() if log.path.exists() else None,
-              log.head_path.read_bytes() if log.head_path.exists() else None)
+    before = (
+        log.path.read_bytes() if log.path.exists() else None,
+        log.head_path.read_bytes() if log.head_path.exists() else None,
+    )
     with pytest.raises(AuditError, match=match) as info:
         log.append("feedback", actor="person:a")
     assert "factory-mlops audit verify" in str(info.value)
-    after = (log.path.read_bytes() if log.path.exists() else None,
-             log.head_path.read_bytes() if log.head_path.exists() else None)
+    after = (
+        log.path.read_bytes() if log.path.exists() else None,
+        log.head_path.read_bytes() if log.head_path.exists() else None,
+    )
     assert after == before  # nothing was written
 
 
@@ -252,7 +277,11 @@ def test_the_audit_package_needs_neither_dagster_nor_mlflow(tmp_path: Path):
         print(json.dumps({"ok": log.verify().ok, "leaked": leaked}))
         """
     )
-    proc = subprocess.run([sys.executable, "-c", script, str(tmp_path / "audit.jsonl")],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "audit.jsonl")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"ok": True, "leaked": []}

@@ -25,11 +25,40 @@ def run(*argv: str) -> int:
 def home(tmp_path: Path) -> Path:
     """A home whose audit log tells a small story across two plants."""
     log = AuditLog.for_home(FactoryHome(tmp_path))
-    log.append("retrain_requested", actor="sensor:drift_sensor", plant="plant_a", reason="PSI 0.31 on barrel_temp_c")
-    log.append("gate_decision", actor="system:gate", plant="plant_a", versions={"version": 4}, reason="passed")
-    log.append("promotion", actor="person:j.doe", plant="plant_a", versions={"from": 3, "to": 4}, reason="CR-1182")
-    log.append("deployment", actor="system:edge", plant="plant_b", versions={"version": 2}, details={"node": "n1"})
-    log.append("rollback", actor="person:m.roe", plant="plant_a", versions={"from": 4, "to": 3}, reason="false alarms")
+    log.append(
+        "retrain_requested",
+        actor="sensor:drift_sensor",
+        plant="plant_a",
+        reason="PSI 0.31 on barrel_temp_c",
+    )
+    log.append(
+        "gate_decision",
+        actor="system:gate",
+        plant="plant_a",
+        versions={"version": 4},
+        reason="passed",
+    )
+    log.append(
+        "promotion",
+        actor="person:j.doe",
+        plant="plant_a",
+        versions={"from": 3, "to": 4},
+        reason="CR-1182",
+    )
+    log.append(
+        "deployment",
+        actor="system:edge",
+        plant="plant_b",
+        versions={"version": 2},
+        details={"node": "n1"},
+    )
+    log.append(
+        "rollback",
+        actor="person:m.roe",
+        plant="plant_a",
+        versions={"from": 4, "to": 3},
+        reason="false alarms",
+    )
     return tmp_path
 
 
@@ -47,8 +76,13 @@ def test_verify_json(home: Path, capsys: pytest.CaptureFixture[str]):
     assert run("audit", "verify", "--home", str(home), "--json") == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1
-    assert json.loads(out) == {"ok": True, "entries": 5, "first_bad": None, "problem": None,
-                               "last_hash": audit_log(home).last().hash}
+    assert json.loads(out) == {
+        "ok": True,
+        "entries": 5,
+        "first_bad": None,
+        "problem": None,
+        "last_hash": audit_log(home).last().hash,
+    }
 
 
 def test_verify_broken_exits_1(home: Path, capsys: pytest.CaptureFixture[str]):
@@ -57,11 +91,19 @@ def test_verify_broken_exits_1(home: Path, capsys: pytest.CaptureFixture[str]):
     edit_entry(log.path, 3, reason="approved")
     assert run("audit", "verify", "--home", str(home)) == 1
     out = capsys.readouterr().out.splitlines()
-    assert out[0] == "audit log BROKEN: entry 3: hash does not match its content (edited after it was written)"
+    assert (
+        out[0]
+        == "audit log BROKEN: entry 3: hash does not match its content (edited after it was written)"
+    )
     assert out[1] == f"  entries 1-2 are intact (last hash {second.hash}); 5 lines in {log.path}"
     assert run("audit", "verify", "--home", str(home), "--json") == 1
     result = json.loads(capsys.readouterr().out)
-    assert (result["ok"], result["first_bad"], result["entries"], result["last_hash"]) == (False, 3, 5, second.hash)
+    assert (result["ok"], result["first_bad"], result["entries"], result["last_hash"]) == (
+        False,
+        3,
+        5,
+        second.hash,
+    )
     assert result["problem"].startswith("entry 3: hash does not match")
 
 
@@ -71,7 +113,10 @@ def test_verify_tail_deleted_exits_1(home: Path, capsys: pytest.CaptureFixture[s
     assert run("audit", "verify", "--home", str(home), "--json") == 1
     result = json.loads(capsys.readouterr().out)
     assert result["first_bad"] == 5
-    assert result["problem"] == "log has 4 entries but the head anchor records 5 (entries deleted from the end)"
+    assert (
+        result["problem"]
+        == "log has 4 entries but the head anchor records 5 (entries deleted from the end)"
+    )
 
 
 def test_verify_against_an_external_anchor(home: Path, capsys: pytest.CaptureFixture[str]):
@@ -96,21 +141,52 @@ def test_show_table(home: Path, capsys: pytest.CaptureFixture[str]):
     assert run("audit", "show", "--home", str(home)) == 0
     captured = capsys.readouterr()
     lines = captured.out.splitlines()
-    assert lines[0].split() == ["#", "time", "(UTC)", "kind", "plant", "actor", "versions", "reason"]
+    assert lines[0].split() == [
+        "#",
+        "time",
+        "(UTC)",
+        "kind",
+        "plant",
+        "actor",
+        "versions",
+        "reason",
+    ]
     assert len(lines) == 6 and captured.err == ""
     first = audit_log(home).entries()[0]
-    assert lines[1].split()[:6] == ["1", *first.at[:19].split("T"), "retrain_requested", "plant_a",
-                                    "sensor:drift_sensor"]
+    assert lines[1].split()[:6] == [
+        "1",
+        *first.at[:19].split("T"),
+        "retrain_requested",
+        "plant_a",
+        "sensor:drift_sensor",
+    ]
     assert lines[1].endswith("PSI 0.31 on barrel_temp_c")
     assert "v3 → v4" in lines[3] and lines[3].endswith("CR-1182")
     assert "v4 → v3" in lines[5] and "person:m.roe" in lines[5]
 
 
 def test_show_filters_and_limit(home: Path, capsys: pytest.CaptureFixture[str]):
-    assert run("audit", "show", "--home", str(home), "--plant", "plant_a", "--kind", "promotion",
-               "--kind", "rollback", "--json") == 0
+    assert (
+        run(
+            "audit",
+            "show",
+            "--home",
+            str(home),
+            "--plant",
+            "plant_a",
+            "--kind",
+            "promotion",
+            "--kind",
+            "rollback",
+            "--json",
+        )
+        == 0
+    )
     assert [e["seq"] for e in json.loads(capsys.readouterr().out)] == [3, 5]
-    assert run("audit", "show", "--home", str(home), "--plant", "plant_a", "--limit", "2", "--json") == 0
+    assert (
+        run("audit", "show", "--home", str(home), "--plant", "plant_a", "--limit", "2", "--json")
+        == 0
+    )
     assert [e["kind"] for e in json.loads(capsys.readouterr().out)] == ["promotion", "rollback"]
     assert run("audit", "show", "--home", str(home), "--plant", "plant_c") == 0
     assert capsys.readouterr().out == "no matching audit entries\n"

@@ -12,13 +12,19 @@ from factory_mlops.audit import AuditLog
 PROCESSES, PER_PROCESS = 4, 50
 
 
-def _append_many(path: str, worker: int, count: int, start: multiprocessing.synchronize.Barrier | None) -> None:
+def _append_many(
+    path: str, worker: int, count: int, start: multiprocessing.synchronize.Barrier | None
+) -> None:
     if start is not None:
         start.wait()  # all workers begin together, so their appends really interleave
     log = AuditLog(Path(path))
     for i in range(count):
-        log.append("feedback", actor=f"system:worker_{worker}", plant=f"plant_{worker % 2}",
-                   details={"worker": worker, "i": i})
+        log.append(
+            "feedback",
+            actor=f"system:worker_{worker}",
+            plant=f"plant_{worker % 2}",
+            details={"worker": worker, "i": i},
+        )
 
 
 def _check(log: AuditLog, workers: int, per_worker: int) -> None:
@@ -39,8 +45,10 @@ def test_processes_appending_at_once(tmp_path: Path):
     log = AuditLog(tmp_path / "audit" / "audit.jsonl")
     ctx = multiprocessing.get_context("spawn")  # no fork of a (possibly threaded) pytest process
     start = ctx.Barrier(PROCESSES)
-    procs = [ctx.Process(target=_append_many, args=(str(log.path), w, PER_PROCESS, start))
-             for w in range(PROCESSES)]
+    procs = [
+        ctx.Process(target=_append_many, args=(str(log.path), w, PER_PROCESS, start))
+        for w in range(PROCESSES)
+    ]
     for p in procs:
         p.start()
     for p in procs:

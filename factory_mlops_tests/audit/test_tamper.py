@@ -51,8 +51,13 @@ def broken(log: AuditLog, first_bad: int | None, problem: str) -> AuditVerificat
 def test_an_intact_log_verifies(log: AuditLog):
     result = log.verify()
     assert result == AuditVerification(True, N, None, None, hashes(log)[-1])
-    assert result.to_dict() == {"ok": True, "entries": N, "first_bad": None, "problem": None,
-                                "last_hash": hashes(log)[-1]}
+    assert result.to_dict() == {
+        "ok": True,
+        "entries": N,
+        "first_bad": None,
+        "problem": None,
+        "last_hash": hashes(log)[-1],
+    }
 
 
 @pytest.mark.parametrize(
@@ -74,7 +79,9 @@ def test_an_intact_log_verifies(log: AuditLog):
 def test_an_edited_field_breaks_its_own_hash(log: AuditLog, field: str, value: object):
     good = hashes(log)
     edit_entry(log.path, 7, **{field: value})
-    result = broken(log, 7, "entry 7: hash does not match its content (edited after it was written)")
+    result = broken(
+        log, 7, "entry 7: hash does not match its content (edited after it was written)"
+    )
     assert result.entries == N
     assert result.last_hash == good[5]  # the last entry that is still good: entry 6
 
@@ -103,13 +110,21 @@ def test_a_forged_prev_hash_with_a_recomputed_hash(log: AuditLog):
 def test_a_deleted_entry(log: AuditLog, position: int):
     lines = read_lines(log.path)
     write_lines(log.path, lines[: position - 1] + lines[position:])
-    broken(log, position, f"entry {position}: seq {position + 1} where {position} was expected (1 entry missing")
+    broken(
+        log,
+        position,
+        f"entry {position}: seq {position + 1} where {position} was expected (1 entry missing",
+    )
 
 
 def test_deleted_last_entries_are_caught_by_the_head_anchor(log: AuditLog):
     good = hashes(log)
     write_lines(log.path, read_lines(log.path)[:-1])
-    result = broken(log, N, f"log has {N - 1} entries but the head anchor records {N} (entries deleted from the end)")
+    result = broken(
+        log,
+        N,
+        f"log has {N - 1} entries but the head anchor records {N} (entries deleted from the end)",
+    )
     assert result.last_hash == good[N - 2]
     write_lines(log.path, read_lines(log.path)[:-2])
     broken(log, N - 2, f"log has {N - 3} entries but the head anchor records {N}")
@@ -140,7 +155,11 @@ def test_a_forged_entry_appended_without_the_anchor(log: AuditLog):
     last = json.loads(lines[-1])
     forged = rehash({**last, "seq": N + 1, "prev_hash": last["hash"], "reason": "forged"})
     write_lines(log.path, [*lines, line_of(forged)])
-    broken(log, N + 1, f"log has {N + 1} entries but the head anchor records {N} (entries after {N} were added")
+    broken(
+        log,
+        N + 1,
+        f"log has {N + 1} entries but the head anchor records {N} (entries after {N} were added",
+    )
 
 
 def test_two_swapped_entries(log: AuditLog):
@@ -178,7 +197,9 @@ def test_a_missing_or_unreadable_head_anchor(log: AuditLog):
     last = hashes(log)[-1]
     head = log.head_path.read_bytes()
     log.head_path.unlink()
-    result = broken(log, None, f"log has {N} entries but the head anchor audit.head.json is missing")
+    result = broken(
+        log, None, f"log has {N} entries but the head anchor audit.head.json is missing"
+    )
     assert result.last_hash == last
     log.head_path.write_bytes(b'{"entries": 10')
     broken(log, None, "head anchor audit.head.json is not valid JSON")
@@ -214,7 +235,9 @@ def test_empty_logs_without_a_head_are_ok(tmp_path: Path):
     missing = AuditLog(tmp_path / "nothing" / "audit.jsonl").verify()
     assert missing == AuditVerification(True, 0, None, None, None)
     (tmp_path / "empty.jsonl").write_bytes(b"")
-    assert AuditLog(tmp_path / "empty.jsonl").verify() == AuditVerification(True, 0, None, None, None)
+    assert AuditLog(tmp_path / "empty.jsonl").verify() == AuditVerification(
+        True, 0, None, None, None
+    )
 
 
 def test_a_full_rewrite_with_the_anchor_is_only_caught_by_an_external_anchor(log: AuditLog):
@@ -231,7 +254,9 @@ def test_a_full_rewrite_with_the_anchor_is_only_caught_by_an_external_anchor(log
     assert log.verify().ok  # undetectable from inside the plant
     result = log.verify(anchor=kept_elsewhere)
     assert (result.ok, result.first_bad) == (False, None)
-    assert result.problem.startswith(f"the external anchor {kept_elsewhere} is not the hash of any entry")
+    assert result.problem.startswith(
+        f"the external anchor {kept_elsewhere} is not the hash of any entry"
+    )
 
 
 def test_an_external_anchor_of_an_earlier_state_still_matches_a_grown_log(log: AuditLog):

@@ -37,7 +37,9 @@ def test_registered_under_its_name():
 def test_the_step_stream_gives_the_batch_features(readings: pd.DataFrame):
     """What the in-process loop pushes and reads equals compute_features at the same step ends."""
     series = machine_series(readings, SPEC)
-    batch = compute_features(readings, SPEC).set_index(["machine_id", "timestamp"])[SPEC.feature_names]
+    batch = compute_features(readings, SPEC).set_index(["machine_id", "timestamp"])[
+        SPEC.feature_names
+    ]
     states = []
     for s in series:
         st = OnlineFeatures(SPEC)
@@ -98,15 +100,30 @@ def test_http_is_reported_as_missing_without_the_service(monkeypatch: pytest.Mon
 @pytest.mark.slow
 def test_small_edge_bench_end_to_end():
     out = bench_edge(
-        argparse.Namespace(repeat=1, json=True), days=4, predictions=300, anchor_calls=200,
-        http_rate=40.0, http_seconds=1.0, http_sweep=(20.0,), http_sweep_seconds=0.5,
+        argparse.Namespace(repeat=1, json=True),
+        days=4,
+        predictions=300,
+        anchor_calls=200,
+        http_rate=40.0,
+        http_seconds=1.0,
+        http_sweep=(20.0,),
+        http_sweep_seconds=0.5,
     )
     json.loads(json.dumps(out))  # what `--json` prints
     assert out["benchmark"] == "edge" and out["features"] == 90 and out["trees"] == 200
     assert out["machine"]["cores"] and out["command"] == "factory-mlops bench edge --json"
-    for key in ("in_process_p50_us", "in_process_p99_us", "in_process_rps", "in_process_no_explain_p99_us",
-                "lightgbm_sklearn_p99_us", "mlflow_pyfunc_p99_us", "onnxruntime_bare_p99_us",
-                "in_process_vs_lightgbm_sklearn", "in_process_vs_mlflow_pyfunc", "in_process_vs_onnxruntime_bare"):
+    for key in (
+        "in_process_p50_us",
+        "in_process_p99_us",
+        "in_process_rps",
+        "in_process_no_explain_p99_us",
+        "lightgbm_sklearn_p99_us",
+        "mlflow_pyfunc_p99_us",
+        "onnxruntime_bare_p99_us",
+        "in_process_vs_lightgbm_sklearn",
+        "in_process_vs_mlflow_pyfunc",
+        "in_process_vs_onnxruntime_bare",
+    ):
         assert out[key] > 0, key
     assert out["in_process_p50_us"] <= out["in_process_p99_us"]
     # the same loop times both: without the explanation is a prefix of every prediction
@@ -121,9 +138,16 @@ def test_small_edge_bench_end_to_end():
         assert key in out
     if edge_bench.service_available():
         assert out["http_note"] is None, out["http_note"]
-        assert out["http_p99_ms"] > 0 and out["http_rps"] > 0 and out["http_p50_ms"] <= out["http_p99_ms"]
+        assert (
+            out["http_p99_ms"] > 0
+            and out["http_rps"] > 0
+            and out["http_p50_ms"] <= out["http_p99_ms"]
+        )
         assert out["http_step"]["ok"] > 0 and out["http_reading"]["ok"] > 0
-        assert out["http_step"]["readings_per_request"] > 30 and out["http_reading"]["readings_per_request"] == 1
+        assert (
+            out["http_step"]["readings_per_request"] > 30
+            and out["http_reading"]["readings_per_request"] == 1
+        )
         assert out["http_capacity_rps"] > 0
         assert [p["offered_rps"] for p in out["http_step"]["sweep"]] == [20.0]
         assert out["http_step"]["client_cpu_ms_per_request"] > 0

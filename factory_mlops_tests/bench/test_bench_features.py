@@ -23,7 +23,9 @@ def _small_plant() -> pd.DataFrame:
     ts, m = r["timestamp"], r["machine_id"]
     day = pd.Timestamp("2026-06-01", tz="UTC")
     # A gap covering the last minute of a step and two whole steps, and a lone missing last minute.
-    gap = (m == "m001") & (ts >= day + pd.Timedelta("5h55min")) & (ts < day + pd.Timedelta("6h42min"))
+    gap = (
+        (m == "m001") & (ts >= day + pd.Timedelta("5h55min")) & (ts < day + pd.Timedelta("6h42min"))
+    )
     lone = (m == "m002") & (ts == day + pd.Timedelta("10h09min"))
     # A gap running to the end of the data, so the machine's last step has no last minute.
     tail = (m == "m000") & (ts >= day + pd.Timedelta("47h53min"))
@@ -85,15 +87,26 @@ def test_a_baseline_rounding_difference_is_arbitrated_by_the_raw_window():
 
 def test_bench_runs_end_to_end_on_a_tiny_workload():
     assert BENCHMARKS["features"] is bench_features
-    out = bench_features(argparse.Namespace(repeat=1, json=True), machines=2, days=2, online_calls=20)
+    out = bench_features(
+        argparse.Namespace(repeat=1, json=True), machines=2, days=2, online_calls=20
+    )
     json.dumps(out)  # plain JSON types only (no numpy scalars)
-    for key in ("batch_seconds", "speedup_vs_naive", "online_p99_us", "batch_peak_mb", "naive_peak_mb", "text"):
+    for key in (
+        "batch_seconds",
+        "speedup_vs_naive",
+        "online_p99_us",
+        "batch_peak_mb",
+        "naive_peak_mb",
+        "text",
+    ):
         assert key in out
     assert out["baseline_agrees"] is True and out["online_agrees"] is True
     assert out["rows"] == 2 * 2 * 1440 - out["missing_minutes"] > 0
     assert out["feature_rows"] > 0 and out["features"] == 8 * 3 * 4
     assert out["batch_seconds"] > 0 and out["naive_seconds"] > 0
-    assert np.isclose(out["speedup_vs_naive"], out["naive_seconds"] / out["batch_seconds"], rtol=0.1)
+    assert np.isclose(
+        out["speedup_vs_naive"], out["naive_seconds"] / out["batch_seconds"], rtol=0.1
+    )
     assert 0 < out["online_p50_us"] <= out["online_p99_us"]
     assert out["batch_peak_mb"] > 0 and out["naive_peak_mb"] > 0
     assert out["online_path"] in ("online_feature_vector", "compute_online_features")

@@ -20,7 +20,9 @@ def test_synthetic_day_has_the_stated_shape_and_is_seeded():
     assert day.current["timestamp"].min() > day.reference["timestamp"].max()
     assert len(day.shifted) == SHIFTED and set(day.shifted) <= set(day.features)
     again = synthesise(8)
-    np.testing.assert_array_equal(day.current[day.features].to_numpy(), again.current[day.features].to_numpy())
+    np.testing.assert_array_equal(
+        day.current[day.features].to_numpy(), again.current[day.features].to_numpy()
+    )
     assert 0 < day.reference[day.features].isna().to_numpy().mean() < 0.01
 
 

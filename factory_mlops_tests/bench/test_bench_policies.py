@@ -46,13 +46,28 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 def test_structure(result: dict[str, Any]) -> None:
     assert set(result["policies"]) == set(POLICIES)
     for p in result["policies"].values():
-        for key in ("missed_failures", "false_alarms", "retrains", "promotions", "downtime_cost",
-                    "detection_delay_hours", "per_plant"):
+        for key in (
+            "missed_failures",
+            "false_alarms",
+            "retrains",
+            "promotions",
+            "downtime_cost",
+            "detection_delay_hours",
+            "per_plant",
+        ):
             assert key in p
-        assert len(p["detection_delay_hours"]) == 1 and set(p["per_plant"]) == {"moulding", "utilities"}
-    assert result["events"] == [{**result["events"][0], "plant": "moulding", "kind": "resin_change", "day": 60}]
-    assert set(result["aims"]) == {"fewer_missed_than_monthly", "stable_plant_zero_retrains",
-                                   "step_shift_within_a_day"}
+        assert len(p["detection_delay_hours"]) == 1 and set(p["per_plant"]) == {
+            "moulding",
+            "utilities",
+        }
+    assert result["events"] == [
+        {**result["events"][0], "plant": "moulding", "kind": "resin_change", "day": 60}
+    ]
+    assert set(result["aims"]) == {
+        "fewer_missed_than_monthly",
+        "stable_plant_zero_retrains",
+        "step_shift_within_a_day",
+    }
     assert all(isinstance(a["met"], bool) for a in result["aims"].values())
     assert result["seed"] == 11 and result["cmapss_fd002"]["skipped"].startswith("--quick")
     assert result["event_driven_signals"] == ["drift", "new_failure_type"]

@@ -74,7 +74,9 @@ def test_stream_withholds_the_condition_before_the_shift_and_labels_only_failed_
         fails = s["machine_id"].map(p.fail_hour)
         assert (fails <= p.batch_end_hour[b]).all() and (s["batch"] <= b).all()
         # every cycle streamed so far of an engine that has failed is used, and no other
-        done = stream[(stream["batch"] <= b) & (stream["machine_id"].map(p.fail_hour) <= p.batch_end_hour[b])]
+        done = stream[
+            (stream["batch"] <= b) & (stream["machine_id"].map(p.fail_hour) <= p.batch_end_hour[b])
+        ]
         assert len(s) == len(done) > 0
         assert len(known) == len(hist) + len(s)
 
@@ -96,7 +98,9 @@ def test_structure(result):
         assert {"rmse_unseen", "rmse_seen", "rmse_all", "retrains", "batches"} <= set(pol)
         assert [b["batch"] for b in pol["batches"]] == list(range(result["n_batches"]))
         for b in pol["batches"]:
-            assert (b["rmse_unseen"] is None) == (b["rows_unseen"] == 0) == (b["batch"] < SHIFT_BATCH)
+            assert (
+                (b["rmse_unseen"] is None) == (b["rows_unseen"] == 0) == (b["batch"] < SHIFT_BATCH)
+            )
     assert result["text"].startswith("C-MAPSS FD002: held-out condition")
     assert result["seconds"] > 0
 
@@ -129,7 +133,9 @@ def test_policies_retrain_as_specified(result):
     after = [r["after_batch"] for r in ev["retrain_log"]]
     assert all(b - a >= result["cooldown_days"] for a, b in itertools.pairwise(after))
     for r in ev["retrain_log"]:
-        assert r["training_rows"] > result["training_rows_initial"] and r["stream_engines_failed"] > 0
+        assert (
+            r["training_rows"] > result["training_rows_initial"] and r["stream_engines_failed"] > 0
+        )
 
 
 @pytest.mark.slow

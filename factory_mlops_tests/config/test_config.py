@@ -20,7 +20,10 @@ def test_demo_plants_load_with_different_equipment():
     configs = {p: load_plant_config(path) for p, path in found.items()}
     assert len({c.equipment for c in configs.values()}) == len(configs)
     assert configs["plant_a"].sensor("barrel_temp_c").unit == "degC"
-    assert [e.kind for e in configs["plant_a"].simulation.events] == ["seasonal_ambient", "resin_change"]
+    assert [e.kind for e in configs["plant_a"].simulation.events] == [
+        "seasonal_ambient",
+        "resin_change",
+    ]
 
 
 def test_unknown_key_names_file_and_key(tmp_path: Path):
@@ -86,5 +89,11 @@ def test_severity_override_names_a_known_rule():
     data["contract"]["severity"] = {"stuck:no_such_sensor": "off"}
     with pytest.raises(PlantConfigError, match="no_such_sensor"):
         parse_plant_config(data)
-    data["contract"]["severity"] = {"stuck": False, "band:label_rate": "error"}  # YAML `off` is False
-    assert parse_plant_config(data).contract.severity == {"stuck": "off", "band:label_rate": "error"}
+    data["contract"]["severity"] = {
+        "stuck": False,
+        "band:label_rate": "error",
+    }  # YAML `off` is False
+    assert parse_plant_config(data).contract.severity == {
+        "stuck": "off",
+        "band:label_rate": "error",
+    }

@@ -521,13 +521,19 @@ def test_severity_off_and_whole_batch_rules_keep_theirs() -> None:
     # ... and the contract ignores such an override even on a config built without validation.
     base = make_config(severity={"min_rows": "off"})
     severity = {"missing_columns": "warning", "min_rows": "off"}
-    config = base.model_copy(update={"contract": base.contract.model_copy(update={"severity": severity})})
+    config = base.model_copy(
+        update={"contract": base.contract.model_copy(update={"severity": severity})}
+    )
     result = validate(make_batch(minutes=3).drop(columns=["pressure_bar"]), config)
 
     assert rules(result) == {"missing_columns": "error"}  # min_rows is off
     assert result.status == "rejected"
 
-    config = base.model_copy(update={"contract": base.contract.model_copy(update={"severity": {"duplicate_columns": "off"}})})
+    config = base.model_copy(
+        update={
+            "contract": base.contract.model_copy(update={"severity": {"duplicate_columns": "off"}})
+        }
+    )
     raw = make_batch(minutes=3)
     raw.columns = ["timestamp", "machine_id", "temp_c", "temp_c"]
     assert rules(validate(raw, config)) == {"duplicate_columns": "error"}

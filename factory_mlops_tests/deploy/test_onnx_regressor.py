@@ -39,8 +39,13 @@ def wear_failures(readings: pd.DataFrame) -> pd.DataFrame:
     soon = r["_fail_soon"].to_numpy()
     same = r["machine_id"].to_numpy()[1:] == r["machine_id"].to_numpy()[:-1]
     reset = np.flatnonzero(same & soon[:-1] & ~soon[1:]) + 1
-    return pd.DataFrame({"event_time": r["timestamp"].to_numpy()[reset], "machine_id": r["machine_id"].to_numpy()[reset],
-                         "event": "failure"}).assign(event_time=lambda d: pd.to_datetime(d["event_time"], utc=True))
+    return pd.DataFrame(
+        {
+            "event_time": r["timestamp"].to_numpy()[reset],
+            "machine_id": r["machine_id"].to_numpy()[reset],
+            "event": "failure",
+        }
+    ).assign(event_time=lambda d: pd.to_datetime(d["event_time"], utc=True))
 
 
 @lru_cache(maxsize=2)
@@ -56,9 +61,18 @@ def rul_data(seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
 @lru_cache(maxsize=4)
 def regressor(seed: int = 0, n_estimators: int = 200, **params: object) -> lgb.LGBMRegressor:
     X, y = rul_data(seed)
-    model = lgb.LGBMRegressor(n_estimators=n_estimators, num_leaves=15, learning_rate=0.05, min_child_samples=10,
-                              random_state=seed, n_jobs=1, deterministic=True, force_col_wise=True, verbose=-1,
-                              **params)
+    model = lgb.LGBMRegressor(
+        n_estimators=n_estimators,
+        num_leaves=15,
+        learning_rate=0.05,
+        min_child_samples=10,
+        random_state=seed,
+        n_jobs=1,
+        deterministic=True,
+        force_col_wise=True,
+        verbose=-1,
+        **params,
+    )
     return model.fit(X, y)
 
 
@@ -93,7 +107,9 @@ def test_graph_is_a_double_precision_tree_ensemble_regressor(model, onnx_bytes):
     assert attrs["target_weights_as_tensor"].data_type == onnx.TensorProto.DOUBLE
     assert attrs["aggregate_function"] == b"SUM" and attrs["post_transform"] == b"NONE"
     assert attrs["n_targets"] == 1 and len(set(attrs["target_treeids"])) == model.n_estimators_
-    out = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"]).run(None, {"input": rul_data()[0][:7]})[0]
+    out = ort.InferenceSession(onnx_bytes, providers=["CPUExecutionProvider"]).run(
+        None, {"input": rul_data()[0][:7]}
+    )[0]
     assert out.shape == (7, 1)
 
 
@@ -131,11 +147,16 @@ def test_rows_at_split_thresholds_take_lightgbm_branches(model, onnx_bytes):
     assert len(edge) > 100
     native = model.predict(edge)
     ours = onnx_predictions(onnx_bytes, edge)
-    stock = convert_lightgbm(model, initial_types=[("input", FloatTensorType([None, edge.shape[1]]))])
-    stock_out = ort.InferenceSession(stock.SerializeToString(), providers=["CPUExecutionProvider"]).run(
-        None, {"input": edge.astype(np.float32)})[0][:, 0]
+    stock = convert_lightgbm(
+        model, initial_types=[("input", FloatTensorType([None, edge.shape[1]]))]
+    )
+    stock_out = ort.InferenceSession(
+        stock.SerializeToString(), providers=["CPUExecutionProvider"]
+    ).run(None, {"input": edge.astype(np.float32)})[0][:, 0]
     assert np.abs(ours - native).max() < 1e-5
-    assert np.abs(stock_out - native).max() > 1e-3  # a float32 graph takes other branches (hours off)
+    assert (
+        np.abs(stock_out - native).max() > 1e-3
+    )  # a float32 graph takes other branches (hours off)
 
 
 @pytest.mark.parametrize(
@@ -150,10 +171,14 @@ def test_rows_at_split_thresholds_take_lightgbm_branches(model, onnx_bytes):
 )
 def test_regressor_variants_keep_parity(params):
     X, y = rul_data()
-    model = lgb.LGBMRegressor(n_estimators=40, num_leaves=15, verbose=-1, n_jobs=1, **params).fit(X, y)
+    model = lgb.LGBMRegressor(n_estimators=40, num_leaves=15, verbose=-1, n_jobs=1, **params).fit(
+        X, y
+    )
     report = check_parity(model, export_onnx(model, X.shape[1]), X)
     assert report.max_abs_diff < 1e-6
-    if "min_child_samples" in params:  # the average label is folded into the leaves, not base_values
+    if (
+        "min_child_samples" in params
+    ):  # the average label is folded into the leaves, not base_values
         assert np.allclose(model.predict(X[:3]), y.mean())
 
 
@@ -182,7 +207,9 @@ def test_export_refuses_what_it_cannot_reproduce():
     poisson = lgb.LGBMRegressor(n_estimators=3, objective="poisson", verbose=-1).fit(X, y)
     with pytest.raises(ValueError, match=r"without a link function.*'poisson'"):
         export_onnx(poisson, 90)
-    rf = lgb.LGBMRegressor(n_estimators=3, boosting_type="rf", bagging_freq=1, bagging_fraction=0.5, verbose=-1)
+    rf = lgb.LGBMRegressor(
+        n_estimators=3, boosting_type="rf", bagging_freq=1, bagging_fraction=0.5, verbose=-1
+    )
     with pytest.raises(ValueError, match="rf"):
         export_onnx(rf.fit(X, y), 90)
     with pytest.raises(ValueError, match="LGBMClassifier or LGBMRegressor, got str"):
@@ -192,20 +219,32 @@ def test_export_refuses_what_it_cannot_reproduce():
 def test_parity_rejects_the_graph_of_another_regressor(model):
     X, _ = rul_data()
     other = regressor(seed=0, n_estimators=20)
-    with pytest.raises(ParityError, match=r"max \|Δŷ\|/max\(1,\|ŷ\|\) = .* > tolerance 1e-05") as info:
+    with pytest.raises(
+        ParityError, match=r"max \|Δŷ\|/max\(1,\|ŷ\|\) = .* > tolerance 1e-05"
+    ) as info:
         check_parity(model, export_onnx(other, 90), X)
     assert "native ŷ=" in str(info.value) and info.value.report.score == "prediction"
-    with pytest.raises(ParityError, match="cannot score"):  # a classifier graph scores probabilities
+    with pytest.raises(
+        ParityError, match="cannot score"
+    ):  # a classifier graph scores probabilities
         check_parity(model, export_onnx(train(seed=0).model, 90), X)
 
 
 # ------------------------------------------------------------------------------------ RUL bundle
 
 
-def _rul_bundle(out: Path, onnx_bytes: bytes, model: lgb.LGBMRegressor, **overrides: object) -> Path:
+def _rul_bundle(
+    out: Path, onnx_bytes: bytes, model: lgb.LGBMRegressor, **overrides: object
+) -> Path:
     kwargs: dict = {
-        "plant_id": "plant_rul", "model_name": "plant_rul-failure-risk", "version": 2, "onnx_bytes": onnx_bytes,
-        "spec": SPEC, "threshold": ALARM_H, "lineage": {"code_version": "test"}, "task": "rul",
+        "plant_id": "plant_rul",
+        "model_name": "plant_rul-failure-risk",
+        "version": 2,
+        "onnx_bytes": onnx_bytes,
+        "spec": SPEC,
+        "threshold": ALARM_H,
+        "lineage": {"code_version": "test"},
+        "task": "rul",
         "extra_files": {"reference.json": b"{}"},
     }
     if "parity" not in overrides:
@@ -238,19 +277,30 @@ def test_rul_bundle_round_trip_scores_hours_alarms_and_logs(tmp_path: Path, mode
     back = log.read()
     assert list(back.columns) == list(LOG_COLUMNS)
     by_id = back.set_index("prediction_id").loc[scored["prediction_id"]]
-    np.testing.assert_array_equal(by_id["rul_hours"].to_numpy(), scored["rul_hours"].to_numpy())  # exact
-    assert by_id["probability"].isna().all() and (by_id["alarm"].to_numpy() == scored["alarm"].to_numpy()).all()
+    np.testing.assert_array_equal(
+        by_id["rul_hours"].to_numpy(), scored["rul_hours"].to_numpy()
+    )  # exact
+    assert (
+        by_id["probability"].isna().all()
+        and (by_id["alarm"].to_numpy() == scored["alarm"].to_numpy()).all()
+    )
 
 
 def test_rul_bundle_checks_threshold_task_and_graph(tmp_path: Path, model, onnx_bytes):
     with pytest.raises(BundleError, match="positive number of RUL hours"):
         _rul_bundle(tmp_path / "a", onnx_bytes, model, threshold=0.0)
-    assert _rul_bundle(tmp_path / "b", onnx_bytes, model, threshold=100.0).exists()  # hours, not a probability
+    assert _rul_bundle(
+        tmp_path / "b", onnx_bytes, model, threshold=100.0
+    ).exists()  # hours, not a probability
     with pytest.raises(BundleError, match="task 'regression' is not one of"):
         _rul_bundle(tmp_path / "c", onnx_bytes, model, task="regression")
-    with pytest.raises(BundleError, match="a classification bundle needs a graph with output 'probabilities'"):
+    with pytest.raises(
+        BundleError, match="a classification bundle needs a graph with output 'probabilities'"
+    ):
         _rul_bundle(tmp_path / "d", onnx_bytes, model, task="classification", threshold=0.5)
     clf = export_onnx(train(seed=0).model, 90)
     with pytest.raises(BundleError, match="a rul bundle needs a graph with output 'variable'"):
-        _rul_bundle(tmp_path / "e", clf, model, parity=check_parity(train(seed=0).model, clf, rul_data()[0]))
+        _rul_bundle(
+            tmp_path / "e", clf, model, parity=check_parity(train(seed=0).model, clf, rul_data()[0])
+        )
     assert not any(p.name.startswith(("a", "c", "d", "e")) for p in tmp_path.iterdir())

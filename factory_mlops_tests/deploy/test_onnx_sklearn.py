@@ -45,7 +45,9 @@ def data() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def scaled_logistic(data) -> object:
     X, y = data
-    return make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=2000)).fit(X, y)
+    return make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression(max_iter=2000)).fit(
+        X, y
+    )
 
 
 def _graph(onnx_bytes: bytes) -> onnx.ModelProto:
@@ -105,7 +107,8 @@ def test_steps_without_double_support_fall_back_to_float_and_the_gate_decides(da
     input, and the gate refuses it here (float32 bin edges put rows in other bins)."""
     X, y = data
     model = make_pipeline(
-        SimpleImputer(), KBinsDiscretizer(n_bins=5, encode="ordinal", quantile_method="averaged_inverted_cdf"),
+        SimpleImputer(),
+        KBinsDiscretizer(n_bins=5, encode="ordinal", quantile_method="averaged_inverted_cdf"),
         LogisticRegression(max_iter=2000),
     ).fit(X, y)
     onnx_bytes = export_onnx(model, N)
@@ -119,7 +122,8 @@ def test_random_forest_pipeline_keeps_parity_with_a_float_input(data):
     """scikit-learn trees compare float32(x): the float graph takes exactly their branches."""
     X, y = data
     model = make_pipeline(
-        SimpleImputer(), RandomForestClassifier(n_estimators=30, max_depth=8, random_state=0, n_jobs=1)
+        SimpleImputer(),
+        RandomForestClassifier(n_estimators=30, max_depth=8, random_state=0, n_jobs=1),
     ).fit(X, y)
     onnx_bytes = export_onnx(model, N)
     assert _graph(onnx_bytes).graph.input[0].type.tensor_type.elem_type == onnx.TensorProto.FLOAT
@@ -149,10 +153,14 @@ def test_export_refuses_what_it_cannot_reproduce(data):
     with pytest.raises(ExportError, match="fitted"):
         export_onnx(make_pipeline(StandardScaler(), LogisticRegression()), N)
     with pytest.raises(ValueError, match="n_features=89"):
-        export_onnx(make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression()).fit(X, y), 89)
+        export_onnx(
+            make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression()).fit(X, y), 89
+        )
     three = np.arange(len(y)) % 3
     with pytest.raises(ValueError, match="binary"):
-        export_onnx(make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression()).fit(X, three), N)
+        export_onnx(
+            make_pipeline(SimpleImputer(), StandardScaler(), LogisticRegression()).fit(X, three), N
+        )
     with pytest.raises(ExportError, match="neither"):
         export_onnx(make_pipeline(SimpleImputer(), StandardScaler()).fit(X), N)
     some = np.r_[np.flatnonzero(y == 1)[:100], np.flatnonzero(y == 0)[:200]]
@@ -161,14 +169,23 @@ def test_export_refuses_what_it_cannot_reproduce(data):
         export_onnx(svc, N)
 
 
-def test_sklearn_bundle_scores_on_the_edge_like_the_native_pipeline(scaled_logistic, data, tmp_path):
+def test_sklearn_bundle_scores_on_the_edge_like_the_native_pipeline(
+    scaled_logistic, data, tmp_path
+):
     X, _ = data
     onnx_bytes = export_onnx(scaled_logistic, N)
     signer = BundleSigner.generate()
     bundle = build_bundle(
-        tmp_path / "bundle", plant_id="plant_a", model_name="plant_a_failure", version=7,
-        onnx_bytes=onnx_bytes, spec=SPEC, threshold=0.5, lineage=LINEAGE,
-        parity=check_parity(scaled_logistic, onnx_bytes, X), signer=signer,
+        tmp_path / "bundle",
+        plant_id="plant_a",
+        model_name="plant_a_failure",
+        version=7,
+        onnx_bytes=onnx_bytes,
+        spec=SPEC,
+        threshold=0.5,
+        lineage=LINEAGE,
+        parity=check_parity(scaled_logistic, onnx_bytes, X),
+        signer=signer,
     )
     node = tmp_path / "node"
     install_bundle(bundle, node, public_key_pem=signer.public_pem(), require_signature=True)
@@ -225,7 +242,10 @@ def test_sklearn_string_encoder_is_refused_with_the_fix():
         LogisticRegression(max_iter=500),
     ).fit(frame.assign(mold=frame["mold"].astype(str)), y)
     assert categorical_features(model) == ["mold (OneHotEncoder)"]
-    with pytest.raises(ExportError, match=rf"Pipeline treats 1 feature\(s\) as categorical: mold \(OneHotEncoder\); .*{CATEGORICAL_FIX}"):
+    with pytest.raises(
+        ExportError,
+        match=rf"Pipeline treats 1 feature\(s\) as categorical: mold \(OneHotEncoder\); .*{CATEGORICAL_FIX}",
+    ):
         export_onnx(model, 3)
 
 

@@ -23,13 +23,13 @@ from factory_mlops.errors import BundleError
 from factory_mlops.features import FeatureSpec, compute_features, plugin_files
 from factory_mlops_tests.deploy._synthetic import SENSORS, synthetic_readings
 
-PLUGIN = '''
+PLUGIN = """
 from factory_mlops.features import feature_function
 
 @feature_function("pressure_per_degree", inputs=("injection_pressure_bar", "barrel_temp_c"))
 def pressure_per_degree(c):
     return c["injection_pressure_bar"] / c["barrel_temp_c"]
-'''
+"""
 
 EDGE_SCRIPT = """
 import json, sys
@@ -46,13 +46,22 @@ print(json.dumps({"names": model.spec.feature_names, "p": scored["probability"].
 def _config(plant_dir: Path) -> FeatureSpec:
     plant_dir.mkdir()
     (plant_dir / "features.py").write_text(PLUGIN)
-    cfg = parse_plant_config({
-        "plant_id": "press_plant", "partitions_start": "2026-06-01",
-        "machines": [{"id": f"press_{m:02d}", "line": "l1"} for m in range(6)],
-        "sensors": [{"name": s, "unit": "u", "min": -1e6, "max": 1e6} for s in SENSORS],
-        "features": {"step_minutes": 60, "windows_minutes": [60, 360], "stats": ["mean", "std", "slope"],
-                     "plugin": "features.py", "derived": ["pressure_per_degree"]},
-    }, str(plant_dir / "plant.yaml"))
+    cfg = parse_plant_config(
+        {
+            "plant_id": "press_plant",
+            "partitions_start": "2026-06-01",
+            "machines": [{"id": f"press_{m:02d}", "line": "l1"} for m in range(6)],
+            "sensors": [{"name": s, "unit": "u", "min": -1e6, "max": 1e6} for s in SENSORS],
+            "features": {
+                "step_minutes": 60,
+                "windows_minutes": [60, 360],
+                "stats": ["mean", "std", "slope"],
+                "plugin": "features.py",
+                "derived": ["pressure_per_degree"],
+            },
+        },
+        str(plant_dir / "plant.yaml"),
+    )
     return FeatureSpec.from_config(cfg)
 
 
@@ -68,14 +77,23 @@ def test_plant_feature_reaches_the_edge_bundle(tmp_path: Path) -> None:
     key = list(zip(feats["machine_id"], feats["timestamp"] - pd.Timedelta(minutes=10), strict=True))
     y = np.array([bool(at.get(k, False)) for k in key], dtype=int)
     X = feats[spec.feature_names].to_numpy(dtype=np.float64)
-    model = lgb.LGBMClassifier(n_estimators=40, num_leaves=7, random_state=0, n_jobs=1, verbose=-1).fit(X, y)
+    model = lgb.LGBMClassifier(
+        n_estimators=40, num_leaves=7, random_state=0, n_jobs=1, verbose=-1
+    ).fit(X, y)
     onnx_bytes = export_onnx(model, X.shape[1])
     files = plugin_files(spec)
     assert list(files) == ["feature_plugin_features.py"]
     bundle = build_bundle(
-        tmp_path / "bundle", plant_id="press_plant", model_name="press_plant-failure-risk", version=1,
-        onnx_bytes=onnx_bytes, spec=spec, threshold=0.5, lineage={"code_version": "test"},
-        parity=check_parity(model, onnx_bytes, X), extra_files=files,
+        tmp_path / "bundle",
+        plant_id="press_plant",
+        model_name="press_plant-failure-risk",
+        version=1,
+        onnx_bytes=onnx_bytes,
+        spec=spec,
+        threshold=0.5,
+        lineage={"code_version": "test"},
+        parity=check_parity(model, onnx_bytes, X),
+        extra_files=files,
     )
     node = tmp_path / "node"
     install_bundle(bundle, node)
@@ -83,8 +101,12 @@ def test_plant_feature_reaches_the_edge_bundle(tmp_path: Path) -> None:
     (tmp_path / "plant" / "features.py").unlink()
     data = tmp_path / "readings.parquet"
     readings.to_parquet(data)
-    out = subprocess.run([sys.executable, "-c", EDGE_SCRIPT, str(node), str(data)], capture_output=True, text=True,
-                         check=False)
+    out = subprocess.run(
+        [sys.executable, "-c", EDGE_SCRIPT, str(node), str(data)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert out.returncode == 0, out.stderr
     edge = json.loads(out.stdout)
     assert edge["names"] == spec.feature_names and edge["registered_here"]
@@ -103,11 +125,20 @@ def test_a_tampered_plugin_in_the_bundle_is_refused(tmp_path: Path) -> None:
     feats = compute_features(readings, spec)
     X = feats[spec.feature_names].to_numpy(dtype=np.float64)
     y = (np.arange(len(X)) % 3 == 0).astype(int)
-    model = lgb.LGBMClassifier(n_estimators=5, num_leaves=4, random_state=0, n_jobs=1, verbose=-1).fit(X, y)
+    model = lgb.LGBMClassifier(
+        n_estimators=5, num_leaves=4, random_state=0, n_jobs=1, verbose=-1
+    ).fit(X, y)
     onnx_bytes = export_onnx(model, X.shape[1])
     bundle = build_bundle(
-        tmp_path / "bundle", plant_id="press_plant", model_name="m", version=1, onnx_bytes=onnx_bytes,
-        spec=spec, threshold=0.5, lineage={"code_version": "test"}, parity=check_parity(model, onnx_bytes, X),
+        tmp_path / "bundle",
+        plant_id="press_plant",
+        model_name="m",
+        version=1,
+        onnx_bytes=onnx_bytes,
+        spec=spec,
+        threshold=0.5,
+        lineage={"code_version": "test"},
+        parity=check_parity(model, onnx_bytes, X),
         extra_files=plugin_files(spec),
     )
     plugin = bundle / "feature_plugin_features.py"

@@ -158,7 +158,9 @@ def test_broken_bundle_is_refused_and_the_node_keeps_serving(
     breaker, pattern = CASES[case]
     pattern = pattern.format(signer=signer.key_id, other=other.key_id)
     node = tmp_path / "node"
-    good = install_bundle(bundles[1], node, public_key_pem=signer.public_pem(), require_signature=True)
+    good = install_bundle(
+        bundles[1], node, public_key_pem=signer.public_pem(), require_signature=True
+    )
     assert good.key_id == signer.key_id
     before = _entries(node)
     broken = tmp_path / "broken"
@@ -183,7 +185,9 @@ def test_broken_bundle_is_refused_and_the_node_keeps_serving(
         assert last["bundle_sha256"] == bundle_sha256(broken)
 
 
-def test_install_record_of_a_successful_install(bundles: dict[int, Path], signer: BundleSigner, tmp_path: Path):
+def test_install_record_of_a_successful_install(
+    bundles: dict[int, Path], signer: BundleSigner, tmp_path: Path
+):
     node = tmp_path / "node"
     installed = install_bundle(bundles[2], node, public_key_pem=signer.public_pem())
     assert installed == InstalledBundle(

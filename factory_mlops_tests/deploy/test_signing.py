@@ -101,7 +101,9 @@ def test_home_key_is_created_once_with_private_permissions(tmp_path: Path):
     ]
 
 
-def test_env_key_wins_and_broken_keys_are_explained(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_env_key_wins_and_broken_keys_are_explained(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     plant = BundleSigner.generate()
     path = tmp_path / "plant.pem"
     path.write_bytes(plant.private_pem())
@@ -110,7 +112,9 @@ def test_env_key_wins_and_broken_keys_are_explained(tmp_path: Path, monkeypatch:
     assert not (tmp_path / "home" / "keys").exists()  # the home key is not created
 
     monkeypatch.setenv(SIGNING_KEY_ENV, str(tmp_path / "nope.pem"))
-    with pytest.raises(SigningKeyError, match=rf"\${SIGNING_KEY_ENV}: signing key .*nope\.pem does not exist"):
+    with pytest.raises(
+        SigningKeyError, match=rf"\${SIGNING_KEY_ENV}: signing key .*nope\.pem does not exist"
+    ):
         BundleSigner.from_env_or_home(tmp_path)
 
     rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
@@ -161,7 +165,9 @@ def test_concurrent_first_use_creates_one_key(tmp_path: Path):
     for n in range(2):
         ready = tmp_path / f"ready{n}"
         cmd = [sys.executable, "-c", textwrap.dedent(RACE), str(ready), str(go), *map(str, roots)]
-        procs.append((ready, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env)))
+        procs.append(
+            (ready, subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env))
+        )
     deadline = time.monotonic() + 120
     while not all(r.exists() for r, _ in procs):
         assert time.monotonic() < deadline, "child processes did not start"
@@ -180,7 +186,9 @@ def test_concurrent_first_use_creates_one_key(tmp_path: Path):
     assert len(set(outputs[0])) == len(roots)  # every home got its own key
 
 
-def test_signed_bundle_carries_a_signature_of_the_manifest_digest(tmp_path: Path, onnx_bytes: bytes):
+def test_signed_bundle_carries_a_signature_of_the_manifest_digest(
+    tmp_path: Path, onnx_bytes: bytes
+):
     signer = BundleSigner.generate()
     bundle = make_signed_bundle(tmp_path / "b", signer, onnx_bytes=onnx_bytes)
     manifest = json.loads((bundle / "manifest.json").read_text())
@@ -197,7 +205,9 @@ def test_signed_bundle_carries_a_signature_of_the_manifest_digest(tmp_path: Path
     )
     assert "signature.json" not in manifest["files"]
     assert verify_bundle(bundle, trusted_keys=signer.trusted_keys()) == manifest
-    assert bundle_sha256(bundle) == hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest()
+    assert (
+        bundle_sha256(bundle) == hashlib.sha256((bundle / "manifest.json").read_bytes()).hexdigest()
+    )
     assert not list(tmp_path.glob(".tmp-*"))
 
 
@@ -205,8 +215,14 @@ def test_extra_file_named_signature_json_is_refused(tmp_path: Path, onnx_bytes: 
     trained = train(seed=0)
     with pytest.raises(BundleError, match="collides"):
         build_bundle(
-            tmp_path / "b", plant_id="p", model_name="m", version=1, onnx_bytes=onnx_bytes,
-            spec=SPEC, threshold=0.5, lineage={},
+            tmp_path / "b",
+            plant_id="p",
+            model_name="m",
+            version=1,
+            onnx_bytes=onnx_bytes,
+            spec=SPEC,
+            threshold=0.5,
+            lineage={},
             parity=check_parity(trained.model, onnx_bytes, trained.X),
             extra_files={"signature.json": b"{}"},
         )
@@ -228,8 +244,12 @@ def test_trust_public_key_is_atomic_and_idempotent(tmp_path: Path):
         trust_public_key(node, b"garbage")
     with pytest.raises(SigningKeyError, match="not an Ed25519 public key"):
         rsa_pub = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
-        trust_public_key(node, rsa_pub.public_bytes(
-            serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+        trust_public_key(
+            node,
+            rsa_pub.public_bytes(
+                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
+            ),
+        )
 
 
 def test_trusted_keys_come_from_argument_env_or_node(

@@ -125,7 +125,11 @@ def test_top_k_is_sorted_by_absolute_contribution(model: EdgeModel, feats: pd.Da
     for i in (0, len(x) // 2, len(x) - 1):
         contrib = explainer.contributions(x[i])[0]
         top = explainer.top_k(x[i], names, k=5)
-        assert len(top) == 6 and top[-1] == {"feature": BIAS, "value": None, "contribution": contrib[N]}
+        assert len(top) == 6 and top[-1] == {
+            "feature": BIAS,
+            "value": None,
+            "contribution": contrib[N],
+        }
         mags = [abs(e["contribution"]) for e in top[:-1]]
         assert mags == sorted(mags, reverse=True)
         assert mags[-1] >= np.sort(np.abs(contrib[:N]))[-5]  # nothing outside the top 5 is larger
@@ -168,7 +172,9 @@ def test_predict_one_applies_the_calibration(model: EdgeModel, feats: pd.DataFra
     raw_p = float(onnx_probabilities(_onnx(0), x)[0])
     assert 0.05 < raw_p < 0.95
     assert model.calibration == CALIBRATION
-    assert model.predict_one(x) == pytest.approx(float(CALIBRATION.apply(np.array([raw_p]))[0]), abs=1e-12)
+    assert model.predict_one(x) == pytest.approx(
+        float(CALIBRATION.apply(np.array([raw_p]))[0]), abs=1e-12
+    )
     assert model.predict_one(x) != pytest.approx(raw_p, abs=1e-3)
 
 
@@ -209,9 +215,13 @@ def test_a_bundle_without_explainer_cannot_explain(tmp_path: Path, feats: pd.Dat
 
 def test_an_explainer_of_another_width_is_refused(tmp_path: Path):
     trained = train(seed=0)
-    narrow = lgb.LGBMClassifier(n_estimators=5, num_leaves=4, verbose=-1).fit(trained.X[:, :-1], trained.y)
+    narrow = lgb.LGBMClassifier(n_estimators=5, num_leaves=4, verbose=-1).fit(
+        trained.X[:, :-1], trained.y
+    )
     files = explainer_files(narrow)
-    with pytest.raises(BundleError, match=f"takes {N - 1} features but the bundle's feature spec defines {N}"):
+    with pytest.raises(
+        BundleError, match=f"takes {N - 1} features but the bundle's feature spec defines {N}"
+    ):
         Explainer.from_model_string(files[EXPLAINER_FILE].decode(), n_features=N)
     model = EdgeModel.load(make_explained_bundle(tmp_path / "narrow", explainer=files))
     assert model.has_explainer  # scoring is unaffected; explaining fails loudly
@@ -242,22 +252,36 @@ def test_a_modified_explainer_fails_its_checksum(tmp_path: Path):
 def test_regressor_contributions_sum_to_hours(tmp_path: Path):
     trained = train(seed=0)
     hours = np.where(trained.y == 1, 10.0, 200.0) + np.arange(len(trained.y)) % 17
-    reg = lgb.LGBMRegressor(n_estimators=40, num_leaves=7, verbose=-1, n_jobs=1).fit(trained.X, hours)
+    reg = lgb.LGBMRegressor(n_estimators=40, num_leaves=7, verbose=-1, n_jobs=1).fit(
+        trained.X, hours
+    )
     onnx_bytes = export_onnx(reg, N)
     bundle = build_bundle(
-        tmp_path / "rul", plant_id="plant_a", model_name="plant_a_rul", version=1, onnx_bytes=onnx_bytes,
-        spec=SPEC, threshold=24.0, lineage=LINEAGE, parity=check_parity(reg, onnx_bytes, trained.X),
-        extra_files=explainer_files(reg), task="rul",
+        tmp_path / "rul",
+        plant_id="plant_a",
+        model_name="plant_a_rul",
+        version=1,
+        onnx_bytes=onnx_bytes,
+        spec=SPEC,
+        threshold=24.0,
+        lineage=LINEAGE,
+        parity=check_parity(reg, onnx_bytes, trained.X),
+        extra_files=explainer_files(reg),
+        task="rul",
     )
     model = EdgeModel.load(bundle)
     x = trained.X[:50]
     assert model.explainer is not None
-    np.testing.assert_allclose(model.explainer.contributions(x).sum(axis=1), reg.predict(x), atol=1e-9)
+    np.testing.assert_allclose(
+        model.explainer.contributions(x).sum(axis=1), reg.predict(x), atol=1e-9
+    )
     assert model.predict_one(x[0]) == pytest.approx(float(reg.predict(x[:1])[0]), rel=1e-6)
     assert len(model.explain_one(x[0], k=2)) == 3
 
 
-def test_without_lightgbm_explaining_fails_with_the_fix(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_without_lightgbm_explaining_fails_with_the_fix(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     import sys
 
     model = EdgeModel.load(make_explained_bundle(tmp_path / "nolgb"))

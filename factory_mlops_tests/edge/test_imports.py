@@ -86,7 +86,9 @@ def test_lightgbm_is_imported_only_to_explain(tmp_path: Path):
     script = textwrap.dedent(EXPLAIN_SCRIPT.format(blocked=TRAINING_STACK))
     proc = subprocess.run(
         [sys.executable, "-c", script, str(bundle), str(readings)],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout.strip().splitlines()[-1])

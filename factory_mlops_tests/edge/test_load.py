@@ -71,18 +71,37 @@ def running_service(tmp_path: Path) -> Iterator[Service]:
     install_bundle(make_service_bundle(tmp_path / "bundle"), node_dir)
     port = free_port()
     stderr = tmp_path / "serve.stderr"
-    argv = ["edge", "serve", "--plant", str(plant_yaml), "--node", "edge_1", "--home", str(home),
-            "--port", str(port), "--log-level", "warning",
-            "--max-future-s", "off"]  # the synthetic history is dated 2026-06: independent of this clock
+    argv = [
+        "edge",
+        "serve",
+        "--plant",
+        str(plant_yaml),
+        "--node",
+        "edge_1",
+        "--home",
+        str(home),
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--max-future-s",
+        "off",
+    ]  # the synthetic history is dated 2026-06: independent of this clock
     with stderr.open("wb") as err:
-        proc = subprocess.Popen([sys.executable, "-c", SERVE, *argv], stdout=subprocess.DEVNULL, stderr=err,
-                                cwd=Path(__file__).resolve().parents[2])
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SERVE, *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=err,
+            cwd=Path(__file__).resolve().parents[2],
+        )
     service = Service(f"http://127.0.0.1:{port}", proc, node_dir, stderr)
     try:
         deadline = time.monotonic() + 60
         while True:
             if proc.poll() is not None:
-                raise AssertionError(f"edge serve exited with {proc.returncode}: {stderr.read_text()}")
+                raise AssertionError(
+                    f"edge serve exited with {proc.returncode}: {stderr.read_text()}"
+                )
             try:
                 if httpx.get(f"{service.url}/health", timeout=1.0).status_code == 200:
                     break
@@ -107,13 +126,23 @@ def client_bodies(machine: int, steps: int = STEPS) -> list[bytes]:
     r = _readings()
     mine = r[r["machine_id"] == f"press_{machine:02d}"]
     day1 = START + pd.Timedelta(days=1)
-    bodies = [{"machine_id": f"press_{machine:02d}", "readings": reading_dicts(mine[mine["timestamp"] < day1]),
-               "at": "2026-06-02T00:00:00Z"}]
+    bodies = [
+        {
+            "machine_id": f"press_{machine:02d}",
+            "readings": reading_dicts(mine[mine["timestamp"] < day1]),
+            "at": "2026-06-02T00:00:00Z",
+        }
+    ]
     for h in range(steps):
         lo, hi = day1 + pd.Timedelta(hours=h), day1 + pd.Timedelta(hours=h + 1)
         sel = mine[(mine["timestamp"] >= lo) & (mine["timestamp"] < hi)]
-        bodies.append({"machine_id": f"press_{machine:02d}", "readings": reading_dicts(sel),
-                       "at": hi.strftime("%Y-%m-%dT%H:%M:%SZ")})
+        bodies.append(
+            {
+                "machine_id": f"press_{machine:02d}",
+                "readings": reading_dicts(sel),
+                "at": hi.strftime("%Y-%m-%dT%H:%M:%SZ"),
+            }
+        )
     return [json.dumps(b).encode() for b in bodies]
 
 
@@ -122,7 +151,9 @@ _CACHE: dict[str, pd.DataFrame] = {}
 
 def _readings() -> pd.DataFrame:
     if "r" not in _CACHE:
-        _CACHE["r"] = synthetic_readings(seed=11, machines=CLIENTS, days=4).drop(columns="_fail_soon")
+        _CACHE["r"] = synthetic_readings(seed=11, machines=CLIENTS, days=4).drop(
+            columns="_fail_soon"
+        )
     return _CACHE["r"]
 
 
@@ -150,11 +181,17 @@ class Connection:
         if self.writer is None:
             self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
         assert self.reader is not None
-        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
-                f"Content-Length: {len(body)}\r\n\r\n").encode()
+        head = (
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\n\r\n"
+        ).encode()
         self.writer.write(head + body)
-        status_line, *headers = (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-        length = next(int(h.split(":", 1)[1]) for h in headers if h.lower().startswith("content-length:"))
+        status_line, *headers = (
+            (await self.reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+        )
+        length = next(
+            int(h.split(":", 1)[1]) for h in headers if h.lower().startswith("content-length:")
+        )
         return int(status_line.split()[1]), await self.reader.readexactly(length)
 
     async def close(self) -> None:
@@ -188,18 +225,24 @@ async def _client(url: str, bodies: list[bytes], tally: Tally, stop: asyncio.Eve
         await conn.close()
 
 
-async def _drive(url: str, all_bodies: list[list[bytes]], tally: Tally, stop: asyncio.Event) -> float:
+async def _drive(
+    url: str, all_bodies: list[list[bytes]], tally: Tally, stop: asyncio.Event
+) -> float:
     t0 = time.perf_counter()
     await asyncio.gather(*(_client(url, b, tally, stop) for b in all_bodies))
     return time.perf_counter() - t0
 
 
-def test_every_acknowledged_prediction_is_one_log_row_under_load(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_every_acknowledged_prediction_is_one_log_row_under_load(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     all_bodies = [client_bodies(c) for c in range(CLIENTS)]
     total = sum(len(b) for b in all_bodies)
     tally = Tally()
     with running_service(tmp_path) as service:
-        seconds = asyncio.run(asyncio.wait_for(_drive(service.url, all_bodies, tally, asyncio.Event()), 60))
+        seconds = asyncio.run(
+            asyncio.wait_for(_drive(service.url, all_bodies, tally, asyncio.Event()), 60)
+        )
         health = httpx.get(f"{service.url}/health").json()
         log = PredictionLog(service.log_path)
         rows, ids = log.count(), log.ids()
@@ -208,17 +251,28 @@ def test_every_acknowledged_prediction_is_one_log_row_under_load(tmp_path: Path,
     p50, p99 = np.percentile(lat, 50), np.percentile(lat, 99)
     s50, s99 = np.percentile(server_us, 50) / 1000, np.percentile(server_us, 99) / 1000
     with capsys.disabled():
-        print(f"\nedge load: {CLIENTS} clients, {total} requests in {seconds:.1f} s ({total / seconds:.0f}/s), "
-              f"200s={tally.statuses.get(200, 0)}, log rows={rows}, distinct ids={len(ids)}; round trip "
-              f"p50={p50:.1f} ms, p99={p99:.1f} ms, max={lat.max():.1f} ms; in-service (latency_us) "
-              f"p50={s50:.2f} ms, p99={s99:.2f} ms; {health['log_commits']} log transactions")
+        print(
+            f"\nedge load: {CLIENTS} clients, {total} requests in {seconds:.1f} s ({total / seconds:.0f}/s), "
+            f"200s={tally.statuses.get(200, 0)}, log rows={rows}, distinct ids={len(ids)}; round trip "
+            f"p50={p50:.1f} ms, p99={p99:.1f} ms, max={lat.max():.1f} ms; in-service (latency_us) "
+            f"p50={s50:.2f} ms, p99={s99:.2f} ms; {health['log_commits']} log transactions"
+        )
     assert tally.errors == [] and tally.statuses == {200: total}
-    assert len(tally.acked) == rows == len(ids) == len(set(tally.acked)) == total == CLIENTS * (STEPS + 1)
+    assert (
+        len(tally.acked)
+        == rows
+        == len(ids)
+        == len(set(tally.acked))
+        == total
+        == CLIENTS * (STEPS + 1)
+    )
     assert ids == set(tally.acked)
     assert health["predictions_logged"] == total and health["status"] == "ok"
 
 
-def test_a_killed_service_loses_no_acknowledged_prediction(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+def test_a_killed_service_loses_no_acknowledged_prediction(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     all_bodies = [client_bodies(c) for c in range(CLIENTS)]
     tally = Tally()
     stop = asyncio.Event()
@@ -238,8 +292,12 @@ def test_a_killed_service_loses_no_acknowledged_prediction(tmp_path: Path, capsy
         acked_at_kill = set(tally.acked)
     ids = PredictionLog(service.log_path).ids()  # opening the log recovers its WAL
     with capsys.disabled():
-        print(f"\nedge kill: {len(acked_at_kill)} acknowledged before SIGKILL, {len(ids)} rows in the log "
-              f"({len(ids - acked_at_kill)} committed but not acknowledged), {len(tally.errors)} requests cut off")
+        print(
+            f"\nedge kill: {len(acked_at_kill)} acknowledged before SIGKILL, {len(ids)} rows in the log "
+            f"({len(ids - acked_at_kill)} committed but not acknowledged), {len(tally.errors)} requests cut off"
+        )
     assert len(acked_at_kill) >= 400
-    assert acked_at_kill <= ids, f"{len(acked_at_kill - ids)} acknowledged predictions are not in the log"
+    assert acked_at_kill <= ids, (
+        f"{len(acked_at_kill - ids)} acknowledged predictions are not in the log"
+    )
     assert tally.errors  # the kill did cut requests in flight

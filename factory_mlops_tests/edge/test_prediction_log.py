@@ -45,8 +45,12 @@ def test_append_read_count_round_trip(tmp_path: Path):
     back = log.read()
     assert list(back.columns) == list(LOG_COLUMNS)
     # batch scores carry no explanation or service latency: both columns are NULL
-    expected = a.assign(plant_id="plant_a", node_id="line_1_edge", contributions=None,
-                        latency_us=pd.array([None] * len(a), dtype="Int64"))[list(LOG_COLUMNS)]
+    expected = a.assign(
+        plant_id="plant_a",
+        node_id="line_1_edge",
+        contributions=None,
+        latency_us=pd.array([None] * len(a), dtype="Int64"),
+    )[list(LOG_COLUMNS)]
     expected = expected.sort_values(["timestamp", "machine_id"], ignore_index=True)
     expected["model_version"] = expected["model_version"].astype(np.int64)
     pd.testing.assert_frame_equal(back, expected, check_dtype=False)
@@ -114,11 +118,20 @@ def test_a_log_written_before_the_rul_task_is_migrated_and_keeps_its_rows(tmp_pa
     assert old["prediction_id"].tolist() == ["old1"] and old["probability"].tolist() == [0.25]
     assert np.isnan(old["rul_hours"].iloc[0])
 
-    rul = scores(2, seed=3).assign(probability=np.nan, rul_hours=[80.5, 12.0, 3.25, 40.0, 29.0, 30.0])
+    rul = scores(2, seed=3).assign(
+        probability=np.nan, rul_hours=[80.5, 12.0, 3.25, 40.0, 29.0, 30.0]
+    )
     rul["alarm"] = rul["rul_hours"] <= 30
     assert log.append(rul, "plant_a", "n1") == 6
     back = log.read().set_index("prediction_id")
     assert back.loc[rul["prediction_id"], "rul_hours"].tolist() == rul["rul_hours"].tolist()
     assert back.loc[rul["prediction_id"], "probability"].isna().all()
-    assert back.loc[rul["prediction_id"], "alarm"].tolist() == [False, True, True, False, True, True]
+    assert back.loc[rul["prediction_id"], "alarm"].tolist() == [
+        False,
+        True,
+        True,
+        False,
+        True,
+        True,
+    ]
     assert PredictionLog(path).count() == 7  # opening the migrated file again changes nothing

@@ -27,11 +27,21 @@ T = pd.Timestamp("2026-06-02T10:00:00", tz="UTC")
 
 def record(machine: str = "press_00", *, rul: bool = False, i: int = 0) -> PredictionRecord:
     return PredictionRecord.build(
-        prediction_id=uuid.uuid4().hex, plant_id="plant_a", node_id="edge_1", machine_id=machine,
-        timestamp=T + pd.Timedelta(hours=i), probability=None if rul else 0.125, alarm=rul,
-        model_version=4, bundle_sha256="e" * 64, feature_spec_hash="0123456789abcdef",
-        scored_at=pd.Timestamp("2026-06-02T10:00:01.5", tz="UTC"), rul_hours=12.5 if rul else None,
-        contributions=[{"feature": "a__mean_60m", "value": None, "contribution": 0.5}] if not rul else None,
+        prediction_id=uuid.uuid4().hex,
+        plant_id="plant_a",
+        node_id="edge_1",
+        machine_id=machine,
+        timestamp=T + pd.Timedelta(hours=i),
+        probability=None if rul else 0.125,
+        alarm=rul,
+        model_version=4,
+        bundle_sha256="e" * 64,
+        feature_spec_hash="0123456789abcdef",
+        scored_at=pd.Timestamp("2026-06-02T10:00:01.5", tz="UTC"),
+        rul_hours=12.5 if rul else None,
+        contributions=[{"feature": "a__mean_60m", "value": None, "contribution": 0.5}]
+        if not rul
+        else None,
         latency_us=850 + i,
     )
 
@@ -43,8 +53,15 @@ def test_records_round_trip_with_every_field(tmp_path: Path):
     assert log.append_rows([clf.as_row()]) == 0  # the id is the key: a retry writes nothing
     back = log.read().set_index("prediction_id")
     a, b = back.loc[clf.prediction_id], back.loc[reg.prediction_id]
-    assert a["timestamp"] == T and a["probability"] == 0.125 and np.isnan(a["rul_hours"]) and not a["alarm"]
-    assert json.loads(a["contributions"]) == [{"feature": "a__mean_60m", "value": None, "contribution": 0.5}]
+    assert (
+        a["timestamp"] == T
+        and a["probability"] == 0.125
+        and np.isnan(a["rul_hours"])
+        and not a["alarm"]
+    )
+    assert json.loads(a["contributions"]) == [
+        {"feature": "a__mean_60m", "value": None, "contribution": 0.5}
+    ]
     assert a["latency_us"] == 850 and a["node_id"] == "edge_1" and a["model_version"] == 4
     assert a["scored_at"] == pd.Timestamp("2026-06-02T10:00:01.5", tz="UTC")
     assert np.isnan(b["probability"]) and b["rul_hours"] == 12.5 and b["alarm"]
@@ -80,8 +97,10 @@ def test_a_log_written_before_the_service_gains_the_new_columns_and_keeps_its_ro
     path = tmp_path / "predictions.sqlite"
     with sqlite3.connect(path) as conn:
         conn.executescript(_RUL_SCHEMA)
-        conn.execute("INSERT INTO predictions VALUES ('old1', 'plant_a', 'n1', 'press_00', "
-                     "'2026-06-01T01:00:00.000000Z', NULL, 1, 2, 'abc', 'spec', '2026-06-01T02:00:00.000000Z', 7.5)")
+        conn.execute(
+            "INSERT INTO predictions VALUES ('old1', 'plant_a', 'n1', 'press_00', "
+            "'2026-06-01T01:00:00.000000Z', NULL, 1, 2, 'abc', 'spec', '2026-06-01T02:00:00.000000Z', 7.5)"
+        )
     log = PredictionLog(path)
     with sqlite3.connect(path) as conn:
         cols = [r[1] for r in conn.execute("PRAGMA table_info(predictions)")]
@@ -92,7 +111,10 @@ def test_a_log_written_before_the_service_gains_the_new_columns_and_keeps_its_ro
     new = record()
     assert log.append_rows([new.as_row()]) == 1
     assert PredictionLog(path).count() == 2  # opening the migrated file again changes nothing
-    assert PredictionLog(path).read().set_index("prediction_id").loc[new.prediction_id, "latency_us"] == 850
+    assert (
+        PredictionLog(path).read().set_index("prediction_id").loc[new.prediction_id, "latency_us"]
+        == 850
+    )
 
 
 def test_connections_are_wal_and_synchronous_full(tmp_path: Path):
@@ -108,7 +130,12 @@ def test_connections_are_wal_and_synchronous_full(tmp_path: Path):
 def _committed(path: Path, prediction_id: str) -> bool:
     """Whether an independent connection sees the row (i.e. its transaction committed)."""
     with sqlite3.connect(path) as conn:
-        return conn.execute("SELECT 1 FROM predictions WHERE prediction_id = ?", (prediction_id,)).fetchone() is not None
+        return (
+            conn.execute(
+                "SELECT 1 FROM predictions WHERE prediction_id = ?", (prediction_id,)
+            ).fetchone()
+            is not None
+        )
 
 
 def test_every_acknowledged_row_is_committed_and_rows_share_transactions(tmp_path: Path):
@@ -132,14 +159,18 @@ def test_every_acknowledged_row_is_committed_and_rows_share_transactions(tmp_pat
         writer.close()
     assert seen_uncommitted == []
     assert len(set(acked)) == 600 and log.ids() == set(acked) and writer.committed == 600
-    assert writer.commits < 100, f"{writer.commits} transactions for 600 concurrent rows: no group commit"
+    assert writer.commits < 100, (
+        f"{writer.commits} transactions for 600 concurrent rows: no group commit"
+    )
 
 
 def test_a_failed_transaction_acknowledges_none_of_its_rows(tmp_path: Path):
     log = PredictionLog(tmp_path / "predictions.sqlite")
     with sqlite3.connect(log.path) as conn:
-        conn.execute("CREATE TRIGGER refuse BEFORE INSERT ON predictions WHEN NEW.machine_id = 'bad' "
-                     "BEGIN SELECT RAISE(ABORT, 'refused by test'); END")
+        conn.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON predictions WHEN NEW.machine_id = 'bad' "
+            "BEGIN SELECT RAISE(ABORT, 'refused by test'); END"
+        )
     writer = GroupCommitWriter(log)
 
     async def main() -> None:

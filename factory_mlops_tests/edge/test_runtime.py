@@ -104,7 +104,9 @@ def test_classification_scores_carry_no_rul_and_old_bundles_are_classification(
     from factory_mlops.edge._bundle_io import MANIFEST_DIGEST_KEY, manifest_digest
 
     assert model.task == "classification" and model.manifest["task"] == "classification"
-    scored = model.score(readings, start=START + pd.Timedelta(days=1), end=START + pd.Timedelta(days=2))
+    scored = model.score(
+        readings, start=START + pd.Timedelta(days=1), end=START + pd.Timedelta(days=2)
+    )
     assert scored["rul_hours"].isna().all() and scored["probability"].between(0, 1).all()
     # a bundle built before the RUL task has no `task` in its manifest: it is a classifier
     bundle = make_bundle(tmp_path / "old", version=1, threshold=0.3)
@@ -115,6 +117,8 @@ def test_classification_scores_carry_no_rul_and_old_bundles_are_classification(
     path.write_text(json.dumps(manifest, indent=2))
     old = EdgeModel.load(bundle)
     assert old.task == "classification"
-    again = old.score(readings, start=START + pd.Timedelta(days=1), end=START + pd.Timedelta(days=2))
+    again = old.score(
+        readings, start=START + pd.Timedelta(days=1), end=START + pd.Timedelta(days=2)
+    )
     np.testing.assert_array_equal(again["probability"], scored["probability"])
     np.testing.assert_array_equal(again["alarm"], scored["probability"] >= 0.3)

@@ -42,7 +42,9 @@ def test_a_slice_equals_evaluating_its_rows_and_its_machines_failures():
     costs = CostConfig()
     s = evaluate_slices(hold, proba, 0.5, events, H, TYPES, costs=costs)
     mask = (hold["machine_id"] == "m2").to_numpy()
-    direct = evaluate_predictions(hold[mask], proba[mask], 0.5, events[events["machine_id"] == "m2"], H, costs=costs)
+    direct = evaluate_predictions(
+        hold[mask], proba[mask], 0.5, events[events["machine_id"] == "m2"], H, costs=costs
+    )
     assert s["pump"].keys() == direct.keys()
     for key, value in direct.items():
         assert s["pump"][key] == pytest.approx(value, nan_ok=True), key

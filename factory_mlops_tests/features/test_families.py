@@ -29,12 +29,19 @@ T0 = pd.Timestamp("2026-03-01", tz="UTC")
 
 
 def _minutes(n: int, **cols: np.ndarray) -> pd.DataFrame:
-    return pd.DataFrame({"timestamp": T0 + pd.to_timedelta(np.arange(n), unit="min"), "machine_id": "m1", **cols})
+    return pd.DataFrame(
+        {"timestamp": T0 + pd.to_timedelta(np.arange(n), unit="min"), "machine_id": "m1", **cols}
+    )
 
 
 def test_ewma_weights_recent_readings_and_roc_is_the_rate() -> None:
     x = np.arange(120, dtype=float)  # +1 per minute = 60 per hour
-    spec = FeatureSpec(sensors=("x",), windows_minutes=(60,), stats=("mean", "ewma", "roc", "slope"), step_minutes=60)
+    spec = FeatureSpec(
+        sensors=("x",),
+        windows_minutes=(60,),
+        stats=("mean", "ewma", "roc", "slope"),
+        step_minutes=60,
+    )
     row = compute_features(_minutes(120, x=x), spec).iloc[-1]
     assert row["x__mean_60m"] == pytest.approx(89.5)
     assert row["x__roc_60m"] == pytest.approx(60.0)
@@ -52,8 +59,13 @@ def test_spectral_energy_lands_in_the_band_of_the_signal() -> None:
     slow = np.sin(2 * np.pi * t / 3600.0)  # 1 cycle per hour = 2.8e-4 Hz
     fast = np.sin(2 * np.pi * t / 300.0)  # 1 cycle per 5 min = 3.3e-3 Hz
     bands = ((0.0, 1e-3), (1e-3, 0.5 / 60))
-    spec = FeatureSpec(sensors=("slow", "fast"), windows_minutes=(60,), stats=("mean",), step_minutes=60,
-                       spectral=SpectralSpec(("slow", "fast"), 240, 60, bands))
+    spec = FeatureSpec(
+        sensors=("slow", "fast"),
+        windows_minutes=(60,),
+        stats=("mean",),
+        step_minutes=60,
+        spectral=SpectralSpec(("slow", "fast"), 240, 60, bands),
+    )
     row = compute_features(_minutes(n, slow=slow, fast=fast), spec).iloc[-1]
     assert row["slow__band0_240m"] > 50 * row["slow__band1_240m"]
     assert row["fast__band1_240m"] > 50 * row["fast__band0_240m"]
@@ -62,8 +74,13 @@ def test_spectral_energy_lands_in_the_band_of_the_signal() -> None:
 def test_spectral_is_nan_when_most_of_the_window_is_missing() -> None:
     x = np.sin(np.arange(240) / 3.0)
     x[:200] = np.nan
-    spec = FeatureSpec(sensors=("x",), windows_minutes=(60,), stats=("mean",), step_minutes=60,
-                       spectral=SpectralSpec(("x",), 240, 60, ((0.0, 0.5 / 60),)))
+    spec = FeatureSpec(
+        sensors=("x",),
+        windows_minutes=(60,),
+        stats=("mean",),
+        step_minutes=60,
+        spectral=SpectralSpec(("x",), 240, 60, ((0.0, 0.5 / 60),)),
+    )
     assert np.isnan(compute_features(_minutes(240, x=x), spec).iloc[-1]["x__band0_240m"])
 
 
@@ -71,8 +88,13 @@ def test_correlation_of_linked_and_opposite_channels() -> None:
     rng = np.random.default_rng(0)
     a = rng.normal(size=600)
     df = _minutes(600, a=a, b=3 * a + 100, c=-a + 1e-3 * rng.normal(size=600))
-    spec = FeatureSpec(sensors=("a", "b", "c"), windows_minutes=(120,), stats=("mean",), step_minutes=60,
-                       correlations=(("a", "b"), ("a", "c")))
+    spec = FeatureSpec(
+        sensors=("a", "b", "c"),
+        windows_minutes=(120,),
+        stats=("mean",),
+        step_minutes=60,
+        correlations=(("a", "b"), ("a", "c")),
+    )
     row = compute_features(df, spec).iloc[-1]
     assert row["corr__a__b_120m"] == pytest.approx(1.0, abs=1e-12)
     assert row["corr__a__c_120m"] == pytest.approx(-1.0, abs=1e-5)
@@ -80,12 +102,25 @@ def test_correlation_of_linked_and_opposite_channels() -> None:
 
 def test_time_since_maintenance_counts_only_known_events() -> None:
     df = _minutes(24 * 60, x=np.ones(24 * 60))
-    maint = pd.DataFrame({"machine_id": ["m1"], "event_time": [T0 + pd.Timedelta(hours=2)],
-                          "reported_at": [T0 + pd.Timedelta(hours=10)]})
+    maint = pd.DataFrame(
+        {
+            "machine_id": ["m1"],
+            "event_time": [T0 + pd.Timedelta(hours=2)],
+            "reported_at": [T0 + pd.Timedelta(hours=10)],
+        }
+    )
     ctx = FeatureContext(resets=resets_from(maint, {"m1": T0}))
-    spec = FeatureSpec(sensors=("x",), windows_minutes=(60,), stats=("mean",), step_minutes=60, maintenance_age=True)
+    spec = FeatureSpec(
+        sensors=("x",),
+        windows_minutes=(60,),
+        stats=("mean",),
+        step_minutes=60,
+        maintenance_age=True,
+    )
     f = compute_features(df, spec, context=ctx).set_index("timestamp")["hours_since_maintenance"]
-    assert f[T0 + pd.Timedelta(hours=5)] == 5.0  # the maintenance is not reported yet: since install
+    assert (
+        f[T0 + pd.Timedelta(hours=5)] == 5.0
+    )  # the maintenance is not reported yet: since install
     assert f[T0 + pd.Timedelta(hours=10)] == 8.0  # reported at 10:00, done at 02:00
     with pytest.raises(ValueError, match="machine context"):
         compute_features(df, spec)
@@ -95,15 +130,24 @@ def test_baseline_deviation_after_maintenance() -> None:
     x = np.r_[np.full(120, 10.0), np.full(120, 14.0), np.full(240, 20.0)]
     x = x + np.tile([-1.0, 1.0], 240)  # MAD 1 around each level
     df = _minutes(480, x=x)
-    spec = FeatureSpec(sensors=("x",), windows_minutes=(60,), stats=("mean",), step_minutes=60,
-                       baseline=BaselineSpec(("x",), 2.0, 60))
+    spec = FeatureSpec(
+        sensors=("x",),
+        windows_minutes=(60,),
+        stats=("mean",),
+        step_minutes=60,
+        baseline=BaselineSpec(("x",), 2.0, 60),
+    )
     maint = pd.DataFrame({"machine_id": ["m1"], "event_time": [T0 + pd.Timedelta(hours=4)]})
     resets = resets_from(maint, {"m1": T0})
     ctx = FeatureContext(resets=resets, baselines=machine_baselines(df, spec, resets))
     f = compute_features(df, spec, context=ctx).set_index("timestamp")["x__dev_60m"]
     assert np.isnan(f[T0 + pd.Timedelta(hours=1)])  # baseline still being measured
-    assert f[T0 + pd.Timedelta(hours=3)] == pytest.approx((14.0 - 10.0) / 1.4826)  # drifted from install
-    assert np.isnan(f[T0 + pd.Timedelta(hours=4)])  # maintenance at 04:00: its baseline is not measured yet
+    assert f[T0 + pd.Timedelta(hours=3)] == pytest.approx(
+        (14.0 - 10.0) / 1.4826
+    )  # drifted from install
+    assert np.isnan(
+        f[T0 + pd.Timedelta(hours=4)]
+    )  # maintenance at 04:00: its baseline is not measured yet
     assert np.isnan(f[T0 + pd.Timedelta(hours=5)])  # new baseline after the maintenance not ready
     assert f[T0 + pd.Timedelta(hours=8)] == pytest.approx(0.0)  # back at its own (new) baseline
 
@@ -115,8 +159,13 @@ def test_regimes_remove_the_operating_condition_and_enter_the_hash() -> None:
     setting = np.array([0.0, 10.0, 20.0])[regime] + rng.normal(0, 0.1, n)
     level = np.array([100.0, 300.0, 500.0])[regime]
     df = _minutes(n, setting=setting, s=level + rng.normal(0, 2.0, n))
-    spec = FeatureSpec(sensors=("setting", "s"), windows_minutes=(60,), stats=("mean", "std"), step_minutes=60,
-                       regimes=RegimeSpec(("setting",), 3, ("s",)))
+    spec = FeatureSpec(
+        sensors=("setting", "s"),
+        windows_minutes=(60,),
+        stats=("mean", "std"),
+        step_minutes=60,
+        regimes=RegimeSpec(("setting",), 3, ("s",)),
+    )
     with pytest.raises(ValueError, match="not fitted"):
         compute_features(df, spec)
     fitted = fit_regimes(df, spec)
@@ -124,29 +173,40 @@ def test_regimes_remove_the_operating_condition_and_enter_the_hash() -> None:
     f = compute_features(df, fitted)
     assert f["s__mean_60m"].abs().max() < 1.0  # the 100/300/500 levels are gone
     assert f["s__std_60m"].median() == pytest.approx(1.0, abs=0.15)  # standardised per regime
-    raw = compute_features(df, FeatureSpec(sensors=("setting", "s"), windows_minutes=(60,), stats=("std",),
-                                           step_minutes=60))
+    raw = compute_features(
+        df,
+        FeatureSpec(
+            sensors=("setting", "s"), windows_minutes=(60,), stats=("std",), step_minutes=60
+        ),
+    )
     assert raw["s__std_60m"].median() > 100
 
 
-PLUGIN = '''
+PLUGIN = """
 import numpy as np
 from factory_mlops.features import feature_function
 
 @feature_function("power_kw", inputs=("torque_nm", "speed_rpm"))
 def power_kw(c):
     return c["torque_nm"] * c["speed_rpm"] * 2 * np.pi / 60 / 1000
-'''
+"""
 
 
 def _plant(tmp_path: Path, plugin: str | None) -> dict:
     return {
-        "plant_id": "p1", "partitions_start": "2026-03-01",
+        "plant_id": "p1",
+        "partitions_start": "2026-03-01",
         "machines": [{"id": "m1", "line": "l1"}],
-        "sensors": [{"name": "torque_nm", "unit": "Nm", "min": 0, "max": 500},
-                    {"name": "speed_rpm", "unit": "rpm", "min": 0, "max": 5000}],
-        "features": {"step_minutes": 60, "windows_minutes": [60], "stats": ["mean"],
-                     **({"plugin": plugin, "derived": ["power_kw"]} if plugin else {})},
+        "sensors": [
+            {"name": "torque_nm", "unit": "Nm", "min": 0, "max": 500},
+            {"name": "speed_rpm", "unit": "rpm", "min": 0, "max": 5000},
+        ],
+        "features": {
+            "step_minutes": 60,
+            "windows_minutes": [60],
+            "stats": ["mean"],
+            **({"plugin": plugin, "derived": ["power_kw"]} if plugin else {}),
+        },
     }
 
 
@@ -163,7 +223,11 @@ def test_plant_feature_function_flows_into_the_spec_and_its_hash(tmp_path: Path)
     spec2 = FeatureSpec.from_config(cfg)
     assert spec2.hash != spec.hash
     with pytest.raises(FeatureSpecMismatchError, match="source hash"):
-        compute_derived("power_kw", spec.derived[0].code_sha256, {"torque_nm": np.ones(1), "speed_rpm": np.ones(1)})
+        compute_derived(
+            "power_kw",
+            spec.derived[0].code_sha256,
+            {"torque_nm": np.ones(1), "speed_rpm": np.ones(1)},
+        )
     load_plugin(tmp_path / "features.py")
     assert registered("power_kw").inputs == ("torque_nm", "speed_rpm")
 
@@ -183,14 +247,29 @@ def test_config_errors_name_the_problem(tmp_path: Path) -> None:
 
 
 def test_old_specs_keep_their_hash() -> None:
-    spec = FeatureSpec(sensors=("a", "b"), windows_minutes=(60, 360), stats=("mean", "std"), step_minutes=10)
-    assert spec.to_dict() == {"sensors": ["a", "b"], "windows_minutes": [60, 360], "stats": ["mean", "std"],
-                              "step_minutes": 10, "version": 1}
+    spec = FeatureSpec(
+        sensors=("a", "b"), windows_minutes=(60, 360), stats=("mean", "std"), step_minutes=10
+    )
+    assert spec.to_dict() == {
+        "sensors": ["a", "b"],
+        "windows_minutes": [60, 360],
+        "stats": ["mean", "std"],
+        "step_minutes": 10,
+        "version": 1,
+    }
     assert textwrap.dedent(spec.to_json()).startswith("{")
 
 
 def test_machines_without_rows_in_range_give_an_empty_frame() -> None:
-    spec = FeatureSpec(sensors=("a", "b"), windows_minutes=(60,), stats=("mean",), step_minutes=60,
-                       correlations=(("a", "b"),), spectral=SpectralSpec(("a",), 60, 60, ((0.0, 1e-3),)))
-    f = compute_features(_minutes(10, a=np.ones(10), b=np.ones(10)), spec, start=T0 + pd.Timedelta(days=1))
+    spec = FeatureSpec(
+        sensors=("a", "b"),
+        windows_minutes=(60,),
+        stats=("mean",),
+        step_minutes=60,
+        correlations=(("a", "b"),),
+        spectral=SpectralSpec(("a",), 60, 60, ((0.0, 1e-3),)),
+    )
+    f = compute_features(
+        _minutes(10, a=np.ones(10), b=np.ones(10)), spec, start=T0 + pd.Timedelta(days=1)
+    )
     assert f.empty and list(f.columns) == ["machine_id", "timestamp", *spec.feature_names]

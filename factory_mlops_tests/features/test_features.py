@@ -9,7 +9,12 @@ from hypothesis import strategies as st
 from factory_mlops.errors import FeatureSpecMismatchError
 from factory_mlops.features import FeatureSpec, compute_features, compute_online_features
 
-SPEC = FeatureSpec(sensors=("a", "b"), windows_minutes=(60, 180), stats=("mean", "std", "min", "max", "last", "slope"), step_minutes=60)
+SPEC = FeatureSpec(
+    sensors=("a", "b"),
+    windows_minutes=(60, 180),
+    stats=("mean", "std", "min", "max", "last", "slope"),
+    step_minutes=60,
+)
 
 
 def _readings(n: int, seed: int, nan_rate: float = 0.05, drop_rate: float = 0.05) -> pd.DataFrame:
@@ -21,7 +26,9 @@ def _readings(n: int, seed: int, nan_rate: float = 0.05, drop_rate: float = 0.05
         b = rng.normal(5, 2, n)
         a[rng.random(n) < nan_rate] = np.nan
         keep = rng.random(n) >= drop_rate
-        frames.append(pd.DataFrame({"timestamp": ts[keep], "machine_id": m, "a": a[keep], "b": b[keep]}))
+        frames.append(
+            pd.DataFrame({"timestamp": ts[keep], "machine_id": m, "a": a[keep], "b": b[keep]})
+        )
     return pd.concat(frames).sort_values(["timestamp", "machine_id"], ignore_index=True)
 
 
@@ -30,7 +37,11 @@ def test_statistics_match_a_direct_computation():
     feats = compute_features(df, SPEC)
     at = pd.Timestamp("2026-06-01 06:00", tz="UTC")
     row = feats[(feats.machine_id == "m1") & (feats.timestamp == at)].iloc[0]
-    win = df[(df.machine_id == "m1") & (df.timestamp >= at - pd.Timedelta("180min")) & (df.timestamp < at)]
+    win = df[
+        (df.machine_id == "m1")
+        & (df.timestamp >= at - pd.Timedelta("180min"))
+        & (df.timestamp < at)
+    ]
     a = win["a"].dropna()
     assert row["a__mean_180m"] == pytest.approx(a.mean(), rel=1e-12)
     assert row["a__std_180m"] == pytest.approx(a.std(), rel=1e-9)
@@ -42,7 +53,13 @@ def test_statistics_match_a_direct_computation():
 
 def test_rows_only_where_the_machine_reported_in_the_last_step():
     df = _readings(300, seed=2, drop_rate=0.0)
-    df = df[~((df.machine_id == "m2") & (df.timestamp >= "2026-06-01 02:00") & (df.timestamp < "2026-06-01 03:00"))]
+    df = df[
+        ~(
+            (df.machine_id == "m2")
+            & (df.timestamp >= "2026-06-01 02:00")
+            & (df.timestamp < "2026-06-01 03:00")
+        )
+    ]
     feats = compute_features(df, SPEC)
     m2 = set(feats[feats.machine_id == "m2"].timestamp)
     assert pd.Timestamp("2026-06-01 03:00", tz="UTC") not in m2
@@ -51,7 +68,12 @@ def test_rows_only_where_the_machine_reported_in_the_last_step():
 
 
 @settings(max_examples=25, deadline=None)
-@given(seed=st.integers(0, 10_000), nan_rate=st.floats(0, 0.5), drop_rate=st.floats(0, 0.5), hour=st.integers(3, 9))
+@given(
+    seed=st.integers(0, 10_000),
+    nan_rate=st.floats(0, 0.5),
+    drop_rate=st.floats(0, 0.5),
+    hour=st.integers(3, 9),
+)
 def test_online_features_equal_batch_features(seed, nan_rate, drop_rate, hour):
     df = _readings(600, seed, nan_rate, drop_rate)
     batch = compute_features(df, SPEC)
@@ -60,7 +82,10 @@ def test_online_features_equal_batch_features(seed, nan_rate, drop_rate, hour):
     expected = batch[batch.timestamp == at].reset_index(drop=True)
     assert list(online.machine_id) == list(expected.machine_id)
     np.testing.assert_allclose(
-        online[SPEC.feature_names].to_numpy(float), expected[SPEC.feature_names].to_numpy(float), rtol=0, atol=1e-9
+        online[SPEC.feature_names].to_numpy(float),
+        expected[SPEC.feature_names].to_numpy(float),
+        rtol=0,
+        atol=1e-9,
     )
 
 

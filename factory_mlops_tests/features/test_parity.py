@@ -31,7 +31,9 @@ ALL_STATS = ("mean", "std", "min", "max", "last", "slope", "ewma", "roc")
 
 def _assert_close(online: np.ndarray, batch: np.ndarray, names: list[str], where: str) -> None:
     nan_o, nan_b = np.isnan(online), np.isnan(batch)
-    assert (nan_o == nan_b).all(), f"{where}: NaN differs at {[names[i] for i in np.flatnonzero(nan_o != nan_b)][:5]}"
+    assert (nan_o == nan_b).all(), (
+        f"{where}: NaN differs at {[names[i] for i in np.flatnonzero(nan_o != nan_b)][:5]}"
+    )
     ok = ~nan_b
     err = np.abs(online[ok] - batch[ok]) / np.maximum(1.0, np.abs(batch[ok]))
     assert err.size == 0 or err.max() <= 1e-9, (
@@ -49,7 +51,9 @@ def raw_windows(draw: st.DrawFn) -> tuple[pd.DataFrame, FeatureSpec]:
     # irregular sampling: mostly ~cadence, sometimes bursts (same second) and long gaps
     gaps = rng.choice([0.0, 20.0, 60.0, 60.0, 60.0, 3600.0 * 3], size=n) * rng.uniform(0.5, 1.5, n)
     t = T0 + pd.to_timedelta(np.cumsum(gaps).round(3), unit="s")
-    level = draw(st.floats(-1e3, 1e3))  # up to 1e6 x the noise: beyond a 16-bit historian's resolution
+    level = draw(
+        st.floats(-1e3, 1e3)
+    )  # up to 1e6 x the noise: beyond a 16-bit historian's resolution
     scale = draw(st.sampled_from([1e-3, 1.0, 1e3]))
     a = level + scale * rng.standard_normal(n).cumsum()
     b = 0.5 * a + scale * rng.standard_normal(n)
@@ -57,7 +61,11 @@ def raw_windows(draw: st.DrawFn) -> tuple[pd.DataFrame, FeatureSpec]:
         arr[rng.random(n) < draw(st.sampled_from([0.0, 0.1, 0.5]))] = np.nan
     df = pd.DataFrame({"timestamp": t, "machine_id": "m1", "a": a, "b": b})
     if draw(st.booleans()):  # a second machine with its own data
-        df2 = df.assign(machine_id="m2", a=df["a"][::-1].to_numpy(), timestamp=df["timestamp"] + pd.Timedelta(seconds=7))
+        df2 = df.assign(
+            machine_id="m2",
+            a=df["a"][::-1].to_numpy(),
+            timestamp=df["timestamp"] + pd.Timedelta(seconds=7),
+        )
         df = pd.concat([df, df2], ignore_index=True)
     spectral = None
     if draw(st.booleans()):
@@ -66,7 +74,10 @@ def raw_windows(draw: st.DrawFn) -> tuple[pd.DataFrame, FeatureSpec]:
         nyq = 0.5 / sample
         spectral = SpectralSpec(("b",), w_s, sample, ((0.0, nyq / 3), (nyq / 3, nyq)))
     spec = FeatureSpec(
-        sensors=("a", "b"), windows_minutes=windows, stats=ALL_STATS, step_minutes=step,
+        sensors=("a", "b"),
+        windows_minutes=windows,
+        stats=ALL_STATS,
+        step_minutes=step,
         ewma_half_life=draw(st.sampled_from([0.1, 0.25, 1.0])),
         correlations=(("a", "b"),) if draw(st.booleans()) else (),
         spectral=spectral,
@@ -80,10 +91,13 @@ def _context(df: pd.DataFrame, spec: FeatureSpec) -> FeatureContext | None:
     if not spec.needs_context:
         return None
     start = df["timestamp"].min()
-    maint = pd.DataFrame({
-        "machine_id": ["m1", "m2"], "event_time": [start + pd.Timedelta(hours=3)] * 2,
-        "reported_at": [start + pd.Timedelta(hours=5)] * 2,
-    })
+    maint = pd.DataFrame(
+        {
+            "machine_id": ["m1", "m2"],
+            "event_time": [start + pd.Timedelta(hours=3)] * 2,
+            "reported_at": [start + pd.Timedelta(hours=5)] * 2,
+        }
+    )
     resets = resets_from(maint, {"m1": start, "m2": start})
     return FeatureContext(resets=resets, baselines=machine_baselines(df, spec, resets))
 
@@ -127,8 +141,12 @@ def test_online_dataframe_path_matches_batch_rows(case: tuple[pd.DataFrame, Feat
         expect = batch[batch["timestamp"] == T].reset_index(drop=True)
         assert list(online["machine_id"]) == list(expect["machine_id"])
         for i in range(len(expect)):
-            _assert_close(online[spec.feature_names].to_numpy(dtype=float)[i],
-                          expect[spec.feature_names].to_numpy(dtype=float)[i], spec.feature_names, str(T))
+            _assert_close(
+                online[spec.feature_names].to_numpy(dtype=float)[i],
+                expect[spec.feature_names].to_numpy(dtype=float)[i],
+                spec.feature_names,
+                str(T),
+            )
 
 
 def test_no_row_online_when_the_last_step_is_silent() -> None:
@@ -136,5 +154,7 @@ def test_no_row_online_when_the_last_step_is_silent() -> None:
     ts = pd.DatetimeIndex([T0, T0 + pd.Timedelta(minutes=1)]).as_unit("ns").asi8
     at = (T0 + pd.Timedelta(minutes=20)).value
     assert online_feature_vector(ts, np.array([[1.0], [2.0]]), spec, at) is None
-    vec = online_feature_vector(ts, np.array([[1.0], [2.0]]), spec, (T0 + pd.Timedelta(minutes=10)).value)
+    vec = online_feature_vector(
+        ts, np.array([[1.0], [2.0]]), spec, (T0 + pd.Timedelta(minutes=10)).value
+    )
     assert vec is not None and vec[0] == 1.5

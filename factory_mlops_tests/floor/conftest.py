@@ -18,7 +18,11 @@ from factory_mlops.home import FactoryHome
 from factory_mlops_tests.conftest import PLANTS
 
 #: name -> (plant, role)
-PEOPLE = {"ana": ("plant_a", "operator"), "eve": ("plant_a", "engineer"), "bob": ("plant_b", "operator")}
+PEOPLE = {
+    "ana": ("plant_a", "operator"),
+    "eve": ("plant_a", "engineer"),
+    "bob": ("plant_b", "operator"),
+}
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
 
 
@@ -54,7 +58,9 @@ def csrf_of(html: str) -> str:
 
 def login(client: TestClient, name: str, password: str) -> Any:
     token = csrf_of(client.get("/login").text)
-    return client.post("/login", data={"username": name, "password": password, "csrf_token": token, "next": "/"})
+    return client.post(
+        "/login", data={"username": name, "password": password, "csrf_token": token, "next": "/"}
+    )
 
 
 def page_csrf(client: TestClient, plant: str) -> str:
@@ -68,8 +74,12 @@ def floor(tmp_path) -> Floor:
     home = FactoryHome(tmp_path / "home")
     home.root.mkdir(parents=True)
     a = build_sample_plant(load_plant_config(PLANTS / "plant_a" / "plant.yaml"), home, seed=1)
-    b = build_sample_plant(load_plant_config(PLANTS / "plant_b" / "plant.yaml"), home, seed=2,
-                           failure_types=("spindle_bearing",))
+    b = build_sample_plant(
+        load_plant_config(PLANTS / "plant_b" / "plant.yaml"),
+        home,
+        seed=2,
+        failure_types=("spindle_bearing",),
+    )
     app = create_app(home, plants_dir=PLANTS)
     passwords = {name: secrets.token_urlsafe(12) for name in PEOPLE}
     for name, (plant, role) in PEOPLE.items():

@@ -24,11 +24,21 @@ from factory_mlops.orchestration.resources import FactoryHomeResource
 from factory_mlops_tests.floor.conftest import page_csrf
 
 CHROMIUM = Path("/usr/bin/chromium")
-ARTIFACTS = Path(os.environ.get("FACTORY_MLOPS_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts"))
+ARTIFACTS = Path(
+    os.environ.get("FACTORY_MLOPS_ARTIFACTS", Path(__file__).resolve().parents[2] / "artifacts")
+)
 # The flags that keep Chromium off the (closed) network and working as root in a container.
-CHROMIUM_ARGS = ["--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync",
-                 "--disable-dev-shm-usage"]
+CHROMIUM_ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+]
 
 pytestmark = pytest.mark.slow
 
@@ -37,14 +47,18 @@ def _browser_or_skip() -> None:
     if CHROMIUM.exists():
         return
     if os.environ.get("FACTORY_MLOPS_REQUIRE_BROWSER"):
-        pytest.fail(f"{CHROMIUM} is missing; CI installs it with `apt-get install chromium` (.ci/run)")
+        pytest.fail(
+            f"{CHROMIUM} is missing; CI installs it with `apt-get install chromium` (.ci/run)"
+        )
     pytest.skip(f"{CHROMIUM} not installed (apt-get install chromium); CI runs this test")
 
 
 @pytest.fixture
 def served(floor):
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(floor.app, host="127.0.0.1", port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(floor.app, host="127.0.0.1", port=port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
@@ -59,11 +73,18 @@ def served(floor):
 def _tick_feedback_sensor(floor, instance):
     defs = build_plant_definitions(floor.a.config, home=floor.home.root)
     sensor = defs.resolve_sensor_def("plant_a__feedback_retrain_sensor")
-    return sensor(dg.build_sensor_context(instance=instance, definitions=defs,
-                                          resources={"factory_home": FactoryHomeResource(home=str(floor.home.root))}))
+    return sensor(
+        dg.build_sensor_context(
+            instance=instance,
+            definitions=defs,
+            resources={"factory_home": FactoryHomeResource(home=str(floor.home.root))},
+        )
+    )
 
 
-def test_technician_marks_a_missed_failure_wrong_and_the_queue_then_requests_a_retrain(floor, served):
+def test_technician_marks_a_missed_failure_wrong_and_the_queue_then_requests_a_retrain(
+    floor, served
+):
     _browser_or_skip()
     from playwright.sync_api import expect, sync_playwright
 
@@ -77,7 +98,7 @@ def test_technician_marks_a_missed_failure_wrong_and_the_queue_then_requests_a_r
         page.get_by_role("button", name="Log in").click()
 
         expect(page.get_by_role("heading", name="Label these first")).to_be_visible()
-        card = page.locator("article.card:not(.alarm)").first          # a prediction without alarm
+        card = page.locator("article.card:not(.alarm)").first  # a prediction without alarm
         expect(card).to_contain_text("No alarm")
         expect(card).to_contain_text("Why the model says this")
         pid = card.get_attribute("data-prediction-id")
@@ -87,28 +108,42 @@ def test_technician_marks_a_missed_failure_wrong_and_the_queue_then_requests_a_r
         stored = page.locator("#stored")
         expect(stored).to_contain_text("Stored: WRONG")
         expect(stored).to_contain_text("failure type wear")
-        expect(page.locator(f'article[data-prediction-id="{pid}"]')).to_have_count(0)  # judged: off the queue
+        expect(page.locator(f'article[data-prediction-id="{pid}"]')).to_have_count(
+            0
+        )  # judged: off the queue
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "shop_floor_page.png"), full_page=False)
         browser.close()
 
     rows = floor.store.records("plant_a", prediction_id=pid)
-    assert [(r.by, r.verdict, r.label, r.failure_type, r.alarm) for r in rows] == [("ana", "wrong", 1, "wear", False)]
+    assert [(r.by, r.verdict, r.label, r.failure_type, r.alarm) for r in rows] == [
+        ("ana", "wrong", 1, "wear", False)
+    ]
 
     need = floor.a.config.retrain.feedback_min_labels
     eve = floor.client("eve")
     token = page_csrf(eve, "plant_a")
     others = [p for p in floor.a.ids(alarm=True) if p != pid][: need - 2]
     for p in others:
-        assert eve.post("/plants/plant_a/feedback", data={"prediction_id": p, "verdict": "wrong",
-                                                           "csrf_token": token}).status_code == 303
+        assert (
+            eve.post(
+                "/plants/plant_a/feedback",
+                data={"prediction_id": p, "verdict": "wrong", "csrf_token": token},
+            ).status_code
+            == 303
+        )
     assert floor.store.pending_count("plant_a") == need - 1
     with dg.instance_for_test() as instance:
         below = _tick_feedback_sensor(floor, instance)
         assert not below.run_requests, "one label short of the threshold must not retrain"
         last = next(p for p in floor.a.ids(alarm=True) if p not in others)
-        assert eve.post("/plants/plant_a/feedback", data={"prediction_id": last, "verdict": "right",
-                                                           "csrf_token": token}).status_code == 303
+        assert (
+            eve.post(
+                "/plants/plant_a/feedback",
+                data={"prediction_id": last, "verdict": "right", "csrf_token": token},
+            ).status_code
+            == 303
+        )
         result = _tick_feedback_sensor(floor, instance)
     assert len(result.run_requests) == 1
     request = result.run_requests[0]

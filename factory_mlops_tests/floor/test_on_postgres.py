@@ -62,14 +62,34 @@ def pg_server():
     if as_user:
         shutil.chown(root, "postgres")
     data, port = root / "data", free_port()
-    subprocess.run([*as_user, str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres"],
-                   check=True, capture_output=True)
-    subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-w", "-l", str(root / "log"), "-o",
-                    f"-c listen_addresses=127.0.0.1 -p {port} -k {root}", "start"], check=True, capture_output=True)
+    subprocess.run(
+        [*as_user, str(bindir / "initdb"), "-D", str(data), "--auth=trust", "-U", "postgres"],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            *as_user,
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(data),
+            "-w",
+            "-l",
+            str(root / "log"),
+            "-o",
+            f"-c listen_addresses=127.0.0.1 -p {port} -k {root}",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
     try:
         yield f"postgresql+psycopg://postgres@127.0.0.1:{port}"
     finally:
-        subprocess.run([*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"], capture_output=True)
+        subprocess.run(
+            [*as_user, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+            capture_output=True,
+        )
         shutil.rmtree(root, ignore_errors=True)
 
 
@@ -85,24 +105,43 @@ def pg_url(pg_server):
 
 
 def _add(store: FeedbackStore, pid: str, by: str = "ana", **extra):
-    values = {"plant_id": "plant_a", "prediction_id": pid, "node_id": "line_1_edge", "machine_id": "press_01",
-              "prediction_time": dt.datetime(2026, 6, 10, 1, tzinfo=dt.UTC), "model_version": 2,
-              "probability": 0.8, "alarm": True, "verdict": "wrong", "by": by, **extra}
+    values = {
+        "plant_id": "plant_a",
+        "prediction_id": pid,
+        "node_id": "line_1_edge",
+        "machine_id": "press_01",
+        "prediction_time": dt.datetime(2026, 6, 10, 1, tzinfo=dt.UTC),
+        "model_version": 2,
+        "probability": 0.8,
+        "alarm": True,
+        "verdict": "wrong",
+        "by": by,
+        **extra,
+    }
     return store.add(**values)
 
 
 def test_store_on_postgres_refuses_a_second_verdict_and_keeps_times_in_utc(pg_url):
     store = FeedbackStore(pg_url)
     assert store.journal_mode() is None and "***" not in store.safe_url  # no password in this URL
-    first = _add(store, "p1", created_at=dt.datetime(2026, 6, 10, 14, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))))
+    first = _add(
+        store,
+        "p1",
+        created_at=dt.datetime(2026, 6, 10, 14, 30, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+    )
     with pytest.raises(DuplicateFeedbackError) as dup:
         _add(store, "p1", verdict="right")
     assert dup.value.existing.id == first.id and dup.value.existing.verdict == "wrong"
     _add(store, "p1", by="eve")  # another person's verdict on the same prediction is kept
     [a, e] = store.records("plant_a")
-    assert a.created_at == dt.datetime(2026, 6, 10, 12, 30, tzinfo=dt.UTC) and a.created_at.tzinfo is not None
+    assert (
+        a.created_at == dt.datetime(2026, 6, 10, 12, 30, tzinfo=dt.UTC)
+        and a.created_at.tzinfo is not None
+    )
     assert store.pending_count("plant_a") == 2 and store.summary("plant_a")["people"] == 2
-    assert store.mark_consumed("plant_a", [a.id, e.id], 3) == 2 and store.pending_count("plant_a") == 0
+    assert (
+        store.mark_consumed("plant_a", [a.id, e.id], 3) == 2 and store.pending_count("plant_a") == 0
+    )
     store.close()
 
 
@@ -179,12 +218,22 @@ def test_the_page_on_postgres_logs_in_stores_a_verdict_and_refuses_the_second(pg
     assert login(client, "ana", password).status_code == 303
     pid = sample.ids(alarm=True)[0]
     token = page_csrf(client, "plant_a")
-    form = {"prediction_id": pid, "verdict": "wrong", "csrf_token": token, "comment": "flash on the mould"}
+    form = {
+        "prediction_id": pid,
+        "verdict": "wrong",
+        "csrf_token": token,
+        "comment": "flash on the mould",
+    }
     assert client.post("/plants/plant_a/feedback", data=form).status_code == 303
     assert client.post("/plants/plant_a/feedback", data=form).status_code == 409
     fresh = FeedbackStore(pg_url)  # read back through another connection pool
     [row] = fresh.records("plant_a")
-    assert (row.prediction_id, row.by, row.label, row.comment) == (pid, "ana", 0, "flash on the mould")
+    assert (row.prediction_id, row.by, row.label, row.comment) == (
+        pid,
+        "ana",
+        0,
+        "flash on the mould",
+    )
     cookie = client.cookies.get("fm_session")
     with fresh.engine.connect() as conn:
         stored = [tuple(r) for r in conn.execute(sa.select(sessions_table))]

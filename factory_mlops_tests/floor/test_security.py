@@ -15,7 +15,9 @@ def _post(client, plant, pid, verdict="wrong", **extra):
     return client.post(f"/plants/{plant}/feedback", data=data)
 
 
-def test_login_with_right_password_sets_a_strict_httponly_cookie_and_the_database_keeps_only_hashes(floor):
+def test_login_with_right_password_sets_a_strict_httponly_cookie_and_the_database_keeps_only_hashes(
+    floor,
+):
     client = floor.client()
     r = login(client, "ana", floor.passwords["ana"])
     assert r.status_code == 303 and r.headers["location"] == "/"
@@ -25,9 +27,11 @@ def test_login_with_right_password_sets_a_strict_httponly_cookie_and_the_databas
     with floor.store.engine.connect() as conn:
         stored = [tuple(r) for r in conn.execute(sa.select(sessions_table))]
         hashes = [r[0] for r in conn.execute(sa.select(users_table.c.password_hash))]
-    assert stored and all(token not in str(row) for row in stored)          # the token is not in the database
+    assert stored and all(
+        token not in str(row) for row in stored
+    )  # the token is not in the database
     assert all(h.startswith("scrypt$") and floor.passwords["ana"] not in h for h in hashes)
-    assert client.get("/").headers["location"] == "/plants/plant_a"        # one plant: straight to it
+    assert client.get("/").headers["location"] == "/plants/plant_a"  # one plant: straight to it
 
 
 def test_wrong_password_and_unknown_user_get_the_same_answer_then_the_name_is_locked(floor):
@@ -35,18 +39,26 @@ def test_wrong_password_and_unknown_user_get_the_same_answer_then_the_name_is_lo
     wrong = login(client, "ana", "not-the-password")
     unknown = login(client, "nobody", "not-the-password")
     assert wrong.status_code == unknown.status_code == 401
-    assert "User name or password is wrong" in wrong.text and "User name or password is wrong" in unknown.text
+    assert (
+        "User name or password is wrong" in wrong.text
+        and "User name or password is wrong" in unknown.text
+    )
     for _ in range(4):
         login(client, "ana", "still-not-it")
     locked = login(client, "ana", floor.passwords["ana"])  # even the right password, while locked
     assert locked.status_code == 429 and "Too many wrong passwords for ana" in locked.text
-    assert login(client, "eve", floor.passwords["eve"]).status_code == 303  # other names are not locked
+    assert (
+        login(client, "eve", floor.passwords["eve"]).status_code == 303
+    )  # other names are not locked
 
 
 def test_login_form_without_its_token_is_refused(floor):
     client = floor.client()
     client.get("/login")
-    r = client.post("/login", data={"username": "ana", "password": floor.passwords["ana"], "csrf_token": "forged"})
+    r = client.post(
+        "/login",
+        data={"username": "ana", "password": floor.passwords["ana"], "csrf_token": "forged"},
+    )
     assert r.status_code == 403 and "security token" in r.text
     assert "fm_session" not in r.cookies
 
@@ -82,33 +94,54 @@ def test_an_operator_cannot_read_or_write_another_plant(floor):
 def test_operators_are_refused_the_engineers_log_and_engineers_see_every_comment(floor):
     ana, eve = floor.client("ana"), floor.client("eve")
     pid = floor.a.ids(alarm=True)[0]
-    r = _post(ana, "plant_a", pid, csrf_token=page_csrf(ana, "plant_a"), comment="mould flash, not a failure")
+    r = _post(
+        ana,
+        "plant_a",
+        pid,
+        csrf_token=page_csrf(ana, "plant_a"),
+        comment="mould flash, not a failure",
+    )
     assert r.status_code == 303
     assert ana.get("/plants/plant_a/log").status_code == 403
     log = eve.get("/plants/plant_a/log")
-    assert log.status_code == 200 and "mould flash, not a failure" in log.text and ">ana<" in log.text
+    assert (
+        log.status_code == 200 and "mould flash, not a failure" in log.text and ">ana<" in log.text
+    )
 
 
 def test_forged_forms_are_refused_and_store_nothing(floor):
     ana, eve = floor.client("ana"), floor.client("eve")
     pid = floor.a.ids()[0]
-    assert _post(ana, "plant_a", pid).status_code == 403                                  # no token
-    assert _post(ana, "plant_a", pid, csrf_token="x" * 43).status_code == 403             # made up
+    assert _post(ana, "plant_a", pid).status_code == 403  # no token
+    assert _post(ana, "plant_a", pid, csrf_token="x" * 43).status_code == 403  # made up
     eve_token = page_csrf(eve, "plant_a")
-    r = _post(ana, "plant_a", pid, csrf_token=eve_token)                                   # another session's
+    r = _post(ana, "plant_a", pid, csrf_token=eve_token)  # another session's
     assert r.status_code == 403 and "CSRF" in r.text
     token = page_csrf(ana, "plant_a")
-    r = ana.post("/plants/plant_a/feedback", data={"prediction_id": pid, "verdict": "wrong", "csrf_token": token},
-                 headers={"Origin": "https://evil.example"})
+    r = ana.post(
+        "/plants/plant_a/feedback",
+        data={"prediction_id": pid, "verdict": "wrong", "csrf_token": token},
+        headers={"Origin": "https://evil.example"},
+    )
     assert r.status_code == 403 and "evil.example" in r.text
-    r = ana.post("/plants/plant_a/feedback", content=f'{{"prediction_id": "{pid}"}}',
-                 headers={"Content-Type": "application/json"})
+    r = ana.post(
+        "/plants/plant_a/feedback",
+        content=f'{{"prediction_id": "{pid}"}}',
+        headers={"Content-Type": "application/json"},
+    )
     assert r.status_code == 415
-    r = ana.post("/plants/plant_a/feedback", data={"prediction_id": pid, "verdict": "wrong", "csrf_token": token,
-                                                   "comment": "x" * 40_000})
+    r = ana.post(
+        "/plants/plant_a/feedback",
+        data={
+            "prediction_id": pid,
+            "verdict": "wrong",
+            "csrf_token": token,
+            "comment": "x" * 40_000,
+        },
+    )
     assert r.status_code == 413
     assert floor.count() == 0
-    assert _post(ana, "plant_a", pid, csrf_token=token).status_code == 303                # the real form works
+    assert _post(ana, "plant_a", pid, csrf_token=token).status_code == 303  # the real form works
     assert floor.count() == 1
 
 
@@ -129,7 +162,13 @@ def test_logout_ends_the_session_and_revoking_a_plant_takes_effect_at_once(floor
 def test_pages_send_security_headers_and_escape_what_people_write(floor):
     ana = floor.client("ana")
     pid = floor.a.ids(alarm=True)[1]
-    _post(ana, "plant_a", pid, csrf_token=page_csrf(ana, "plant_a"), comment="<script>alert(1)</script>")
+    _post(
+        ana,
+        "plant_a",
+        pid,
+        csrf_token=page_csrf(ana, "plant_a"),
+        comment="<script>alert(1)</script>",
+    )
     r = floor.client("eve").get("/plants/plant_a/log")
     assert "<script>alert(1)</script>" not in r.text and "&lt;script&gt;" in r.text
     assert "default-src 'self'" in r.headers["content-security-policy"]

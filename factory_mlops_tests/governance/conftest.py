@@ -15,8 +15,11 @@ def _config(plant_a_config):
     sim = plant_a_config.simulation.model_copy(update={"history_days": DAYS, "stream_days": 0})
     model = plant_a_config.model.model_copy(update={"training_window_days": 20, "holdout_days": 3})
     # every node switches at once here; the staged rollout (canary) has its own tests
-    edge = plant_a_config.edge.model_copy(update={"nodes": [n.model_copy(update={"canary": False})
-                                                            for n in plant_a_config.edge.nodes]})
+    edge = plant_a_config.edge.model_copy(
+        update={
+            "nodes": [n.model_copy(update={"canary": False}) for n in plant_a_config.edge.nodes]
+        }
+    )
     return plant_a_config.model_copy(update={"simulation": sim, "model": model, "edge": edge})
 
 
@@ -31,7 +34,9 @@ def build_home(config, root: Path):
     days = [sim.date_of(i) for i in range(DAYS)]
     for day in days:
         pipeline.ingest_maintenance(config, home, day)
-    pipeline.ingest_days(config, home, days, now=pd.Timestamp(days[-1] + dt.timedelta(days=1), tz="UTC"))
+    pipeline.ingest_days(
+        config, home, days, now=pd.Timestamp(days[-1] + dt.timedelta(days=1), tz="UTC")
+    )
     for day in days:
         pipeline.build_features(config, home, day)
     return home, days
@@ -47,13 +52,27 @@ def gov_base(plant_a_config, tmp_path_factory):
     root = tmp_path_factory.mktemp("gov") / "home"
     home, days = build_home(config, root)
     registry = ModelRegistry.from_home(home)
-    v1 = run_retrain(config, home, registry, trigger="initial", reason="first model", actor="person:ana")
+    v1 = run_retrain(
+        config, home, registry, trigger="initial", reason="first model", actor="person:ana"
+    )
     # A second retrain promoted by a plant that accepts any challenger (margin -1): the same
     # promotion path as a gate pass, so v2 becomes champion and is deployed.
-    eager = config.model_copy(update={"model": config.model.model_copy(
-        update={"min_improvement": -1.0, "recall_tolerance": 1.0, "alarm_rate_tolerance": 1.0, "cost_tolerance": 100.0,
-                "slice_tolerance": 1.0})})
-    v2 = run_retrain(eager, home, registry, trigger="manual", reason="second model", actor="person:ben")
+    eager = config.model_copy(
+        update={
+            "model": config.model.model_copy(
+                update={
+                    "min_improvement": -1.0,
+                    "recall_tolerance": 1.0,
+                    "alarm_rate_tolerance": 1.0,
+                    "cost_tolerance": 100.0,
+                    "slice_tolerance": 1.0,
+                }
+            )
+        }
+    )
+    v2 = run_retrain(
+        eager, home, registry, trigger="manual", reason="second model", actor="person:ben"
+    )
     assert (v1.version, v1.alias, v2.version, v2.alias) == (1, "champion", 2, "champion")
     return config, root, days
 
@@ -72,9 +91,13 @@ def gov(gov_base, tmp_path):
 
     con = sqlite3.connect(copy / "mlflow.db")
     old, new = root.as_uri(), copy.as_uri()
-    for table, col in (("experiments", "artifact_location"), ("runs", "artifact_uri"),
-                       ("model_versions", "source"), ("logged_models", "artifact_location"),
-                       ("model_versions", "storage_location")):
+    for table, col in (
+        ("experiments", "artifact_location"),
+        ("runs", "artifact_uri"),
+        ("model_versions", "source"),
+        ("logged_models", "artifact_location"),
+        ("model_versions", "storage_location"),
+    ):
         try:
             con.execute(f"UPDATE {table} SET {col} = REPLACE({col}, ?, ?)", (old, new))
         except sqlite3.OperationalError:

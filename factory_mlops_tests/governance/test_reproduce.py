@@ -19,9 +19,16 @@ def test_reproduce_matches_the_registered_model_then_fails_when_its_data_is_gone
         assert report.reproduced, report
         assert report.max_abs_diff == 0.0 and report.holdout_rows > 100
         assert report.threshold_reproduced == report.threshold_registered
-        assert report.training_data_sha256 == registry.get_version(config.plant_id, version).tags["training_data_sha256"]
+        assert (
+            report.training_data_sha256
+            == registry.get_version(config.plant_id, version).tags["training_data_sha256"]
+        )
     entry = AuditLog.for_home(home).last(plant=config.plant_id, kinds=["reproduce"])
-    assert entry.versions == {"version": 2} and entry.actor == "person:auditor" and entry.reason.startswith("reproduced")
+    assert (
+        entry.versions == {"version": 2}
+        and entry.actor == "person:auditor"
+        and entry.reason.startswith("reproduced")
+    )
 
     assert main(["reproduce", config.source_path, "1", "--home", str(home.root), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)

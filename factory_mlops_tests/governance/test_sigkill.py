@@ -50,7 +50,9 @@ def test_sigkill_leaves_the_champion_and_the_edge_untouched(gov, tmp_path, stage
     cfg_path.write_text(config.model_dump_json())
     script.write_text(CHILD)
     before = registry.list_versions(config.plant_id)
-    child = subprocess.Popen([sys.executable, str(script), str(cfg_path), str(home.root), str(marker), stage])
+    child = subprocess.Popen(
+        [sys.executable, str(script), str(cfg_path), str(home.root), str(marker), stage]
+    )
     try:
         deadline = time.monotonic() + 180
         while not marker.exists():
@@ -88,6 +90,10 @@ def test_sigkill_leaves_the_champion_and_the_edge_untouched(gov, tmp_path, stage
     # the next retrain works normally and gets the next version number
     from factory_mlops.pipeline import run_retrain
 
-    eager = config.model_copy(update={"model": config.model.model_copy(update={"min_improvement": -1.0})})
-    out = run_retrain(eager, home, registry, trigger="manual", reason="after the crash", actor="person:k")
+    eager = config.model_copy(
+        update={"model": config.model.model_copy(update={"min_improvement": -1.0})}
+    )
+    out = run_retrain(
+        eager, home, registry, trigger="manual", reason="after the crash", actor="person:k"
+    )
     assert out.version == after[-1].version + 1 and registry.get_version(p, out.version).complete

@@ -44,7 +44,9 @@ def home(tmp_path: Path) -> FactoryHome:
     return FactoryHome(tmp_path / "home").ensure()
 
 
-def good_frame(seed: int = 0, machines: list[str] = MACHINES, minutes: int = MINUTES) -> pd.DataFrame:
+def good_frame(
+    seed: int = 0, machines: list[str] = MACHINES, minutes: int = MINUTES
+) -> pd.DataFrame:
     """A clean batch: `minutes` readings a minute per machine, noisy values well inside the ranges."""
     rng = np.random.default_rng(seed)
     stamps = pd.date_range(pd.Timestamp(DAY, tz="UTC"), periods=minutes, freq="60s")
@@ -70,7 +72,9 @@ def check_accounting(report: IngestReport, home: FactoryHome, config: PlantConfi
     qpath = store.quarantine_path(report.source_key)
     stored_q = len(pd.read_parquet(qpath)) if qpath.exists() else 0
     assert stored_q == report.rows_quarantined
-    stored_a = sum(len(pd.read_parquet(store.piece_path(d, report.source_key))) for d in report.days)
+    stored_a = sum(
+        len(pd.read_parquet(store.piece_path(d, report.source_key))) for d in report.days
+    )
     assert stored_a == report.rows_accepted
 
 
@@ -291,12 +295,17 @@ def test_gap_longer_than_the_cadence_allows(config, home, tmp_path):
 
 
 def test_late_arrival_beyond_latency_bound(config, home, tmp_path):
-    cfg = variant(config, contract={"max_latency_s": 3600},
-                  source={"readings": {"arrival_column": "stored_at"}})
+    cfg = variant(
+        config,
+        contract={"max_latency_s": 3600},
+        source={"readings": {"arrival_column": "stored_at"}},
+    )
     frame = good_frame()
     ts = pd.to_datetime(frame["timestamp"], utc=True)
     late = frame.index < 5
-    frame["stored_at"] = (ts + pd.to_timedelta(np.where(late, 7200, 30), unit="s")).dt.strftime("%Y-%m-%dT%H:%M:%SZ")
+    frame["stored_at"] = (ts + pd.to_timedelta(np.where(late, 7200, 30), unit="s")).dt.strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
     report = ingest(cfg, home, write(tmp_path, frame))
     latency = next(f for f in report.failures if f.rule == "latency")
     assert latency.severity == "warning"
@@ -329,8 +338,13 @@ def test_a_bad_batch_at_one_plant_never_stops_another(config, home, tmp_path):
     for s in other.sensors:
         b_frame[s.name] = str((s.min + s.max) / 2)
         b_frame[s.name] = (
-            (s.min + s.max) / 2 + np.random.default_rng(2).normal(0, (s.max - s.min) / 1000, len(b_frame))
-        ).round(4).astype(str)
+            (
+                (s.min + s.max) / 2
+                + np.random.default_rng(2).normal(0, (s.max - s.min) / 1000, len(b_frame))
+            )
+            .round(4)
+            .astype(str)
+        )
     b_frame = b_frame[["timestamp", "machine_id", *other.sensor_names]]
     report = ingest(other, home, write(tmp_path, b_frame, name="b.csv"))
     assert report.status == "accepted", report.failures
@@ -377,18 +391,24 @@ def ai4i() -> PlantConfig:
 
 def ai4i_frame(n: int = 400, seed: int = 0) -> pd.DataFrame:
     rng = np.random.default_rng(seed)
-    return pd.DataFrame({
-        "UDI": np.arange(1, n + 1),
-        "Product ID": [f"L{i}" for i in range(n)],
-        "Type": rng.choice(["L", "M", "H"], n),
-        "Air temperature [K]": np.round(300 + rng.normal(0, 0.5, n), 1),
-        "Process temperature [K]": np.round(310 + rng.normal(0, 0.5, n), 1),
-        "Rotational speed [rpm]": rng.integers(1300, 1700, n),
-        "Torque [Nm]": np.round(40 + rng.normal(0, 5, n), 1),
-        "Tool wear [min]": np.arange(n) % 240,
-        "Machine_failure": (np.arange(n) % 25 == 0).astype(int),
-        "TWF": 0, "HDF": 0, "PWF": 0, "OSF": 0, "RNF": 0,
-    })
+    return pd.DataFrame(
+        {
+            "UDI": np.arange(1, n + 1),
+            "Product ID": [f"L{i}" for i in range(n)],
+            "Type": rng.choice(["L", "M", "H"], n),
+            "Air temperature [K]": np.round(300 + rng.normal(0, 0.5, n), 1),
+            "Process temperature [K]": np.round(310 + rng.normal(0, 0.5, n), 1),
+            "Rotational speed [rpm]": rng.integers(1300, 1700, n),
+            "Torque [Nm]": np.round(40 + rng.normal(0, 5, n), 1),
+            "Tool wear [min]": np.arange(n) % 240,
+            "Machine_failure": (np.arange(n) % 25 == 0).astype(int),
+            "TWF": 0,
+            "HDF": 0,
+            "PWF": 0,
+            "OSF": 0,
+            "RNF": 0,
+        }
+    )
 
 
 def test_unknown_product_code_is_quarantined(ai4i, home, tmp_path):

@@ -23,7 +23,18 @@ def test_json_per_file_and_exit_0_with_quarantined_rows(tmp_path, capsys):
     frame.loc[[1, 2], "barrel_temp_c"] = "ERR"
     path = tmp_path / "day.csv"
     frame.to_csv(path, index=False)
-    code = main(["ingest", "plant_a", str(path), "--json", "--home", str(tmp_path / "home"), "--plants", str(PLANTS)])
+    code = main(
+        [
+            "ingest",
+            "plant_a",
+            str(path),
+            "--json",
+            "--home",
+            str(tmp_path / "home"),
+            "--plants",
+            str(PLANTS),
+        ]
+    )
     out = _json(capsys)
     assert code == 0
     assert KEYS <= set(out)
@@ -37,8 +48,17 @@ def test_several_files_give_a_list_and_exit_1_when_one_is_rejected_whole(tmp_pat
     good_frame().to_csv(good, index=False)
     bad = tmp_path / "bad.csv"
     bad.write_bytes(b"\x00\x01\x02 not a csv")
-    code = main(["ingest", str(PLANTS / "plant_a" / "plant.yaml"), str(good), str(bad), "--json",
-                 "--home", str(tmp_path / "home")])
+    code = main(
+        [
+            "ingest",
+            str(PLANTS / "plant_a" / "plant.yaml"),
+            str(good),
+            str(bad),
+            "--json",
+            "--home",
+            str(tmp_path / "home"),
+        ]
+    )
     out = _json(capsys)
     assert code == 1
     assert [o["status"] for o in out] == ["accepted", "rejected"]
@@ -46,29 +66,59 @@ def test_several_files_give_a_list_and_exit_1_when_one_is_rejected_whole(tmp_pat
 
 
 def test_missing_file_is_rejected_not_a_crash(tmp_path, capsys):
-    code = main(["ingest", "plant_a", str(tmp_path / "nope.csv"), "--json", "--home", str(tmp_path / "h"),
-                 "--plants", str(PLANTS)])
+    code = main(
+        [
+            "ingest",
+            "plant_a",
+            str(tmp_path / "nope.csv"),
+            "--json",
+            "--home",
+            str(tmp_path / "h"),
+            "--plants",
+            str(PLANTS),
+        ]
+    )
     out = _json(capsys)
     assert code == 1 and out["status"] == "rejected"
     assert out["failures"][0]["rule"] == "file_unreadable"
 
 
 def test_unknown_plant_is_a_usage_error(tmp_path, capsys):
-    code = main(["ingest", "no_such_plant", "x.csv", "--plants", str(PLANTS), "--home", str(tmp_path)])
+    code = main(
+        ["ingest", "no_such_plant", "x.csv", "--plants", str(PLANTS), "--home", str(tmp_path)]
+    )
     assert code == 2
     assert "known plants" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize(("plant", "file", "rows", "events"), [
-    ("ai4i_mill", "data/ai4i2020.csv.gz", 10000, 339),
-    ("cmapss_fd002", "data/train_FD002.txt.xz", 53759, 260),
-])
+@pytest.mark.parametrize(
+    ("plant", "file", "rows", "events"),
+    [
+        ("ai4i_mill", "data/ai4i2020.csv.gz", 10000, 339),
+        ("cmapss_fd002", "data/train_FD002.txt.xz", 53759, 260),
+    ],
+)
 def test_real_exports_added_by_yaml_only(tmp_path, plant, file, rows, events):
     """The vendored real exports go through the console script of a fresh process."""
     proc = subprocess.run(
-        [sys.executable, "-m", "factory_mlops.cli", "ingest", plant, str(PLANTS / plant / file), "--json",
-         "--home", str(tmp_path / "home"), "--plants", str(PLANTS)],
-        capture_output=True, text=True, cwd=REPO, timeout=300, check=False,
+        [
+            sys.executable,
+            "-m",
+            "factory_mlops.cli",
+            "ingest",
+            plant,
+            str(PLANTS / plant / file),
+            "--json",
+            "--home",
+            str(tmp_path / "home"),
+            "--plants",
+            str(PLANTS),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        timeout=300,
+        check=False,
     )
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)

@@ -38,7 +38,9 @@ def _mangle(data: bytes, rng: random.Random) -> bytes:
         if op < 0.3:
             del out[pos : pos + rng.randint(1, 40)]
         elif op < 0.6:
-            out[pos:pos] = bytes(rng.choice(b',;"\n\r\t x0.-:Z\xff\x00\xc3') for _ in range(rng.randint(1, 5)))
+            out[pos:pos] = bytes(
+                rng.choice(b',;"\n\r\t x0.-:Z\xff\x00\xc3') for _ in range(rng.randint(1, 5))
+            )
         elif op < 0.85:
             out[pos] = rng.randrange(256)
         else:

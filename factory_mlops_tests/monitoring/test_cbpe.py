@@ -33,13 +33,19 @@ def test_expected_confusion_matrix_by_hand():
     e = estimate_performance(p, a)
     assert (e.tp, e.fp, e.fn, e.tn) == pytest.approx((1.5, 0.5, 0.3, 1.7))
     assert e.precision == pytest.approx(0.75) and e.recall == pytest.approx(1.5 / 1.8)
-    assert e.accuracy == pytest.approx(3.2 / 4) and e.alarm_rate == 0.5 and e.expected_failures == pytest.approx(1.8)
+    assert (
+        e.accuracy == pytest.approx(3.2 / 4)
+        and e.alarm_rate == 0.5
+        and e.expected_failures == pytest.approx(1.8)
+    )
     v = p * (1 - p)
     assert e.se["accuracy"] == pytest.approx(math.sqrt(v.sum()) / 4)
     lo, hi = e.interval["accuracy"]
     assert lo < e.accuracy < hi and 0 <= lo and hi <= 1
     doc = json.loads(json.dumps(e.to_dict(), allow_nan=False))
-    assert doc["expected"]["tp"] == pytest.approx(1.5) and doc["recall_low"] == pytest.approx(e.interval["recall"][0])
+    assert doc["expected"]["tp"] == pytest.approx(1.5) and doc["recall_low"] == pytest.approx(
+        e.interval["recall"][0]
+    )
 
 
 def test_undefined_metrics_are_nan_with_a_note():
@@ -50,7 +56,11 @@ def test_undefined_metrics_are_nan_with_a_note():
     doc = json.loads(json.dumps(e.to_dict(), allow_nan=False))
     assert doc["recall"] is None and doc["interval"]["recall"] == [None, None]
     empty = estimate_performance(np.array([]), np.array([], dtype=bool))
-    assert empty.n == 0 and math.isnan(empty.accuracy) and empty.notes == ["no predictions to estimate"]
+    assert (
+        empty.n == 0
+        and math.isnan(empty.accuracy)
+        and empty.notes == ["no predictions to estimate"]
+    )
 
 
 def test_bad_input_is_a_clear_error():

@@ -25,30 +25,49 @@ def days_of(counts: list[tuple[int, int]], negatives: int = 5) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=["timestamp", "alarm", "outcome"])
 
 
-def random_days(seed: int, days: int, recall: float = 0.8, drop_day: int | None = None, drop_to: float = 0.4,
-                per_day: int = 30) -> pd.DataFrame:
+def random_days(
+    seed: int,
+    days: int,
+    recall: float = 0.8,
+    drop_day: int | None = None,
+    drop_to: float = 0.4,
+    per_day: int = 30,
+) -> pd.DataFrame:
     """Poisson(per_day) failure rows a day, each alarmed with probability `recall` (then `drop_to`
     from `drop_day`), plus 50 negatives a day with a 5% false-alarm rate; times uniform in the day."""
     rng = np.random.default_rng(seed)
     day = np.repeat(np.arange(days), rng.poisson(per_day, days))
-    r = np.full(len(day), recall) if drop_day is None else np.where(day >= drop_day, drop_to, recall)
+    r = (
+        np.full(len(day), recall)
+        if drop_day is None
+        else np.where(day >= drop_day, drop_to, recall)
+    )
     neg = np.repeat(np.arange(days), 50)
     d = np.concatenate([day, neg])
-    return pd.DataFrame({
-        "timestamp": START + pd.to_timedelta(d * 86400 + rng.uniform(1, 86400, len(d)), unit="s"),
-        "alarm": np.concatenate([rng.random(len(day)) < r, rng.random(len(neg)) < 0.05]),
-        "outcome": np.r_[np.ones(len(day)), np.zeros(len(neg))],
-    })
+    return pd.DataFrame(
+        {
+            "timestamp": START
+            + pd.to_timedelta(d * 86400 + rng.uniform(1, 86400, len(d)), unit="s"),
+            "alarm": np.concatenate([rng.random(len(day)) < r, rng.random(len(neg)) < 0.05]),
+            "outcome": np.r_[np.ones(len(day)), np.zeros(len(neg))],
+        }
+    )
 
 
 def test_windows_are_on_the_utc_grid_and_inside_the_data():
     frame = days_of([(10, 8), (10, 5), (1, 1), (4, 4)])
-    frame.loc[len(frame)] = [START + pd.Timedelta(days=1, hours=3), True, np.nan]  # unknown: left out
+    frame.loc[len(frame)] = [
+        START + pd.Timedelta(days=1, hours=3),
+        True,
+        np.nan,
+    ]  # unknown: left out
     win, unknown = window_metrics(frame, metric="recall", window_hours=24, min_positives=2)
     assert unknown == 1
     assert list(win["time"]) == [START + pd.Timedelta(days=d) for d in (1, 2, 3, 4)]
     assert list(win["window_start"]) == [START + pd.Timedelta(days=d) for d in (0, 1, 2, 3)]
-    np.testing.assert_allclose(win["value"], [0.8, 0.5, np.nan, 1.0])  # 1 failure row < min_positives
+    np.testing.assert_allclose(
+        win["value"], [0.8, 0.5, np.nan, 1.0]
+    )  # 1 failure row < min_positives
     assert list(win["positives"]) == [10, 10, 1, 4] and list(win["rows"]) == [15, 15, 6, 9]
     acc, _ = window_metrics(frame, metric="accuracy", window_hours=24)
     np.testing.assert_allclose(acc["value"], [13 / 15, 10 / 15, 1.0, 1.0])
@@ -111,7 +130,9 @@ def test_baseline_from_the_first_windows_and_sigma_floor():
     assert chart.chart["baseline"].sum() == 7 and chart.breaches == 0 and chart.severity == "ok"
     short = control_chart(days_of([(30, 24)] * 5), baseline_windows=7)
     assert short.severity == "ok" and not short.breached
-    assert short.reasons == ["recall control chart not judged: the baseline needs 7 windows with a recall, the data has 5"]
+    assert short.reasons == [
+        "recall control chart not judged: the baseline needs 7 windows with a recall, the data has 5"
+    ]
     assert short.chart["statistic"].isna().all()
 
 
@@ -179,7 +200,9 @@ def test_step_drop_in_recall_is_detected_within_three_windows():
         frame = random_days(seed, 40, drop_day=30)
         for method, k in [*RECOMMENDED, ("shewhart", 1.0), ("ewma", 1.0)]:
             breach = control_chart(frame, method=method, k=k).chart["breach"].to_numpy()[30:]
-            delays.setdefault((method, k), []).append(int(np.flatnonzero(breach)[0]) + 1 if breach.any() else 99)
+            delays.setdefault((method, k), []).append(
+                int(np.flatnonzero(breach)[0]) + 1 if breach.any() else 99
+            )
     for key in [("shewhart", 1.0), ("shewhart", 3.0), ("cusum", 1.0)]:
         d = np.array(delays[key])
         assert np.median(d) == 1, key
@@ -232,7 +255,9 @@ def test_severity_warning_half_way_and_json():
     counts = [(30, 24)] * 10 + [(30, 22)]
     chart = control_chart(days_of(counts), method="shewhart", k=1, baseline=(0.8, SIGMA))
     assert not chart.breached and chart.severity == "warning"
-    assert chart.reasons[0].startswith("shewhart past half-way to the limit: recall 0.733 in the window ending")
+    assert chart.reasons[0].startswith(
+        "shewhart past half-way to the limit: recall 0.733 in the window ending"
+    )
     doc = json.loads(json.dumps(chart.to_dict(last=3), allow_nan=False))
     assert len(doc["chart"]) == 3 and doc["severity"] == "warning" and doc["params"]["k"] == 1.0
     assert doc["chart"][-1]["time"] == "2026-01-12T00:00:00+00:00"

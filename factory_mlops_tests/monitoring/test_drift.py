@@ -30,7 +30,9 @@ def test_missing_values_are_their_own_bin():
 
 def _frame(rng, shift: float, days: int = 6) -> pd.DataFrame:
     ts = pd.date_range("2026-06-01", periods=days * 24, freq="h", tz="UTC")
-    return pd.DataFrame({"timestamp": ts, "x": rng.normal(shift, 1, len(ts)), "y": rng.normal(0, 1, len(ts))})
+    return pd.DataFrame(
+        {"timestamp": ts, "x": rng.normal(shift, 1, len(ts)), "y": rng.normal(0, 1, len(ts))}
+    )
 
 
 def test_report_severity_follows_thresholds_and_round_trips():
@@ -59,14 +61,23 @@ def test_rul_models_drift_on_rul_hours():
         prediction_scores(preds.drop(columns="rul_hours"), "rul")
     rng = np.random.default_rng(2)
     frame = _frame(rng, 0.0)
-    ref = build_reference(frame, ["x", "y"], rng.uniform(0, 125, 500), "spec", score_column="rul_hours")
+    ref = build_reference(
+        frame, ["x", "y"], rng.uniform(0, 125, 500), "spec", score_column="rul_hours"
+    )
     back = DriftReference.from_json(ref.to_json())
     assert back.score_column == "rul_hours"
-    assert DriftReference.from_json(ref.to_json().replace('"score_column": "rul_hours"', '"x": 0')).score_column == "probability"
+    assert (
+        DriftReference.from_json(
+            ref.to_json().replace('"score_column": "rul_hours"', '"x": 0')
+        ).score_column
+        == "probability"
+    )
     cfg = DriftConfig(psi_warning=0.1, psi_critical=0.25, critical_share=0.5)
     day = _frame(rng, 0.0, days=1)
     same = drift_report(back, day, rng.uniform(0, 125, 500), cfg)
-    failing = drift_report(back, day, rng.uniform(0, 10, 500), cfg)  # the whole fleet predicted near failure
+    failing = drift_report(
+        back, day, rng.uniform(0, 10, 500), cfg
+    )  # the whole fleet predicted near failure
     assert same.prediction_psi < 0.1 and failing.prediction_psi > cfg.prediction_psi_warning
     assert same.severity == "ok"
     assert failing.severity == "warning" and "prediction PSI" in failing.reasons[-1]

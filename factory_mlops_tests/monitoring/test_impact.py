@@ -11,8 +11,12 @@ from factory_mlops.config import CostConfig
 from factory_mlops.evaluation._cost import cost_metrics
 from factory_mlops.monitoring._impact import business_impact
 
-COSTS = CostConfig(downtime_cost_per_hour=1000, downtime_hours_per_failure=4, caught_failure_hours=1,
-                   false_alarm_cost=50)
+COSTS = CostConfig(
+    downtime_cost_per_hour=1000,
+    downtime_hours_per_failure=4,
+    caught_failure_hours=1,
+    false_alarm_cost=50,
+)
 T0 = pd.Timestamp("2026-06-01", tz="UTC")
 
 
@@ -22,17 +26,23 @@ def _h(hours: float) -> pd.Timestamp:
 
 def _predictions(alarms: dict[str, set[int]]) -> pd.DataFrame:
     """Hourly rows 00:00..09:00 for each machine; `alarms` = the alarming hours per machine."""
-    rows = [{"machine_id": m, "timestamp": _h(h), "alarm": h in hours} for m, hours in alarms.items() for h in range(10)]
+    rows = [
+        {"machine_id": m, "timestamp": _h(h), "alarm": h in hours}
+        for m, hours in alarms.items()
+        for h in range(10)
+    ]
     return pd.DataFrame(rows)
 
 
 def _log(*failures: tuple[str, float, str]) -> pd.DataFrame:
-    return pd.DataFrame({
-        "machine_id": [m for m, _, _ in failures],
-        "event_time": pd.DatetimeIndex([_h(h) for _, h, _ in failures]),
-        "event": ["failure"] * len(failures),
-        "failure_type": [t for _, _, t in failures],
-    })
+    return pd.DataFrame(
+        {
+            "machine_id": [m for m, _, _ in failures],
+            "event_time": pd.DatetimeIndex([_h(h) for _, h, _ in failures]),
+            "event": ["failure"] * len(failures),
+            "failure_type": [t for _, _, t in failures],
+        }
+    )
 
 
 @pytest.fixture()
@@ -43,8 +53,20 @@ def case() -> tuple[pd.DataFrame, pd.DataFrame]:
     # (09:00 + 3 h): not covered. A repair entry never counts.
     preds = _predictions({"m1": {1, 4, 5, 8, 9}, "m2": set()})
     log = _log(("m1", 6.5, "wear"), ("m2", 5.0, "random"), ("m2", 20.0, "wear"))
-    log = pd.concat([log, pd.DataFrame({"machine_id": ["m1"], "event_time": [_h(14.5)], "event": ["repair"],
-                                        "failure_type": [""]})], ignore_index=True)
+    log = pd.concat(
+        [
+            log,
+            pd.DataFrame(
+                {
+                    "machine_id": ["m1"],
+                    "event_time": [_h(14.5)],
+                    "event": ["repair"],
+                    "failure_type": [""],
+                }
+            ),
+        ],
+        ignore_index=True,
+    )
     return preds, log
 
 
@@ -60,8 +82,10 @@ def test_counts_lead_time_and_cost(case: tuple[pd.DataFrame, pd.DataFrame]) -> N
     assert r.downtime_cost == pytest.approx(5150.0)
     assert r.no_model_cost == pytest.approx(8000.0)
     assert r.cost_avoided == pytest.approx(2850.0)
-    assert r.by_failure_type == {"random": {"failures": 1, "caught": 0, "missed": 1},
-                                 "wear": {"failures": 1, "caught": 1, "missed": 0}}
+    assert r.by_failure_type == {
+        "random": {"failures": 1, "caught": 0, "missed": 1},
+        "wear": {"failures": 1, "caught": 1, "missed": 0},
+    }
     d = r.to_dict()
     assert d["failures_missed"] == 1 and d["median_lead_time_h"] == pytest.approx(2.5)
 
@@ -70,12 +94,15 @@ def test_cost_is_the_evaluation_cost(case: tuple[pd.DataFrame, pd.DataFrame]) ->
     preds, log = case
     r = business_impact(preds, log, horizon_hours=3, costs=COSTS)
     at_risk = (preds["machine_id"] == "m1") & preds["timestamp"].isin([_h(4), _h(5), _h(6)]) | (
-        (preds["machine_id"] == "m2") & preds["timestamp"].isin([_h(2), _h(3), _h(4)]))
+        (preds["machine_id"] == "m2") & preds["timestamp"].isin([_h(2), _h(3), _h(4)])
+    )
     ref = cost_metrics(preds, preds["alarm"].to_numpy(), at_risk.to_numpy(), 2.0, 1.0, COSTS)
     assert r.downtime_cost == ref["expected_cost"] and r.cost_avoided == ref["cost_avoided"]
 
 
-def test_min_lead_hours_turns_a_late_alarm_into_a_miss(case: tuple[pd.DataFrame, pd.DataFrame]) -> None:
+def test_min_lead_hours_turns_a_late_alarm_into_a_miss(
+    case: tuple[pd.DataFrame, pd.DataFrame],
+) -> None:
     preds, log = case
     r = business_impact(preds, log, horizon_hours=3, costs=COSTS, min_lead_hours=2.6)
     assert (r.failures_caught, r.failures_missed) == (0, 2)
@@ -88,7 +115,13 @@ def test_min_lead_hours_turns_a_late_alarm_into_a_miss(case: tuple[pd.DataFrame,
 def test_no_failure_no_alarm_costs_nothing() -> None:
     preds = _predictions({"m1": set()})
     r = business_impact(preds, _log(), horizon_hours=3, costs=COSTS)
-    assert (r.failures, r.false_alarms, r.false_alarm_episodes, r.downtime_cost, r.cost_avoided) == (0, 0, 0, 0.0, 0.0)
+    assert (
+        r.failures,
+        r.false_alarms,
+        r.false_alarm_episodes,
+        r.downtime_cost,
+        r.cost_avoided,
+    ) == (0, 0, 0, 0.0, 0.0)
 
 
 def test_bad_input_is_refused(case: tuple[pd.DataFrame, pd.DataFrame]) -> None:

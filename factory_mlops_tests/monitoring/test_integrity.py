@@ -19,39 +19,64 @@ T0 = pd.Timestamp(DAY).tz_localize("UTC")
 @pytest.fixture(scope="module")
 def tiny() -> PlantConfig:
     """Three machines, two sensors whose names share a prefix (`vib` / `vib_x`), 60 s cadence."""
-    return parse_plant_config({
-        "plant_id": "tiny",
-        "partitions_start": "2026-06-01",
-        "machines": [{"id": "m1", "line": "l"}, {"id": "m2", "line": "l"}, {"id": "m3", "line": "l"}],
-        "sensors": [
-            {"name": "vib", "unit": "mm/s", "min": 0, "max": 50, "cadence_s": 60},
-            {"name": "vib_x", "unit": "mm/s", "min": 0, "max": 50, "cadence_s": 60},
-        ],
-    })
+    return parse_plant_config(
+        {
+            "plant_id": "tiny",
+            "partitions_start": "2026-06-01",
+            "machines": [
+                {"id": "m1", "line": "l"},
+                {"id": "m2", "line": "l"},
+                {"id": "m3", "line": "l"},
+            ],
+            "sensors": [
+                {"name": "vib", "unit": "mm/s", "min": 0, "max": 50, "cadence_s": 60},
+                {"name": "vib_x", "unit": "mm/s", "min": 0, "max": 50, "cadence_s": 60},
+            ],
+        }
+    )
 
 
-def readings(machines=("m1", "m2", "m3"), start: str = "00:00", minutes: int = 1440, seed: int = 0) -> pd.DataFrame:
+def readings(
+    machines=("m1", "m2", "m3"), start: str = "00:00", minutes: int = 1440, seed: int = 0
+) -> pd.DataFrame:
     """Accepted rows as the lake holds them: one a minute per machine from `start`."""
     rng = np.random.default_rng(seed)
     stamps = pd.date_range(T0 + pd.Timedelta(start + ":00"), periods=minutes, freq="60s")
     parts = [
-        pd.DataFrame({"timestamp": stamps, "machine_id": m, "vib": rng.normal(3, 0.2, minutes),
-                      "vib_x": rng.normal(4, 0.2, minutes)})
+        pd.DataFrame(
+            {
+                "timestamp": stamps,
+                "machine_id": m,
+                "vib": rng.normal(3, 0.2, minutes),
+                "vib_x": rng.normal(4, 0.2, minutes),
+            }
+        )
         for m in machines
     ]
-    return pd.concat(parts, ignore_index=True).sort_values(["timestamp", "machine_id"], ignore_index=True)
+    return pd.concat(parts, ignore_index=True).sort_values(
+        ["timestamp", "machine_id"], ignore_index=True
+    )
 
 
 def no_quarantine() -> pd.DataFrame:
-    return pd.DataFrame(columns=["timestamp", "machine_id", "vib", "vib_x", "reason", "detail", "row_number"])
+    return pd.DataFrame(
+        columns=["timestamp", "machine_id", "vib", "vib_x", "reason", "detail", "row_number"]
+    )
 
 
 def quarantine_rows(ts: list[pd.Timestamp], machine: str, reason: str, detail: str) -> pd.DataFrame:
     """Quarantined rows as stored: every column a string."""
-    return pd.DataFrame({
-        "timestamp": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in ts], "machine_id": machine, "vib": "99",
-        "vib_x": "4.0", "reason": reason, "detail": detail, "row_number": "1",
-    })
+    return pd.DataFrame(
+        {
+            "timestamp": [t.strftime("%Y-%m-%dT%H:%M:%SZ") for t in ts],
+            "machine_id": machine,
+            "vib": "99",
+            "vib_x": "4.0",
+            "reason": reason,
+            "detail": detail,
+            "row_number": "1",
+        }
+    )
 
 
 def test_clean_day_is_ok_and_json_serialisable(tiny):
@@ -59,7 +84,12 @@ def test_clean_day_is_ok_and_json_serialisable(tiny):
     assert report.severity == "ok"
     assert report.reasons == [f"all 2 sensors within the integrity limits on {DAY.isoformat()}"]
     vib = report.sensors["vib"]
-    assert (vib.expected, vib.received, vib.valid, vib.expected_full_day) == (3 * 1440, 3 * 1440, 3 * 1440, 3 * 1440)
+    assert (vib.expected, vib.received, vib.valid, vib.expected_full_day) == (
+        3 * 1440,
+        3 * 1440,
+        3 * 1440,
+        3 * 1440,
+    )
     assert vib.null_rate == 0.0 and vib.out_of_range == 0 and vib.missing_share == 0.0
     assert vib.max_gap_hours == pytest.approx(1 / 60)  # one cadence
     # lateness is unknown without arrival_time, and says why
@@ -78,21 +108,31 @@ def test_null_rate_grades_only_the_affected_sensor(tiny):
     vx = report.sensors["vib_x"]
     assert vx.null_rate == pytest.approx(0.125) and vx.severity == "critical"
     assert report.severity == "critical"
-    assert any(r.startswith("vib_x: null rate 12.5% (540 of 4320 accepted rows empty)") and "critical limit 10.0%" in r
-               for r in report.reasons)
+    assert any(
+        r.startswith("vib_x: null rate 12.5% (540 of 4320 accepted rows empty)")
+        and "critical limit 10.0%" in r
+        for r in report.reasons
+    )
 
 
 def test_out_of_range_counts_reason_and_detail_per_sensor(tiny):
     acc = readings()
     ts = [T0 + pd.Timedelta(minutes=i) for i in range(30)]
     code = "value_out_of_range:vib"
-    q = pd.concat([
-        # primary reason
-        quarantine_rows(ts[:20], "m1", code, f"{code}: '99' is outside [0, 50] mm/s"),
-        # another primary reason; the range failure of vib_x only in the detail
-        quarantine_rows(ts[20:30], "m2", "value_not_numeric:vib",
-                        "value_not_numeric:vib: 'x' is not a number; value_out_of_range:vib_x: '77' is outside [0, 50] mm/s"),
-    ], ignore_index=True)
+    q = pd.concat(
+        [
+            # primary reason
+            quarantine_rows(ts[:20], "m1", code, f"{code}: '99' is outside [0, 50] mm/s"),
+            # another primary reason; the range failure of vib_x only in the detail
+            quarantine_rows(
+                ts[20:30],
+                "m2",
+                "value_not_numeric:vib",
+                "value_not_numeric:vib: 'x' is not a number; value_out_of_range:vib_x: '77' is outside [0, 50] mm/s",
+            ),
+        ],
+        ignore_index=True,
+    )
     report = integrity_report(tiny, DAY, acc, q)
     vib, vx = report.sensors["vib"], report.sensors["vib_x"]
     # `vib` never counts `vib_x`'s rule (the code is matched up to its colon)
@@ -109,16 +149,23 @@ def test_out_of_range_rate_above_limits_names_the_range(tiny):
     acc = readings(machines=("m1", "m2"))
     ts = [T0 + pd.Timedelta(minutes=i) for i in range(300)]
     code = "value_out_of_range:vib"
-    report = integrity_report(tiny, DAY, acc, quarantine_rows(ts, "m3", code, f"{code}: '99' is outside [0, 50] mm/s"))
+    report = integrity_report(
+        tiny, DAY, acc, quarantine_rows(ts, "m3", code, f"{code}: '99' is outside [0, 50] mm/s")
+    )
     vib = report.sensors["vib"]
     assert vib.out_of_range == 300 and vib.received == 2 * 1440 + 300
     assert vib.severity == "critical"
-    assert any("vib: out-of-range rate 9.4% (300 of 3180 readings outside [0, 50] mm/s" in r for r in vib.reasons)
+    assert any(
+        "vib: out-of-range rate 9.4% (300 of 3180 readings outside [0, 50] mm/s" in r
+        for r in vib.reasons
+    )
 
 
 def test_machines_that_are_down_are_not_expected(tiny):
     # m1 all day, m2 only 08:00-11:59, m3 silent
-    acc = pd.concat([readings(("m1",)), readings(("m2",), start="08:00", minutes=240)], ignore_index=True)
+    acc = pd.concat(
+        [readings(("m1",)), readings(("m2",), start="08:00", minutes=240)], ignore_index=True
+    )
     report = integrity_report(tiny, DAY, acc, no_quarantine())
     vib = report.sensors["vib"]
     assert vib.expected == 1440 + 240 and vib.missing_share == 0.0
@@ -130,31 +177,57 @@ def test_machines_that_are_down_are_not_expected(tiny):
 
 def test_gap_and_missing_share(tiny):
     acc = readings()
-    hole = (acc["machine_id"] == "m2") & (acc["timestamp"] >= T0 + pd.Timedelta(hours=10)) & (
-        acc["timestamp"] < T0 + pd.Timedelta(hours=17))
+    hole = (
+        (acc["machine_id"] == "m2")
+        & (acc["timestamp"] >= T0 + pd.Timedelta(hours=10))
+        & (acc["timestamp"] < T0 + pd.Timedelta(hours=17))
+    )
     acc = acc.loc[~hole]
     # the plant's old gap limits (1 h / 6 h); the defaults are 2 h / 12 h, above a typical repair
-    report = integrity_report(tiny, DAY, acc, no_quarantine(), IntegrityThresholds(max_gap_hours=(1.0, 6.0)))
+    report = integrity_report(
+        tiny, DAY, acc, no_quarantine(), IntegrityThresholds(max_gap_hours=(1.0, 6.0))
+    )
     vib = report.sensors["vib"]
     assert vib.max_gap_machine == "m2" and vib.max_gap_hours == pytest.approx(7 + 1 / 60)
     assert vib.gap_hours["m1"] == pytest.approx(1 / 60)
     assert vib.missing_share == pytest.approx(420 / 4320)
     assert vib.severity == "critical"  # 7 h gap > 6 h; 9.7% missing is only a warning on its own
-    assert any("vib: largest gap 7.02 h on m2 above the critical limit 6 h" == r for r in vib.reasons)
-    assert any(r.startswith("vib: missing share 9.7% (420 of 4320") and "warning limit" in r for r in vib.reasons)
+    assert any(
+        "vib: largest gap 7.02 h on m2 above the critical limit 6 h" == r for r in vib.reasons
+    )
+    assert any(
+        r.startswith("vib: missing share 9.7% (420 of 4320") and "warning limit" in r
+        for r in vib.reasons
+    )
 
 
 def test_logged_downtime_is_neither_a_gap_nor_missing(tiny):
     acc = readings()
-    hole = (acc["machine_id"] == "m2") & (acc["timestamp"] >= T0 + pd.Timedelta(hours=10)) & (
-        acc["timestamp"] < T0 + pd.Timedelta(hours=17))
+    hole = (
+        (acc["machine_id"] == "m2")
+        & (acc["timestamp"] >= T0 + pd.Timedelta(hours=10))
+        & (acc["timestamp"] < T0 + pd.Timedelta(hours=17))
+    )
     acc = acc.loc[~hole]
-    down = pd.DataFrame({"machine_id": ["m2"], "start": [T0 + pd.Timedelta(hours=9, minutes=59, seconds=30)],
-                         "end": [T0 + pd.Timedelta(hours=17)]})
-    report = integrity_report(tiny, DAY, acc, no_quarantine(), IntegrityThresholds(max_gap_hours=(1.0, 6.0)),
-                              downtime=down)
+    down = pd.DataFrame(
+        {
+            "machine_id": ["m2"],
+            "start": [T0 + pd.Timedelta(hours=9, minutes=59, seconds=30)],
+            "end": [T0 + pd.Timedelta(hours=17)],
+        }
+    )
+    report = integrity_report(
+        tiny,
+        DAY,
+        acc,
+        no_quarantine(),
+        IntegrityThresholds(max_gap_hours=(1.0, 6.0)),
+        downtime=down,
+    )
     vib = report.sensors["vib"]
-    assert vib.gap_hours["m2"] == pytest.approx(1 / 60, abs=1e-3)  # only the cadence is left of the hole
+    assert vib.gap_hours["m2"] == pytest.approx(
+        1 / 60, abs=1e-3
+    )  # only the cadence is left of the hole
     assert vib.missing_share == pytest.approx(0.0, abs=1e-3) and vib.severity == "ok"
     assert any("logged downtime of 1 machine(s)" in n for n in report.notes)
 
@@ -186,21 +259,45 @@ def test_late_arrival_share_and_p95(tiny):
 def test_no_readings_is_critical(tiny):
     report = integrity_report(tiny, DAY, pd.DataFrame(), no_quarantine())
     assert report.severity == "critical"
-    assert report.reasons[0] == f"no accepted readings for {DAY.isoformat()}: no machine sent a reading"
+    assert (
+        report.reasons[0]
+        == f"no accepted readings for {DAY.isoformat()}: no machine sent a reading"
+    )
     assert report.machines_silent == ["m1", "m2", "m3"]
     vib = report.sensors["vib"]
-    assert vib.expected == 0 and np.isnan(vib.missing_share) and "nothing was expected" in vib.unknown["missing_share"]
+    assert (
+        vib.expected == 0
+        and np.isnan(vib.missing_share)
+        and "nothing was expected" in vib.unknown["missing_share"]
+    )
     json.dumps(report.to_dict(), allow_nan=False)
 
 
 def test_rows_of_other_days_and_unparseable_quarantine_are_left_out(tiny):
-    acc = pd.concat([readings(), readings().assign(timestamp=lambda f: f["timestamp"] + pd.Timedelta(days=1))])
-    q = pd.concat([
-        quarantine_rows([T0 - pd.Timedelta(hours=1)], "m1", "value_out_of_range:vib", "value_out_of_range:vib: x"),
-        quarantine_rows([T0], "m9", "machine_unknown", "machine_unknown: machine_id 'm9'"),
-    ], ignore_index=True)
-    q.loc[len(q)] = {"timestamp": "yesterday-ish", "machine_id": "m1", "vib": "1", "vib_x": "1",
-                     "reason": "timestamp_unparseable", "detail": "timestamp_unparseable: x", "row_number": "9"}
+    acc = pd.concat(
+        [readings(), readings().assign(timestamp=lambda f: f["timestamp"] + pd.Timedelta(days=1))]
+    )
+    q = pd.concat(
+        [
+            quarantine_rows(
+                [T0 - pd.Timedelta(hours=1)],
+                "m1",
+                "value_out_of_range:vib",
+                "value_out_of_range:vib: x",
+            ),
+            quarantine_rows([T0], "m9", "machine_unknown", "machine_unknown: machine_id 'm9'"),
+        ],
+        ignore_index=True,
+    )
+    q.loc[len(q)] = {
+        "timestamp": "yesterday-ish",
+        "machine_id": "m1",
+        "vib": "1",
+        "vib_x": "1",
+        "reason": "timestamp_unparseable",
+        "detail": "timestamp_unparseable: x",
+        "row_number": "9",
+    }
     report = integrity_report(tiny, DAY, acc, q)
     assert report.rows_accepted == 3 * 1440 and report.rows_quarantined == 0
     assert report.quarantined_unattributed == 3
@@ -215,7 +312,9 @@ def test_missing_sensor_column_is_a_clear_error(tiny):
 
 def test_thresholds_from_dict_and_config(tiny):
     assert IntegrityThresholds.from_dict(IntegrityConfig().model_dump()) == IntegrityThresholds()
-    t = IntegrityThresholds.from_dict({"null_rate": {"warning": 0.2, "critical": 0.3}, "max_gap_hours": [2, 3]})
+    t = IntegrityThresholds.from_dict(
+        {"null_rate": {"warning": 0.2, "critical": 0.3}, "max_gap_hours": [2, 3]}
+    )
     assert t.null_rate == (0.2, 0.3) and t.max_gap_hours == (2.0, 3.0) and t.late_after_s == 900.0
     with pytest.raises(ValueError, match=r"unknown integrity threshold\(s\) \['nul_rate'\]"):
         IntegrityThresholds.from_dict({"nul_rate": [0.1, 0.2]})

@@ -19,10 +19,16 @@ def _days(rng, start: str, days: int, shift: float = 0.0, machines: int = 8) -> 
     parts = []
     for m in range(machines):
         level = rng.normal(0, 0.3)  # each machine has its own level, as real machines do
-        parts.append(pd.DataFrame({
-            "timestamp": ts, "machine_id": f"m{m}",
-            "x": level + rng.normal(shift, 1, len(ts)), "y": rng.normal(0, 1, len(ts)),
-        }))
+        parts.append(
+            pd.DataFrame(
+                {
+                    "timestamp": ts,
+                    "machine_id": f"m{m}",
+                    "x": level + rng.normal(shift, 1, len(ts)),
+                    "y": rng.normal(0, 1, len(ts)),
+                }
+            )
+        )
     return pd.concat(parts, ignore_index=True)
 
 
@@ -31,9 +37,15 @@ def test_a_stable_day_is_ok_and_a_step_is_critical():
     history = _days(rng, "2026-06-01", 7)
     stable = rolling_drift(history, _days(rng, "2026-06-08", 1), FEATURES, CFG)
     assert stable.severity == "ok" and stable.drifted_features == [] and stable.banded
-    assert stable.history_days == 7 and stable.rows_history == 7 * 24 * 8 and stable.rows_current == 192
+    assert (
+        stable.history_days == 7
+        and stable.rows_history == 7 * 24 * 8
+        and stable.rows_current == 192
+    )
     step = rolling_drift(history, _days(rng, "2026-06-08", 1, shift=1.5), FEATURES, CFG)
-    assert step.severity == "critical" and step.drifted_features == ["x"] and step.share_drifted == 0.5
+    assert (
+        step.severity == "critical" and step.drifted_features == ["x"] and step.share_drifted == 0.5
+    )
     assert step.feature_ks["x"] >= CFG.ks_critical > step.feature_ks["y"]
     assert step.feature_wasserstein["x"] >= CFG.wasserstein_critical > step.feature_wasserstein["y"]
     assert step.share_drifted_ks == 0.5 == step.share_drifted_wasserstein
@@ -45,7 +57,9 @@ def test_the_step_shows_even_when_the_history_already_drifted_slowly():
     # the model's training reference would see every recent day as drifted; the rolling
     # baseline only sees the step of the last day
     rng = np.random.default_rng(1)
-    history = pd.concat([_days(rng, f"2026-06-{d:02d}", 1, shift=3.0 + 0.01 * d) for d in range(1, 8)])
+    history = pd.concat(
+        [_days(rng, f"2026-06-{d:02d}", 1, shift=3.0 + 0.01 * d) for d in range(1, 8)]
+    )
     calm = rolling_drift(history, _days(rng, "2026-06-08", 1, shift=3.08), FEATURES, CFG)
     step = rolling_drift(history, _days(rng, "2026-06-08", 1, shift=4.5), FEATURES, CFG)
     assert calm.severity == "ok" and step.severity == "critical"
@@ -61,7 +75,9 @@ def test_nan_safe_and_short_history_uses_plain_thresholds():
     out = rolling_drift(history, current, FEATURES, CFG)
     assert not out.banded and "no normal band" in out.reasons[-1]
     assert out.feature_psi["y"] > CFG.psi_critical and out.drifted_features == ["y"]
-    assert math.isnan(out.feature_ks["y"]) and "no finite values in the batch" in out.stat_reasons["y"]
+    assert (
+        math.isnan(out.feature_ks["y"]) and "no finite values in the batch" in out.stat_reasons["y"]
+    )
     assert out.to_dict()["feature_ks"]["y"] is None
     assert math.isfinite(out.feature_ks["x"]) and out.share_drifted_ks in (0.0, 1.0)
 

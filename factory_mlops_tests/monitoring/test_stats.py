@@ -71,7 +71,9 @@ def test_all_features_at_once_equal_one_at_a_time_and_ignore_missing_values():
     for c in cols:
         vals = cur[c].to_numpy()
         assert ks.loc[c, "ks"] == pytest.approx(ks_statistic(sketches[c], vals), abs=1e-12)
-        assert w.loc[c, "wasserstein"] == pytest.approx(wasserstein_normed(sketches[c], vals), abs=1e-12)
+        assert w.loc[c, "wasserstein"] == pytest.approx(
+            wasserstein_normed(sketches[c], vals), abs=1e-12
+        )
         finite = vals[np.isfinite(vals)]
         assert abs(ks.loc[c, "ks"] - stats.ks_2samp(ref[c], finite).statistic) <= ks_tol(1344)
     assert ks.loc["f2", "n_current"] == 192 - 48
@@ -93,7 +95,10 @@ def test_one_sigma_shift_is_flagged_and_the_same_distribution_is_not():
 def test_effective_sample_size_shrinks_with_autocorrelation_and_raises_p_values():
     rng = np.random.default_rng(5)
     iid = rng.normal(size=(480, 1))
-    smooth = np.cumsum(rng.normal(size=(480, 1)), axis=0) * 0.05 + np.repeat(rng.normal(size=20), 24)[:, None]
+    smooth = (
+        np.cumsum(rng.normal(size=(480, 1)), axis=0) * 0.05
+        + np.repeat(rng.normal(size=20), 24)[:, None]
+    )
     groups = np.repeat(np.arange(20), 24)
     n_iid = effective_sample_size(iid, groups)[0]
     n_smooth = effective_sample_size(smooth, groups)[0]
@@ -102,18 +107,26 @@ def test_effective_sample_size_shrinks_with_autocorrelation_and_raises_p_values(
     shifted = iid + 0.3
     p_iid = drift_statistics({"x": sk}, shifted).loc["x", "ks_pvalue"]
     p_corr = drift_statistics(
-        {"x": QuantileSketch(**{**sk.__dict__, "effective_count": 20.0})}, shifted, groups=np.zeros(480)
+        {"x": QuantileSketch(**{**sk.__dict__, "effective_count": 20.0})},
+        shifted,
+        groups=np.zeros(480),
     ).loc["x", "ks_pvalue"]
     assert p_iid < 0.01 and p_corr > p_iid
 
 
 def test_undefined_figures_are_nan_with_a_reason():
-    ref = pd.DataFrame({"const": np.full(500, 3.0), "empty": np.full(500, np.nan), "ok": np.arange(500.0)})
-    cur = pd.DataFrame({"const": np.full(50, 4.0), "empty": np.arange(50.0), "ok": np.full(50, np.nan)})
+    ref = pd.DataFrame(
+        {"const": np.full(500, 3.0), "empty": np.full(500, np.nan), "ok": np.arange(500.0)}
+    )
+    cur = pd.DataFrame(
+        {"const": np.full(50, 4.0), "empty": np.arange(50.0), "ok": np.full(50, np.nan)}
+    )
     sk = fit_sketches(ref, list(ref.columns))
     assert sk["empty"].quantiles == () and sk["empty"].missing_share == 1.0
     out = drift_statistics(sk, cur)
-    assert out.loc["const", "ks"] == 1.0 and out.loc["const", "wasserstein_raw"] == pytest.approx(1.0)
+    assert out.loc["const", "ks"] == 1.0 and out.loc["const", "wasserstein_raw"] == pytest.approx(
+        1.0
+    )
     assert math.isnan(out.loc["const", "wasserstein"]) and "constant" in out.loc["const", "reason"]
     assert math.isnan(out.loc["empty", "ks"]) and "no finite values" in out.loc["empty", "reason"]
     assert math.isnan(out.loc["ok", "ks"]) and "batch" in out.loc["ok", "reason"]
@@ -128,7 +141,10 @@ def test_sketch_round_trips_through_json():
     assert back == sk and back.n_quantiles == 51 and back.count == 300
     assert back.missing_share == pytest.approx(2 / 302)
     empty = fit_sketch(np.array([np.nan]))
-    assert QuantileSketch.from_dict(json.loads(json.dumps(empty.to_dict(), allow_nan=False))).count == 0
+    assert (
+        QuantileSketch.from_dict(json.loads(json.dumps(empty.to_dict(), allow_nan=False))).count
+        == 0
+    )
     with pytest.raises(ValueError, match="decreasing"):
         QuantileSketch.from_dict({**sk.to_dict(), "quantiles": [2.0, 1.0, 3.0]})
     with pytest.raises(ValueError, match="at least 3"):
@@ -146,15 +162,23 @@ def test_vectorised_psi_equals_psi_frame():
     cur.iloc[::5, 4] = np.nan
     cur.iloc[0, 7], cur.iloc[1, 8] = np.inf, -np.inf
     refs = {c: fit_reference(ref[c].to_numpy(), 10) for c in cols}
-    np.testing.assert_allclose(psi_matrix(refs, cur), list(psi_frame(refs, cur).values()), rtol=0, atol=1e-12)
+    np.testing.assert_allclose(
+        psi_matrix(refs, cur), list(psi_frame(refs, cur).values()), rtol=0, atol=1e-12
+    )
     assert np.isnan(psi_matrix(refs, cur.iloc[:0])).all()
 
 
 def _frame(rng, shift: float, days: int = 7, machines: int = 4) -> pd.DataFrame:
     ts = pd.date_range("2026-06-01", periods=days * 24, freq="h", tz="UTC")
     rows = [
-        pd.DataFrame({"timestamp": ts, "machine_id": f"m{m}", "x": rng.normal(shift, 1, len(ts)),
-                      "y": rng.normal(0, 1, len(ts))})
+        pd.DataFrame(
+            {
+                "timestamp": ts,
+                "machine_id": f"m{m}",
+                "x": rng.normal(shift, 1, len(ts)),
+                "y": rng.normal(0, 1, len(ts)),
+            }
+        )
         for m in range(machines)
     ]
     return pd.concat(rows, ignore_index=True)
@@ -170,11 +194,21 @@ def test_report_carries_ks_and_wasserstein_without_changing_severity():
     shifted = drift_report(ref, _frame(rng, 1.0, days=1), rng.uniform(size=50), cfg)
     assert shifted.severity == "critical" and shifted.drifted_features == ["x"]
     assert shifted.feature_ks["x"] >= cfg.ks_critical > shifted.feature_ks["y"]
-    assert shifted.feature_wasserstein["x"] >= cfg.wasserstein_critical > shifted.feature_wasserstein["y"]
+    assert (
+        shifted.feature_wasserstein["x"]
+        >= cfg.wasserstein_critical
+        > shifted.feature_wasserstein["y"]
+    )
     assert shifted.share_drifted_ks == 0.5 and shifted.share_drifted_wasserstein == 0.5
     assert shifted.stat_reasons == {}
-    json.dumps({k: v for k, v in shifted.to_dict().items() if k.startswith(("feature_ks", "feature_w", "share_drifted_"))},
-               allow_nan=False)
+    json.dumps(
+        {
+            k: v
+            for k, v in shifted.to_dict().items()
+            if k.startswith(("feature_ks", "feature_w", "share_drifted_"))
+        },
+        allow_nan=False,
+    )
 
 
 def test_old_reference_without_sketches_still_loads_and_reports_nan_with_a_reason():

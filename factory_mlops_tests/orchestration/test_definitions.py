@@ -11,8 +11,22 @@ from factory_mlops.config import discover_plants, load_plant_config
 from factory_mlops.orchestration import build_plant_definitions
 from factory_mlops_tests.conftest import PLANTS, REPO
 
-CORE = ["config", "simulate", "ingest", "contracts", "features", "training", "evaluation", "registry",
-        "deploy", "edge", "monitoring", "pipeline", "lineage", "home"]
+CORE = [
+    "config",
+    "simulate",
+    "ingest",
+    "contracts",
+    "features",
+    "training",
+    "evaluation",
+    "registry",
+    "deploy",
+    "edge",
+    "monitoring",
+    "pipeline",
+    "lineage",
+    "home",
+]
 
 
 @pytest.mark.parametrize("plant", sorted(discover_plants(PLANTS)))
@@ -20,7 +34,11 @@ def test_plant_definitions_load(plant, tmp_path):
     defs = build_plant_definitions(load_plant_config(PLANTS / plant / "plant.yaml"), home=tmp_path)
     dg.Definitions.validate_loadable(defs)
     keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
-    assert {f"{plant}/validated_readings", f"{plant}/drift_report", f"{plant}/edge_deployment"} <= keys
+    assert {
+        f"{plant}/validated_readings",
+        f"{plant}/drift_report",
+        f"{plant}/edge_deployment",
+    } <= keys
     assert all(k.startswith(f"{plant}/") for k in keys)
     assert defs.resolve_job_def(f"{plant}__retrain_job")
     assert defs.resolve_sensor_def(f"{plant}__drift_retrain_sensor")
@@ -29,9 +47,19 @@ def test_plant_definitions_load(plant, tmp_path):
 
 def test_workspace_validates(tmp_path):
     (tmp_path / "dagster.yaml").write_text("telemetry:\n  enabled: false\n")
-    env = {**os.environ, "DAGSTER_HOME": str(tmp_path), "FACTORY_MLOPS_HOME": str(tmp_path / "home")}
-    out = subprocess.run([sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
-                         cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
+    env = {
+        **os.environ,
+        "DAGSTER_HOME": str(tmp_path),
+        "FACTORY_MLOPS_HOME": str(tmp_path / "home"),
+    }
+    out = subprocess.run(
+        [sys.executable, "-m", "dagster", "definitions", "validate", "-w", "workspace.yaml"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
 
 
@@ -42,5 +70,7 @@ def test_library_core_imports_without_dagster():
         + "".join(f"import factory_mlops.{m}\n" for m in CORE)
         + "import factory_mlops\nprint('ok')\n"
     )
-    out = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300)
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=300
+    )
     assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr[-3000:]

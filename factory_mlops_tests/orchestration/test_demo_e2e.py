@@ -16,8 +16,20 @@ from factory_mlops_tests.conftest import REPO
 def test_demo_closes_the_loop(tmp_path):
     home = tmp_path / "home"
     out = subprocess.run(
-        [sys.executable, "-m", "factory_mlops.cli", "demo", "--json", "--no-progress", "--home", str(home)],
-        cwd=REPO, capture_output=True, text=True, timeout=900,
+        [
+            sys.executable,
+            "-m",
+            "factory_mlops.cli",
+            "demo",
+            "--json",
+            "--no-progress",
+            "--home",
+            str(home),
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=900,
     )
     assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
     summary = json.loads(out.stdout.strip().splitlines()[-1])
@@ -44,8 +56,13 @@ def test_demo_closes_the_loop(tmp_path):
 
     client = MlflowClient(tracking_uri=f"sqlite:///{home / 'mlflow.db'}")
     names = sorted(m.name for m in client.search_registered_models())
-    assert names == ["ai4i_mill-failure-risk", "cmapss_fd002-failure-risk", "plant_a-failure-risk",
-                     "plant_b-failure-risk", "plant_c-failure-risk"]
+    assert names == [
+        "ai4i_mill-failure-risk",
+        "cmapss_fd002-failure-risk",
+        "plant_a-failure-risk",
+        "plant_b-failure-risk",
+        "plant_c-failure-risk",
+    ]
     champ = client.get_model_version_by_alias("plant_a-failure-risk", "champion")
     assert int(champ.version) == a["champion_version"] and champ.tags["trigger"] == "drift"
     for key in ("training_data_sha256", "code_version", "feature_spec_hash", "reason"):
@@ -56,7 +73,10 @@ def test_demo_closes_the_loop(tmp_path):
     assert rul.tags["task"] == "rul" and float(rul.tags["alarm_threshold"]) == 30.0
     rul_metrics = plants["cmapss_fd002"]["metrics"]["1"]
     assert 0 < rul_metrics["rmse"] < 125 and rul_metrics["mae"] <= rul_metrics["rmse"]
-    assert client.get_model_version_by_alias("ai4i_mill-failure-risk", "champion").tags["task"] == "classification"
+    assert (
+        client.get_model_version_by_alias("ai4i_mill-failure-risk", "champion").tags["task"]
+        == "classification"
+    )
 
     # every deployed model.onnx loads in a plain onnxruntime session and returns probabilities
     # (a RUL model: hours of remaining useful life)
@@ -87,14 +107,23 @@ def test_demo_closes_the_loop(tmp_path):
         for asset in ("data_integrity", "drift_report", "model_health", "business_impact"):
             rec = inst.fetch_materializations(dg.AssetKey(["plant_a", asset]), limit=1).records
             assert rec and "severity" in rec[0].asset_materialization.metadata, asset
-        drift = inst.fetch_materializations(dg.AssetKey(["plant_a", "drift_report"]), limit=20).records
-        html = [r.asset_materialization.metadata["evidently_report_path"].value for r in drift
-                if "evidently_report_path" in r.asset_materialization.metadata]
-        assert html and Path(html[0]).exists() and "<html" in Path(html[0]).read_text()[:5000].lower()
+        drift = inst.fetch_materializations(
+            dg.AssetKey(["plant_a", "drift_report"]), limit=20
+        ).records
+        html = [
+            r.asset_materialization.metadata["evidently_report_path"].value
+            for r in drift
+            if "evidently_report_path" in r.asset_materialization.metadata
+        ]
+        assert (
+            html and Path(html[0]).exists() and "<html" in Path(html[0]).read_text()[:5000].lower()
+        )
 
     # layer 3 and the alert records: realised impact at every simulated plant, drift alerts at plant_a
     for plant in ("plant_a", "plant_b", "plant_c"):
         imp = plants[plant]["monitoring"]["business_impact_30d"]
-        assert imp["failures"] >= 1 and imp["failures_caught"] + imp["failures_missed"] == imp["failures"], plant
+        assert (
+            imp["failures"] >= 1
+            and imp["failures_caught"] + imp["failures_missed"] == imp["failures"]
+        ), plant
     assert plants["plant_a"]["monitoring"]["alerts"].get("drift:critical", 0) >= 1
-

@@ -20,13 +20,19 @@ from factory_mlops_tests.conftest import PLANTS
 
 def _tick(defs: dg.Definitions, plant: str, instance: dg.DagsterInstance, home: FactoryHome):
     sensor = defs.resolve_sensor_def(f"{plant}__landing_sensor")
-    ctx = dg.build_sensor_context(instance=instance, resources={"factory_home": FactoryHomeResource(home=str(home.root))})
+    ctx = dg.build_sensor_context(
+        instance=instance, resources={"factory_home": FactoryHomeResource(home=str(home.root))}
+    )
     return sensor(ctx)
 
 
-def _run(defs: dg.Definitions, plant: str, instance: dg.DagsterInstance, rr: dg.RunRequest) -> dg.ExecuteInProcessResult:
+def _run(
+    defs: dg.Definitions, plant: str, instance: dg.DagsterInstance, rr: dg.RunRequest
+) -> dg.ExecuteInProcessResult:
     job = defs.resolve_job_def(T.job_names(plant)["ingest"])
-    return job.execute_in_process(instance=instance, tags=rr.tags, partition_key=rr.partition_key, raise_on_error=False)
+    return job.execute_in_process(
+        instance=instance, tags=rr.tags, partition_key=rr.partition_key, raise_on_error=False
+    )
 
 
 @pytest.fixture
@@ -50,7 +56,10 @@ def test_new_file_is_ingested_once_and_a_corrected_file_again(env):
     result = _run(defs, "plant_a", instance, rr)
     assert result.success
     mat = result.asset_materializations_for_node("plant_a__validated_readings")[0]
-    assert mat.metadata["rows_received"].value == mat.metadata["rows_accepted"].value + mat.metadata["rows_quarantined"].value
+    assert (
+        mat.metadata["rows_received"].value
+        == mat.metadata["rows_accepted"].value + mat.metadata["rows_quarantined"].value
+    )
     assert ReadingsStore(home, "plant_a").passed_days() == [sim.date_of(0)]
     # Nothing new: no request. (Dagster would also drop a repeated run_key.)
     again = _tick(defs, "plant_a", instance, home)
@@ -71,7 +80,10 @@ def test_a_multi_day_file_runs_over_its_partition_range(env):
     write_landing_files(sim, tmp, [0, 1, 2])
     import pandas as pd
 
-    frames = [pd.read_csv(p, dtype=str, keep_default_na=False) for p in sorted((tmp / "readings").glob("*.csv"))]
+    frames = [
+        pd.read_csv(p, dtype=str, keep_default_na=False)
+        for p in sorted((tmp / "readings").glob("*.csv"))
+    ]
     target = home.landing("plant_a", "readings") / "historian_export_june.csv"
     target.parent.mkdir(parents=True, exist_ok=True)
     pd.concat(frames).to_csv(target, index=False)
@@ -103,4 +115,7 @@ def test_garbage_file_fails_the_check_of_its_arrival_day_only(env):
     assert ReadingsStore(home, "plant_b").days() == []
     b_defs = build_plant_definitions(b, home=home.root)
     assert isinstance(_tick(b_defs, "plant_b", instance, home), dg.SkipReason)
-    assert dt.date.fromisoformat(rr.partition_key) >= load_plant_config(PLANTS / "plant_a" / "plant.yaml").first_partition
+    assert (
+        dt.date.fromisoformat(rr.partition_key)
+        >= load_plant_config(PLANTS / "plant_a" / "plant.yaml").first_partition
+    )

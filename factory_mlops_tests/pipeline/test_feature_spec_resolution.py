@@ -18,8 +18,11 @@ from factory_mlops.pipeline._ingest import ingest_file
 def test_regimes_are_fitted_on_the_first_days_and_reused(tmp_path: Path) -> None:
     plant_dir = default_plants_dir() / "cmapss_fd002"
     data = yaml.safe_load((plant_dir / "plant.yaml").read_text())
-    data["features"]["regimes"] = {"settings": ["op_altitude_kft", "op_mach", "op_tra"], "n_regimes": 6,
-                                   "fit_days": 2}
+    data["features"]["regimes"] = {
+        "settings": ["op_altitude_kft", "op_mach", "op_tra"],
+        "n_regimes": 6,
+        "fit_days": 2,
+    }
     cfg = parse_plant_config(data, str(plant_dir / "plant.yaml"))
     home = FactoryHome(tmp_path / "home")
     landing = home.landing(cfg.plant_id)

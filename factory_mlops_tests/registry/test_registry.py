@@ -74,7 +74,9 @@ def trained() -> dict[int, tuple[lgb.LGBMClassifier, pd.DataFrame]]:
 
 @pytest.fixture(scope="module")
 def versions(
-    registry: ModelRegistry, trained: dict[int, tuple[lgb.LGBMClassifier, pd.DataFrame]], workdir: Path
+    registry: ModelRegistry,
+    trained: dict[int, tuple[lgb.LGBMClassifier, pd.DataFrame]],
+    workdir: Path,
 ) -> tuple[RegisteredVersion, RegisteredVersion]:
     spec = workdir / "spec.json"
     spec.write_text('{"features": ["temp_mean", "vib_rms", "pressure_max"]}', encoding="utf-8")
@@ -82,7 +84,8 @@ def versions(
     notes.write_text("gate: promoted\n", encoding="utf-8")
     model1, X1 = trained[1]
     v1 = registry.register(
-        PLANT, model1,
+        PLANT,
+        model1,
         metrics={"auc": 0.8125, "recall_at_alarm": 0.5},
         params={"n_estimators": 5, "num_leaves": 7, "features": FEATURES},
         tags=_lineage(1),
@@ -92,7 +95,8 @@ def versions(
     )
     model2, _ = trained[2]
     v2 = registry.register(
-        PLANT, model2,
+        PLANT,
+        model2,
         metrics={"auc": 0.9, "recall_at_alarm": 0.75},
         params={"n_estimators": 5},
         tags=_lineage(2, parent="1"),
@@ -193,7 +197,9 @@ def test_get_alias_none_for_unknown_plant_or_alias(
 
 
 def test_get_alias_propagates_other_failures(
-    registry: ModelRegistry, versions: tuple[RegisteredVersion, RegisteredVersion], monkeypatch: pytest.MonkeyPatch
+    registry: ModelRegistry,
+    versions: tuple[RegisteredVersion, RegisteredVersion],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def broken(name: str) -> None:
         raise MlflowException("database is locked", error_code=INTERNAL_ERROR)
@@ -234,14 +240,18 @@ def test_load_model_round_trips_predictions(
     # The two versions really are different models.
     _, X = trained[1]
     assert not np.allclose(
-        registry.load_model(PLANT, 1).predict_proba(X), registry.load_model(PLANT, 2).predict_proba(X)
+        registry.load_model(PLANT, 1).predict_proba(X),
+        registry.load_model(PLANT, 2).predict_proba(X),
     )
     with pytest.raises(RegistryError, match="no version 3"):
         registry.load_model(PLANT, 3)
 
 
 def test_artifacts_under_artifact_root_and_nothing_in_cwd(
-    registry: ModelRegistry, versions: tuple[RegisteredVersion, RegisteredVersion], workdir: Path, cwd: Path
+    registry: ModelRegistry,
+    versions: tuple[RegisteredVersion, RegisteredVersion],
+    workdir: Path,
+    cwd: Path,
 ) -> None:
     v1, _ = versions
     home = workdir / "home"
@@ -253,14 +263,21 @@ def test_artifacts_under_artifact_root_and_nothing_in_cwd(
     assert run.info.artifact_uri == run_dir.as_uri()
     assert (run_dir / "feature_spec.json").read_text(encoding="utf-8").startswith('{"features"')
     assert (run_dir / "reports" / "gate.txt").read_text(encoding="utf-8") == "gate: promoted\n"
-    assert (home / "mlartifacts" / PLANT / "models" / v1.model_id / "artifacts" / "model.skops").is_file()
+    assert (
+        home / "mlartifacts" / PLANT / "models" / v1.model_id / "artifacts" / "model.skops"
+    ).is_file()
     # Even MLflow's Default experiment points into the artifact root, not at <cwd>/mlruns.
-    assert registry.client.get_experiment("0").artifact_location == (home / "mlartifacts" / "0").as_uri()
+    assert (
+        registry.client.get_experiment("0").artifact_location
+        == (home / "mlartifacts" / "0").as_uri()
+    )
 
     out = workdir / "download"
     out.mkdir()
     got = registry.download_artifact(PLANT, 1, "feature_spec.json", out)
-    assert got == out / "feature_spec.json" and got.read_text(encoding="utf-8").startswith('{"features"')
+    assert got == out / "feature_spec.json" and got.read_text(encoding="utf-8").startswith(
+        '{"features"'
+    )
     with pytest.raises(RegistryError, match=r"has no artifact 'missing\.json'"):
         registry.download_artifact(PLANT, 1, "missing.json", out)
 
@@ -274,7 +291,11 @@ def test_two_plants_are_independent(
     model, X = trained[2]
     registry.set_alias(PLANT, CHAMPION, 2)
     other = registry.register(
-        OTHER, model, metrics={"auc": 0.7}, params={}, tags={"plant": OTHER, "code_version": "git:def"}
+        OTHER,
+        model,
+        metrics={"auc": 0.7},
+        params={},
+        tags={"plant": OTHER, "code_version": "git:def"},
     )
     assert (other.name, other.version) == ("plant_b-failure-risk", 1)
     assert other.tags == {"plant": OTHER, "code_version": "git:def"}
@@ -284,7 +305,16 @@ def test_two_plants_are_independent(
     assert [v.version for v in registry.list_versions(PLANT)] == [1, 2]
     assert [v.version for v in registry.list_versions(OTHER)] == [1]
     assert registry.get_alias(PLANT, CHAMPION) == versions[1]
-    assert (workdir / "home" / "mlartifacts" / OTHER / "models" / other.model_id / "artifacts" / "MLmodel").is_file()
+    assert (
+        workdir
+        / "home"
+        / "mlartifacts"
+        / OTHER
+        / "models"
+        / other.model_id
+        / "artifacts"
+        / "MLmodel"
+    ).is_file()
     assert np.allclose(registry.load_model(OTHER, 1).predict_proba(X), model.predict_proba(X))
 
 
@@ -307,12 +337,19 @@ def test_failed_register_ends_run_failed(
     # run and the LoggedModel were created.
     with pytest.raises(lgb.basic.LightGBMError, match="number of features"):
         registry.register(
-            PLANT, model, metrics={"auc": 0.5}, params={}, tags={},
-            input_example=X[["temp_mean"]], run_name="broken",
+            PLANT,
+            model,
+            metrics={"auc": 0.5},
+            params={},
+            tags={},
+            input_example=X[["temp_mean"]],
+            run_name="broken",
         )
     assert registry.list_versions(PLANT) == before
     experiment_id = registry.client.get_experiment_by_name("factory_mlops/plant_a").experiment_id
-    runs = registry.client.search_runs([experiment_id], filter_string="attributes.run_name = 'broken'")
+    runs = registry.client.search_runs(
+        [experiment_id], filter_string="attributes.run_name = 'broken'"
+    )
     assert [r.info.status for r in runs] == ["FAILED"]
     (output,) = runs[0].outputs.model_outputs
     assert registry.client.get_logged_model(output.model_id).status == LoggedModelStatus.FAILED
@@ -346,7 +383,10 @@ def test_register_rejects_bad_input(
 def test_register_rejects_unfitted_or_foreign_model(registry: ModelRegistry) -> None:
     with pytest.raises(RegistryError, match="not fitted"):
         registry.register(PLANT, lgb.LGBMClassifier(), metrics={}, params={}, tags={})
-    with pytest.raises(RegistryError, match=r"fitted lightgbm\.LGBMClassifier or lightgbm\.LGBMRegressor, got object"):
+    with pytest.raises(
+        RegistryError,
+        match=r"fitted lightgbm\.LGBMClassifier or lightgbm\.LGBMRegressor, got object",
+    ):
         registry.register(PLANT, object(), metrics={}, params={}, tags={})  # type: ignore[arg-type]
     assert [v.version for v in registry.list_versions(PLANT)] == [1, 2]
     with pytest.raises(RegistryError, match="not fitted"):
@@ -360,8 +400,12 @@ def test_rul_regressor_registers_and_loads_with_its_predictions(registry: ModelR
     y = np.clip(60 + 25 * X["temp_mean"] + rng.normal(scale=3, size=len(X)), 0, 125)
     model = lgb.LGBMRegressor(n_estimators=8, num_leaves=7, verbose=-1, random_state=0).fit(X, y)
     v = registry.register(
-        "plant_rul", model, metrics={"rmse": 4.5}, params={"objective": "regression"},
-        tags={"task": "rul", "alarm_threshold": "30.0"}, input_example=X,
+        "plant_rul",
+        model,
+        metrics={"rmse": 4.5},
+        params={"objective": "regression"},
+        tags={"task": "rul", "alarm_threshold": "30.0"},
+        input_example=X,
     )
     assert v.tags["task"] == "rul" and v.metrics == {"rmse": 4.5}
     loaded = registry.load_model("plant_rul", v.version)
@@ -370,7 +414,9 @@ def test_rul_regressor_registers_and_loads_with_its_predictions(registry: ModelR
     assert np.allclose(hours, model.predict(X), rtol=0, atol=1e-12)
     assert hours.std() > 5  # a real regressor, not a constant
     uri = registry.client.get_model_version_download_uri(v.name, str(v.version))
-    signature = mlflow.models.Model.load(mlflow.artifacts.download_artifacts(uri) + "/MLmodel").signature
+    signature = mlflow.models.Model.load(
+        mlflow.artifacts.download_artifacts(uri) + "/MLmodel"
+    ).signature
     assert signature is not None and "float64" in str(signature.outputs)  # hours, not class labels
 
 

@@ -25,8 +25,12 @@ DIGESTS_BEFORE = {
     "plant_b_all_kinds": "d66349c8917b98f4b684a193cbb56d1761e67e67d042be2f8842af31c89f73c1",
 }
 LEAK = {
-    "kind": "new_failure_mode", "day": 10, "failure_type": "hydraulic_leak", "rate_per_machine_day": 0.15,
-    "precursor_hours": 10, "signature": {"hydraulic_oil_temp_c": 6.0, "injection_pressure_bar": -120.0},
+    "kind": "new_failure_mode",
+    "day": 10,
+    "failure_type": "hydraulic_leak",
+    "rate_per_machine_day": 0.15,
+    "precursor_hours": 10,
+    "signature": {"hydraulic_oil_temp_c": 6.0, "injection_pressure_bar": -120.0},
 }
 
 
@@ -58,12 +62,22 @@ def _cases() -> dict[str, PlantConfig]:
     return {
         "plant_a_day": _variant("plant_a", history_days=1, stream_days=0),
         "plant_a_40d": _variant("plant_a", history_days=40, stream_days=0),
-        "plant_b_all_kinds": _variant("plant_b", history_days=12, stream_days=0, events=[
-            {"kind": "seasonal_ambient", "day": 0, "amplitude": 2, "period_days": 30},
-            {"kind": "retooling", "day": 3, "machines": ["cnc_01", "cnc_04"], "shift": {"spindle_load_pct": 5}},
-            {"kind": "sensor_recalibration", "day": 6, "shift": {"coolant_temp_c": 1.5}},
-            {"kind": "resin_change", "day": 8, "wear_scale": {"motor_current_a": 2.0}},
-        ]),
+        "plant_b_all_kinds": _variant(
+            "plant_b",
+            history_days=12,
+            stream_days=0,
+            events=[
+                {"kind": "seasonal_ambient", "day": 0, "amplitude": 2, "period_days": 30},
+                {
+                    "kind": "retooling",
+                    "day": 3,
+                    "machines": ["cnc_01", "cnc_04"],
+                    "shift": {"spindle_load_pct": 5},
+                },
+                {"kind": "sensor_recalibration", "day": 6, "shift": {"coolant_temp_c": 1.5}},
+                {"kind": "resin_change", "day": 8, "wear_scale": {"motor_current_a": 2.0}},
+            ],
+        ),
     }
 
 
@@ -76,10 +90,14 @@ def test_existing_configs_simulate_exactly_as_before(name: str) -> None:
 def pair() -> tuple[SimulatedPlant, SimulatedPlant]:
     base = _variant("plant_a", history_days=40, stream_days=0)
     events = [*base.model_dump(mode="json")["simulation"]["events"], LEAK]
-    return simulate_plant(base), simulate_plant(_variant("plant_a", history_days=40, stream_days=0, events=events))
+    return simulate_plant(base), simulate_plant(
+        _variant("plant_a", history_days=40, stream_days=0, events=events)
+    )
 
 
-def test_new_mode_fails_machines_from_its_day_with_its_type(pair: tuple[SimulatedPlant, SimulatedPlant]) -> None:
+def test_new_mode_fails_machines_from_its_day_with_its_type(
+    pair: tuple[SimulatedPlant, SimulatedPlant],
+) -> None:
     before, after = pair
     m = after.maintenance
     leaks = m[(m["event"] == "failure") & (m["failure_type"] == "hydraulic_leak")]
@@ -91,7 +109,9 @@ def test_new_mode_fails_machines_from_its_day_with_its_type(pair: tuple[Simulate
     # every leak is followed by a repair entry, like any other failure
     repairs = m[m["event"] == "repair"]
     for rec in leaks.itertuples():
-        later = repairs[(repairs["machine_id"] == rec.machine_id) & (repairs["event_time"] > rec.event_time)]
+        later = repairs[
+            (repairs["machine_id"] == rec.machine_id) & (repairs["event_time"] > rec.event_time)
+        ]
         assert len(later) or rec.event_time > onset + pd.Timedelta(days=29)
 
 
@@ -100,23 +120,31 @@ def test_data_before_the_new_mode_is_unchanged(pair: tuple[SimulatedPlant, Simul
     cut = pd.Timestamp(after.date_of(LEAK["day"]), tz="UTC")
     # the signature of a leak early on the event day starts up to precursor_hours before it
     quiet = cut - pd.Timedelta(hours=LEAK["precursor_hours"])
-    pd.testing.assert_frame_equal(before.readings[before.readings["timestamp"] < quiet],
-                                  after.readings[after.readings["timestamp"] < quiet])
+    pd.testing.assert_frame_equal(
+        before.readings[before.readings["timestamp"] < quiet],
+        after.readings[after.readings["timestamp"] < quiet],
+    )
     pd.testing.assert_frame_equal(
         before.maintenance[before.maintenance["event_time"] < cut].reset_index(drop=True),
         after.maintenance[after.maintenance["event_time"] < cut].reset_index(drop=True),
     )
 
 
-def test_precursor_signature_precedes_each_leak(pair: tuple[SimulatedPlant, SimulatedPlant]) -> None:
+def test_precursor_signature_precedes_each_leak(
+    pair: tuple[SimulatedPlant, SimulatedPlant],
+) -> None:
     _, after = pair
     r, m = after.readings, after.maintenance
     leaks = m[(m["event"] == "failure") & (m["failure_type"] == "hydraulic_leak")]
     last_hour, earlier = [], []
     for rec in leaks.itertuples():
         g = r[r["machine_id"] == rec.machine_id].set_index("timestamp")["hydraulic_oil_temp_c"]
-        last_hour.append(g[rec.event_time - pd.Timedelta(hours=1): rec.event_time].mean())
-        earlier.append(g[rec.event_time - pd.Timedelta(hours=16): rec.event_time - pd.Timedelta(hours=11)].mean())
+        last_hour.append(g[rec.event_time - pd.Timedelta(hours=1) : rec.event_time].mean())
+        earlier.append(
+            g[
+                rec.event_time - pd.Timedelta(hours=16) : rec.event_time - pd.Timedelta(hours=11)
+            ].mean()
+        )
     rise = np.nanmean(np.array(last_hour) - np.array(earlier))
     # the ramp reaches +6 degC at the failure; the last hour averages ~5.7 above the pre-ramp level
     assert 4.0 < rise < 8.0

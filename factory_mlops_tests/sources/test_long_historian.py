@@ -53,7 +53,11 @@ def pi_plant(long: dict[str, Any] | None = None) -> PlantConfig:
                 "tag_pattern": PATTERN,
                 "quality_column": "Quality",
             },
-            "time": {"column": "Timestamp", "format": "%d.%m.%Y %H:%M:%S", "timezone": "Europe/Berlin"},
+            "time": {
+                "column": "Timestamp",
+                "format": "%d.%m.%Y %H:%M:%S",
+                "timezone": "Europe/Berlin",
+            },
             "machine": {"template": "press_{:02d}"},
             "columns": SENSOR_TAGS,
         }
@@ -61,7 +65,9 @@ def pi_plant(long: dict[str, Any] | None = None) -> PlantConfig:
     return parse_plant_config(raw, "test")
 
 
-def pi_export(tmp_path: Path, minutes: int = 3, machines: tuple[int, ...] = (1, 2)) -> tuple[Path, int]:
+def pi_export(
+    tmp_path: Path, minutes: int = 3, machines: tuple[int, ...] = (1, 2)
+) -> tuple[Path, int]:
     """A PI export (02.06.2026 local = UTC+2): every sensor of every press each minute, then one
     tag that does not match the pattern and one bad-quality record. Returns (path, good records)."""
     lines = ["Timestamp;Tagname;Value;Quality"]
@@ -135,8 +141,14 @@ def test_unmapped_sensor_part_and_missing_quality_column(tmp_path: Path) -> None
 @pytest.mark.parametrize(
     ("long", "message"),
     [
-        ({"tag_pattern": "(?P<machine>x"}, "source.readings.long.tag_pattern .* is not a valid regex"),
-        ({"tag_pattern": r"(?P<machine>\w+)\.PV"}, r"source.readings.long.tag_pattern .* \['sensor'\]"),
+        (
+            {"tag_pattern": "(?P<machine>x"},
+            "source.readings.long.tag_pattern .* is not a valid regex",
+        ),
+        (
+            {"tag_pattern": r"(?P<machine>\w+)\.PV"},
+            r"source.readings.long.tag_pattern .* \['sensor'\]",
+        ),
     ],
 )
 def test_tag_pattern_is_validated(long: dict[str, Any], message: str) -> None:

@@ -11,8 +11,15 @@ from factory_mlops.calibration import Calibration, fit_calibration
 from factory_mlops.errors import TrainingError
 from factory_mlops.training import FailureRiskClassifier, cost_threshold, failure_event_ids
 
-PARAMS = {"n_estimators": 60, "num_leaves": 7, "random_state": 0, "n_jobs": 1, "deterministic": True,
-          "force_row_wise": True, "verbose": -1}
+PARAMS = {
+    "n_estimators": 60,
+    "num_leaves": 7,
+    "random_state": 0,
+    "n_jobs": 1,
+    "deterministic": True,
+    "force_row_wise": True,
+    "verbose": -1,
+}
 
 
 def _data(n: int = 3000, seed: int = 0, intercept: float = -3.0):
@@ -45,8 +52,12 @@ def test_scikit_learn_api_fit_predict_clone_and_determinism():
 def test_class_weighted_scores_are_calibrated_back_to_frequencies():
     X, y, days = _data(6000, seed=1, intercept=-5.0)  # about 4 % failure rows
     Xt, yt, _ = _data(6000, seed=2, intercept=-5.0)
-    raw = FailureRiskClassifier(lgbm_params=PARAMS, calibration="none", class_weight="balanced").fit(X, y, groups=days)
-    cal = FailureRiskClassifier(lgbm_params=PARAMS, calibration="sigmoid", class_weight="balanced").fit(X, y, groups=days)
+    raw = FailureRiskClassifier(
+        lgbm_params=PARAMS, calibration="none", class_weight="balanced"
+    ).fit(X, y, groups=days)
+    cal = FailureRiskClassifier(
+        lgbm_params=PARAMS, calibration="sigmoid", class_weight="balanced"
+    ).fit(X, y, groups=days)
     p_raw, p_cal = raw.predict_proba(Xt)[:, 1], cal.predict_proba(Xt)[:, 1]
     # balanced weights inflate P(failure) far above the base rate; calibration brings it back
     assert p_raw.mean() > 2 * yt.mean()
@@ -83,14 +94,22 @@ def test_cost_threshold_by_hand():
     y = np.array([1, 1, 1, 0, 0, 0])
     ev = np.array([0, 0, 1, -1, -1, -1])
     # catching the second failure (t <= 0.4) costs one false-alarm row (0.5) more than t = 0.9
-    cheap = cost_threshold(p, y, ev, None, missed_failure_cost=100, caught_failure_cost=10, false_alarm_cost=5)
+    cheap = cost_threshold(
+        p, y, ev, None, missed_failure_cost=100, caught_failure_cost=10, false_alarm_cost=5
+    )
     assert cheap.failures == 2 and cheap.failures_caught == 2 and cheap.false_alarm_rows == 1
     assert cheap.expected_cost == 10 + 10 + 5 and cheap.no_alarm_cost == 200
     assert 0.3 < cheap.threshold <= 0.4  # halfway down to the next lower score (0.3)
-    dear = cost_threshold(p, y, ev, None, missed_failure_cost=100, caught_failure_cost=10, false_alarm_cost=200)
-    assert dear.failures_caught == 1 and dear.false_alarm_rows == 0 and dear.expected_cost == 100 + 10
+    dear = cost_threshold(
+        p, y, ev, None, missed_failure_cost=100, caught_failure_cost=10, false_alarm_cost=200
+    )
+    assert (
+        dear.failures_caught == 1 and dear.false_alarm_rows == 0 and dear.expected_cost == 100 + 10
+    )
     assert 0.5 < dear.threshold <= 0.9
-    never = cost_threshold(p, y, ev, None, missed_failure_cost=1, caught_failure_cost=1, false_alarm_cost=1000)
+    never = cost_threshold(
+        p, y, ev, None, missed_failure_cost=1, caught_failure_cost=1, false_alarm_cost=1000
+    )
     assert never.threshold == 1.0 and never.failures_caught == 0
 
 

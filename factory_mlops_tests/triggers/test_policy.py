@@ -14,7 +14,9 @@ def _day(d: str) -> pd.Timestamp:
 
 
 def drift(day: str, severity: str = "critical") -> Signal:
-    return Signal("drift", severity, _day(day) + pd.Timedelta(days=1), f"drift {severity} on {day}", day)
+    return Signal(
+        "drift", severity, _day(day) + pd.Timedelta(days=1), f"drift {severity} on {day}", day
+    )
 
 
 POLICY = TriggerPolicy("p", cooldown=pd.Timedelta(days=3), debounce=1, feedback_min_labels=5)
@@ -29,7 +31,9 @@ def test_drift_critical_requests_a_retrain_with_run_key_and_reason() -> None:
 
 
 def test_warning_and_ok_never_retrain() -> None:
-    d, _ = decide(POLICY, TriggerState(), [drift("2026-07-01", "warning"), drift("2026-07-02", "ok")])
+    d, _ = decide(
+        POLICY, TriggerState(), [drift("2026-07-01", "warning"), drift("2026-07-02", "ok")]
+    )
     assert not d.retrain
 
 
@@ -61,13 +65,17 @@ def test_debounce_needs_consecutive_critical_days() -> None:
 
 def test_control_chart_is_not_debounced_and_names_the_run_over_drift() -> None:
     pol = TriggerPolicy("p", debounce=3)
-    cc = Signal("control_chart", "critical", _day("2026-07-02"), "24 h recall 0.20 < 0.61", "2026-07-01")
+    cc = Signal(
+        "control_chart", "critical", _day("2026-07-02"), "24 h recall 0.20 < 0.61", "2026-07-01"
+    )
     d, _ = decide(pol, TriggerState(), [drift("2026-07-01"), cc])
     assert d.retrain and d.trigger == "control_chart"
 
 
 def test_several_signals_one_request_primary_first() -> None:
-    fb = Signal("feedback", "critical", _day("2026-07-02"), "7 labels queued", "fb-7", {"pending": 7})
+    fb = Signal(
+        "feedback", "critical", _day("2026-07-02"), "7 labels queued", "fb-7", {"pending": 7}
+    )
     d, _ = decide(POLICY, TriggerState(), [drift("2026-07-01"), fb])
     assert d.retrain and d.trigger == "feedback"
     assert d.reason.startswith("7 labels queued | also drift: drift critical")
@@ -81,8 +89,14 @@ def test_feedback_waits_for_the_queue_threshold() -> None:
 
 def test_new_failure_type_held_by_cooldown_fires_later_and_becomes_known() -> None:
     _, st = decide(POLICY, TriggerState(), [drift("2026-07-01")])
-    nf = Signal("new_failure_type", "critical", _day("2026-07-03"), "new failure type hydraulic_leak",
-                "hydraulic_leak", {"failure_types": ["hydraulic_leak"]})
+    nf = Signal(
+        "new_failure_type",
+        "critical",
+        _day("2026-07-03"),
+        "new failure type hydraulic_leak",
+        "hydraulic_leak",
+        {"failure_types": ["hydraulic_leak"]},
+    )
     d, st = decide(POLICY, st, [nf])
     assert not d.retrain and "new_failure_type" in st.pending
     d, st = decide(POLICY, st, [], now=_day("2026-07-06"))
@@ -102,13 +116,17 @@ def test_external_last_retrain_starts_the_cooldown() -> None:
 
 
 def test_calendar_fallback_off_by_default_and_on_with_max_age() -> None:
-    tick = Signal("schedule", "ok", _day("2026-07-05"), "calendar", "2026-07-05", {"model_age_days": 40})
+    tick = Signal(
+        "schedule", "ok", _day("2026-07-05"), "calendar", "2026-07-05", {"model_age_days": 40}
+    )
     d, _ = decide(POLICY, TriggerState(), [tick])
     assert not d.retrain and "max_model_age_days is not set" in d.notes[0]
     pol = TriggerPolicy("p", max_model_age=pd.Timedelta(days=30))
     d, _ = decide(pol, TriggerState(), [tick])
     assert d.retrain and d.trigger == "schedule"
-    young = Signal("schedule", "ok", _day("2026-07-06"), "calendar", "2026-07-06", {"model_age_days": 10})
+    young = Signal(
+        "schedule", "ok", _day("2026-07-06"), "calendar", "2026-07-06", {"model_age_days": 10}
+    )
     d, _ = decide(pol, TriggerState(), [young])
     assert not d.retrain
 
@@ -130,8 +148,9 @@ def test_bad_signal_is_refused_clearly() -> None:
 
 
 def test_an_event_retrain_schedules_follow_ups_that_respect_the_cooldown() -> None:
-    pol = TriggerPolicy("p", cooldown=pd.Timedelta(days=3),
-                        follow_up=(pd.Timedelta(days=7), pd.Timedelta(days=14)))
+    pol = TriggerPolicy(
+        "p", cooldown=pd.Timedelta(days=3), follow_up=(pd.Timedelta(days=7), pd.Timedelta(days=14))
+    )
     d, st = decide(pol, TriggerState(), [drift("2026-07-01")])
     assert d.retrain and [f["n"] for f in st.follow_ups] == [1, 2]
     quiet = [drift(f"2026-07-{n:02d}", "ok") for n in range(2, 8)]
@@ -139,7 +158,11 @@ def test_an_event_retrain_schedules_follow_ups_that_respect_the_cooldown() -> No
         d, st = decide(pol, st, [s])
         assert not d.retrain
     d, st = decide(pol, TriggerState.from_json(st.to_json()), [drift("2026-07-08", "ok")])
-    assert d.retrain and d.trigger == "drift" and d.reason.startswith("follow-up 1/2 after the drift retrain")
+    assert (
+        d.retrain
+        and d.trigger == "drift"
+        and d.reason.startswith("follow-up 1/2 after the drift retrain")
+    )
     assert d.run_key == "p-drift-followup1-2026-07-02" and [f["n"] for f in st.follow_ups] == [2]
     d, st = decide(pol, st, [drift("2026-07-15", "ok")])
     assert d.retrain and "follow-up 2/2" in d.reason and st.follow_ups == []
@@ -160,14 +183,31 @@ def test_a_step_against_the_rolling_baseline_makes_the_drift_signal_critical() -
     from factory_mlops.pipeline._signals import signal_from_result
 
     day = dt.date(2026, 7, 1)
-    base = {"severity": "warning", "reasons": ["3/90 features with PSI >= 0.1"], "model_version": 2,
-            "drifted_sensors": [], "max_psi": 0.4, "prediction_psi": 0.2}
+    base = {
+        "severity": "warning",
+        "reasons": ["3/90 features with PSI >= 0.1"],
+        "model_version": 2,
+        "drifted_sensors": [],
+        "max_psi": 0.4,
+        "prediction_psi": 0.2,
+    }
     quiet = signal_from_result("drift", {**base, "rolling": {"severity": "ok", "reasons": []}}, day)
     assert quiet.severity == "warning"
-    step = signal_from_result("drift", {**base, "rolling": {
-        "severity": "critical", "reasons": ["36/90 features (40%) have PSI >= 0.25 against the previous 7 day(s)"]}}, day)
+    step = signal_from_result(
+        "drift",
+        {
+            **base,
+            "rolling": {
+                "severity": "critical",
+                "reasons": ["36/90 features (40%) have PSI >= 0.25 against the previous 7 day(s)"],
+            },
+        },
+        day,
+    )
     assert step.severity == "critical"
-    assert step.reason.startswith("step change on 2026-07-01 against the previous served days (model v2): 36/90")
+    assert step.reason.startswith(
+        "step change on 2026-07-01 against the previous served days (model v2): 36/90"
+    )
     # Dagster metadata carries it flat
     flat = signal_from_result("drift", {**base, "rolling_severity": "critical"}, day)
     assert flat.severity == "critical"
