@@ -145,6 +145,11 @@ def build_parser() -> argparse.ArgumentParser:
         "--seed", type=int, default=None, help="policies: override the scenario's seed"
     )
     bench.add_argument(
+        "--seeds",
+        default=None,
+        help="policies: run several seeds, e.g. 1-10 or 1,4,7 (plant-seed runs in parallel processes)",
+    )
+    bench.add_argument(
         "--scenario",
         default=None,
         help="policies: scenario YAML (default: the shipped year_three_plants.yaml)",

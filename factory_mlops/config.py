@@ -449,6 +449,12 @@ class CostConfig(_Strict):
     false_alarm_cost: float = Field(
         5_000, ge=0, description="Cost of one false-alarm row (an inspection)."
     )
+    rollout_cost: float = Field(
+        100_000,
+        ge=0,
+        description="What one model rollout costs the plant (validation, canary, people re-learning its "
+        "alarms): a retrain is worth requesting only when the challenger's gain clears it.",
+    )
     currency: str = "USD"
 
     @property
@@ -508,6 +514,25 @@ class RetrainConfig(_Strict):
         gt=0,
         description="Calendar fallback: at a schedule tick, retrain when the champion's data is older than this. "
         "null = the schedule only reports (event triggers decide); set it where a periodic refresh is required.",
+    )
+    shadow_every_days: float | None = Field(
+        7.0,
+        gt=0,
+        description="Value of retraining: train a shadow challenger on all labelled data to date this often "
+        "(data time; it is never deployed) and score it beside the champion. When the lower bound of its "
+        "accumulated gain over the champion exceeds `costs.rollout_cost`, a retrain is requested (trigger "
+        "`retrain_value`). null = off.",
+    )
+    value_z: float = Field(
+        2.0,
+        gt=0,
+        description="Width of the lower confidence bound of the shadow challenger's accumulated gain, in "
+        "standard errors of the daily gains.",
+    )
+    value_min_days: int = Field(
+        3,
+        ge=2,
+        description="Days with known outcomes before the shadow challenger's gain is judged.",
     )
 
 

@@ -34,7 +34,7 @@ from factory_mlops.features import (
     machine_baselines,
     resets_from,
 )
-from factory_mlops.monitoring._drift import DriftReference, DriftReport, drift_report
+from factory_mlops.monitoring import DriftReference, drift_day
 from factory_mlops.pipeline._features import installed_times
 from factory_mlops.pipeline._retrain import Candidate, holdout_metrics, train_candidate
 from factory_mlops.pipeline._signals import failure_types
@@ -93,8 +93,7 @@ class PlantWorld:
         self._candidates: dict[int, Model | TrainingFailure] = {}
         self._gates: dict[tuple[str, str], GateDecision] = {}
         self._preds: dict[tuple[str, int], pd.DataFrame] = {}
-        self._drift: dict[tuple[str, int], DriftReport] = {}
-        self._rolling: dict[int, dict | None] = {}
+        self._drift: dict[tuple[str, int], dict] = {}
         self.trainings = 0
         self.training_seconds = 0.0
 
@@ -163,6 +162,10 @@ class PlantWorld:
             self.training_seconds += time.perf_counter() - t0
         return self._candidates[day]
 
+    def models(self) -> list[Model]:
+        """Every model trained so far (failed trainings left out)."""
+        return [m for m in self._candidates.values() if isinstance(m, Model)]
+
     def gate(self, champion: Model, challenger: Model) -> GateDecision:
         """Challenger vs champion on the challenger's holdout, as `pipeline.evaluate_candidate` gates."""
         k = (champion.key, challenger.key)
@@ -209,30 +212,38 @@ class PlantWorld:
             )
         return self._preds[k]
 
-    def drift(self, model: Model, day: int) -> DriftReport | None:
-        """The day's drift report against the model's reference (None for a day without rows)."""
+    def drift(self, model: Model, day: int) -> dict | None:
+        """The day's drift payload against the model's reference and against the previous served
+        days, as the product's `drift_report` asset computes it (`monitoring.drift_day`); None for
+        a day without rows. Cached by (model, day)."""
         k = (model.key, day)
         if k not in self._drift:
             rows = self.day_features(day)
             if len(rows) == 0:
                 return None
             scores = self.predictions(model, day)["probability"].to_numpy()
-            self._drift[k] = drift_report(model.reference, rows, scores, self.config.drift)
-        return self._drift[k]
-
-    def rolling(self, day: int) -> dict | None:
-        """The day's drift against the previous served days (model-independent; the product's
-        `drift_report` asset computes the same `rolling_drift` over `monitoring.rolling_baseline_days`)."""
-        if day not in self._rolling:
-            from factory_mlops.monitoring import rolling_drift
-
             first = max(0, day - self.config.monitoring.rolling_baseline_days)
             history = self.features.iloc[self._rows[first] : self._rows[day]]
-            rows = self.day_features(day)
-            names = list(self.spec.feature_names)
-            self._rolling[day] = (
-                rolling_drift(history, rows, names, self.config.drift).to_dict()
-                if len(history) and len(rows)
-                else None
-            )
-        return self._rolling[day]
+            self._drift[k] = drift_day(self.config, model.reference, rows, scores, history)[1]
+        return self._drift[k]
+
+    def predictions_from(self, model: Model, first_day: int) -> tuple[pd.DataFrame, np.ndarray]:
+        """The model's predictions of every row from day `first_day` to the end, in one call, and
+        each row's day index (for the hindsight oracle, which prices every candidate on every day)."""
+        lo = self._rows[first_day]
+        rows = self.features.iloc[lo:]
+        scores = model.trained.predict_scores(rows) if len(rows) else np.empty(0)
+        frame = pd.DataFrame(
+            {
+                "machine_id": rows["machine_id"].astype(str).to_numpy(),
+                "timestamp": rows["timestamp"].reset_index(drop=True),
+                "alarm": model.trained.alarms(scores),
+            }
+        )
+        days = np.searchsorted(self._rows, np.arange(lo, lo + len(rows)), side="right") - 1
+        return frame, days
+
+    def day_of(self, t: pd.Series) -> np.ndarray:
+        """Day index of each timestamp (day d covers (start + d, start + d + 1 day])."""
+        ns = pd.DatetimeIndex(t).as_unit("ns").asi8
+        return np.ceil((ns - self.start.as_unit("ns").value) / _DAY.value).astype(np.int64) - 1

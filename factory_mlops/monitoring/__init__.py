@@ -18,6 +18,7 @@ from factory_mlops.monitoring._cbpe import (
     realised_metrics,
 )
 from factory_mlops.monitoring._control import ControlChartResult, control_chart, window_metrics
+from factory_mlops.monitoring._day import drift_day, impact_day, performance_day, worst
 from factory_mlops.monitoring._drift import (
     SCORE_COLUMN,
     SEVERITY_RANK,
@@ -61,13 +62,16 @@ __all__ = [
     "business_impact",
     "compare_with_realised",
     "control_chart",
+    "drift_day",
     "drift_report",
     "estimate_performance",
     "estimate_severity",
     "fit_reference",
+    "impact_day",
     "integrity_report",
     "ks_frame",
     "label_outcomes",
+    "performance_day",
     "prediction_scores",
     "psi",
     "psi_frame",
@@ -76,6 +80,7 @@ __all__ = [
     "score_column",
     "wasserstein_frame",
     "window_metrics",
+    "worst",
     "write_drift_html",
     "write_drift_report",
 ]

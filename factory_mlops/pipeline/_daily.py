@@ -14,8 +14,7 @@ from factory_mlops.errors import ContractError
 from factory_mlops.features import FeatureSpec, compute_features
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import Lake, ReadingsStore, read_maintenance_csv
-from factory_mlops.monitoring import DriftReference, DriftReport, drift_report
-from factory_mlops.monitoring._rolling import rolling_drift
+from factory_mlops.monitoring import DriftReference, DriftReport
 from factory_mlops.pipeline._features import feature_context, plant_feature_spec
 from factory_mlops.pipeline._ingest import DayIngest, ingest_days
 from factory_mlops.pipeline._rollout import record_shadow, shadow_compare
@@ -187,21 +186,13 @@ def drift_for_day(
     P(failure) (`probability`) otherwise. The severity is the training-reference report's (PSI);
     KS, Wasserstein and the rolling comparison are reported beside it.
     """
-    from factory_mlops.monitoring import prediction_scores
+    from factory_mlops.monitoring import drift_day, prediction_scores
 
     lake = Lake(home, config.plant_id)
     reference, manifest = deployed_reference(config, home)
     task = str(manifest.get("task", "classification"))
     feats = lake.read(FEATURES, day)
     preds = lake.read(PREDICTIONS, day)
-    report = drift_report(reference, feats, prediction_scores(preds, task), config.drift)
-    payload = {
-        "day": day.isoformat(),
-        "model_version": manifest["version"],
-        "task": task,
-        **report.to_dict(),
-    }
-    names = list(reference.features)
     history = _feature_days(
         lake,
         passed_days(
@@ -211,15 +202,13 @@ def drift_for_day(
             day - dt.timedelta(days=1),
         ),
     )
-    if len(history):
-        rolling = rolling_drift(history, feats, names, config.drift).to_dict()
-        payload["rolling"] = {k: v for k, v in rolling.items() if not k.startswith("feature_")}
-        payload["rolling_feature_psi"] = rolling["feature_psi"]
-    else:
-        payload["rolling"] = {
-            "severity": "ok",
-            "reasons": ["no earlier served day to compare with"],
-        }
+    report, result = drift_day(config, reference, feats, prediction_scores(preds, task), history)
+    payload = {
+        "day": day.isoformat(),
+        "model_version": manifest["version"],
+        "task": task,
+        **result,
+    }
     if config.monitoring.evidently_html:
         payload.update(_evidently_page(config, home, day, manifest, feats, report))
     from factory_mlops.pipeline._monitor import apply_actions

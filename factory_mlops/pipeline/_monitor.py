@@ -22,15 +22,9 @@ import pandas as pd
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import Lake
-from factory_mlops.monitoring._alerts import Alert, AlertLog
+from factory_mlops.monitoring import Alert, AlertLog, impact_day, performance_day
 from factory_mlops.pipeline._daily import PREDICTIONS
 from factory_mlops.pipeline._signals import LAYER_TABLES, day_end
-
-_RANK = {"ok": 0, "warning": 1, "critical": 2}
-
-
-def worst(*severities: str) -> str:
-    return max(severities, key=lambda s: _RANK[s]) if severities else "ok"
 
 
 def _clean(value: Any) -> Any:
@@ -125,8 +119,8 @@ def _markdown(table: pd.DataFrame) -> str:
 
 
 # ---- layer 2: label-free estimate, alarm band, latency ----------------------------------------
-def _served(lake: Lake, version: int, days: list[dt.date]) -> pd.DataFrame:
-    """Predictions of model `version` on `days` (days it did not serve contribute nothing)."""
+def _served(lake: Lake, version: int, days: list[dt.date]) -> list[pd.DataFrame]:
+    """Predictions of model `version` on each of `days` that it served (one frame per day)."""
     frames = []
     for d in days:
         f = lake.read(PREDICTIONS, d) if lake.exists(PREDICTIONS, d) else pd.DataFrame()
@@ -134,7 +128,7 @@ def _served(lake: Lake, version: int, days: list[dt.date]) -> pd.DataFrame:
             f = f[f["model_version"] == version]
             if len(f):
                 frames.append(f)
-    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return frames
 
 
 def _served_days(lake: Lake, version: int, before: dt.date) -> list[dt.date]:
@@ -184,8 +178,6 @@ def _latency(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict[str, 
 
 def health_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict[str, Any]:
     """Layer 2 without labels for `day`: CBPE estimate vs the model's served baseline, alarm band, latency."""
-    from factory_mlops.monitoring._cbpe import estimate_performance, estimate_severity
-
     lake = Lake(home, config.plant_id)
     preds = lake.read(PREDICTIONS, day)
     if preds.empty:
@@ -194,65 +186,12 @@ def health_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict
         )
     version = int(preds["model_version"].max())
     preds = preds[preds["model_version"] == version]
-    m = config.monitoring.performance
-    payload: dict[str, Any] = {"day": day.isoformat(), "model_version": version, "rows": len(preds)}
-    severity, reasons = "ok", []
-    if "probability" in preds.columns and preds["probability"].notna().any():
-        served = _served_days(lake, version, day)
-        window = _served(
-            lake, version, [*served[-(m.window_days - 1) :], day] if m.window_days > 1 else [day]
-        )
-        est = estimate_performance(
-            window["probability"].to_numpy(dtype=float), window["alarm"].to_numpy(dtype=bool)
-        )
-        e = est.to_dict()
-        expected = float(window["probability"].sum())
-        payload["estimate"] = e
-        payload.update(
-            {
-                "estimated_recall": e.get("recall"),
-                "estimated_precision": e.get("precision"),
-                "estimated_accuracy": e.get("accuracy"),
-                "estimated_recall_low": e.get("recall_low"),
-                "alarm_rate": e.get("alarm_rate"),
-                "expected_failure_rows": expected,
-                "window_days": min(m.window_days, len(served) + 1),
-            }
-        )
-        if len(served) < m.baseline_days:
-            reasons.append(
-                f"baseline forming: v{version} has served {len(served)} earlier day(s); its first "
-                f"{m.baseline_days} days become the reference of the estimate"
-            )
-        elif expected < m.min_expected_failure_rows:
-            reasons.append(
-                f"not judged: the last {m.window_days} day(s) expect {expected:.1f} failure rows "
-                f"(< {m.min_expected_failure_rows:g}), too few for a recall estimate"
-            )
-        else:
-            base = _served(lake, version, served[: m.baseline_days])
-            ref = estimate_performance(
-                base["probability"].to_numpy(dtype=float), base["alarm"].to_numpy(dtype=bool)
-            )
-            r = ref.to_dict()
-            payload.update(
-                {"reference_recall": r.get("recall"), "reference_alarm_rate": r.get("alarm_rate")}
-            )
-            severity, why = estimate_severity(
-                est, ref, drop_warning=m.recall_drop_warning, drop_critical=m.recall_drop_critical
-            )
-            reasons += list(why)
-            r0, r1 = float(r.get("alarm_rate") or 0.0), float(e.get("alarm_rate") or 0.0)
-            if r0 > 0 and (r1 > r0 * m.alarm_rate_band or r1 < r0 / m.alarm_rate_band):
-                severity = worst(severity, "warning")
-                reasons.append(
-                    f"alarm rate {r1:.3f} outside its normal band {r0 / m.alarm_rate_band:.3f}..{r0 * m.alarm_rate_band:.3f} "
-                    f"(v{version}'s first {m.baseline_days} days, factor {m.alarm_rate_band:g})"
-                )
-    else:
-        reasons.append(
-            "no calibrated probabilities (RUL model): watched by drift and the realised error"
-        )
+    earlier = _served(lake, version, _served_days(lake, version, day))
+    payload: dict[str, Any] = {
+        "day": day.isoformat(),
+        **performance_day(config, version, earlier, preds),
+    }
+    severity, reasons = payload.pop("severity"), payload.pop("reasons")
     latency = _latency(config, home, day)
     payload["latency"] = latency
     if "latency_p99_ms" in latency:
@@ -271,9 +210,6 @@ def impact_for_day(
 ) -> dict[str, Any]:
     """Layer 3 as known at the end of `day`: realised impact of the last `lookback_days` of
     predictions whose outcome is known, and the control chart of the deployed model's rolling recall."""
-    from factory_mlops.monitoring._control import control_chart
-    from factory_mlops.monitoring._impact import business_impact
-    from factory_mlops.monitoring._outcomes import label_outcomes
     from factory_mlops.pipeline._retrain import load_maintenance
 
     lake = Lake(home, config.plant_id)
@@ -291,95 +227,13 @@ def impact_for_day(
         else int(preds["model_version"].max())
     )
     maintenance = load_maintenance(config, home, as_of=known_at)
-    payload: dict[str, Any] = {"day": day.isoformat(), "model_version": version}
-    if config.model.task != "classification":
-        payload.update(
-            {
-                "severity": "ok",
-                "reasons": [
-                    "realised recall needs alarms against a failure horizon; "
-                    "RUL models are judged by the gate's realised error"
-                ],
-            }
+    result = impact_day(config, version, preds, maintenance, known_at, lookback_days=lookback_days)
+    payload: dict[str, Any] = {"day": day.isoformat(), **result}
+    payload["actions"] = (
+        apply_actions(
+            config, home, "control_chart", day, payload["severity"], payload["reasons"], version
         )
-        payload["actions"] = []
-        return _store(config, home, "control_chart", day, payload)
-    h = config.model.horizon_hours
-    outcomes = label_outcomes(
-        preds, maintenance, h, known_at, label_latency_hours=config.model.label_latency_hours
-    )
-    known = outcomes[outcomes["outcome"].notna()]
-    payload["predictions_with_outcome"] = len(known)
-    payload["predictions_pending"] = int(outcomes["outcome"].isna().sum())
-    if known.empty:
-        payload.update(
-            {
-                "severity": "ok",
-                "actions": [],
-                "reasons": [
-                    f"no outcome known yet: {len(outcomes)} prediction(s) of the last {lookback_days} days wait for "
-                    f"their {h:g} h horizon and the maintenance log ({config.model.label_latency_hours:g} h latency)"
-                ],
-            }
-        )
-        return _store(config, home, "control_chart", day, payload)
-    impact = business_impact(known, maintenance, horizon_hours=h, costs=config.costs)
-    imp = impact.to_dict()
-    payload["impact"] = imp
-    for k in (
-        "failures",
-        "failures_caught",
-        "failures_missed",
-        "false_alarms",
-        "false_alarm_episodes",
-        "median_lead_time_h",
-        "downtime_cost",
-        "cost_avoided",
-    ):
-        if k in imp:
-            payload[k] = imp[k]
-    mine = known[known["model_version"] == version]
-    if len(mine) and "probability" in mine.columns and mine["probability"].notna().all():
-        # the label-free estimate on these very rows, now that their outcomes are known
-        from factory_mlops.monitoring._cbpe import compare_with_realised, estimate_performance
-
-        est = estimate_performance(
-            mine["probability"].to_numpy(dtype=float), mine["alarm"].to_numpy(dtype=bool)
-        )
-        cmp = compare_with_realised(est, mine)
-        payload["estimate_vs_realised"] = cmp
-        rec = cmp["metrics"].get("recall", {})
-        payload["estimated_recall"] = rec.get("estimated")
-        payload["estimate_inside_interval"] = rec.get("inside")
-    if len(mine):
-        payload["realised_recall"] = (
-            float(mine.loc[mine["outcome"] == 1, "alarm"].mean())
-            if (mine["outcome"] == 1).any()
-            else None
-        )
-    cc = config.monitoring.control_chart
-    chart = control_chart(
-        mine,
-        metric=cc.metric,
-        method=cc.method,
-        k=cc.k,
-        window_hours=cc.window_hours,
-        ewma_lambda=cc.ewma_lambda,
-        cusum_k=cc.cusum_k,
-        cusum_h=cc.cusum_h,
-        min_positives=cc.min_positives,
-        baseline_windows=cc.baseline_windows,
-    )
-    c = chart.to_dict()
-    payload["control_chart"] = {
-        "method": cc.method,
-        "metric": cc.metric,
-        **{k: v for k, v in c.items() if k != "chart"},
-    }
-    severity = str(c.get("severity", "ok"))
-    reasons = list(c.get("reasons") or [])
-    payload.update({"severity": severity, "reasons": reasons})
-    payload["actions"] = apply_actions(
-        config, home, "control_chart", day, severity, reasons, version
+        if config.model.task == "classification" and "control_chart" in payload
+        else []
     )
     return _store(config, home, "control_chart", day, payload)

@@ -100,6 +100,7 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
         "drift": "drift",
         "performance": "performance",
         "control_chart": "control_chart",
+        "retrain_value": "retrain_value",
     }.get(layer)
     if kind is None:
         raise ValueError(f"unknown monitoring layer {layer!r}; known: {', '.join(LAYER_TABLES)}")

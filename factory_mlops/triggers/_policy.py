@@ -32,7 +32,10 @@ class TriggerPolicy:
         on_new_failure_type: whether a failure type never seen before requests a retrain.
         retrain_on_critical: the layers whose `critical` result maps to the `retrain` action.
         max_model_age: calendar fallback; `None` = a schedule tick never retrains by itself.
-        follow_up: after a retrain an event asked for (not feedback, schedule or a follow-up), retrain
+        on_retrain_value: whether the shadow challenger's accumulated gain (`retrain_value`) requests
+            a retrain once its lower bound clears the rollout cost (`retrain.shadow_every_days` set).
+        follow_up: after a retrain an event asked for (not feedback, schedule, retrain value or a
+            follow-up), retrain
             again at these offsets: a change is learnt from the data after it, and the first retrain
             (a day after the change) has little of it. Held back by the cooldown like any request.
     """
@@ -44,6 +47,7 @@ class TriggerPolicy:
     on_new_failure_type: bool = True
     retrain_on_critical: frozenset[str] = frozenset({"drift", "performance", "control_chart"})
     max_model_age: pd.Timedelta | None = None
+    on_retrain_value: bool = False
     follow_up: tuple[pd.Timedelta, ...] = ()
 
     @classmethod
@@ -63,6 +67,7 @@ class TriggerPolicy:
             if r.max_model_age_days is None
             else pd.Timedelta(days=r.max_model_age_days),
             follow_up=tuple(pd.Timedelta(days=d) for d in sorted(r.follow_up_days)),
+            on_retrain_value=r.shadow_every_days is not None,
         )
 
 
@@ -184,6 +189,13 @@ def _asks(policy: TriggerPolicy, state: TriggerState, s: Signal, notes: list[str
             notes.append(f"new failure type ({s.reason}): retrain.on_new_failure_type is off")
             return False
         return s.severity == "critical"
+    if s.kind == "retrain_value":
+        if s.severity != "critical":
+            return False
+        if not policy.on_retrain_value:
+            notes.append(f"retrain value ({s.reason}): retrain.shadow_every_days is off")
+            return False
+        return True
     if s.kind == "schedule":
         if policy.max_model_age is None:
             notes.append(
@@ -325,7 +337,11 @@ def decide(
     if due:  # the follow-ups that were due are consumed by this retrain, whatever asked for it
         st.follow_ups = [f for f in st.follow_ups if pd.Timestamp(f["due"]) > at]
     is_follow_up = primary is follow
-    if not is_follow_up and primary.kind not in ("feedback", "schedule") and policy.follow_up:
+    if (
+        not is_follow_up
+        and primary.kind not in ("feedback", "schedule", "retrain_value")
+        and policy.follow_up
+    ):
         # an event asked: schedule the re-learning retrains after it (a new event restarts them)
         st.follow_ups = [
             {

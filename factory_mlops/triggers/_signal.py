@@ -17,6 +17,7 @@ KINDS = (
     "performance",
     "drift",
     "integrity",
+    "retrain_value",
     "schedule",
 )
 
