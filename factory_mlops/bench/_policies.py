@@ -72,8 +72,7 @@ from factory_mlops.bench._policy_scenario import (
 )
 from factory_mlops.bench._policy_world import Model, PlantWorld, TrainingFailure
 from factory_mlops.config import PlantConfig, SimEventConfig
-from factory_mlops.monitoring import business_impact, impact_day, performance_day
-from factory_mlops.monitoring._retrain_value import retrain_value
+from factory_mlops.monitoring import business_impact, impact_day, performance_day, retrain_value
 from factory_mlops.pipeline._signals import failure_types, signal_from_result
 from factory_mlops.triggers import Signal, TriggerPolicy, TriggerState, decide
 

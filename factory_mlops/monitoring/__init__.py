@@ -39,6 +39,7 @@ from factory_mlops.monitoring._integrity import (
 )
 from factory_mlops.monitoring._outcomes import label_outcomes
 from factory_mlops.monitoring._psi import BinnedReference, fit_reference, psi, psi_frame
+from factory_mlops.monitoring._retrain_value import RetrainValue, retrain_value
 from factory_mlops.monitoring._rolling import RollingDriftReport, rolling_drift
 from factory_mlops.monitoring._stats import QuantileSketch, ks_frame, wasserstein_frame
 
@@ -56,6 +57,7 @@ __all__ = [
     "IntegrityThresholds",
     "PerformanceEstimate",
     "QuantileSketch",
+    "RetrainValue",
     "RollingDriftReport",
     "Severity",
     "build_reference",
@@ -76,6 +78,7 @@ __all__ = [
     "psi",
     "psi_frame",
     "realised_metrics",
+    "retrain_value",
     "rolling_drift",
     "score_column",
     "wasserstein_frame",

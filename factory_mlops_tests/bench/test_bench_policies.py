@@ -8,19 +8,17 @@ from typing import Any
 
 import pytest
 
-from factory_mlops.bench._policies import POLICIES, bench_policies
+from factory_mlops.bench._policies import CALENDARS, POLICIES, REPORTED, bench_policies
 
 # 96 days: the initial model trains on days 0..41; a resin change on day 60 at the moulding plant;
-# the utilities plant has no event. The event-driven policy gets the drift and new-failure-type
-# layers here (an ablation, reported as such): the performance estimate and the control chart are
-# measured on the full scenario in docs/benchmarks.md, where they raise retrains on noise.
+# the utilities plant has no event. The event-driven policy gets every monitoring layer, with the
+# shipped plant.yaml actions (the performance estimate and the control chart alert only).
 SCENARIO = """\
 name: short_test
 seed: 11
 days: 96
 history_days: 42
 cadence_s: 300
-event_driven_signals: [drift, new_failure_type]
 plants:
   - base: plant_a
     plant_id: moulding
@@ -44,13 +42,17 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
 
 @pytest.mark.slow
 def test_structure(result: dict[str, Any]) -> None:
-    assert set(result["policies"]) == set(POLICIES)
+    assert set(result["policies"]) == set(REPORTED)
     for p in result["policies"].values():
         for key in (
             "missed_failures",
             "false_alarms",
             "retrains",
+            "training_runs",
             "promotions",
+            "false_alarm_episodes",
+            "total_cost",
+            "wilcoxon_p",
             "downtime_cost",
             "detection_delay_hours",
             "per_plant",
@@ -64,24 +66,49 @@ def test_structure(result: dict[str, Any]) -> None:
         {**result["events"][0], "plant": "moulding", "kind": "resin_change", "day": 60}
     ]
     assert set(result["aims"]) == {
+        "never_loses_to_monthly",
         "fewer_missed_than_monthly",
-        "stable_plant_zero_retrains",
+        "near_best_fixed_cadence",
+        "stable_plant_zero_promotions",
         "step_shift_within_a_day",
     }
     assert all(isinstance(a["met"], bool) for a in result["aims"].values())
     assert result["seed"] == 11 and result["cmapss_fd002"]["skipped"].startswith("--quick")
-    assert result["event_driven_signals"] == ["drift", "new_failure_type"]
+    assert result["event_driven_signals"] == [
+        "drift",
+        "new_failure_type",
+        "performance",
+        "control_chart",
+        "retrain_value",
+    ]
     assert "factory-mlops bench policies" in result["command"] and result["machine"]["cores"]
     assert "event_driven" in result["text"]
-    # the monthly calendar asks at the end of days 71 (41 + 30); the oracle at 60 and 63
-    assert [r["day"] for r in result["plants"]["moulding"]["retrain_logs"]["monthly"]] == [71]
-    assert [r["day"] for r in result["plants"]["moulding"]["retrain_logs"]["oracle"]] == [60, 63]
+    # the monthly calendar asks at the end of days 71 (41 + 30); the event-onset baseline at 60 and 63
+    logs = result["plants"]["moulding"]["retrain_logs"]
+    assert [r["day"] for r in logs["monthly"]] == [71]
+    assert [r["day"] for r in logs["weekly"]] == list(range(48, 96, 7))
+    assert [r["day"] for r in logs["quarterly"]] == []
+    assert [r["day"] for r in logs["event_onset"]] == [60, 63]
+    assert result["seeds"] == [11] and set(result["per_seed"]) == {"11"}
+    assert set(result["best_fixed_cadence"]["11"]) == {"moulding", "utilities"}
+    for pid, cadence in result["best_fixed_cadence"]["11"].items():
+        best = result["policies"]["best_fixed_cadence"]["per_plant"][pid]
+        assert best["total_cost"] == min(
+            result["policies"][c]["per_plant"][pid]["total_cost"] for c in CALENDARS
+        )
+        assert best["cadence"] == cadence
+    # the hindsight oracle's budget is the monthly calendar's promotions
+    oracle = result["policies"]["hindsight_oracle"]["per_plant"]["moulding"]
+    assert (
+        oracle["promotions"] <= result["policies"]["monthly"]["per_plant"]["moulding"]["promotions"]
+    )
 
 
 @pytest.mark.slow
 def test_stable_plant_detection_and_misses(result: dict[str, Any]) -> None:
     assert result["stable_plants"] == ["utilities"]
     assert result["stable_plant_retrains"] == 0
+    assert result["per_seed"]["11"]["stable_plant_promotions"] == 0
     delay = result["policies"]["event_driven"]["detection_delay_hours"][0]
     assert delay is not None and delay <= 24
     # At the drifted plant the product's objective is cost: misses and false alarms together. The

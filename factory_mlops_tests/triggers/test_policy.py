@@ -211,3 +211,46 @@ def test_a_step_against_the_rolling_baseline_makes_the_drift_signal_critical() -
     # Dagster metadata carries it flat
     flat = signal_from_result("drift", {**base, "rolling_severity": "critical"}, day)
     assert flat.severity == "critical"
+
+
+def value(day: str, severity: str = "critical") -> Signal:
+    return Signal(
+        "retrain_value",
+        severity,
+        _day(day) + pd.Timedelta(days=1),
+        f"shadow challenger gain lower bound above the rollout cost on {day}",
+        f"{day}:v1",
+    )
+
+
+def test_retrain_value_requests_a_retrain_without_follow_ups() -> None:
+    policy = TriggerPolicy(
+        "p", on_retrain_value=True, follow_up=(pd.Timedelta(days=7), pd.Timedelta(days=14))
+    )
+    d, st = decide(policy, TriggerState(), [value("2026-07-01")])
+    assert d.retrain and d.trigger == "retrain_value"
+    assert d.run_key == "p-retrain_value-2026-07-01:v1"
+    # the value signal asks again by itself once the evidence is there: no follow-ups scheduled
+    assert st.follow_ups == []
+    d, st = decide(policy, TriggerState(), [drift("2026-07-01")])
+    assert d.trigger == "drift" and len(st.follow_ups) == 2
+
+
+def test_retrain_value_off_or_not_critical_never_retrains() -> None:
+    off = TriggerPolicy("p", on_retrain_value=False)
+    d, _ = decide(off, TriggerState(), [value("2026-07-01")])
+    assert not d.retrain and any("shadow_every_days is off" in n for n in d.notes)
+    on = TriggerPolicy("p", on_retrain_value=True)
+    d, _ = decide(on, TriggerState(), [value("2026-07-01", "ok")])
+    assert not d.retrain
+
+
+def test_retrain_value_follows_plant_yaml() -> None:
+    config = load_plant_config("plants/plant_a/plant.yaml")
+    assert TriggerPolicy.from_config(config).on_retrain_value is (
+        config.retrain.shadow_every_days is not None
+    )
+    off = config.model_copy(
+        update={"retrain": config.retrain.model_copy(update={"shadow_every_days": None})}
+    )
+    assert TriggerPolicy.from_config(off).on_retrain_value is False
