@@ -37,7 +37,6 @@ A step that starts late in a day moves that day's median partly, and the next da
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
@@ -157,12 +156,11 @@ class StepReport:
 
 def _timestamps_ns(frame: pd.DataFrame) -> np.ndarray:
     ts = frame["timestamp"]
-    if isinstance(ts.dtype, pd.DatetimeTZDtype) or pd.api.types.is_datetime64_dtype(ts.dtype):
-        idx = pd.DatetimeIndex(ts)
-        idx = idx.tz_localize("UTC") if idx.tz is None else idx
-    else:
-        idx = pd.DatetimeIndex(pd.to_datetime(ts, utc=True))
-    return idx.as_unit("ns").asi8
+    if isinstance(ts.dtype, pd.DatetimeTZDtype):
+        return ts.array.as_unit("ns").asi8  # UTC nanoseconds whatever the zone
+    if pd.api.types.is_datetime64_dtype(ts.dtype):
+        return pd.DatetimeIndex(ts).as_unit("ns").asi8  # naive: taken as UTC
+    return pd.DatetimeIndex(pd.to_datetime(ts, utc=True)).as_unit("ns").asi8
 
 
 def _check_columns(frame: pd.DataFrame, what: str) -> bool:
@@ -176,26 +174,25 @@ def _check_columns(frame: pd.DataFrame, what: str) -> bool:
     return "sensor" in frame.columns and "value" in frame.columns
 
 
-def _sensor_values(
+def _floats(column: pd.Series) -> np.ndarray:
+    if pd.api.types.is_numeric_dtype(column.dtype) and not pd.api.types.is_bool_dtype(column.dtype):
+        return column.to_numpy(dtype=np.float64, na_value=np.nan)
+    return pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _values(
     frame: pd.DataFrame, sensors: Sequence[str], long: bool
-) -> list[tuple[np.ndarray, np.ndarray] | None]:
-    """Per sensor: (row positions, float values) of its finite readings, or None if absent."""
-    out: list[tuple[np.ndarray, np.ndarray] | None] = []
+) -> tuple[np.ndarray, np.ndarray]:
+    """`(rows, columns)`-shaped readings: `[n, len(sensors)]` floats (NaN = none) for a wide frame;
+    for a long one, the sensor index per row (-1 = not asked for) and the value."""
     if long:
         codes = pd.Index(list(sensors)).get_indexer(frame["sensor"])
-        values = pd.to_numeric(frame["value"], errors="coerce").to_numpy(dtype=np.float64)
-        for k in range(len(sensors)):
-            rows = np.flatnonzero((codes == k) & np.isfinite(values))
-            out.append((rows, values[rows]) if rows.size else None)
-        return out
-    for name in sensors:
-        if name not in frame.columns:
-            out.append(None)
-            continue
-        v = pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64)
-        rows = np.flatnonzero(np.isfinite(v))
-        out.append((rows, v[rows]))
-    return out
+        return codes, _floats(frame["value"])
+    out = np.full((len(frame), len(sensors)), np.nan)
+    for k, name in enumerate(sensors):
+        if name in frame.columns:
+            out[:, k] = _floats(frame[name])
+    return np.empty(0, dtype=np.int64), out
 
 
 @dataclass
@@ -204,7 +201,7 @@ class _Grid:
 
     machines: list[str]
     means: np.ndarray
-    present: list[bool]  # per sensor: any reading in either frame
+    present: np.ndarray  # per sensor: any reading in either frame
     today_date: str
     machines_today: int
 
@@ -222,8 +219,8 @@ def _grid(history: pd.DataFrame, today: pd.DataFrame, sensors: Sequence[str]) ->
             f"({pd.Timestamp(int(ts_t.min()), tz='UTC')} .. {pd.Timestamp(int(ts_t.max()), tz='UTC')}); "
             "pass one day's readings as `today` and the days before as `history`"
         )
-    frames = [today]
-    ts_h = np.empty(0, dtype=np.int64)
+    frames = [(today, ts_t, long_t)]
+    n_days = 0
     if len(history):
         ts_h = _timestamps_ns(history)
         if int(ts_h.max()) >= start:
@@ -232,46 +229,38 @@ def _grid(history: pd.DataFrame, today: pd.DataFrame, sensors: Sequence[str]) ->
                 f"{pd.Timestamp(start, tz='UTC')}: the baseline must be the days *before* today; "
                 "drop today's rows from the history"
             )
-        frames.insert(0, history)
-    n_days = int(-((int(ts_h.min()) - start) // _NS_PER_DAY)) if ts_h.size else 0
-    ids = np.concatenate([f["machine_id"].astype(str).to_numpy(dtype=object) for f in frames])
-    codes, uniques = pd.factorize(ids, sort=True)
-    n_m = len(uniques)
-    n_d = n_days + 1
-    slot = (np.concatenate([ts_h, ts_t]) - (start - n_days * _NS_PER_DAY)) // _NS_PER_H
-    key = codes.astype(np.int64) * (n_d * 24) + slot
-    size = n_m * n_d * 24
-    means = np.full((n_m, n_d, 24, len(sensors)), np.nan)
-    offset = len(history) if len(history) else 0
-    present: list[bool] = []
-    parts = []
-    if len(history):
-        parts.append((0, _sensor_values(history, sensors, long_h)))
-    parts.append((offset, _sensor_values(today, sensors, long_t)))
-    for k in range(len(sensors)):
-        sums = np.zeros(size)
-        counts = np.zeros(size)
-        seen = False
-        for base, per_sensor in parts:
-            got = per_sensor[k]
-            if got is None:
-                continue
-            rows, vals = got
-            seen = True
-            kk = key[base + rows]
-            sums += np.bincount(kk, weights=vals, minlength=size)
-            counts += np.bincount(kk, minlength=size)
-        present.append(seen)
-        if seen:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                means[..., k] = np.where(counts > 0, sums / counts, np.nan).reshape(n_m, n_d, 24)
-    machines_today = int(np.unique(codes[offset:]).size)
+        n_days = int(-((int(ts_h.min()) - start) // _NS_PER_DAY))
+        frames.insert(0, (history, ts_h, long_h))
+    ids = [f["machine_id"].to_numpy() for f, _, _ in frames]
+    codes, uniques = pd.factorize(np.concatenate(ids) if len(ids) > 1 else ids[0], sort=True)
+    codes = codes.astype(np.int64)
+    n_m, n_d, n_s = len(uniques), n_days + 1, len(sensors)
+    origin = start - n_days * _NS_PER_DAY
+    size = n_m * n_d * 24 * n_s
+    sums = np.zeros(size)
+    counts = np.zeros(size)
+    pos = 0
+    for frame, ts, long in frames:
+        cell = (codes[pos : pos + len(frame)] * (n_d * 24) + (ts - origin) // _NS_PER_H) * n_s
+        pos += len(frame)
+        idx, vals = _values(frame, sensors, long)
+        if long:
+            keep = (idx >= 0) & np.isfinite(vals)
+            flat_key, flat_val = cell[keep] + idx[keep], vals[keep]
+        else:
+            keep = np.isfinite(vals)
+            flat_key = (cell[:, None] + np.arange(n_s))[keep]
+            flat_val = vals[keep]
+        sums += np.bincount(flat_key, weights=flat_val, minlength=size)
+        counts += np.bincount(flat_key, minlength=size)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = np.where(counts > 0, sums / counts, np.nan).reshape(n_m, n_d, 24, n_s)
     return _Grid(
         machines=[str(u) for u in uniques],
         means=means,
-        present=present,
+        present=counts.reshape(-1, n_s).sum(axis=0) > 0,
         today_date=pd.Timestamp(start, tz="UTC").date().isoformat(),
-        machines_today=machines_today,
+        machines_today=int(np.unique(codes[pos - len(today) :]).size),
     )
 
 
@@ -286,45 +275,58 @@ def _last_restart(up: np.ndarray, gap_hours: float) -> np.ndarray:
     return np.where(restart, hours, -1).max(axis=1)
 
 
+def _nanmedian(values: np.ndarray, axis: int) -> np.ndarray:
+    """Median ignoring NaN along `axis` (NaN where every value is NaN): one sort, no masked arrays."""
+    v = np.sort(values, axis=axis)  # NaN sorts last
+    n = np.isfinite(v).sum(axis=axis, keepdims=True)
+    lo = np.take_along_axis(v, np.maximum((n - 1) // 2, 0), axis=axis)
+    hi = np.take_along_axis(v, np.maximum(n // 2, 0), axis=axis)
+    out = np.squeeze((lo + hi) / 2.0, axis=axis)
+    return np.where(np.squeeze(n, axis=axis) > 0, out, np.nan)
+
+
 def _changes(
-    means: np.ndarray, up: np.ndarray, day: int, cfg: StepConfig
+    means: np.ndarray, up: np.ndarray, cfg: StepConfig
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Level change of every machine and sensor from its reference day to `day`.
+    """Level change of every machine and sensor from its reference day to each day `1 .. D-1`.
 
     The reference day is the machine's latest earlier day with readings. A machine that restarted
     (see `StepConfig.restart_gap_hours`) during its reference day is compared on the hours after
     the restart only; one that restarted later, or has no readings on the day before, is
     `restarted` (its change cannot be told from the reset).
 
+    Args:
+        means: Hourly means `[machine, day, hour, sensor]`.
+        up: `[machine, day, hour]`: the machine reported in that hour.
+        cfg: The thresholds.
+
     Returns:
-        `(change [m, s], restarted [m], residuals [m, 24, s])`: change is NaN without a reference
-        day or with fewer than `min_hours` paired hours; residuals are the paired hourly
-        differences minus the change (the hour-to-hour scatter).
+        `(change [m, D-1, s], restarted [m, D-1], residuals [m, D-1, 24, s])`: change is NaN
+        without a reference day or with fewer than `min_hours` paired hours; residuals are the
+        paired hourly differences minus the change (the hour-to-hour scatter).
     """
-    n_m = means.shape[0]
-    rows = np.arange(n_m)
-    has = up[:, :day].any(axis=2)  # [m, day]: machine had readings that day
-    ref = np.where(has, np.arange(day), -1).max(axis=1) if day else np.full(n_m, -1)
+    n_m, n_d = up.shape[:2]
+    has = up.any(axis=2)  # [m, d]
+    last = np.maximum.accumulate(np.where(has, np.arange(n_d), -1), axis=1)
+    ref = last[:, :-1]  # [m, D-1]: latest day with readings before day j (= column j-1)
+    day = np.arange(1, n_d)
     ok = ref >= 0
+    rows = np.arange(n_m)[:, None]
     ref_c = np.maximum(ref, 0)
-    diff = means[rows, day] - means[rows, ref_c]  # [m, 24, s], paired by hour of day
+    diff = means[:, 1:] - means[rows, ref_c]  # [m, D-1, 24, s], paired by hour of day
     diff[~ok] = np.nan
-    restarted = np.zeros(n_m, dtype=bool)
+    restarted = np.zeros(ref.shape, dtype=bool)
     if cfg.restart_gap_hours is not None:
-        back = _last_restart(
-            np.concatenate([up[rows, ref_c], up[:, day]], axis=1), cfg.restart_gap_hours
-        )
+        span = np.concatenate([up[rows, ref_c], up[:, 1:]], axis=2).reshape(-1, 48)
+        back = _last_restart(span, cfg.restart_gap_hours).reshape(ref.shape)
         restarted = ok & ((ref < day - 1) | (back >= 24))
         early = ok & ~restarted & (back > 0)
-        diff[early] = np.where(
-            np.arange(24)[None, :, None] < back[early, None, None], np.nan, diff[early]
-        )
-    paired = np.isfinite(diff).sum(axis=1)  # [m, s]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        change = np.nanmedian(diff, axis=1)
+        before = np.arange(24)[None, None, :] < back[:, :, None]  # [m, D-1, 24]
+        diff[early[:, :, None] & before] = np.nan
+    paired = np.isfinite(diff).sum(axis=2)  # [m, D-1, s]
+    change = _nanmedian(diff, axis=2)
     change[paired < cfg.min_hours] = np.nan
-    return change, restarted, diff - change[:, None, :]
+    return change, restarted, diff - change[:, :, None, :]
 
 
 def _not_judged(sensor: str, unit: str, why: str, machines: list[str], **kw: Any) -> SensorStep:
@@ -403,28 +405,24 @@ def sensor_steps(
             rows_today=0,
         )
     means = grid.means
-    n_m, n_d, _, n_s = means.shape
+    _, n_d, _, n_s = means.shape
     today_i = n_d - 1
     up = np.isfinite(means).any(axis=3)  # [m, d, 24]: machine reported in that hour
-    change, restarted, diff = _changes(means, up, today_i, cfg)
+    if n_d < 2:
+        shape = (means.shape[0], 0)
+        changes, restarted_all = np.full((*shape, n_s), np.nan), np.zeros(shape, dtype=bool)
+        resid = np.full((*shape, 24, n_s), np.nan)
+    else:
+        changes, restarted_all, resid = _changes(means, up, cfg)
+    change, restarted = changes[:, -1], restarted_all[:, -1]
 
     # Normal day-over-day changes over the baseline, pooled over machines and days, per sensor.
-    base_changes = []
-    hourly = []
-    for j in range(1, today_i):
-        c, r, d = _changes(means, up, j, cfg)
-        c[r] = np.nan
-        base_changes.append(c)
-        hourly.append(d[~r])
-    base = np.concatenate(base_changes, axis=0) if base_changes else np.full((0, n_s), np.nan)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)
-        center = np.nanmedian(base, axis=0) if len(base) else np.full(n_s, np.nan)
-        mad = np.nanmedian(np.abs(base - center), axis=0) if len(base) else np.full(n_s, np.nan)
-        hd = (
-            np.concatenate(hourly, axis=0).reshape(-1, n_s) if hourly else np.full((0, n_s), np.nan)
-        )
-        hmad = np.nanmedian(np.abs(hd), axis=0) if len(hd) else np.full(n_s, np.nan)
+    keep = ~restarted_all[:, :-1]
+    base = changes[:, :-1][keep]  # [n, s]
+    hd = resid[:, :-1][keep].reshape(-1, n_s)
+    center = _nanmedian(base, axis=0) if len(base) else np.full(n_s, np.nan)
+    mad = _nanmedian(np.abs(base - center), axis=0) if len(base) else np.full(n_s, np.nan)
+    hmad = _nanmedian(np.abs(hd), axis=0) if len(hd) else np.full(n_s, np.nan)
     n_base = np.isfinite(base).sum(axis=0) if len(base) else np.zeros(n_s, dtype=np.int64)
     sd = np.fmax(_MAD_TO_SD * mad, _MAD_TO_SD * hmad / math.sqrt(24.0))
     sd = np.where(np.isfinite(sd), np.maximum(sd, 1e-12), np.nan)
