@@ -610,13 +610,13 @@ class StepConfig(_Strict):
     """Per-sensor fleet step detection (`monitoring.steps`, see factory_mlops/monitoring/_steps.py)."""
 
     critical_sd: float = Field(
-        4.0,
+        3.0,
         gt=0,
         description="A machine's day-over-day level change, in robust sd of the baseline's changes, "
         "that counts it as stepped.",
     )
     warning_sd: float = Field(
-        3.0, gt=0, description="The same for a warning (must not exceed critical_sd)."
+        2.5, gt=0, description="The same for a warning (must not exceed critical_sd)."
     )
     fleet_share: float = Field(
         0.6,

@@ -2,7 +2,8 @@
 
 * Layer 1: `integrity_report` (null rates, out-of-range, late arrival, gaps per sensor and day).
 * Layer 2: `drift_report` (PSI, KS, Wasserstein against the training reference), `rolling_drift`
-  (against the previous served days), `estimate_performance` (label-free CBPE estimate from
+  (against the previous served days), `sensor_steps` (per-sensor level steps on most machines at
+  once, from raw readings, against the previous days), `estimate_performance` (label-free CBPE estimate from
   calibrated probabilities), `write_drift_report` (Evidently's HTML page for people).
 * Layer 3: `label_outcomes` (realised outcomes as known at a time), `business_impact` (failures
   caught/missed, false alarms, lead time, cost) and `control_chart` (rolling recall vs mean − kσ).
@@ -40,6 +41,7 @@ from factory_mlops.monitoring._outcomes import label_outcomes
 from factory_mlops.monitoring._psi import BinnedReference, fit_reference, psi, psi_frame
 from factory_mlops.monitoring._rolling import RollingDriftReport, rolling_drift
 from factory_mlops.monitoring._stats import QuantileSketch, ks_frame, wasserstein_frame
+from factory_mlops.monitoring._steps import SensorStep, StepReport, sensor_steps
 
 __all__ = [
     "SCORE_COLUMN",
@@ -56,7 +58,9 @@ __all__ = [
     "PerformanceEstimate",
     "QuantileSketch",
     "RollingDriftReport",
+    "SensorStep",
     "Severity",
+    "StepReport",
     "build_reference",
     "business_impact",
     "compare_with_realised",
@@ -74,6 +78,7 @@ __all__ = [
     "realised_metrics",
     "rolling_drift",
     "score_column",
+    "sensor_steps",
     "wasserstein_frame",
     "window_metrics",
     "write_drift_html",

@@ -81,6 +81,7 @@ class SensorStep:
         baseline_changes: Day-over-day changes the sd was learnt from.
         machine_shift: Per machine, today's level change (sensor unit); NaN if none.
         machine_shift_sd: Per machine, the shift in robust sd; NaN if none.
+        restarted: The machines left out (restarted since their reference day).
         reason: One sentence in plain words.
     """
 
@@ -101,6 +102,7 @@ class SensorStep:
     baseline_changes: int
     machine_shift: dict[str, float] = field(default_factory=dict)
     machine_shift_sd: dict[str, float] = field(default_factory=dict)
+    restarted: list[str] = field(default_factory=list)
     reason: str = ""
 
     def to_dict(self) -> dict[str, Any]:
@@ -409,7 +411,7 @@ def sensor_steps(
     today_i = n_d - 1
     up = np.isfinite(means).any(axis=3)  # [m, d, 24]: machine reported in that hour
     if n_d < 2:
-        shape = (means.shape[0], 0)
+        shape = (means.shape[0], 1)  # no earlier day: today has no change
         changes, restarted_all = np.full((*shape, n_s), np.nan), np.zeros(shape, dtype=bool)
         resid = np.full((*shape, 24, n_s), np.nan)
     else:
@@ -452,6 +454,11 @@ def sensor_steps(
             "center": float(center[k]),
             "machines_judged": n_j,
             "machines_restarted": n_r,
+            "restarted": [
+                m
+                for m, r, c in zip(grid.machines, restarted, change[:, k], strict=True)
+                if r and np.isfinite(c)
+            ],
             "machine_shift": dict(zip(grid.machines, map(float, change[:, k]), strict=True)),
             "machine_shift_sd": dict(
                 zip(
@@ -461,16 +468,6 @@ def sensor_steps(
                 )
             ),
         }
-        if n_base[k] < cfg.min_baseline_changes:
-            reports[s] = _not_judged(
-                s,
-                unit,
-                f"{int(n_base[k])} day-over-day change(s) in the {b_days}-day baseline, "
-                f"{cfg.min_baseline_changes} needed for a robust sd",
-                grid.machines,
-                **common,
-            )
-            continue
         if n_j < cfg.min_machines:
             extra = f", {n_r} restarted" if n_r else ""
             reports[s] = _not_judged(
@@ -478,6 +475,16 @@ def sensor_steps(
                 unit,
                 f"{n_j} machine(s) with a level change today{extra}; {cfg.min_machines} needed to "
                 "tell a fleet step from one machine's wear",
+                grid.machines,
+                **common,
+            )
+            continue
+        if n_base[k] < cfg.min_baseline_changes:
+            reports[s] = _not_judged(
+                s,
+                unit,
+                f"{int(n_base[k])} day-over-day change(s) in the {b_days}-day baseline, "
+                f"{cfg.min_baseline_changes} needed for a robust sd",
                 grid.machines,
                 **common,
             )
