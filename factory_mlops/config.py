@@ -631,6 +631,57 @@ class LatencyConfig(_Strict):
     p99_ms: tuple[float, float] = (50.0, 200.0)
 
 
+class StepConfig(_Strict):
+    """Per-sensor fleet step detection (`monitoring.steps`, see factory_mlops/monitoring/_steps.py)."""
+
+    critical_sd: float = Field(
+        3.0,
+        gt=0,
+        description="A machine's day-over-day level change, in robust sd of the baseline's changes, "
+        "that counts it as stepped.",
+    )
+    warning_sd: float = Field(
+        2.5, gt=0, description="The same for a warning (must not exceed critical_sd)."
+    )
+    fleet_share: float = Field(
+        0.6,
+        gt=0.5,
+        le=1,
+        description="Share of the judged machines stepped with the same sign that makes a fleet step.",
+    )
+    min_machines: int = Field(
+        3,
+        ge=1,
+        description="Fewer judged machines: not judged (one machine's wear cannot be told from a step).",
+    )
+    min_hours: int = Field(
+        6,
+        ge=1,
+        le=24,
+        description="Hours with readings on both days a machine's day-over-day change needs.",
+    )
+    min_baseline_changes: int = Field(
+        10,
+        ge=3,
+        description="Day-over-day changes (machines x baseline days) the robust sd needs; fewer: not judged.",
+    )
+    restart_gap_hours: float | None = Field(
+        2.0,
+        gt=0,
+        description="A machine silent this long between its reference day and today restarted (a repair "
+        "resets wear) and does not vote; null = never (plants that stop every night).",
+    )
+
+    @model_validator(mode="after")
+    def _order(self) -> StepConfig:
+        if self.warning_sd > self.critical_sd:
+            raise ValueError(
+                f"monitoring.steps: warning_sd ({self.warning_sd}) must not exceed critical_sd "
+                f"({self.critical_sd})"
+            )
+        return self
+
+
 class MonitoringConfig(_Strict):
     """The three monitoring layers and what each severity does (see docs/monitoring.md)."""
 
@@ -640,6 +691,10 @@ class MonitoringConfig(_Strict):
     latency: LatencyConfig = Field(default_factory=LatencyConfig)
     rolling_baseline_days: int = Field(
         7, ge=1, description="Days of served features the rolling drift compares with."
+    )
+    steps: StepConfig = Field(
+        default_factory=StepConfig,
+        description="Per-sensor fleet step detection against the previous rolling_baseline_days days.",
     )
     evidently_html: bool = Field(
         True, description="Write Evidently's HTML drift report per day (for people)."

@@ -2,7 +2,8 @@
 
 * Layer 1: `integrity_report` (null rates, out-of-range, late arrival, gaps per sensor and day).
 * Layer 2: `drift_report` (PSI, KS, Wasserstein against the training reference), `rolling_drift`
-  (against the previous served days), `estimate_performance` (label-free CBPE estimate from
+  (against the previous served days), `sensor_steps` (per-sensor level steps on most machines at
+  once, from raw readings, against the previous days), `estimate_performance` (label-free CBPE estimate from
   calibrated probabilities), `write_drift_report` (Evidently's HTML page for people).
 * Layer 3: `label_outcomes` (realised outcomes as known at a time), `business_impact` (failures
   caught/missed, false alarms, lead time, cost) and `control_chart` (rolling recall vs mean − kσ).
@@ -42,6 +43,7 @@ from factory_mlops.monitoring._psi import BinnedReference, fit_reference, psi, p
 from factory_mlops.monitoring._retrain_value import RetrainValue, retrain_value
 from factory_mlops.monitoring._rolling import RollingDriftReport, rolling_drift
 from factory_mlops.monitoring._stats import QuantileSketch, ks_frame, wasserstein_frame
+from factory_mlops.monitoring._steps import SensorStep, StepReport, sensor_steps
 
 __all__ = [
     "SCORE_COLUMN",
@@ -59,7 +61,9 @@ __all__ = [
     "QuantileSketch",
     "RetrainValue",
     "RollingDriftReport",
+    "SensorStep",
     "Severity",
+    "StepReport",
     "build_reference",
     "business_impact",
     "compare_with_realised",
@@ -81,6 +85,7 @@ __all__ = [
     "retrain_value",
     "rolling_drift",
     "score_column",
+    "sensor_steps",
     "wasserstein_frame",
     "window_metrics",
     "worst",
