@@ -90,6 +90,12 @@ class PlantWorld:
             self.start.as_unit("ns").value + np.arange(self.days + 1, dtype=np.int64) * _DAY.value
         )
         self._rows = np.searchsorted(t_ns, edges, side="right")
+        # raw readings by calendar day [00:00, 24:00), for the per-sensor step test
+        self._readings = self.sim.readings.sort_values(
+            "timestamp", kind="stable", ignore_index=True
+        )
+        r_ns = pd.DatetimeIndex(self._readings["timestamp"]).as_unit("ns").asi8
+        self._read_rows = np.searchsorted(r_ns, edges, side="left")
         self._candidates: dict[int, Model | TrainingFailure] = {}
         self._gates: dict[tuple[str, str], GateDecision] = {}
         self._preds: dict[tuple[str, int], pd.DataFrame] = {}
@@ -213,9 +219,9 @@ class PlantWorld:
         return self._preds[k]
 
     def drift(self, model: Model, day: int) -> dict | None:
-        """The day's drift payload against the model's reference and against the previous served
-        days, as the product's `drift_report` asset computes it (`monitoring.drift_day`); None for
-        a day without rows. Cached by (model, day)."""
+        """The day's drift payload against the model's reference, the previous served days and
+        the per-sensor fleet step test, as the product's `drift_report` asset computes it
+        (`monitoring.drift_day`); None for a day without rows. Cached by (model, day)."""
         k = (model.key, day)
         if k not in self._drift:
             rows = self.day_features(day)
@@ -224,7 +230,17 @@ class PlantWorld:
             scores = self.predictions(model, day)["probability"].to_numpy()
             first = max(0, day - self.config.monitoring.rolling_baseline_days)
             history = self.features.iloc[self._rows[first] : self._rows[day]]
-            self._drift[k] = drift_day(self.config, model.reference, rows, scores, history)[1]
+            readings = self._readings.iloc[self._read_rows[day] : self._read_rows[day + 1]]
+            before = self._readings.iloc[self._read_rows[first] : self._read_rows[day]]
+            self._drift[k] = drift_day(
+                self.config,
+                model.reference,
+                rows,
+                scores,
+                history,
+                readings=readings,
+                readings_history=before if len(before) else None,
+            )[1]
         return self._drift[k]
 
     def predictions_from(self, model: Model, first_day: int) -> tuple[pd.DataFrame, np.ndarray]:

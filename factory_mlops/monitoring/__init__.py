@@ -19,7 +19,13 @@ from factory_mlops.monitoring._cbpe import (
     realised_metrics,
 )
 from factory_mlops.monitoring._control import ControlChartResult, control_chart, window_metrics
-from factory_mlops.monitoring._day import drift_day, impact_day, performance_day, worst
+from factory_mlops.monitoring._day import (
+    drift_day,
+    drift_verdict,
+    impact_day,
+    performance_day,
+    worst,
+)
 from factory_mlops.monitoring._drift import (
     SCORE_COLUMN,
     SEVERITY_RANK,
@@ -70,6 +76,7 @@ __all__ = [
     "control_chart",
     "drift_day",
     "drift_report",
+    "drift_verdict",
     "estimate_performance",
     "estimate_severity",
     "fit_reference",

@@ -32,6 +32,7 @@ from factory_mlops.monitoring._drift import DriftReference, DriftReport, drift_r
 from factory_mlops.monitoring._impact import business_impact
 from factory_mlops.monitoring._outcomes import label_outcomes
 from factory_mlops.monitoring._rolling import rolling_drift
+from factory_mlops.monitoring._steps import sensor_steps
 
 _RANK = {"ok": 0, "warning": 1, "critical": 2}
 
@@ -47,6 +48,9 @@ def drift_day(
     features: pd.DataFrame,
     scores: np.ndarray,
     history: pd.DataFrame,
+    *,
+    readings: pd.DataFrame | None = None,
+    readings_history: pd.DataFrame | None = None,
 ) -> tuple[DriftReport, dict[str, Any]]:
     """Drift of one day's `features` and `scores` (layer 2).
 
@@ -57,10 +61,16 @@ def drift_day(
         scores: the deployed model's scores of those rows (P(failure), or RUL hours).
         history: the feature rows of the previous served days (`monitoring.rolling_baseline_days`);
             empty when there is none.
+        readings: the day's raw readings (wide: `timestamp, machine_id, <sensor>...`), for the
+            per-sensor fleet step test (`monitoring.steps`); None = not run.
+        readings_history: the raw readings of the previous `monitoring.rolling_baseline_days` days.
 
     Returns:
         The report against the training reference and the payload: the report's fields plus
-        `rolling` (severity and reasons against `history`) and `rolling_feature_psi`.
+        `rolling` (severity and reasons against `history`), `rolling_feature_psi` and `steps`
+        (the fleet step report). The payload's `severity` is the day's verdict: the training
+        reference's, made critical by a step against the previous days (`rolling` critical, or a
+        fleet step on a sensor); `reference_severity` keeps the reference report's own.
     """
     report = drift_report(reference, features, scores, config.drift)
     payload: dict[str, Any] = dict(report.to_dict())
@@ -73,7 +83,46 @@ def drift_day(
             "severity": "ok",
             "reasons": ["no earlier served day to compare with"],
         }
+    payload["reference_severity"] = report.severity
+    steps = None
+    if readings is not None:
+        steps = sensor_steps(
+            readings_history if readings_history is not None else readings.iloc[:0],
+            readings,
+            [s.name for s in config.sensors],
+            config.monitoring.steps,
+            units={s.name: s.unit for s in config.sensors},
+        ).to_dict()
+        payload["steps"] = steps
+    severity, reasons = drift_verdict(
+        str(report.severity), list(report.reasons), payload["rolling"], steps
+    )
+    payload["severity"] = severity
+    payload["reasons"] = reasons
     return report, payload
+
+
+def drift_verdict(
+    severity: str,
+    reasons: list[str],
+    rolling: dict[str, Any] | None,
+    steps: dict[str, Any] | None = None,
+) -> tuple[str, list[str]]:
+    """The day's drift verdict from the training-reference report and the step tests.
+
+    A step against the previous served days is a change today, even while the model's reference
+    (its training days) still lets the day pass: a critical rolling report or a critical fleet step
+    on a sensor makes the day critical, and its reason comes first.
+    """
+    out = list(reasons)
+    for what, part in (
+        ("step change against the previous served days", rolling),
+        ("fleet step on a sensor", steps),
+    ):
+        if part and part.get("severity") == "critical" and severity != "critical":
+            severity = "critical"
+            out.insert(0, f"{what}: " + "; ".join(part.get("reasons") or [f"{what} critical"]))
+    return severity, out
 
 
 def performance_day(

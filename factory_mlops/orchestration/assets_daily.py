@@ -195,13 +195,15 @@ def build_daily_assets(
         ]
         return dg.MaterializeResult(
             metadata={
-                "severity": report.severity,
+                "severity": str(payload["severity"]),
+                "reference_severity": str(payload.get("reference_severity", report.severity)),
+                "step_severity": str((payload.get("steps") or {}).get("severity", "not run")),
                 "share_drifted": float(report.share_drifted),
                 "max_psi": float(report.max_psi),
                 "prediction_psi": float(report.prediction_psi),
                 "drifted_features": ", ".join(report.drifted_features[:20]),
                 "drifted_sensors": ", ".join(report.drifted_sensors),
-                "reasons": "; ".join(report.reasons),
+                "reasons": "; ".join(payload["reasons"]),
                 "model_version": int(payload["model_version"]),
                 "day": days[0].isoformat(),
                 "top_psi": dg.MetadataValue.md(

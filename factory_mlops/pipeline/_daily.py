@@ -202,7 +202,22 @@ def drift_for_day(
             day - dt.timedelta(days=1),
         ),
     )
-    report, result = drift_day(config, reference, feats, prediction_scores(preds, task), history)
+    store = ReadingsStore(home, config.plant_id)
+    before = passed_days(
+        config,
+        home,
+        day - dt.timedelta(days=config.monitoring.rolling_baseline_days),
+        day - dt.timedelta(days=1),
+    )
+    report, result = drift_day(
+        config,
+        reference,
+        feats,
+        prediction_scores(preds, task),
+        history,
+        readings=store.read_day(day),
+        readings_history=store.read_days(before) if before else None,
+    )
     payload = {
         "day": day.isoformat(),
         "model_version": manifest["version"],
@@ -214,7 +229,13 @@ def drift_for_day(
     from factory_mlops.pipeline._monitor import apply_actions
 
     payload["actions"] = apply_actions(
-        config, home, "drift", day, report.severity, report.reasons, int(manifest["version"])
+        config,
+        home,
+        "drift",
+        day,
+        payload["severity"],
+        payload["reasons"],
+        int(manifest["version"]),
     )
     payload = _json_safe(payload)
     lake.write_json(DRIFT_REPORTS, day, payload)

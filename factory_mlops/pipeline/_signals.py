@@ -78,18 +78,9 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
     if layer == "drift":
         if isinstance(result.get("drifted_sensors"), str):
             result["drifted_sensors"] = [x for x in result["drifted_sensors"].split(", ") if x]
+        # the day's verdict (steps against the previous days included) is decided by
+        # `monitoring.drift_day`; the reason names what made it
         reason = drift_reason({**result, "day": day.isoformat()})
-        # A step against the previous served days is a change today, even while the model's
-        # reference (its training days) still lets the day pass: the rolling report's severity counts.
-        rolling = result.get("rolling") if isinstance(result.get("rolling"), dict) else {}
-        step = str(rolling.get("severity") or result.get("rolling_severity") or "ok")
-        if step == "critical" and severity != "critical":
-            severity = "critical"
-            reason = (
-                f"step change on {day} against the previous served days (model v{version}): "
-                + "; ".join(rolling.get("reasons") or ["rolling drift critical"])
-                + f" | {reason}"
-            )
     else:
         reason = (
             f"{layer.replace('_', ' ')} {result['severity']} on {day} (model v{version}): "

@@ -180,6 +180,7 @@ def test_feedback_retrains_do_not_schedule_follow_ups() -> None:
 def test_a_step_against_the_rolling_baseline_makes_the_drift_signal_critical() -> None:
     import datetime as dt
 
+    from factory_mlops.monitoring import drift_verdict
     from factory_mlops.pipeline._signals import signal_from_result
 
     day = dt.date(2026, 7, 1)
@@ -191,26 +192,33 @@ def test_a_step_against_the_rolling_baseline_makes_the_drift_signal_critical() -
         "max_psi": 0.4,
         "prediction_psi": 0.2,
     }
-    quiet = signal_from_result("drift", {**base, "rolling": {"severity": "ok", "reasons": []}}, day)
+
+    def verdict(rolling: dict, steps: dict | None = None) -> dict:
+        sev, why = drift_verdict(base["severity"], base["reasons"], rolling, steps)
+        return {**base, "severity": sev, "reasons": why, "rolling": rolling}
+
+    quiet = signal_from_result("drift", verdict({"severity": "ok", "reasons": []}), day)
     assert quiet.severity == "warning"
-    step = signal_from_result(
-        "drift",
-        {
-            **base,
-            "rolling": {
-                "severity": "critical",
-                "reasons": ["36/90 features (40%) have PSI >= 0.25 against the previous 7 day(s)"],
-            },
-        },
-        day,
-    )
+    rolling = {
+        "severity": "critical",
+        "reasons": ["36/90 features (40%) have PSI >= 0.25 against the previous 7 day(s)"],
+    }
+    step = signal_from_result("drift", verdict(rolling), day)
     assert step.severity == "critical"
     assert step.reason.startswith(
-        "step change on 2026-07-01 against the previous served days (model v2): 36/90"
+        "drift critical on 2026-07-01 (model v2): step change against the previous served days: 36/90"
     )
-    # Dagster metadata carries it flat
-    flat = signal_from_result("drift", {**base, "rolling_severity": "critical"}, day)
-    assert flat.severity == "critical"
+    fleet = {"severity": "critical", "reasons": ["vibration_mm_s: level +1.21 on 8/8 machines"]}
+    sensor = signal_from_result("drift", verdict({"severity": "ok", "reasons": []}, fleet), day)
+    assert sensor.severity == "critical"
+    assert "fleet step on a sensor: vibration_mm_s: level +1.21 on 8/8 machines" in sensor.reason
+    # Dagster metadata carries the verdict flat (reasons joined): the same signal
+    stored = verdict(rolling)
+    flat = {k: v for k, v in stored.items() if k != "rolling"} | {
+        "reasons": "; ".join(stored["reasons"]),
+        "rolling_severity": "critical",
+    }
+    assert signal_from_result("drift", flat, day) == step
 
 
 def value(day: str, severity: str = "critical") -> Signal:
