@@ -21,10 +21,9 @@ import pandas as pd
 
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
-from factory_mlops.ingest import Lake
+from factory_mlops.ingest import LAYER_TABLES, PREDICTIONS, Lake, day_end, load_maintenance
 from factory_mlops.monitoring._alerts import Alert, AlertLog
-from factory_mlops.pipeline._daily import PREDICTIONS
-from factory_mlops.pipeline._signals import LAYER_TABLES, day_end
+from factory_mlops.pipeline._integrity_day import day_integrity
 
 _RANK = {"ok": 0, "warning": 1, "critical": 2}
 
@@ -83,8 +82,6 @@ def _store(
 # ---- layer 1 -----------------------------------------------------------------------------------
 def integrity_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict[str, Any]:
     """Layer 1 for `day`: per-sensor integrity of the readings that arrived, stored and returned."""
-    from factory_mlops.pipeline._integrity_day import day_integrity
-
     report = day_integrity(config, home, day)
     d = report.to_dict()
     table = report.table()
@@ -274,7 +271,6 @@ def impact_for_day(
     from factory_mlops.monitoring._control import control_chart
     from factory_mlops.monitoring._impact import business_impact
     from factory_mlops.monitoring._outcomes import label_outcomes
-    from factory_mlops.pipeline._retrain import load_maintenance
 
     lake = Lake(home, config.plant_id)
     known_at = day_end(day)
