@@ -523,7 +523,7 @@ def _latest_report(fh: FactoryHome, plant: str, day: dt.date) -> dict[str, Any]:
 def _monitoring_summary(config: PlantConfig, fh: FactoryHome) -> dict[str, Any]:
     """Alerts written per layer and the newest realised business impact of the plant."""
     from factory_mlops.ingest import LAYER_TABLES, Lake
-    from factory_mlops.monitoring._alerts import AlertLog
+    from factory_mlops.monitoring import AlertLog
 
     alerts: dict[str, int] = {}
     for a in AlertLog.for_home(fh).read(config.plant_id):

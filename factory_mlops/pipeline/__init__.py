@@ -20,6 +20,7 @@ from factory_mlops.pipeline._daily import (
     passed_days,
     score_day,
 )
+from factory_mlops.pipeline._features import plant_feature_spec
 from factory_mlops.pipeline._fleet import fleet_status, node_status
 from factory_mlops.pipeline._ingest import (
     DayIngest,
@@ -135,6 +136,7 @@ __all__ = [
     "node_status",
     "passed_days",
     "pending_landing_files",
+    "plant_feature_spec",
     "promote_version",
     "read_json_artifact",
     "read_rollout",

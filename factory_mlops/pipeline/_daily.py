@@ -23,8 +23,7 @@ from factory_mlops.ingest import (
     day_bounds,
     read_maintenance_csv,
 )
-from factory_mlops.monitoring import DriftReference, DriftReport, drift_report
-from factory_mlops.monitoring._rolling import rolling_drift
+from factory_mlops.monitoring import DriftReference, DriftReport, drift_report, rolling_drift
 from factory_mlops.pipeline._features import feature_context, plant_feature_spec
 from factory_mlops.pipeline._ingest import DayIngest, ingest_days
 from factory_mlops.pipeline._monitor import apply_actions
@@ -260,7 +259,7 @@ def _evidently_page(
     report: DriftReport,
 ) -> dict[str, Any]:
     """Evidently's data-drift page of the day's top drifted features against the model's reference days."""
-    from factory_mlops.monitoring._evidently import write_drift_report
+    from factory_mlops.monitoring import write_drift_report
 
     lake = Lake(home, config.plant_id)
     through = (manifest.get("lineage") or {}).get("data_through")

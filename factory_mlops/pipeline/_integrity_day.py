@@ -11,7 +11,7 @@ import pyarrow.parquet as pq
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import ReadingsStore, day_end, load_maintenance
-from factory_mlops.monitoring._integrity import (
+from factory_mlops.monitoring import (
     IntegrityReport,
     IntegrityThresholds,
     integrity_report,

@@ -22,7 +22,7 @@ import pandas as pd
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import LAYER_TABLES, PREDICTIONS, Lake, day_end, load_maintenance
-from factory_mlops.monitoring._alerts import Alert, AlertLog
+from factory_mlops.monitoring import Alert, AlertLog
 from factory_mlops.pipeline._integrity_day import day_integrity
 
 _RANK = {"ok": 0, "warning": 1, "critical": 2}
@@ -181,7 +181,7 @@ def _latency(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict[str, 
 
 def health_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict[str, Any]:
     """Layer 2 without labels for `day`: CBPE estimate vs the model's served baseline, alarm band, latency."""
-    from factory_mlops.monitoring._cbpe import estimate_performance, estimate_severity
+    from factory_mlops.monitoring import estimate_performance, estimate_severity
 
     lake = Lake(home, config.plant_id)
     preds = lake.read(PREDICTIONS, day)
@@ -268,9 +268,7 @@ def impact_for_day(
 ) -> dict[str, Any]:
     """Layer 3 as known at the end of `day`: realised impact of the last `lookback_days` of
     predictions whose outcome is known, and the control chart of the deployed model's rolling recall."""
-    from factory_mlops.monitoring._control import control_chart
-    from factory_mlops.monitoring._impact import business_impact
-    from factory_mlops.monitoring._outcomes import label_outcomes
+    from factory_mlops.monitoring import business_impact, control_chart, label_outcomes
 
     lake = Lake(home, config.plant_id)
     known_at = day_end(day)
@@ -337,7 +335,7 @@ def impact_for_day(
     mine = known[known["model_version"] == version]
     if len(mine) and "probability" in mine.columns and mine["probability"].notna().all():
         # the label-free estimate on these very rows, now that their outcomes are known
-        from factory_mlops.monitoring._cbpe import compare_with_realised, estimate_performance
+        from factory_mlops.monitoring import compare_with_realised, estimate_performance
 
         est = estimate_performance(
             mine["probability"].to_numpy(dtype=float), mine["alarm"].to_numpy(dtype=bool)

@@ -15,7 +15,7 @@ import pandas as pd
 
 from factory_mlops.audit import AuditLog
 from factory_mlops.config import PlantConfig
-from factory_mlops.edge._bundle_io import bundle_sha256
+from factory_mlops.edge import bundle_sha256
 from factory_mlops.errors import ParityError, TrainingError
 from factory_mlops.evaluation import (
     GateDecision,
@@ -25,7 +25,7 @@ from factory_mlops.evaluation import (
     gate,
 )
 from factory_mlops.features import plugin_files
-from factory_mlops.feedback._join import feedback_labels, id_ranges, mark_used
+from factory_mlops.feedback import feedback_labels, id_ranges, mark_used
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import FEATURES, Lake, day_bounds, load_maintenance
 from factory_mlops.lineage import code_version
@@ -34,7 +34,7 @@ from factory_mlops.pipeline._daily import passed_days
 from factory_mlops.pipeline._features import plant_feature_spec
 from factory_mlops.pipeline._promote import CHALLENGER, CHAMPION, promote_version
 from factory_mlops.pipeline._registered import load_registered_model
-from factory_mlops.registry._card import render_model_card
+from factory_mlops.registry import render_model_card
 from factory_mlops.training import (
     RUL,
     TrainedModel,
@@ -325,7 +325,7 @@ def register_candidate(
     by the version. A process killed before the alias step leaves no new champion.
     """
     from factory_mlops.deploy import BundleSigner, build_bundle, check_parity, export_onnx
-    from factory_mlops.edge._explain import explainer_files
+    from factory_mlops.edge import explainer_files
 
     signer = BundleSigner.from_env_or_home(
         home.root
