@@ -161,8 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     from factory_mlops.audit import add_audit_parser
     from factory_mlops.cli_governance import add_governance_parsers
-    from factory_mlops.edge._cli import add_edge_parser
-    from factory_mlops.feedback._cli import add_feedback_parser
+    from factory_mlops.edge import add_edge_parser
+    from factory_mlops.feedback import add_feedback_parser
 
     add_governance_parsers(sub)
     add_audit_parser(sub)
@@ -177,7 +177,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
     argv = list(sys.argv[1:] if argv is None else argv)
     if len(argv) >= 2 and argv[0] == "feedback" and argv[1] in ("serve", "user"):
-        from factory_mlops.floor._cli import main as floor_main  # the page and its users
+        from factory_mlops.floor import main as floor_main  # the page and its users
 
         return floor_main(argv[1:])
     args = build_parser().parse_args(argv)

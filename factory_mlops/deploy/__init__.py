@@ -26,18 +26,16 @@ from factory_mlops.deploy._signing import (
     BundleSigner,
     sign_bundle,
 )
-from factory_mlops.edge._bundle_io import (
-    bundle_sha256,
-    current_bundle,
-    resolve_trusted_keys,
-    verify_bundle,
-)
-from factory_mlops.edge._signature import (
+from factory_mlops.edge import (
     SIGNATURE_FILE,
     TRUSTED_KEYS_ENV,
     TrustedKeys,
+    bundle_sha256,
+    current_bundle,
+    resolve_trusted_keys,
     trust_public_key,
     trusted_keys,
+    verify_bundle,
 )
 
 __all__ = [

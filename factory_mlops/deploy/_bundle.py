@@ -15,17 +15,18 @@ from typing import Any
 from factory_mlops.calibration import Calibration
 from factory_mlops.deploy._parity import ParityReport
 from factory_mlops.deploy._signing import BundleSigner, signature_json
-from factory_mlops.edge._bundle_io import (
+from factory_mlops.edge import (
     MANIFEST_DIGEST_KEY,
     MANIFEST_FILE,
     MODEL_FILE,
+    SIGNATURE_FILE,
     SPEC_FILE,
+    TrustedKeys,
     check_file_name,
     manifest_digest,
     sha256_bytes,
     verify_bundle,
 )
-from factory_mlops.edge._signature import SIGNATURE_FILE, TrustedKeys
 from factory_mlops.errors import BundleError
 from factory_mlops.features import FeatureSpec
 

@@ -28,21 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from factory_mlops.edge._bundle_io import (
+from factory_mlops.edge import (
     BUNDLES_DIR,
     CURRENT_LINK,
     MANIFEST_FILE,
-    bundle_sha256,
-    node_trusted_keys,
-    read_manifest,
-    verify_bundle,
-)
-from factory_mlops.edge._signature import (
     SIGNATURE_FILE,
     TrustedKeys,
+    bundle_sha256,
     fsync_dir,
+    node_trusted_keys,
+    read_manifest,
     read_signature,
     trust_public_key,
+    verify_bundle,
 )
 from factory_mlops.errors import BundleError
 

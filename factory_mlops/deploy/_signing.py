@@ -24,19 +24,17 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from factory_mlops.edge._bundle_io import (
+from factory_mlops.edge import (
     MANIFEST_DIGEST_KEY,
     MANIFEST_FILE,
-    manifest_digest,
-    read_manifest,
-)
-from factory_mlops.edge._signature import (
     SIGNATURE_FILE,
     TrustedKeys,
     check_signature,
     fsync_dir,
     key_id,
+    manifest_digest,
     public_key_pem,
+    read_manifest,
     signature_document,
     write_atomic,
 )

@@ -6,7 +6,7 @@ does the same per machine type, and `gate` turns champion and challenger metrics
 `GateDecision` made of `GateCheck`s.
 """
 
-from factory_mlops.evaluation._cost import cost_metrics, holdout_span
+from factory_mlops.evaluation._cost import cost_metrics, holdout_span, row_step
 from factory_mlops.evaluation._decision import GateCheck, GateDecision
 from factory_mlops.evaluation._gate import classification_gate, gate, rul_gate
 from factory_mlops.evaluation._metrics import evaluate_predictions, evaluate_rul, failure_events
@@ -31,5 +31,6 @@ __all__ = [
     "gate",
     "holdout_span",
     "nasa_score",
+    "row_step",
     "rul_gate",
 ]

@@ -1,7 +1,7 @@
 """Feature engineering as code: one implementation for training (batch) and the edge (online)."""
 
+from factory_mlops.features._channels import channel_matrix
 from factory_mlops.features._compute import (
-    channel_matrix,
     compute_features,
     compute_online_features,
     latest_step_end,

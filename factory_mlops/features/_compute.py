@@ -9,35 +9,19 @@ long history; the online path runs the very same per-machine function on a trail
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 import pandas as pd
 
 from factory_mlops.features._buckets import Buckets, bucket_needs, build_buckets, pair_buckets
-from factory_mlops.features._context import MAD_TO_SD, FeatureContext
-from factory_mlops.features._online import corr_floor, end_window_corr, end_window_stats
-from factory_mlops.features._plugins import compute_derived
-from factory_mlops.features._regimes import normalise
+from factory_mlops.features._channels import channel_matrix, ewma_tau_h, pair_columns
+from factory_mlops.features._context import MAD_TO_SD, FeatureContext, machine_context
+from factory_mlops.features._end_window import corr_floor, end_window_corr, end_window_stats
 from factory_mlops.features._spec import FeatureSpec
 from factory_mlops.features._spectral import band_energy
 from factory_mlops.features._windows import BlockGrid, sensor_windows, window_moments
 
 _NS_PER_MIN = 60_000_000_000
 _NS_PER_HOUR = 3_600_000_000_000
-
-
-def channel_matrix(columns: dict[str, np.ndarray], spec: FeatureSpec) -> np.ndarray:
-    """Raw sensor columns -> the (n, channels) matrix: derived channels, then regime normalisation."""
-    cols = {s: np.asarray(columns[s], dtype=float) for s in spec.sensors}
-    for d in spec.derived:
-        cols[d.name] = compute_derived(d.name, d.code_sha256, cols)
-    cols = normalise(cols, spec)
-    return np.column_stack([cols[c] for c in spec.channels]) if spec.channels else np.empty((0, 0))
-
-
-def _ewma_tau_h(spec: FeatureSpec, w: int) -> float:
-    return spec.ewma_half_life * w / 60.0 / math.log(2)
 
 
 def machine_features(
@@ -58,7 +42,7 @@ def machine_features(
     `spec.feature_names` order).
     """
     step_ns = spec.step_minutes * _NS_PER_MIN
-    taus = tuple(_ewma_tau_h(spec, w) for w in spec.windows_minutes) if "ewma" in spec.stats else ()
+    taus = tuple(ewma_tau_h(spec, w) for w in spec.windows_minutes) if "ewma" in spec.stats else ()
     b = build_buckets(ts_ns, X, step_ns, taus, **bucket_needs(spec))
     T = (np.arange(b.first, b.first + b.nb) + 1) * step_ns
     if ends_ns is not None:
@@ -78,13 +62,13 @@ def machine_features(
     if nst and n_ch:
         cube = np.empty((len(pos), n_ch, nw, nst))
         for wi, w in enumerate(spec.windows_minutes):
-            tau = _ewma_tau_h(spec, w) if "ewma" in spec.stats else None
+            tau = ewma_tau_h(spec, w) if "ewma" in spec.stats else None
             res = sensor_windows(b, w // spec.step_minutes, pos, spec.stats, tau)
             for si, stat in enumerate(spec.stats):
                 cube[:, :, wi, si] = res[stat]
         blocks.append(cube.reshape(len(pos), n_ch * nw * nst))
     if spec.correlations:
-        pb = pair_buckets(ts_ns, *_pair_columns(X, spec), step_ns)
+        pb = pair_buckets(ts_ns, *pair_columns(X, spec), step_ns)
         corr = np.empty((len(pos), len(spec.correlations), nw))
         for wi, w in enumerate(spec.windows_minutes):
             g = BlockGrid.make(b.first, b.nb, w // spec.step_minutes, pos)
@@ -164,27 +148,6 @@ def _deviation(
     return out
 
 
-def _machine_context(context: FeatureContext | None, spec: FeatureSpec, machine: str):
-    if not spec.needs_context:
-        return None, None
-    if context is None:
-        raise ValueError(
-            "this feature spec needs the machine context (time since maintenance / baseline "
-            "deviation): pass context=FeatureContext(...) built with resets_from() and machine_baselines()"
-        )
-    resets = context.machine_resets(machine)
-    baselines: dict[int, np.ndarray] = {}
-    if spec.baseline is not None and len(context.baselines):
-        g = context.baselines[context.baselines["machine_id"] == machine]
-        cols = [f"{s}__{x}" for s in spec.baseline.sensors for x in ("median", "mad")]
-        ev = pd.DatetimeIndex(g["event_time"]).tz_convert("UTC").as_unit("ns").asi8
-        ready = pd.DatetimeIndex(g["ready_at"]).tz_convert("UTC").as_unit("ns").asi8
-        vals = g[cols].to_numpy(dtype=float)
-        for e, rd, v in zip(ev, ready, vals, strict=True):
-            baselines[int(e)] = np.r_[float(rd), v]
-    return resets, baselines
-
-
 def _empty(spec: FeatureSpec) -> pd.DataFrame:
     out = pd.DataFrame({c: pd.Series(dtype=float) for c in spec.feature_names})
     out.insert(0, "timestamp", pd.Series(dtype="datetime64[ns, UTC]"))
@@ -230,7 +193,7 @@ def compute_features(
     parts_T, parts_M, parts_F = [], [], []
     for a, z in zip(np.r_[0, bounds], np.r_[bounds, len(ts)], strict=True):
         m = codes[a]
-        resets, baselines = _machine_context(context, spec, str(machines[m]))
+        resets, baselines = machine_context(context, spec, str(machines[m]))
         T, F = machine_features(
             ts[a:z], X[a:z], spec, lo_ns=lo, hi_ns=hi, resets=resets, baselines=baselines
         )
@@ -290,15 +253,15 @@ def online_feature_vector(
         else None
     )
     if _resets is None and _baselines is None:
-        _resets, _baselines = _machine_context(context, spec, machine or "")
+        _resets, _baselines = machine_context(context, spec, machine or "")
     ks = tuple(w // spec.step_minutes for w in spec.windows_minutes)
     taus = (
-        tuple(_ewma_tau_h(spec, w) for w in spec.windows_minutes) if "ewma" in spec.stats else None
+        tuple(ewma_tau_h(spec, w) for w in spec.windows_minutes) if "ewma" in spec.stats else None
     )
     if _buckets is None:
         assert X is not None
         b = build_buckets(ts, X, step_ns, taus or (), **bucket_needs(spec))
-        pb = pair_buckets(ts, *_pair_columns(X, spec), step_ns) if spec.correlations else None
+        pb = pair_buckets(ts, *pair_columns(X, spec), step_ns) if spec.correlations else None
     else:
         b, pb = _buckets
     end = at_ns // step_ns - 1 - b.first
@@ -322,13 +285,6 @@ def online_feature_vector(
     if spec.maintenance_age:
         parts.append(_hours_since(T, _resets))
     return np.concatenate(parts) if parts else np.empty(0)
-
-
-def _pair_columns(X: np.ndarray, spec: FeatureSpec) -> tuple[np.ndarray, np.ndarray]:
-    idx = {c: i for i, c in enumerate(spec.channels)}
-    return X[:, [idx[a] for a, _ in spec.correlations]], X[
-        :, [idx[c] for _, c in spec.correlations]
-    ]
 
 
 def compute_online_features(

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from factory_mlops.features._channels import channel_matrix
 from factory_mlops.features._spec import FeatureSpec
 
 MAD_TO_SD = 1.4826
@@ -103,8 +104,6 @@ def machine_baselines(
     """
     if spec.baseline is None:
         return pd.DataFrame()
-    from factory_mlops.features._compute import channel_matrix
-
     sensors = list(spec.baseline.sensors)
     span = pd.Timedelta(hours=spec.baseline.hours)
     rows = []
@@ -138,3 +137,27 @@ def machine_baselines(
         *[f"{s}__{x}" for s in sensors for x in ("median", "mad")],
     ]
     return pd.DataFrame(rows, columns=cols)
+
+
+def machine_context(
+    context: FeatureContext | None, spec: FeatureSpec, machine: str
+) -> tuple[tuple[np.ndarray, np.ndarray] | None, dict[int, np.ndarray] | None]:
+    """A machine's resets and baselines (event ns -> [ready ns, medians..., MADs...]) for `spec`."""
+    if not spec.needs_context:
+        return None, None
+    if context is None:
+        raise ValueError(
+            "this feature spec needs the machine context (time since maintenance / baseline "
+            "deviation): pass context=FeatureContext(...) built with resets_from() and machine_baselines()"
+        )
+    resets = context.machine_resets(machine)
+    baselines: dict[int, np.ndarray] = {}
+    if spec.baseline is not None and len(context.baselines):
+        g = context.baselines[context.baselines["machine_id"] == machine]
+        cols = [f"{s}__{x}" for s in spec.baseline.sensors for x in ("median", "mad")]
+        ev = pd.DatetimeIndex(g["event_time"]).tz_convert("UTC").as_unit("ns").asi8
+        ready = pd.DatetimeIndex(g["ready_at"]).tz_convert("UTC").as_unit("ns").asi8
+        vals = g[cols].to_numpy(dtype=float)
+        for e, rd, v in zip(ev, ready, vals, strict=True):
+            baselines[int(e)] = np.r_[float(rd), v]
+    return resets, baselines

@@ -15,15 +15,28 @@ Usage::
 See docs/feedback.md.
 """
 
+from factory_mlops.feedback._cli import add_feedback_parser
 from factory_mlops.feedback._errors import DuplicateFeedbackError, FeedbackError
-from factory_mlops.feedback._join import FeedbackLabels, feedback_labels
+from factory_mlops.feedback._join import FeedbackLabels, feedback_labels, id_ranges, mark_used
 from factory_mlops.feedback._queue import FeedbackQueue, feedback_queue
-from factory_mlops.feedback._record import find_prediction, known_failure_types, record_feedback
-from factory_mlops.feedback._schema import VERDICTS, FeedbackRecord, derive_label
-from factory_mlops.feedback._store import FEEDBACK_URL_ENV, FeedbackStore
+from factory_mlops.feedback._record import (
+    find_prediction,
+    known_failure_types,
+    plant_nodes,
+    record_feedback,
+)
+from factory_mlops.feedback._schema import (
+    MAX_NAME,
+    VERDICTS,
+    FeedbackRecord,
+    UTCDateTime,
+    derive_label,
+)
+from factory_mlops.feedback._store import FEEDBACK_URL_ENV, FeedbackStore, create_tables
 
 __all__ = [
     "FEEDBACK_URL_ENV",
+    "MAX_NAME",
     "VERDICTS",
     "DuplicateFeedbackError",
     "FeedbackError",
@@ -31,10 +44,16 @@ __all__ = [
     "FeedbackQueue",
     "FeedbackRecord",
     "FeedbackStore",
+    "UTCDateTime",
+    "add_feedback_parser",
+    "create_tables",
     "derive_label",
     "feedback_labels",
     "feedback_queue",
     "find_prediction",
+    "id_ranges",
     "known_failure_types",
+    "mark_used",
+    "plant_nodes",
     "record_feedback",
 ]

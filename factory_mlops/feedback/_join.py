@@ -25,14 +25,13 @@ import pandas as pd
 
 from factory_mlops.feedback._schema import FeedbackRecord
 from factory_mlops.feedback._store import FEEDBACK_FILE, FEEDBACK_URL_ENV, FeedbackStore
-from factory_mlops.ingest import Lake, ReadingsStore
+from factory_mlops.ingest import FEATURES, Lake, ReadingsStore
 
 if TYPE_CHECKING:
     from factory_mlops.config import PlantConfig
     from factory_mlops.home import FactoryHome
 
-#: The lake table feedback labels join (the rows predictions are made on).
-FEATURES_TABLE = "sensor_features"
+#: The key of a feature row in the lake's FEATURES table (the rows predictions are made on).
 _KEY = ["machine_id", "timestamp"]
 
 
@@ -173,10 +172,10 @@ def _rows_from_lake(
                 dict.fromkeys(keys, f"its feature row's day {day} did not pass the data contract")
             )
             continue
-        if not lake.exists(FEATURES_TABLE, day):
+        if not lake.exists(FEATURES, day):
             why.update(dict.fromkeys(keys, f"no feature partition for {day} in the lake"))
             continue
-        feats = lake.read(FEATURES_TABLE, day)
+        feats = lake.read(FEATURES, day)
         if set(feats.columns) != set(columns):
             why.update(
                 dict.fromkeys(

@@ -21,6 +21,7 @@ from factory_mlops.audit import AuditLog
 from factory_mlops.feedback._errors import FeedbackError
 from factory_mlops.feedback._schema import MAX_COMMENT, VERDICTS, FeedbackRecord
 from factory_mlops.feedback._store import FeedbackStore, normalize_person
+from factory_mlops.ingest import load_maintenance
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -81,7 +82,7 @@ def find_prediction(config: PlantConfig, home: FactoryHome, prediction_id: str) 
         FeedbackError: no node logged it (the message lists the nodes searched and those without a
             log), or more than one node did (ambiguous; the ids are uuid4 and should be unique).
     """
-    from factory_mlops.edge._prediction_log import PREDICTION_LOG_FILE
+    from factory_mlops.edge import PREDICTION_LOG_FILE
 
     pid = (prediction_id or "").strip()
     if not pid:
@@ -145,9 +146,6 @@ def known_failure_types(
     config: PlantConfig, home: FactoryHome, store: FeedbackStore | None = None
 ) -> set[str]:
     """The plant's failure types so far: its maintenance log plus earlier operator feedback."""
-    # imported here: the pipeline imports this package
-    from factory_mlops.pipeline._retrain import load_maintenance
-
     store = store or FeedbackStore.for_home(home)
     return maintenance_failure_types(load_maintenance(config, home)) | set(
         store.failure_types(config.plant_id)

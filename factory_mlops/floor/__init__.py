@@ -17,6 +17,7 @@ See docs/feedback.md.
 """
 
 from factory_mlops.floor._app import FloorSettings, create_app
+from factory_mlops.floor._cli import main
 from factory_mlops.floor._passwords import MIN_PASSWORD_LENGTH, hash_password, verify_password
 from factory_mlops.floor._plant_view import PlantView, PredictionCard
 from factory_mlops.floor._users import ROLES, UserError, UserStore
@@ -35,5 +36,6 @@ __all__ = [
     "explain",
     "feature_words",
     "hash_password",
+    "main",
     "verify_password",
 ]

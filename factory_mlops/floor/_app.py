@@ -37,9 +37,9 @@ from factory_mlops.feedback import (
     DuplicateFeedbackError,
     FeedbackError,
     FeedbackStore,
+    known_failure_types,
     record_feedback,
 )
-from factory_mlops.feedback._record import known_failure_types
 from factory_mlops.floor._plant_view import PlantView
 from factory_mlops.floor._security import (
     CSRF_FIELD,
@@ -143,7 +143,7 @@ class FloorApp:
     def warm_up(self) -> list[str]:
         """Load every plant's config, installed bundles and failure types once (the first verdict of a
         shift should not wait for imports and file parsing). Returns the plants loaded."""
-        from factory_mlops.feedback._record import plant_nodes  # noqa: F401  (imports the edge package)
+        from factory_mlops.feedback import plant_nodes  # noqa: F401  (imports the edge package)
 
         loaded = []
         for plant_id in discover_plants(self.plants_dir):

@@ -24,9 +24,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from factory_mlops.audit import AuditLog
-from factory_mlops.edge._prediction_log import PREDICTION_LOG_FILE
-from factory_mlops.feedback._record import plant_nodes
-from factory_mlops.feedback._schema import FeedbackRecord
+from factory_mlops.edge import PREDICTION_LOG_FILE
+from factory_mlops.feedback import FeedbackRecord, plant_nodes
 from factory_mlops.floor._words import Reason, explain
 
 if TYPE_CHECKING:

@@ -25,8 +25,7 @@ import sqlalchemy as sa
 from sqlalchemy import exc
 
 from factory_mlops.errors import FactoryMLOpsError
-from factory_mlops.feedback._schema import MAX_NAME, UTCDateTime
-from factory_mlops.feedback._store import create_tables
+from factory_mlops.feedback import MAX_NAME, UTCDateTime, create_tables
 from factory_mlops.floor._passwords import DUMMY_HASH, hash_password, verify_password
 
 #: The roles a person can hold in a plant.

@@ -18,10 +18,10 @@ from factory_mlops.lineage import code_version
 from factory_mlops.pipeline import (
     assemble_training_set,
     load_registered_model,
+    plant_feature_spec,
     read_json_artifact,
     train_candidate,
 )
-from factory_mlops.pipeline._features import plant_feature_spec
 
 
 @dataclass(frozen=True)

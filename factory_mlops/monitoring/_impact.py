@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.config import CostConfig
-from factory_mlops.evaluation._cost import cost_metrics, row_step
+from factory_mlops.evaluation import cost_metrics, row_step
 
 PREDICTION_COLUMNS = ("machine_id", "timestamp", "alarm")
 MAINTENANCE_COLUMNS = ("machine_id", "event_time", "event")

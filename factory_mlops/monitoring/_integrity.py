@@ -42,7 +42,7 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.config import PlantConfig, SensorConfig
-from factory_mlops.contracts._schema import VALUE_NOT_NUMERIC, VALUE_OUT_OF_RANGE
+from factory_mlops.contracts import VALUE_NOT_NUMERIC, VALUE_OUT_OF_RANGE
 from factory_mlops.monitoring._drift import SEVERITY_RANK, Severity
 
 _NS_PER_S = 1_000_000_000

@@ -20,7 +20,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from factory_mlops.training._labels import label_failures
+from factory_mlops.training import label_failures
 
 #: Columns a prediction frame needs (the prediction log has these and more).
 PREDICTION_COLUMNS = ("machine_id", "timestamp")

@@ -8,7 +8,7 @@ import dagster as dg
 
 from factory_mlops import pipeline
 from factory_mlops.config import PlantConfig
-from factory_mlops.ingest import ReadingsStore
+from factory_mlops.ingest import DRIFT_REPORTS, ReadingsStore
 from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource
 
@@ -247,7 +247,7 @@ def build_daily_assets(
         from factory_mlops.ingest import Lake
 
         day = dt.date.fromisoformat(context.partition_key)
-        payload = Lake(factory_home.factory_home(), p).read_json(pipeline.DRIFT_REPORTS, day)
+        payload = Lake(factory_home.factory_home(), p).read_json(DRIFT_REPORTS, day)
         if payload is None:
             raise dg.Failure(f"no drift report stored for {p} {day}")
         return dg.AssetCheckResult(

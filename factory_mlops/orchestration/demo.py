@@ -512,8 +512,7 @@ def _tell_rollout(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) -> 
 
 
 def _latest_report(fh: FactoryHome, plant: str, day: dt.date) -> dict[str, Any]:
-    from factory_mlops.ingest import Lake
-    from factory_mlops.pipeline import DRIFT_REPORTS
+    from factory_mlops.ingest import DRIFT_REPORTS, Lake
 
     rep = Lake(fh, plant).read_json(DRIFT_REPORTS, day)
     if rep is None:
@@ -523,9 +522,8 @@ def _latest_report(fh: FactoryHome, plant: str, day: dt.date) -> dict[str, Any]:
 
 def _monitoring_summary(config: PlantConfig, fh: FactoryHome) -> dict[str, Any]:
     """Alerts written per layer and the newest realised business impact of the plant."""
-    from factory_mlops.ingest import Lake
-    from factory_mlops.monitoring._alerts import AlertLog
-    from factory_mlops.pipeline import LAYER_TABLES
+    from factory_mlops.ingest import LAYER_TABLES, Lake
+    from factory_mlops.monitoring import AlertLog
 
     alerts: dict[str, int] = {}
     for a in AlertLog.for_home(fh).read(config.plant_id):

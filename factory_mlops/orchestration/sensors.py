@@ -14,9 +14,10 @@ import pandas as pd
 
 from factory_mlops import pipeline
 from factory_mlops.config import PlantConfig
+from factory_mlops.ingest import day_end
 from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource
-from factory_mlops.pipeline._signals import day_end, signal_from_result
+from factory_mlops.pipeline import signal_from_result
 from factory_mlops.triggers import Decision, Signal, TriggerPolicy, TriggerState, decide
 
 _IN_FLIGHT = [

@@ -10,7 +10,6 @@ ACTOR = "factory_mlops/actor"
 #: On retrain runs: the run queue limits them overall and per plant (see home.DAGSTER_YAML).
 TRAINING = "factory_mlops/training"
 TRAINING_PLANT = "factory_mlops/training_plant"
-TRIGGERS = ("initial", "drift", "feedback", "new_failure_type", "schedule", "manual")
 
 
 def job_names(plant_id: str) -> dict[str, str]:

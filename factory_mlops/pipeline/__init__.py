@@ -1,14 +1,18 @@
 """The closed loop's stages composed per plant: what each Dagster asset calls (no Dagster here)."""
 
-from factory_mlops.pipeline._daily import (
+from factory_mlops.ingest import (
     DRIFT_REPORTS,
     FEATURES,
+    LAYER_TABLES,
     MAINTENANCE,
     PREDICTIONS,
     VALIDATED,
+    day_bounds,
+    load_maintenance,
+)
+from factory_mlops.pipeline._daily import (
     ScoringOutcome,
     build_features,
-    day_bounds,
     deployed_reference,
     drift_for_day,
     ingest_maintenance,
@@ -16,6 +20,7 @@ from factory_mlops.pipeline._daily import (
     passed_days,
     score_day,
 )
+from factory_mlops.pipeline._features import plant_feature_spec
 from factory_mlops.pipeline._fleet import fleet_status, node_status
 from factory_mlops.pipeline._ingest import (
     DayIngest,
@@ -52,7 +57,6 @@ from factory_mlops.pipeline._retrain import (
     edge_contract,
     evaluate_candidate,
     holdout_metrics,
-    load_maintenance,
     model_card,
     model_config_doc,
     register_candidate,
@@ -68,7 +72,6 @@ from factory_mlops.pipeline._rollout import (
 )
 from factory_mlops.pipeline._run import RetrainOutcome, request_retrain, run_retrain
 from factory_mlops.pipeline._signals import (
-    LAYER_TABLES,
     deployed_failure_types,
     feedback_signal,
     layer_payload,
@@ -133,6 +136,7 @@ __all__ = [
     "node_status",
     "passed_days",
     "pending_landing_files",
+    "plant_feature_spec",
     "promote_version",
     "read_json_artifact",
     "read_rollout",

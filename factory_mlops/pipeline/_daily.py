@@ -13,22 +13,21 @@ from factory_mlops.config import PlantConfig
 from factory_mlops.errors import ContractError
 from factory_mlops.features import FeatureSpec, compute_features
 from factory_mlops.home import FactoryHome
-from factory_mlops.ingest import Lake, ReadingsStore, read_maintenance_csv
+from factory_mlops.ingest import (
+    DRIFT_REPORTS,
+    FEATURES,
+    MAINTENANCE,
+    PREDICTIONS,
+    Lake,
+    ReadingsStore,
+    day_bounds,
+    read_maintenance_csv,
+)
 from factory_mlops.monitoring import DriftReference, DriftReport
 from factory_mlops.pipeline._features import feature_context, plant_feature_spec
 from factory_mlops.pipeline._ingest import DayIngest, ingest_days
+from factory_mlops.pipeline._monitor import apply_actions
 from factory_mlops.pipeline._rollout import record_shadow, shadow_compare
-
-VALIDATED = "validated_readings"
-MAINTENANCE = "maintenance_log"
-FEATURES = "sensor_features"
-PREDICTIONS = "predictions"
-DRIFT_REPORTS = "drift_reports"
-
-
-def day_bounds(day: dt.date) -> tuple[pd.Timestamp, pd.Timestamp]:
-    start = pd.Timestamp(day, tz="UTC")
-    return start, start + pd.Timedelta(days=1)
 
 
 def ingest_readings(
@@ -226,8 +225,6 @@ def drift_for_day(
     }
     if config.monitoring.evidently_html:
         payload.update(_evidently_page(config, home, day, manifest, feats, report))
-    from factory_mlops.pipeline._monitor import apply_actions
-
     payload["actions"] = apply_actions(
         config,
         home,
@@ -273,7 +270,7 @@ def _evidently_page(
     report: DriftReport,
 ) -> dict[str, Any]:
     """Evidently's data-drift page of the day's top drifted features against the model's reference days."""
-    from factory_mlops.monitoring._evidently import write_drift_report
+    from factory_mlops.monitoring import write_drift_report
 
     lake = Lake(home, config.plant_id)
     through = (manifest.get("lineage") or {}).get("data_through")

@@ -17,7 +17,7 @@ from factory_mlops.features import (
     resets_from,
 )
 from factory_mlops.home import FactoryHome
-from factory_mlops.ingest import ReadingsStore
+from factory_mlops.ingest import ReadingsStore, load_maintenance
 
 
 def plant_feature_spec(config: PlantConfig, home: FactoryHome) -> FeatureSpec:
@@ -64,8 +64,6 @@ def feature_context(
     """Resets (maintenance log + installs) and the baselines measured after them, up to `until`."""
     if not spec.needs_context:
         return None
-    from factory_mlops.pipeline._retrain import load_maintenance  # the retrain stage owns the log
-
     end = pd.Timestamp(until + dt.timedelta(days=1), tz="UTC")
     log = load_maintenance(config, home)
     resets = resets_from(log[log["event_time"] < end], installed_times(config))

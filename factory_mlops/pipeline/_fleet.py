@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from factory_mlops.config import PlantConfig
-from factory_mlops.edge._bundle_io import (
+from factory_mlops.edge import (
     MANIFEST_FILE,
     bundle_sha256,
     current_bundle,

@@ -10,8 +10,8 @@ import pyarrow.parquet as pq
 
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
-from factory_mlops.ingest import ReadingsStore
-from factory_mlops.monitoring._integrity import (
+from factory_mlops.ingest import ReadingsStore, day_end, load_maintenance
+from factory_mlops.monitoring import (
     IntegrityReport,
     IntegrityThresholds,
     integrity_report,
@@ -59,9 +59,7 @@ def day_quarantine(store: ReadingsStore, day: dt.date) -> tuple[pd.DataFrame, in
 def logged_downtime(config: PlantConfig, home: FactoryHome, day: dt.date) -> pd.DataFrame:
     """Downtime the maintenance log (as known at the day's end) explains: each failure until its
     machine's next repair entry, or for its `downtime_hours` when no repair is logged yet."""
-    from factory_mlops.pipeline._retrain import load_maintenance
-
-    end = pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
+    end = day_end(day)
     log = load_maintenance(config, home, as_of=end)
     rows = []
     if len(log) and "event" in log.columns:

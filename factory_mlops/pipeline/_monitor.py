@@ -21,10 +21,9 @@ import pandas as pd
 
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
-from factory_mlops.ingest import Lake
+from factory_mlops.ingest import LAYER_TABLES, PREDICTIONS, Lake, day_end, load_maintenance
 from factory_mlops.monitoring import Alert, AlertLog, impact_day, performance_day
-from factory_mlops.pipeline._daily import PREDICTIONS
-from factory_mlops.pipeline._signals import LAYER_TABLES, day_end
+from factory_mlops.pipeline._integrity_day import day_integrity
 
 
 def _clean(value: Any) -> Any:
@@ -77,8 +76,6 @@ def _store(
 # ---- layer 1 -----------------------------------------------------------------------------------
 def integrity_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict[str, Any]:
     """Layer 1 for `day`: per-sensor integrity of the readings that arrived, stored and returned."""
-    from factory_mlops.pipeline._integrity_day import day_integrity
-
     report = day_integrity(config, home, day)
     d = report.to_dict()
     table = report.table()
@@ -210,8 +207,6 @@ def impact_for_day(
 ) -> dict[str, Any]:
     """Layer 3 as known at the end of `day`: realised impact of the last `lookback_days` of
     predictions whose outcome is known, and the control chart of the deployed model's rolling recall."""
-    from factory_mlops.pipeline._retrain import load_maintenance
-
     lake = Lake(home, config.plant_id)
     known_at = day_end(day)
     days = [d for d in lake.days(PREDICTIONS) if day - dt.timedelta(days=lookback_days) < d <= day]

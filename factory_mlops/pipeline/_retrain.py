@@ -15,7 +15,7 @@ import pandas as pd
 
 from factory_mlops.audit import AuditLog
 from factory_mlops.config import PlantConfig
-from factory_mlops.edge._bundle_io import bundle_sha256
+from factory_mlops.edge import bundle_sha256
 from factory_mlops.errors import ParityError, TrainingError
 from factory_mlops.evaluation import (
     GateDecision,
@@ -25,16 +25,16 @@ from factory_mlops.evaluation import (
     gate,
 )
 from factory_mlops.features import plugin_files
-from factory_mlops.feedback._join import feedback_labels, id_ranges, mark_used
+from factory_mlops.feedback import feedback_labels, id_ranges, mark_used
 from factory_mlops.home import FactoryHome
-from factory_mlops.ingest import Lake, ReadingsStore
+from factory_mlops.ingest import FEATURES, Lake, day_bounds, load_maintenance
 from factory_mlops.lineage import code_version
 from factory_mlops.monitoring import DriftReference, build_reference, score_column
-from factory_mlops.pipeline._daily import FEATURES, MAINTENANCE, day_bounds, passed_days
+from factory_mlops.pipeline._daily import passed_days
 from factory_mlops.pipeline._features import plant_feature_spec
 from factory_mlops.pipeline._promote import CHALLENGER, CHAMPION, promote_version
 from factory_mlops.pipeline._registered import load_registered_model
-from factory_mlops.registry._card import render_model_card
+from factory_mlops.registry import render_model_card
 from factory_mlops.training import (
     RUL,
     TrainedModel,
@@ -49,45 +49,6 @@ from factory_mlops.training import (
 def registry_model_name(plant_id: str) -> str:
     """The registered model name of a plant (`<plant_id>-failure-risk`)."""
     return f"{plant_id}-failure-risk"
-
-
-def load_maintenance(
-    config: PlantConfig, home: FactoryHome, *, as_of: pd.Timestamp | None = None
-) -> pd.DataFrame:
-    """The plant's failure/repair events: the maintenance log plus events derived from labels.
-
-    With `as_of`, only events reported by then (`reported_at <= as_of`; rows without a report time
-    count as reported when they happened): the log as it was known at that time. Training uses the
-    log as of its data end, so a model can be reproduced later from the same lake.
-    """
-    frames = [
-        f
-        for f in (
-            Lake(home, config.plant_id).read_range(MAINTENANCE),
-            ReadingsStore(home, config.plant_id).events(),
-        )
-        if len(f)
-    ]
-    log = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if log.empty:
-        return pd.DataFrame(
-            {
-                "event_time": pd.Series(dtype="datetime64[ns, UTC]"),
-                "machine_id": pd.Series(dtype=object),
-                "event": pd.Series(dtype=object),
-            }
-        )
-    log = log.drop_duplicates(["event_time", "machine_id", "event"]).sort_values(
-        "event_time", ignore_index=True
-    )
-    if as_of is not None:
-        known = (
-            log["reported_at"].fillna(log["event_time"])
-            if "reported_at" in log.columns
-            else log["event_time"]
-        )
-        log = log[known <= as_of].reset_index(drop=True)
-    return log
 
 
 def assemble_training_set(
@@ -364,7 +325,7 @@ def register_candidate(
     by the version. A process killed before the alias step leaves no new champion.
     """
     from factory_mlops.deploy import BundleSigner, build_bundle, check_parity, export_onnx
-    from factory_mlops.edge._explain import explainer_files
+    from factory_mlops.edge import explainer_files
 
     signer = BundleSigner.from_env_or_home(
         home.root

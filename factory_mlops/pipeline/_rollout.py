@@ -159,7 +159,7 @@ def start_rollout(
 
 def _fleet_version(config: PlantConfig, home: FactoryHome) -> int | None:
     """The version the first non-canary node serves (None if it serves nothing readable)."""
-    from factory_mlops.edge._bundle_io import MANIFEST_FILE, current_bundle
+    from factory_mlops.edge import MANIFEST_FILE, current_bundle
 
     for n in config.edge.nodes:
         if n.canary:

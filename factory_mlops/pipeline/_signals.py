@@ -13,22 +13,10 @@ from typing import Any
 import pandas as pd
 
 from factory_mlops.config import PlantConfig
+from factory_mlops.feedback import FeedbackStore, feedback_queue
 from factory_mlops.home import FactoryHome
-from factory_mlops.ingest import Lake
+from factory_mlops.ingest import LAYER_TABLES, Lake, day_end, load_maintenance
 from factory_mlops.triggers import Signal
-
-#: Lake JSON table of each monitoring layer's daily result.
-LAYER_TABLES = {
-    "integrity": "integrity_reports",
-    "drift": "drift_reports",
-    "performance": "model_health",
-    "control_chart": "business_impact",
-}
-
-
-def day_end(day: dt.date) -> pd.Timestamp:
-    """Data time at which a day's evidence is complete: the next midnight, UTC."""
-    return pd.Timestamp(day, tz="UTC") + pd.Timedelta(days=1)
 
 
 def drift_reason(payload: dict[str, Any]) -> str:
@@ -117,8 +105,6 @@ def known_failure_types(
     config: PlantConfig, home: FactoryHome, data_through: dt.date | None
 ) -> set[str]:
     """Failure types in the maintenance log as it was known when the deployed model's data ended."""
-    from factory_mlops.pipeline._retrain import load_maintenance
-
     if data_through is None:
         return set()
     return failure_types(load_maintenance(config, home, as_of=day_end(data_through)))
@@ -144,8 +130,6 @@ def new_failure_type_signal(
     config: PlantConfig, home: FactoryHome, day: dt.date, known: set[str]
 ) -> Signal:
     """Failure types reported by the end of `day` (maintenance log or operator feedback) not in `known`."""
-    from factory_mlops.pipeline._retrain import load_maintenance
-
     seen = failure_types(load_maintenance(config, home, as_of=day_end(day)))
     from_feedback = feedback_failure_types(config, home)
     new = sorted((seen | from_feedback) - known)
@@ -170,8 +154,6 @@ def new_failure_type_signal(
 
 def feedback_failure_types(config: PlantConfig, home: FactoryHome) -> set[str]:
     """Failure types operators named in their feedback."""
-    from factory_mlops.feedback import FeedbackStore
-
     return set(FeedbackStore.for_home(home).failure_types(config.plant_id))
 
 
@@ -181,8 +163,6 @@ def feedback_signal(config: PlantConfig, home: FactoryHome) -> Signal | None:
     Pending verdicts the last retrain read and could not use (a RUL plant, a day without feature
     rows) are not counted: see `factory_mlops.feedback.feedback_queue`.
     """
-    from factory_mlops.feedback import feedback_queue
-
     queue = feedback_queue(config, home)
     pending = list(queue.counted)
     if not pending:

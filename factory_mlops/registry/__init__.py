@@ -9,6 +9,7 @@ Usage::
     native = registry.load_model("plant_a", champion.version)
 """
 
+from factory_mlops.registry._card import render_model_card
 from factory_mlops.registry._mlflow import (
     CHALLENGER,
     CHAMPION,
@@ -23,4 +24,5 @@ __all__ = [
     "METRIC_TAG_PREFIX",
     "ModelRegistry",
     "RegisteredVersion",
+    "render_model_card",
 ]
