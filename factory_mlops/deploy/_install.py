@@ -28,23 +28,21 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from factory_mlops.edge._bundle_io import (
+from factory_mlops.bundle import (
     BUNDLES_DIR,
     CURRENT_LINK,
     MANIFEST_FILE,
+    SIGNATURE_FILE,
+    TrustedKeys,
     bundle_sha256,
     node_trusted_keys,
     read_manifest,
-    verify_bundle,
-)
-from factory_mlops.edge._signature import (
-    SIGNATURE_FILE,
-    TrustedKeys,
-    fsync_dir,
     read_signature,
     trust_public_key,
+    verify_bundle,
 )
 from factory_mlops.errors import BundleError
+from factory_mlops.fileio import fsync_dir
 
 INSTALL_LOG = "install_log.jsonl"
 TMP_PREFIX = ".tmp-"

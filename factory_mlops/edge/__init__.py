@@ -7,7 +7,7 @@ only when a prediction is explained: `EdgeModel.explain`, `explain_one`, `score(
 the bundle's `explainer.txt` (exact LightGBM tree contributions) on first use.
 """
 
-from factory_mlops.edge._bundle_io import (
+from factory_mlops.bundle import (
     MANIFEST_FILE,
     MODEL_FILE,
     SPEC_FILE,

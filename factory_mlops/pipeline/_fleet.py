@@ -7,13 +7,13 @@ import json
 from pathlib import Path
 from typing import Any
 
-from factory_mlops.config import PlantConfig
-from factory_mlops.edge._bundle_io import (
+from factory_mlops.bundle import (
     MANIFEST_FILE,
     bundle_sha256,
     current_bundle,
     verify_bundle,
 )
+from factory_mlops.config import PlantConfig
 from factory_mlops.errors import BundleError
 from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline._rollout import SHADOW_DIR, read_rollout

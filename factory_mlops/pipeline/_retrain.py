@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.audit import AuditLog
+from factory_mlops.bundle import bundle_sha256
 from factory_mlops.config import PlantConfig
-from factory_mlops.edge._bundle_io import bundle_sha256
 from factory_mlops.errors import ParityError, TrainingError
 from factory_mlops.evaluation import (
     GateDecision,

@@ -29,6 +29,7 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.audit import AuditLog
+from factory_mlops.bundle import MANIFEST_FILE, current_bundle
 from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline._promote import (
@@ -159,8 +160,6 @@ def start_rollout(
 
 def _fleet_version(config: PlantConfig, home: FactoryHome) -> int | None:
     """The version the first non-canary node serves (None if it serves nothing readable)."""
-    from factory_mlops.edge._bundle_io import MANIFEST_FILE, current_bundle
-
     for n in config.edge.nodes:
         if n.canary:
             continue
