@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
 
 from factory_mlops.errors import ContractError
+from factory_mlops.fileio import sha256_file
 
 MAINTENANCE_COLUMNS = [
     "event_time",
@@ -19,12 +19,8 @@ MAINTENANCE_COLUMNS = [
 ]
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+#: Hex sha256 of a file's content (the run key of a landing file); `factory_mlops.fileio.sha256_file`.
+file_sha256 = sha256_file
 
 
 def read_maintenance_csv(path: Path) -> pd.DataFrame:

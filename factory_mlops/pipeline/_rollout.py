@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -31,6 +29,7 @@ import pandas as pd
 from factory_mlops.audit import AuditLog
 from factory_mlops.bundle import MANIFEST_FILE, current_bundle
 from factory_mlops.config import PlantConfig
+from factory_mlops.fileio import atomic_write_text
 from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline._promote import (
     deploy_version,
@@ -80,9 +79,7 @@ def read_rollout(home: FactoryHome, plant_id: str) -> RolloutState | None:
 def _write(home: FactoryHome, plant_id: str, state: RolloutState) -> None:
     path = _path(home, plant_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps(state.to_dict(), indent=2, default=str))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(state.to_dict(), indent=2, default=str))
 
 
 def _clear_shadows(config: PlantConfig, home: FactoryHome) -> None:
