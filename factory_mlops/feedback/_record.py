@@ -81,7 +81,7 @@ def find_prediction(config: PlantConfig, home: FactoryHome, prediction_id: str) 
         FeedbackError: no node logged it (the message lists the nodes searched and those without a
             log), or more than one node did (ambiguous; the ids are uuid4 and should be unique).
     """
-    from factory_mlops.edge._prediction_log import PREDICTION_LOG_FILE
+    from factory_mlops.edge import PREDICTION_LOG_FILE
 
     pid = (prediction_id or "").strip()
     if not pid:

@@ -14,9 +14,8 @@ from factory_mlops.bundle import MANIFEST_FILE, SIGNATURE_FILE, bundle_sha256, v
 from factory_mlops.config import PlantConfig
 from factory_mlops.errors import BundleError, RegistryError
 from factory_mlops.home import FactoryHome
+from factory_mlops.registry import CHAMPION
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 BUNDLE_ARTIFACT = "edge_bundle"
 
 

@@ -37,6 +37,7 @@ from factory_mlops.pipeline._promote import (
     registered_bundle,
     signed_for_edge,
 )
+from factory_mlops.registry import CHAMPION
 
 ROLLOUT_FILE = "rollout.json"
 SHADOW_DIR = "shadow"
@@ -292,7 +293,7 @@ def advance_rollout(
     state = read_rollout(home, p)
     if state is None or state.stage != SHADOW:
         return state
-    champion = registry.get_alias(p, "champion")
+    champion = registry.get_alias(p, CHAMPION)
     if champion is None or champion.version != state.version:
         state.stage, state.decision = (
             ROLLED_BACK,
