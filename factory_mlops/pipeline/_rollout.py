@@ -29,6 +29,7 @@ import pandas as pd
 from factory_mlops.audit import AuditLog
 from factory_mlops.bundle import MANIFEST_FILE, current_bundle
 from factory_mlops.config import PlantConfig
+from factory_mlops.errors import RegistryError
 from factory_mlops.fileio import atomic_write_text
 from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline._promote import (
@@ -83,6 +84,22 @@ def _write(home: FactoryHome, plant_id: str, state: RolloutState) -> None:
     atomic_write_text(path, json.dumps(state.to_dict(), indent=2, default=str))
 
 
+def _data_through(v: Any, plant_id: str, version: int) -> dt.date:
+    """The version's `data_through` tag as a date.
+
+    Raises:
+        RegistryError: the tag is missing or empty.
+    """
+    through = v.tags.get("data_through")
+    if not through:
+        raise RegistryError(
+            f"{plant_id} v{version} has no data_through tag, so the data day its rollout starts on "
+            f"is unknown; pass day= to start_rollout, or register the version with its lineage "
+            f"(register_candidate tags data_through)"
+        )
+    return dt.date.fromisoformat(through)
+
+
 def _clear_shadows(config: PlantConfig, home: FactoryHome) -> None:
     for n in config.edge.nodes:
         shadow = home.edge(config.plant_id, n.id) / SHADOW_DIR
@@ -107,6 +124,10 @@ def start_rollout(
         from_version: the champion before this one; what a failed canary goes back to is the version
             the non-canary nodes actually serve, when they serve one.
         day: the data day the rollout starts on (default: the version's `data_through`).
+
+    Raises:
+        RegistryError: no `day` is given and the version has no `data_through` tag, so the day
+            its rollout starts on is unknown (it is not taken to be today); nothing is changed.
     """
     from factory_mlops.deploy import install_bundle
 
@@ -116,7 +137,7 @@ def start_rollout(
     # was itself still in shadow when this one arrived never reached the fleet).
     from_version = _fleet_version(config, home) or from_version
     v = registry.get_version(p, version)
-    start = day or dt.date.fromisoformat(v.tags.get("data_through") or dt.date.today().isoformat())
+    start = day or _data_through(v, p, version)
     _clear_shadows(config, home)
     if not canaries or from_version is None or len(canaries) == len(config.edge.nodes):
         deploy_version(config, home, registry, version, actor=actor, reason=reason)
