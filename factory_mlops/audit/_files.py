@@ -1,4 +1,7 @@
-"""Low-level file handling of the audit log: locks, reading lines from the end, atomic writes.
+"""Low-level file handling of the audit log: locks and reading lines from the end.
+
+Atomic writes and folder fsync are `factory_mlops.fileio` (the audit log uses them with
+`strict=True`: a folder that cannot be fsynced is an error, never skipped).
 
 POSIX only (`fcntl.flock`). Keep the log on a local disk: flock over network file systems is
 emulated and not reliable everywhere.
@@ -70,27 +73,3 @@ def iter_lines_reverse(fd: int, end: int) -> Iterator[bytes]:
         rest = parts[0]
         yield from reversed(parts[1:])
     yield rest
-
-
-def fsync_dir(path: Path) -> None:
-    """fsync a folder so a file created or renamed in it survives a power cut."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Replace `path` with `data` all at once: tmp file, fsync, `os.replace`, fsync the folder."""
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view) :]
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-    os.replace(tmp, path)
-    fsync_dir(path.parent)

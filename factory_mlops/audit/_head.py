@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from factory_mlops.audit._errors import AuditError
-from factory_mlops.audit._files import write_atomic
+from factory_mlops.fileio import atomic_write_bytes
 
 _HEX64 = re.compile(r"^[0-9a-f]{64}$")
 
@@ -54,4 +54,5 @@ def read_head(path: Path) -> Head | None:
 
 def write_head(path: Path, head: Head) -> None:
     """Atomically replace the anchor (a reader sees the old or the new one, never half of one)."""
-    write_atomic(path, (json.dumps(head.to_dict()) + "\n").encode("utf-8"))
+    data = (json.dumps(head.to_dict()) + "\n").encode("utf-8")
+    atomic_write_bytes(path, data, mode=0o644, strict=True)

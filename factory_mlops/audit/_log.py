@@ -31,12 +31,12 @@ from factory_mlops.audit._errors import AuditError
 from factory_mlops.audit._files import (
     ends_with_newline,
     exclusive_lock,
-    fsync_dir,
     iter_lines_reverse,
     shared_lock,
 )
 from factory_mlops.audit._head import Head, read_head, write_head
 from factory_mlops.audit._verify import AuditVerification, parse_line, verify_log
+from factory_mlops.fileio import fsync_dir
 
 if TYPE_CHECKING:
     from factory_mlops.home import FactoryHome
@@ -128,7 +128,7 @@ class AuditLog:
                     os.close(fd)
             try:
                 if created:
-                    fsync_dir(self.path.parent)
+                    fsync_dir(self.path.parent, strict=True)
                 write_head(self.head_path, Head(entry.seq, entry.hash))
             except OSError as exc:
                 raise AuditError(

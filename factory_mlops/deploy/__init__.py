@@ -2,9 +2,21 @@
 
 `export_onnx` and `check_parity` import onnxmltools/skl2onnx/lightgbm/scikit-learn/onnxruntime when
 called, so `install_bundle`, `verify_bundle` and the trust functions also work on an edge node with
-the edge dependencies only (`cryptography` included).
+the edge dependencies only (`cryptography` included). The bundle format itself (manifest,
+signature, trust, `verify_bundle`) is `factory_mlops.bundle`; its main names are re-exported here.
 """
 
+from factory_mlops.bundle import (
+    SIGNATURE_FILE,
+    TRUSTED_KEYS_ENV,
+    TrustedKeys,
+    bundle_sha256,
+    current_bundle,
+    resolve_trusted_keys,
+    trust_public_key,
+    trusted_keys,
+    verify_bundle,
+)
 from factory_mlops.deploy._bundle import build_bundle
 from factory_mlops.deploy._install import (
     INSTALL_LOG,
@@ -25,17 +37,6 @@ from factory_mlops.deploy._signing import (
     SIGNING_KEY_ENV,
     BundleSigner,
     sign_bundle,
-)
-from factory_mlops.edge import (
-    SIGNATURE_FILE,
-    TRUSTED_KEYS_ENV,
-    TrustedKeys,
-    bundle_sha256,
-    current_bundle,
-    resolve_trusted_keys,
-    trust_public_key,
-    trusted_keys,
-    verify_bundle,
 )
 
 __all__ = [

@@ -4,7 +4,6 @@ optionally `signature.json` (the plant's Ed25519 signature of the manifest diges
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 import os
 import shutil
@@ -12,31 +11,29 @@ import uuid
 from pathlib import Path
 from typing import Any
 
-from factory_mlops.calibration import Calibration
-from factory_mlops.deploy._parity import ParityReport
-from factory_mlops.deploy._signing import BundleSigner, signature_json
-from factory_mlops.edge import (
+from factory_mlops.bundle import (
     MANIFEST_DIGEST_KEY,
     MANIFEST_FILE,
     MODEL_FILE,
     SIGNATURE_FILE,
     SPEC_FILE,
     TrustedKeys,
+    bundle_json,
     check_file_name,
     manifest_digest,
-    sha256_bytes,
+    signature_json,
     verify_bundle,
 )
+from factory_mlops.calibration import Calibration
+from factory_mlops.deploy._parity import ParityReport
+from factory_mlops.deploy._signing import BundleSigner
 from factory_mlops.errors import BundleError
 from factory_mlops.features import FeatureSpec
+from factory_mlops.fileio import fsync_dir, sha256_bytes
 
 _RESERVED = frozenset({MANIFEST_FILE, MODEL_FILE, SPEC_FILE, SIGNATURE_FILE})
 #: Learning tasks a bundle can serve (`manifest["task"]`; a manifest without it is classification).
 TASKS = ("classification", "rul")
-
-
-def _json_bytes(obj: Any) -> bytes:
-    return (json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n").encode("utf-8")
 
 
 def _write(path: Path, data: bytes) -> None:
@@ -156,7 +153,7 @@ def build_bundle(
 
     files: dict[str, bytes] = {
         MODEL_FILE: onnx_bytes,
-        SPEC_FILE: _json_bytes({**spec.to_dict(), "hash": spec.hash}),
+        SPEC_FILE: bundle_json({**spec.to_dict(), "hash": spec.hash}),
         **extras,
     }
     manifest: dict[str, Any] = {
@@ -181,17 +178,19 @@ def build_bundle(
     try:
         for name, data in files.items():
             _write(tmp / name, data)
-        _write(tmp / MANIFEST_FILE, _json_bytes(manifest))
+        _write(tmp / MANIFEST_FILE, bundle_json(manifest))
         if signer is not None:
             doc = signer.signature_document(manifest[MANIFEST_DIGEST_KEY])
             _write(tmp / SIGNATURE_FILE, signature_json(doc))
             verify_bundle(tmp, trusted_keys=signer.trusted_keys(), require_signature=True)
         else:  # explicit: an unsigned build must not depend on $FACTORY_MLOPS_TRUSTED_KEYS
             verify_bundle(tmp, trusted_keys=TrustedKeys())
+        fsync_dir(tmp)
         if out_dir.exists():
             shutil.rmtree(out_dir)
         os.replace(tmp, out_dir)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+    fsync_dir(out_dir.parent)
     return out_dir

@@ -28,14 +28,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from factory_mlops.edge import (
+from factory_mlops.bundle import (
     BUNDLES_DIR,
     CURRENT_LINK,
     MANIFEST_FILE,
     SIGNATURE_FILE,
     TrustedKeys,
     bundle_sha256,
-    fsync_dir,
     node_trusted_keys,
     read_manifest,
     read_signature,
@@ -43,6 +42,7 @@ from factory_mlops.edge import (
     verify_bundle,
 )
 from factory_mlops.errors import BundleError
+from factory_mlops.fileio import fsync_dir
 
 INSTALL_LOG = "install_log.jsonl"
 TMP_PREFIX = ".tmp-"

@@ -9,12 +9,11 @@ Where the private key comes from (`BundleSigner.from_env_or_home`):
   hard-links it to the final name, which fails for all but the first (`os.link` never replaces).
   The public key is written next to it as `bundle_signing_ed25519.pub.pem` for provisioning nodes.
 
-Nodes verify with the public key only (`factory_mlops.edge._signature`).
+Nodes verify with the public key only (`factory_mlops.bundle`).
 """
 
 from __future__ import annotations
 
-import json
 import os
 import uuid
 from dataclasses import dataclass, field
@@ -24,21 +23,21 @@ from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from factory_mlops.edge import (
+from factory_mlops.bundle import (
     MANIFEST_DIGEST_KEY,
     MANIFEST_FILE,
     SIGNATURE_FILE,
     TrustedKeys,
     check_signature,
-    fsync_dir,
     key_id,
     manifest_digest,
     public_key_pem,
     read_manifest,
     signature_document,
-    write_atomic,
+    signature_json,
 )
 from factory_mlops.errors import BundleError, SigningKeyError
+from factory_mlops.fileio import atomic_write_bytes, fsync_dir
 
 #: Path of a PEM (PKCS8, unencrypted) Ed25519 private key that overrides the home key.
 SIGNING_KEY_ENV = "FACTORY_MLOPS_SIGNING_KEY"
@@ -155,7 +154,7 @@ class BundleSigner:
         except OSError:
             current = b""
         if current != signer.public_pem():
-            write_atomic(public, signer.public_pem())
+            atomic_write_bytes(public, signer.public_pem(), mode=0o644)
         return signer
 
     @property
@@ -228,11 +227,6 @@ def sign_bundle(bundle_dir: Path, signer: BundleSigner) -> str:
             f"bundle instead of signing it"
         )
     doc = signer.signature_document(digest)
-    write_atomic(bundle_dir / SIGNATURE_FILE, signature_json(doc))
+    atomic_write_bytes(bundle_dir / SIGNATURE_FILE, signature_json(doc), mode=0o644)
     check_signature(bundle_dir, digest, signer.trusted_keys())
     return signer.key_id
-
-
-def signature_json(doc: dict[str, str]) -> bytes:
-    """The bytes of `signature.json`."""
-    return (json.dumps(doc, indent=2, sort_keys=True) + "\n").encode("ascii")

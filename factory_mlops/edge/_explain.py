@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from factory_mlops.edge._bundle_io import SPEC_FILE, read_manifest, sha256_bytes
+from factory_mlops.bundle import SPEC_FILE, read_manifest
 from factory_mlops.errors import BundleError
 from factory_mlops.features import FeatureSpec
+from factory_mlops.fileio import sha256_bytes
 
 #: Bundle file holding the LightGBM model string (`Booster.model_to_string()`).
 EXPLAINER_FILE = "explainer.txt"

@@ -17,15 +17,14 @@ import numpy as np
 import onnxruntime as ort
 import pandas as pd
 
-from factory_mlops.calibration import Calibration
-from factory_mlops.edge._bundle_io import (
+from factory_mlops.bundle import (
     MODEL_FILE,
     SPEC_FILE,
     bundle_sha256,
     resolve_bundle_dir,
-    sha256_bytes,
     verify_bundle,
 )
+from factory_mlops.calibration import Calibration
 from factory_mlops.edge._explain import EXPLAINER_FILE, Explainer, top_k_entries
 from factory_mlops.errors import BundleError, FeatureSpecMismatchError
 from factory_mlops.features import (
@@ -34,6 +33,7 @@ from factory_mlops.features import (
     compute_features,
     load_bundle_plugins,
 )
+from factory_mlops.fileio import sha256_bytes
 
 #: Columns of `EdgeModel.score` output, in order (`rul_hours` was appended with the RUL task).
 SCORE_COLUMNS = (

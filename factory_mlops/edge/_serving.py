@@ -32,8 +32,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from factory_mlops.bundle import CURRENT_LINK, MANIFEST_FILE
 from factory_mlops.config import PlantConfig
-from factory_mlops.edge._bundle_io import CURRENT_LINK, MANIFEST_FILE
 from factory_mlops.edge._prediction_log import PredictionRecord
 from factory_mlops.edge._runtime import RUL, EdgeModel
 from factory_mlops.errors import BundleError, FactoryMLOpsError

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from factory_mlops.audit import AuditLog
+from factory_mlops.bundle import REFERENCE_FILE
 from factory_mlops.edge import PREDICTION_LOG_FILE
 from factory_mlops.feedback import FeedbackRecord, plant_nodes
 from factory_mlops.floor._words import Reason, explain
@@ -151,7 +152,7 @@ def _bundle_facts(manifest_path: str, mtime_ns: int) -> BundleFacts:
     bundle = Path(manifest_path).parent
     manifest = json.loads(Path(manifest_path).read_text())
     reference: dict[str, tuple[tuple[float, ...], tuple[float, ...]]] = {}
-    ref_path = bundle / "reference.json"
+    ref_path = bundle / REFERENCE_FILE
     if ref_path.is_file():
         ref = DriftReference.from_json(ref_path.read_text())
         for name, sketch in ref.quantiles.items():

@@ -4,21 +4,18 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import uuid
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from factory_mlops.fileio import atomic_path, atomic_write_bytes
 from factory_mlops.home import FactoryHome
 
 
 def _atomic_write_bytes(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
+    atomic_write_bytes(path, data)
 
 
 class Lake:
@@ -37,9 +34,8 @@ class Lake:
     def write(self, table: str, day: dt.date, frame: pd.DataFrame) -> Path:
         path = self.path(table, day)
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-        frame.to_parquet(tmp, index=False)
-        os.replace(tmp, path)
+        with atomic_path(path) as tmp:
+            frame.to_parquet(tmp, index=False)
         return path
 
     def exists(self, table: str, day: dt.date) -> bool:

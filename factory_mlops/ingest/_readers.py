@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pandas as pd
 
 from factory_mlops.errors import ContractError
+from factory_mlops.fileio import sha256_file
 
 MAINTENANCE_COLUMNS = [
     "event_time",
@@ -19,16 +19,16 @@ MAINTENANCE_COLUMNS = [
 ]
 
 
-def file_sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
+#: Hex sha256 of a file's content (the run key of a landing file); `factory_mlops.fileio.sha256_file`.
+file_sha256 = sha256_file
 
 
 def read_maintenance_csv(path: Path) -> pd.DataFrame:
-    """Read a maintenance-log CSV into typed columns (UTC times, float downtime)."""
+    """Read a maintenance-log CSV into typed columns (UTC times, float downtime).
+
+    A blank `downtime_hours` is unknown and reads as NaN, never as 0 h: a failure without a logged
+    repair then explains no downtime instead of a zero-length one.
+    """
     path = Path(path)
     try:
         df = pd.read_csv(path, dtype=str, keep_default_na=False)
@@ -46,7 +46,9 @@ def read_maintenance_csv(path: Path) -> pd.DataFrame:
             "machine_id": df["machine_id"].astype(str),
             "event": df["event"].astype(str),
             "failure_type": df["failure_type"].astype(str),
-            "downtime_hours": pd.to_numeric(df["downtime_hours"].replace("", "0")),
+            "downtime_hours": pd.to_numeric(
+                df["downtime_hours"].mask(df["downtime_hours"] == "")
+            ).astype("float64"),
         }
     )
     bad = sorted(set(out["event"]) - {"failure", "repair"})

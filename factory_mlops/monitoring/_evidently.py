@@ -14,14 +14,14 @@ than ours on autocorrelated daily rows; the summary reports them as Evidently co
 from __future__ import annotations
 
 import html
-import os
 import re
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
+
+from factory_mlops.fileio import atomic_write_text
 
 _COLUMN_TEST = re.compile(r"^Value Drift for column (?P<column>.+)$")
 
@@ -117,16 +117,7 @@ def _with_title(page: str, title: str) -> str:
 
 def _write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    atomic_write_text(path, text)
 
 
 def write_drift_report(

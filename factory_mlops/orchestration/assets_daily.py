@@ -3,6 +3,7 @@
 import datetime as dt
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 
@@ -15,6 +16,32 @@ from factory_mlops.orchestration.resources import FactoryHomeResource
 
 def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
     return [dt.date.fromisoformat(k) for k in context.partition_keys]
+
+
+def _rate(value: Any) -> float | None:
+    """A rate from a shadow observation; None (shown as null) when the day did not measure it."""
+    return None if value is None else float(value)
+
+
+def rollout_metadata(state: pipeline.RolloutState) -> dict[str, Any]:
+    """What the rollout asset records about the plant's rollout.
+
+    The rates are those of the last shadow day observed; a day whose shadow failed to load or
+    score measured none, and shows them as null, not as 0 %.
+    """
+    last = state.observed[-1] if state.observed else {}
+    return {
+        "stage": state.stage,
+        "version": state.version,
+        "from_version": state.from_version or 0,
+        "canary_nodes": ", ".join(state.canary_nodes) or "—",
+        "days_observed": state.days_observed,
+        "shadow_days": float(state.shadow_days),
+        "decision": state.decision or "shadow running",
+        "disagreement_rate": _rate(last.get("disagreement_rate")),
+        "shadow_alarm_rate": _rate(last.get("shadow_alarm_rate")),
+        "shadow_error": last.get("error"),
+    }
 
 
 def build_daily_assets(
@@ -274,20 +301,7 @@ def build_daily_assets(
                 state = pipeline.advance_rollout(config, home, registry, day)
         if state is None:
             return dg.MaterializeResult(metadata={"stage": "none"})
-        last = state.observed[-1] if state.observed else {}
-        return dg.MaterializeResult(
-            metadata={
-                "stage": state.stage,
-                "version": state.version,
-                "from_version": state.from_version or 0,
-                "canary_nodes": ", ".join(state.canary_nodes) or "—",
-                "days_observed": state.days_observed,
-                "shadow_days": float(state.shadow_days),
-                "decision": state.decision or "shadow running",
-                "disagreement_rate": float(last.get("disagreement_rate") or 0.0),
-                "shadow_alarm_rate": float(last.get("shadow_alarm_rate") or 0.0),
-            }
-        )
+        return dg.MaterializeResult(metadata=rollout_metadata(state))
 
     @dg.asset(
         key=[p, "fleet_status"],

@@ -207,7 +207,7 @@ def run_demo(
     fh = FactoryHome.resolve(home).ensure()
     os.environ[HOME_ENV] = str(fh.root)
     os.environ["DAGSTER_HOME"] = str(fh.dagster_home)
-    from factory_mlops.registry import ModelRegistry
+    from factory_mlops.registry import CHAMPION, ModelRegistry
     from factory_mlops.simulate import simulate_plant, write_landing_files
 
     instance = dg.DagsterInstance.get()
@@ -313,7 +313,7 @@ def run_demo(
     }
     for p, pr in runs.items():
         versions = registry.list_versions(p)
-        champ = registry.get_alias(p, "champion")
+        champ = registry.get_alias(p, CHAMPION)
         node0 = pr.config.edge.nodes[0].id
         summary["plants"][p] = {
             "model_name": ModelRegistry.model_name(p),
@@ -400,7 +400,7 @@ def _technicians_review(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Stor
     the verdicts go through `record_feedback`, exactly as `factory-mlops feedback` stores them."""
     import pandas as pd
 
-    from factory_mlops.edge import PredictionLog
+    from factory_mlops.edge import PREDICTION_LOG_FILE, PredictionLog
     from factory_mlops.feedback import DuplicateFeedbackError, record_feedback
 
     cfg = pr.config
@@ -410,7 +410,7 @@ def _technicians_review(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Stor
     horizon = pd.Timedelta(hours=cfg.model.horizon_hours)
     counts = {"right": 0, "wrong": 0}
     for node in cfg.edge.nodes:
-        log = PredictionLog(fh.edge(cfg.plant_id, node.id) / "predictions.sqlite").read(
+        log = PredictionLog(fh.edge(cfg.plant_id, node.id) / PREDICTION_LOG_FILE).read(
             cfg.plant_id, start, end
         )
         for row in log[log["alarm"].astype(bool)].itertuples():

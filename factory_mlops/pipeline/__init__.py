@@ -41,8 +41,6 @@ from factory_mlops.pipeline._monitor import (
 )
 from factory_mlops.pipeline._promote import (
     BUNDLE_ARTIFACT,
-    CHALLENGER,
-    CHAMPION,
     Deployment,
     deploy_version,
     promote_version,
@@ -79,6 +77,7 @@ from factory_mlops.pipeline._signals import (
     new_failure_type_signal,
     signal_from_result,
 )
+from factory_mlops.registry import CHALLENGER, CHAMPION  # the alias names (registry owns them)
 
 __all__ = [
     "BUNDLE_ARTIFACT",

@@ -9,6 +9,7 @@ from typing import Any
 
 import pandas as pd
 
+from factory_mlops.bundle import REFERENCE_FILE
 from factory_mlops.config import PlantConfig
 from factory_mlops.errors import ContractError
 from factory_mlops.features import FeatureSpec, compute_features
@@ -113,7 +114,11 @@ class ScoringOutcome:
 
 def score_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> ScoringOutcome:
     """Each edge node scores its machines' readings of `day` and logs every prediction."""
-    from factory_mlops.edge import EdgeModel, PredictionLog  # the edge package is an extra
+    from factory_mlops.edge import (  # the edge package is an extra
+        PREDICTION_LOG_FILE,
+        EdgeModel,
+        PredictionLog,
+    )
 
     spec = plant_feature_spec(config, home)
     window = validated_window(config, home, day, spec)
@@ -142,7 +147,7 @@ def score_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> ScoringOu
         )
         if shadow is not None:
             record_shadow(home, config.plant_id, day, node.id, shadow)
-        written = PredictionLog(node_dir / "predictions.sqlite").append(
+        written = PredictionLog(node_dir / PREDICTION_LOG_FILE).append(
             scored, config.plant_id, node.id
         )
         if written != len(scored):
@@ -171,7 +176,7 @@ def deployed_reference(
 
     node_dir = home.edge(config.plant_id, config.edge.nodes[0].id)
     model = EdgeModel.load(node_dir)
-    ref_path = model.bundle_dir / "reference.json"
+    ref_path = model.bundle_dir / REFERENCE_FILE
     return DriftReference.from_json(ref_path.read_text()), model.manifest
 
 

@@ -7,19 +7,16 @@ import json
 from pathlib import Path
 from typing import Any
 
-from factory_mlops.config import PlantConfig
-from factory_mlops.edge import (
+from factory_mlops.bundle import (
     MANIFEST_FILE,
     bundle_sha256,
     current_bundle,
     verify_bundle,
 )
+from factory_mlops.config import PlantConfig
 from factory_mlops.errors import BundleError
 from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline._rollout import SHADOW_DIR, read_rollout
-
-INSTALL_LOG = "install_log.jsonl"
-PREDICTION_LOG = "predictions.sqlite"
 
 
 def _mtime(path: Path) -> str | None:
@@ -57,6 +54,8 @@ def _served(node_dir: Path) -> dict[str, Any]:
 
 
 def _last_install_error(node_dir: Path) -> str | None:
+    from factory_mlops.deploy import INSTALL_LOG  # deploy and edge are imported when used
+
     path = node_dir / INSTALL_LOG
     if not path.exists():
         return None
@@ -72,11 +71,13 @@ def _last_install_error(node_dir: Path) -> str | None:
 
 def node_status(config: PlantConfig, home: FactoryHome, node_id: str) -> dict[str, Any]:
     """One node: served version and bundle (verified?), shadow version, last contact, last install error."""
+    from factory_mlops.edge import PREDICTION_LOG_FILE
+
     node = next(n for n in config.edge.nodes if n.id == node_id)
     node_dir = home.edge(config.plant_id, node_id)
     served = _served(node_dir)
     shadow = _served(node_dir / SHADOW_DIR) if (node_dir / SHADOW_DIR).exists() else None
-    logs = [node_dir / PREDICTION_LOG, node_dir / f"{PREDICTION_LOG}-wal"]
+    logs = [node_dir / PREDICTION_LOG_FILE, node_dir / f"{PREDICTION_LOG_FILE}-wal"]
     contacts = [t for t in (_mtime(p) for p in logs) if t]
     install_error = _last_install_error(node_dir)
     health = "ok"

@@ -35,6 +35,7 @@ from factory_mlops.contracts import (
     quarantine_whole_batch,
     validate_readings,
 )
+from factory_mlops.fileio import atomic_write_text
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import ReadingsStore, SourceManifest, file_sha256, source_key
 from factory_mlops.pipeline._contract_audit import note_contract_version
@@ -475,9 +476,7 @@ class _LandingIndex:
     def save(self) -> None:
         if self.changed:
             self.file.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.file.with_suffix(".tmp")
-            tmp.write_text(json.dumps(self.cache), encoding="utf-8")
-            os.replace(tmp, self.file)
+            atomic_write_text(self.file, json.dumps(self.cache))
             self.changed = False
 
 

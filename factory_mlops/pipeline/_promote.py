@@ -10,13 +10,12 @@ from pathlib import Path
 from typing import Any
 
 from factory_mlops.audit import AuditLog
+from factory_mlops.bundle import MANIFEST_FILE, SIGNATURE_FILE, bundle_sha256, verify_bundle
 from factory_mlops.config import PlantConfig
-from factory_mlops.edge import MANIFEST_FILE, bundle_sha256, verify_bundle
 from factory_mlops.errors import BundleError, RegistryError
 from factory_mlops.home import FactoryHome
+from factory_mlops.registry import CHAMPION
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
 BUNDLE_ARTIFACT = "edge_bundle"
 
 
@@ -114,7 +113,6 @@ def signed_for_edge(home: FactoryHome, bundle: Path) -> bytes:
     verified against the registered `bundle_sha256`, so the central key signs that exact manifest.
     """
     from factory_mlops.deploy import BundleSigner, sign_bundle
-    from factory_mlops.edge import SIGNATURE_FILE
 
     signer = BundleSigner.from_env_or_home(home.root)
     if not (bundle / SIGNATURE_FILE).exists():

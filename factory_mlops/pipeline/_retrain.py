@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.audit import AuditLog
+from factory_mlops.bundle import REFERENCE_FILE, bundle_sha256
 from factory_mlops.config import PlantConfig
-from factory_mlops.edge import bundle_sha256
 from factory_mlops.errors import ParityError, TrainingError
 from factory_mlops.evaluation import (
     GateDecision,
@@ -32,9 +32,9 @@ from factory_mlops.lineage import code_version
 from factory_mlops.monitoring import DriftReference, build_reference, score_column
 from factory_mlops.pipeline._daily import passed_days
 from factory_mlops.pipeline._features import plant_feature_spec
-from factory_mlops.pipeline._promote import CHALLENGER, CHAMPION, promote_version
+from factory_mlops.pipeline._promote import promote_version
 from factory_mlops.pipeline._registered import load_registered_model
-from factory_mlops.registry import render_model_card
+from factory_mlops.registry import CHALLENGER, CHAMPION, render_model_card
 from factory_mlops.training import (
     RUL,
     TrainedModel,
@@ -402,8 +402,8 @@ def register_candidate(
         for name, doc in files.items():
             (tmp / name).write_text(json.dumps(doc, indent=2, default=str))
             artifacts[name] = tmp / name
-        (tmp / "reference.json").write_text(candidate.reference.to_json())
-        artifacts["reference.json"] = tmp / "reference.json"
+        (tmp / REFERENCE_FILE).write_text(candidate.reference.to_json())
+        artifacts[REFERENCE_FILE] = tmp / REFERENCE_FILE
 
         cards: list[str] = []
 
@@ -429,7 +429,7 @@ def register_candidate(
                 },
                 parity=parity,
                 extra_files={
-                    "reference.json": candidate.reference.to_json().encode(),
+                    REFERENCE_FILE: candidate.reference.to_json().encode(),
                     "contract.json": json.dumps(edge_contract(config), indent=2).encode(),
                     **explainer_files(trained.model),
                     **plugin_files(spec),

@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import shutil
 import time
-import uuid
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -29,7 +27,10 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.audit import AuditLog
+from factory_mlops.bundle import MANIFEST_FILE, current_bundle
 from factory_mlops.config import PlantConfig
+from factory_mlops.errors import RegistryError
+from factory_mlops.fileio import atomic_write_text
 from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline._promote import (
     deploy_version,
@@ -37,6 +38,7 @@ from factory_mlops.pipeline._promote import (
     registered_bundle,
     signed_for_edge,
 )
+from factory_mlops.registry import CHAMPION
 
 ROLLOUT_FILE = "rollout.json"
 SHADOW_DIR = "shadow"
@@ -79,9 +81,23 @@ def read_rollout(home: FactoryHome, plant_id: str) -> RolloutState | None:
 def _write(home: FactoryHome, plant_id: str, state: RolloutState) -> None:
     path = _path(home, plant_id)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps(state.to_dict(), indent=2, default=str))
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(state.to_dict(), indent=2, default=str))
+
+
+def _data_through(v: Any, plant_id: str, version: int) -> dt.date:
+    """The version's `data_through` tag as a date.
+
+    Raises:
+        RegistryError: the tag is missing or empty.
+    """
+    through = v.tags.get("data_through")
+    if not through:
+        raise RegistryError(
+            f"{plant_id} v{version} has no data_through tag, so the data day its rollout starts on "
+            f"is unknown; pass day= to start_rollout, or register the version with its lineage "
+            f"(register_candidate tags data_through)"
+        )
+    return dt.date.fromisoformat(through)
 
 
 def _clear_shadows(config: PlantConfig, home: FactoryHome) -> None:
@@ -108,6 +124,10 @@ def start_rollout(
         from_version: the champion before this one; what a failed canary goes back to is the version
             the non-canary nodes actually serve, when they serve one.
         day: the data day the rollout starts on (default: the version's `data_through`).
+
+    Raises:
+        RegistryError: no `day` is given and the version has no `data_through` tag, so the day
+            its rollout starts on is unknown (it is not taken to be today); nothing is changed.
     """
     from factory_mlops.deploy import install_bundle
 
@@ -117,7 +137,7 @@ def start_rollout(
     # was itself still in shadow when this one arrived never reached the fleet).
     from_version = _fleet_version(config, home) or from_version
     v = registry.get_version(p, version)
-    start = day or dt.date.fromisoformat(v.tags.get("data_through") or dt.date.today().isoformat())
+    start = day or _data_through(v, p, version)
     _clear_shadows(config, home)
     if not canaries or from_version is None or len(canaries) == len(config.edge.nodes):
         deploy_version(config, home, registry, version, actor=actor, reason=reason)
@@ -159,8 +179,6 @@ def start_rollout(
 
 def _fleet_version(config: PlantConfig, home: FactoryHome) -> int | None:
     """The version the first non-canary node serves (None if it serves nothing readable)."""
-    from factory_mlops.edge import MANIFEST_FILE, current_bundle
-
     for n in config.edge.nodes:
         if n.canary:
             continue
@@ -296,7 +314,7 @@ def advance_rollout(
     state = read_rollout(home, p)
     if state is None or state.stage != SHADOW:
         return state
-    champion = registry.get_alias(p, "champion")
+    champion = registry.get_alias(p, CHAMPION)
     if champion is None or champion.version != state.version:
         state.stage, state.decision = (
             ROLLED_BACK,

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
+from factory_mlops.fileio import atomic_path
 from factory_mlops.simulate._plant import SimulatedPlant
 
 FLOAT_FORMAT = "%.6g"
@@ -23,16 +22,10 @@ def _iso_utc(ts: pd.Series) -> np.ndarray:
 
 
 def _write_atomic(path: Path, frame: pd.DataFrame) -> None:
-    """Write `frame` as CSV to `path` via a temp file in the same folder and `os.replace`."""
+    """Write `frame` as CSV to `path` atomically (`factory_mlops.fileio.atomic_path`)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            frame.to_csv(fh, index=False, na_rep="", float_format=FLOAT_FORMAT, lineterminator="\n")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, tmp.open("w", encoding="utf-8", newline="") as fh:
+        frame.to_csv(fh, index=False, na_rep="", float_format=FLOAT_FORMAT, lineterminator="\n")
 
 
 def write_landing_files(sim: SimulatedPlant, landing_root: Path, days: Iterable[int]) -> list[Path]:

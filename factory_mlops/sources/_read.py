@@ -9,7 +9,6 @@ all-string readings frame that the data contract validates.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.config import PlantConfig
+from factory_mlops.fileio import sha256_file
 from factory_mlops.sources._canonical import MACHINE_ID, TIMESTAMP, time_rules, to_canonical
 from factory_mlops.sources._codes import BOOKKEEPING, ROW_NUMBER
 from factory_mlops.sources._raw import FileProblem, empty_rejected, read_raw, read_raw_column
@@ -64,15 +64,12 @@ class SourceBatch:
 
 
 def _sha256(path: Path) -> str:
-    """Same digest as `factory_mlops.ingest.file_sha256` (kept local: ingest builds on sources)."""
-    h = hashlib.sha256()
+    """`factory_mlops.fileio.sha256_file`, or "" for a file that cannot be read (the read reports
+    that problem itself)."""
     try:
-        with path.open("rb") as fh:
-            for chunk in iter(lambda: fh.read(1 << 20), b""):
-                h.update(chunk)
+        return sha256_file(path)
     except OSError:
         return ""
-    return h.hexdigest()
 
 
 def _empty_frame(config: PlantConfig) -> pd.DataFrame:

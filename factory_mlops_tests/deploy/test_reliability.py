@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 
 import factory_mlops.deploy._install as install_module
+from factory_mlops.bundle import manifest_digest
 from factory_mlops.deploy import (
     SIGNING_KEY_ENV,
     TRUSTED_KEYS_ENV,
@@ -33,7 +34,6 @@ from factory_mlops.deploy import (
     verify_bundle,
 )
 from factory_mlops.edge import EdgeModel
-from factory_mlops.edge._bundle_io import manifest_digest
 from factory_mlops.errors import BundleError
 from factory_mlops_tests.deploy._synthetic import SPEC, train
 from factory_mlops_tests.deploy.test_signing import make_signed_bundle

@@ -2,6 +2,10 @@
 
 lightgbm (in the `edge` extra) is the one exception, and only lazily: it is imported when a
 prediction is explained (the bundle's `explainer.txt`), never to load a bundle or to score.
+
+The bundle format (`factory_mlops.bundle`) and the file helpers (`factory_mlops.fileio`) the edge
+builds on import none of the control plane either: no Dagster, MLflow, Evidently or scikit-learn,
+and nothing of `factory_mlops.deploy`, `pipeline` or `registry`.
 """
 
 from __future__ import annotations
@@ -100,3 +104,59 @@ def test_lightgbm_is_imported_only_to_explain(tmp_path: Path):
         "explained_rows": 96,
         "leaked": [],
     }
+
+
+#: Never imported by the bundle format or by the edge: the control plane and its libraries.
+CONTROL_PLANE = (*BLOCKED, "evidently", "dagster_webserver")
+CONTROL_PLANE_PACKAGES = (
+    "factory_mlops.deploy",
+    "factory_mlops.pipeline",
+    "factory_mlops.registry",
+    "factory_mlops.orchestration",
+    "factory_mlops.training",
+    "factory_mlops.monitoring",
+    "factory_mlops.evaluation",
+)
+
+BUNDLE_SCRIPT = """
+import json, sys
+for name in {blocked!r}:
+    sys.modules[name] = None
+
+import factory_mlops.bundle as bundle
+import factory_mlops.fileio
+
+bundle_dir = sys.argv[1]
+manifest = bundle.verify_bundle(bundle_dir, trusted_keys={{}})
+format_only = sorted(m for m in sys.modules if m.startswith("factory_mlops."))
+
+import factory_mlops.edge as edge
+
+model = edge.EdgeModel.load(bundle_dir)
+ours = sorted(
+    m for m in sys.modules if any(m == p or m.startswith(p + ".") for p in {packages!r})
+)
+leaked = sorted(m for m in sys.modules if m.split(".")[0] in {blocked!r} and sys.modules[m])
+print(json.dumps({{"version": manifest["version"], "loaded": model.version, "ours": ours,
+                  "leaked": leaked, "format_only": format_only}}))
+"""
+
+
+def test_bundle_format_and_edge_import_nothing_of_the_control_plane(tmp_path: Path):
+    """`factory_mlops.bundle` needs neither the edge runtime nor the control plane; the edge needs
+    no deploy, pipeline or registry."""
+    onnx_bytes = export_onnx(train(seed=0).model, len(SPEC.feature_names))
+    bundle = make_bundle(tmp_path / "bundle", version=7, onnx_bytes=onnx_bytes)
+    script = textwrap.dedent(
+        BUNDLE_SCRIPT.format(blocked=CONTROL_PLANE, packages=CONTROL_PLANE_PACKAGES)
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(bundle)], capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["version"] == out["loaded"] == 7
+    assert out["ours"] == [] and out["leaked"] == []
+    # the format alone loads only itself and the package's light modules, not the edge runtime
+    assert not [m for m in out["format_only"] if m.startswith("factory_mlops.edge")]
+    assert "factory_mlops.fileio" in out["format_only"]

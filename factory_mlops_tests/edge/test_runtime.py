@@ -101,7 +101,7 @@ def test_classification_scores_carry_no_rul_and_old_bundles_are_classification(
 ):
     import json
 
-    from factory_mlops.edge._bundle_io import MANIFEST_DIGEST_KEY, manifest_digest
+    from factory_mlops.bundle import MANIFEST_DIGEST_KEY, manifest_digest
 
     assert model.task == "classification" and model.manifest["task"] == "classification"
     scored = model.score(

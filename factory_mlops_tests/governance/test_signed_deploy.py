@@ -4,9 +4,9 @@ import shutil
 
 import pytest
 
+from factory_mlops.bundle import SIGNATURE_FILE, trusted_keys
 from factory_mlops.deploy import BundleSigner, install_bundle, sign_bundle
 from factory_mlops.edge import EdgeModel
-from factory_mlops.edge._signature import SIGNATURE_FILE, trusted_keys
 from factory_mlops.errors import BundleError
 from factory_mlops.pipeline import registered_bundle
 

@@ -20,12 +20,14 @@ CORE = [
     "training",
     "evaluation",
     "registry",
+    "bundle",
     "deploy",
     "edge",
     "monitoring",
     "pipeline",
     "lineage",
     "home",
+    "fileio",
 ]
 
 
