@@ -534,6 +534,13 @@ class RetrainConfig(_Strict):
         ge=2,
         description="Days with known outcomes before the shadow challenger's gain is judged.",
     )
+    value_window_days: int = Field(
+        28,
+        ge=2,
+        description="The shadow challenger's gain is accumulated over at most this many recent days (and "
+        "never before the last promotion or retrain-value request): the evidence of shadows trained weeks "
+        "ago, before a change, does not hold back what today's retrained models would save.",
+    )
 
 
 SeverityName = Literal["ok", "warning", "critical"]

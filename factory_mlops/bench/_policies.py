@@ -157,8 +157,10 @@ def impact_payload(world: PlantWorld, run: PolicyRun, day: int) -> dict[str, Any
 
 
 def value_payload(world: PlantWorld, run: PolicyRun, day: int) -> dict[str, Any] | None:
-    """The shadow challenger's accumulated gain over the champion since the last decision."""
-    days = [d for d in range(run.value_since, day + 1) if d in run.shadow_served]
+    """The shadow challenger's accumulated gain over the champion: the last
+    `retrain.value_window_days`, since the last promotion or retrain-value request."""
+    first = max(run.value_since, day - world.config.retrain.value_window_days + 1)
+    days = [d for d in range(first, day + 1) if d in run.shadow_served]
     if not days:
         return None
     champ = {d: p for d, _, p in run.served}
@@ -250,7 +252,8 @@ def _shadow_step(world: PlantWorld, run: PolicyRun, day: int) -> None:
 
     The cadence counts from the first deployment (as a schedule would run it). A retrain request
     also makes its candidate the shadow (it is the newest model trained on all data); after a
-    promotion that is the champion itself, so the gain restarts from zero.
+    promotion that is the champion itself. The gain restarts after a promotion and after a
+    retrain-value request the gate refused.
     """
     every = world.config.retrain.shadow_every_days
     if every is None:
@@ -259,7 +262,11 @@ def _shadow_step(world: PlantWorld, run: PolicyRun, day: int) -> None:
         cand = world.candidate(day)
         if isinstance(cand, Model):
             run.shadow, run.shadow_day = cand, day
-        run.value_since = day + 1
+        last = run.requests[-1]
+        # the evidence is against the champion: it restarts when the champion changes, and when
+        # the gate refused what the evidence asked for (no loop on the same evidence)
+        if last["outcome"] == "promoted" or last["trigger"] == "retrain_value":
+            run.value_since = day + 1
         return
     due = (day - (world.history_days - 1)) % max(1, round(every)) == 0
     if due:
