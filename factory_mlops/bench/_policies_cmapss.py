@@ -66,7 +66,7 @@ Labels (enforced, not assumed)
 
 Policies on the same stream
     `never`: the initial model forever. `event_driven`: retrain when `decide` says so on a critical
-    drift report. `oracle`: one retrain at the end of batch B (the first shifted batch; the earliest
+    drift report. `event_onset`: one retrain at the end of batch B (the first shifted batch; the earliest
     moment any cycle of the new condition exists), same label rule.
 
 Reported
@@ -122,7 +122,7 @@ SHIFT_BATCH = 4  # batches 0..3 hold no held-out cycle; the condition appears fr
 SHIFT_RATIO = (
     1.2  # the held-out condition is a real shift when the initial RMSE there is >= 1.2x seen
 )
-POLICIES = ("never", "event_driven", "oracle")
+POLICIES = ("never", "event_driven", "event_onset")
 _HOUR = pd.Timedelta(hours=1)
 _DAY = pd.Timedelta(days=1)
 
@@ -468,7 +468,7 @@ def _run_policy(
             )
             decision, state = decide(policy, state, [signal], now=at)
             retrain = decision.retrain
-        elif name == "oracle":
+        elif name == "event_onset":
             retrain = b == shift_batch
         if retrain and b + 1 < p.n_batches:
             if b not in trained:
@@ -550,7 +550,7 @@ def cmapss_unseen_condition(
     held_out: int | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> dict[str, Any]:
-    """Never / event-driven / oracle retraining on C-MAPSS FD002 with one operating condition unseen.
+    """Never / event-driven / event-onset retraining on C-MAPSS FD002 with one operating condition unseen.
 
     Args:
         seed: decides the history/stream split, the fleet order and phases, the LightGBM seed and

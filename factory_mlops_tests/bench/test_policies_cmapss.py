@@ -125,9 +125,9 @@ def test_drift_is_critical_after_the_shift_and_not_before(result):
 
 @pytest.mark.slow
 def test_policies_retrain_as_specified(result):
-    never, ev, oracle = (result["policies"][n] for n in POLICIES)
+    never, ev, onset = (result["policies"][n] for n in POLICIES)
     assert never["retrains"] == 0 and {b["model"] for b in never["batches"]} == {"initial"}
-    assert oracle["retrains"] == 1 and oracle["retrain_log"][0]["after_batch"] == SHIFT_BATCH
+    assert onset["retrains"] == 1 and onset["retrain_log"][0]["after_batch"] == SHIFT_BATCH
     assert ev["retrains"] >= 1 and ev["retrain_log"][0]["after_batch"] == result["detected_batch"]
     # the plant's cooldown (3 days = 3 batches) between drift retrains
     after = [r["after_batch"] for r in ev["retrain_log"]]
