@@ -269,18 +269,20 @@ class GateFloorsConfig(_Strict):
     """
 
     max_alarm_rate: float | None = Field(
-        0.30,
+        0.5,
         gt=0,
         le=1,
         description="classification: the model may alarm on at most this share of holdout rows "
-        "(each alarm is an inspection; a model alarming on most rows tells the floor nothing).",
+        "(each alarm is an inspection; a model alarming on most rows tells the floor nothing). "
+        "The default is the staged rollout's `edge.rollout.max_alarm_rate`: a model the canary "
+        "would roll back is never promoted.",
     )
     min_precision: float | None = Field(
-        None,
+        0.10,
         gt=0,
         le=1,
         description="classification: share of alarming holdout rows labelled 'failure within the "
-        "horizon' must be at least this (row level; null = off).",
+        "horizon' must be at least this (row level: at least one alarm in ten before a real failure).",
     )
     min_failure_recall: float | None = Field(
         0.5,

@@ -12,7 +12,7 @@ from factory_mlops.evaluation import GateDecision, floor_checks, gate
 NAN = float("nan")
 CFG = (
     ModelConfig()
-)  # the defaults: max alarm rate 0.30, failures caught >= 50 %, lead >= horizon/10
+)  # the defaults: max alarm rate 0.50, failures caught >= 50 %, lead >= horizon/10
 RUL = ModelConfig(task="rul", horizon_hours=30, rul_cap_hours=125, alarm_rul_hours=30)
 
 # A model that alarms on 97 % of rows (the AI4I first model before floors) ...
@@ -58,13 +58,16 @@ def _floor(d: GateDecision, name: str):
 def test_a_first_model_alarming_on_97_percent_of_rows_is_not_promoted():
     d = gate(ALWAYS_ALARMS, None, CFG)
     assert not d.promote
-    assert [f.name for f in d.failed] == ["floor:alarm_rate"]
+    assert [f.name for f in d.failed] == ["floor:alarm_rate", "floor:precision"]
     alarm = _floor(d, "alarm_rate")
-    assert (alarm.challenger, alarm.limit, alarm.passed) == (0.966, "<= 0.3", False)
+    assert (alarm.challenger, alarm.limit, alarm.passed) == (0.966, "<= 0.5", False)
     assert d.floors_text == (
-        "alarm rate 0.966 > max 0.30 (alarms on 97% of holdout rows; failure rows are 3.4%)"
+        "alarm rate 0.966 > max 0.50 (alarms on 97% of holdout rows; failure rows are 3.4%); "
+        "precision 0.035 < min 0.10"
     )
-    assert d.summary.startswith("REJECT: below the floors: alarm rate 0.966 > max 0.30")
+    # it catches every failure and early enough: those floors pass, the alarms alone reject it
+    assert _floor(d, "failure_recall").passed and _floor(d, "median_lead_time_h").passed
+    assert d.summary.startswith("REJECT: below the floors: alarm rate 0.966 > max 0.50")
     assert d.reasons[0] == "no champion yet: first model for this plant"
     # the relative checks of a first model still only inform
     assert all(c.passed is None for c in d.checks)
@@ -73,12 +76,18 @@ def test_a_first_model_alarming_on_97_percent_of_rows_is_not_promoted():
 def test_a_model_catching_no_failure_is_rejected_first_model_or_challenger():
     first = gate(CATCHES_NOTHING, None, CFG)
     assert not first.promote
-    assert first.floors_text == "failures caught 0% (0 of 5) < min 50%"
+    assert first.floors_text == "precision 0.000 < min 0.10; failures caught 0% (0 of 5) < min 50%"
+    assert [f.name for f in first.failed] == ["floor:precision", "floor:failure_recall"]
     # no failure caught: no lead time to judge, which informs and does not block on its own
     assert _floor(first, "median_lead_time_h").passed is None
     champ = {**USEFUL, "pr_auc": 0.20}
     chall = gate(CATCHES_NOTHING, champ, CFG)
-    assert not chall.promote and _check_names(chall)[0] == "floor:failure_recall"
+    assert not chall.promote and "floor:failure_recall" in _check_names(chall)
+    # without alarms there is no precision; the failures-caught floor alone still rejects
+    silent = {**CATCHES_NOTHING, "alarm_rate": 0.0, "precision": NAN}
+    d = gate(silent, None, CFG)
+    assert not d.promote and d.floors_text == "failures caught 0% (0 of 5) < min 50%"
+    assert _floor(d, "precision").passed is None
 
 
 def _check_names(d: GateDecision) -> list[str]:
@@ -92,16 +101,17 @@ def test_a_challenger_that_wins_the_comparison_is_still_held_to_the_floors():
     assert not d.promote
     # the comparison alone would promote: PR-AUC +0.20, alarm rate lower
     assert all(c.passed is not False for c in d.checks)
-    assert [f.name for f in d.failed] == ["floor:alarm_rate"]
+    assert [f.name for f in d.failed] == ["floor:alarm_rate", "floor:precision"]
 
 
 def test_a_useful_model_is_unaffected():
     d = gate(USEFUL, None, CFG)
     assert d.promote and not d.failed and not d.floor_failures and d.floors_text == ""
-    assert [f.passed for f in d.floors] == [True, True, True]
+    assert [f.passed for f in d.floors] == [True, True, True, True]
     assert d.summary.startswith("PROMOTE: no champion yet: first model for this plant")
     assert d.summary.endswith(
-        "floors: alarm rate 0.071 <= max 0.30, failures caught 100% (4 of 4) >= min 50%, "
+        "floors: alarm rate 0.071 <= max 0.50, precision 0.800 >= min 0.10, "
+        "failures caught 100% (4 of 4) >= min 50%, "
         "median lead time 19.0 h >= min 2.4 h"
     )
     better = {**USEFUL, "pr_auc": 0.99}
@@ -122,13 +132,20 @@ def test_floors_set_to_null_are_off_and_on_the_limit_pass():
     off = ModelConfig(
         floors={
             "max_alarm_rate": None,
+            "min_precision": None,
             "min_failure_recall": None,
             "min_median_lead_time_hours": None,
         }
     )
     assert floor_checks(ALWAYS_ALARMS, off) == []
     assert gate(CATCHES_NOTHING, None, off).promote
-    edge = {**USEFUL, "alarm_rate": 0.30, "failure_recall": 0.5, "median_lead_time_h": 2.4}
+    edge = {
+        **USEFUL,
+        "alarm_rate": 0.50,
+        "precision": 0.10,
+        "failure_recall": 0.5,
+        "median_lead_time_h": 2.4,
+    }
     assert gate(edge, None, CFG).promote
 
 
@@ -158,8 +175,8 @@ def test_floors_are_in_the_json_and_the_markdown():
     assert [f["name"] for f in data["floors"]] == [f.name for f in d.floors]
     assert data["floors"][0]["passed"] is False and data["promote"] is False
     md = d.markdown()
-    assert "| floor:alarm_rate | n/a | 0.966 | <= 0.3 | **FAIL** |" in md
-    assert "Below the absolute floors (never promoted): alarm rate 0.966 > max 0.30" in md
+    assert "| floor:alarm_rate | n/a | 0.966 | <= 0.5 | **FAIL** |" in md
+    assert "Below the absolute floors (never promoted): alarm rate 0.966 > max 0.50" in md
 
 
 @pytest.mark.parametrize(
