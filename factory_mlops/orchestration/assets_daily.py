@@ -158,18 +158,26 @@ def build_daily_assets(
         deps=[sensor_features],
         kinds={"onnx", "sqlite"},
         **common,
-        description="Every edge node scores its machines with its installed bundle and logs each prediction.",
+        description="Every edge node scores its machines with its installed bundle and logs each prediction "
+        "(monitoring only, when no model passed the gate's floors: nothing to score, and the metadata says so).",
     )
     def prediction_log(
         context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
     ) -> dg.MaterializeResult:
         home = factory_home.factory_home()
         outs = [pipeline.score_day(config, home, d) for d in _days(context)]
+        notes = sorted({o.note for o in outs if o.note})
+        serving = {}
+        if notes:
+            why = pipeline.monitoring_only(config, factory_home.registry())
+            serving = {"monitoring_only": why or "; ".join(notes)}
+            context.log.info(f"{p}: nothing scored — {serving['monitoring_only']}")
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": sum(o.rows for o in outs),
                 "alarms": sum(o.alarms for o in outs),
                 "per_node": {o.day.isoformat(): o.per_node for o in outs},
+                **serving,
             }
         )
 
@@ -178,7 +186,8 @@ def build_daily_assets(
         deps=[sensor_features, prediction_log],
         kinds={"python"},
         **common,
-        description="PSI of the day's features and scores against the deployed model's training reference.",
+        description="PSI of the day's features and scores against the deployed model's training reference "
+        "(monitoring only: the features against the earlier days, reported beside and not judged).",
     )
     def drift_report(
         context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
@@ -202,7 +211,8 @@ def build_daily_assets(
                 "drifted_features": ", ".join(report.drifted_features[:20]),
                 "drifted_sensors": ", ".join(report.drifted_sensors),
                 "reasons": "; ".join(report.reasons),
-                "model_version": int(payload["model_version"]),
+                "model_version": int(payload["model_version"] or 0),
+                **({"monitoring_only": True} if payload.get("monitoring_only") else {}),
                 "day": days[0].isoformat(),
                 "top_psi": dg.MetadataValue.md(
                     "| feature | PSI |\n|---|---|\n"
