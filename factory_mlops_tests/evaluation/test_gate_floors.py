@@ -212,3 +212,24 @@ def test_lead_time_auto_is_a_tenth_of_the_horizon():
     assert ModelConfig(horizon_hours=1).lead_time_floor_hours == pytest.approx(0.1)
     assert ModelConfig(floors={"min_median_lead_time_hours": 6}).lead_time_floor_hours == 6.0
     assert ModelConfig(floors={"min_median_lead_time_hours": None}).lead_time_floor_hours is None
+
+
+def test_evaluate_rul_reports_the_constant_baseline_the_rul_floor_reads():
+    import numpy as np
+    import pandas as pd
+
+    from factory_mlops.evaluation import evaluate_rul
+    from factory_mlops_tests.evaluation.test_metrics import _holdout
+
+    hold, events = _holdout()
+    labels = np.array([4.0, 3.0, 2.0, 1.0, 4.5, 3.5, 2.5, 1.5])
+    hold["label"] = labels
+    by_hand = float(np.sqrt(np.mean((labels - labels.mean()) ** 2)))
+    horizon, cap = pd.Timedelta(hours=2), pd.Timedelta(hours=10)
+    mean_pred = evaluate_rul(hold, np.full(8, labels.mean()), 1.5, events, horizon, cap)
+    assert mean_pred["baseline_rmse"] == pytest.approx(by_hand)
+    # predicting the mean is the baseline itself: it does not clear a 10 % floor
+    assert mean_pred["rmse"] == pytest.approx(by_hand)
+    assert not gate(mean_pred, None, RUL).promote
+    exact = evaluate_rul(hold, labels, 1.5, events, horizon, cap)
+    assert exact["rmse"] == 0.0 and gate(exact, None, RUL).promote
