@@ -313,7 +313,8 @@ def build_daily_assets(
             "|---|---|---|---|---|---|---|---|",
         ]
         rows += [
-            f"| {n['node']} | {n['line']} | {'yes' if n['canary'] else ''} | {n['health']} | v{n['version']} | "
+            f"| {n['node']} | {n['line']} | {'yes' if n['canary'] else ''} | {n['health']} | "
+            f"{'v' + str(n['version']) if n['version'] else 'none (monitoring only)'} | "
             f"{'v' + str(n['shadow_version']) if n['shadow_version'] else ''} | {str(n['bundle_sha256'])[:12]} | "
             f"{n['last_contact']} |"
             for n in fs["nodes"]
@@ -323,7 +324,10 @@ def build_daily_assets(
                 "nodes": dg.MetadataValue.md("\n".join(rows)),
                 "healthy_nodes": sum(n["health"] == "ok" for n in fs["nodes"]),
                 "node_count": len(fs["nodes"]),
-                "versions": ", ".join(sorted({f"v{n['version']}" for n in fs["nodes"]})),
+                "versions": ", ".join(
+                    sorted({f"v{n['version']}" for n in fs["nodes"] if n["version"]})
+                )
+                or "none (monitoring only: no model deployed)",
                 "rollout_stage": (fs["rollout"] or {}).get("stage", "none"),
             }
         )
