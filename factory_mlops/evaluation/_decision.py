@@ -14,7 +14,8 @@ class GateCheck:
     """One rule of the gate applied to champion and challenger.
 
     `name` is the metric checked (`pr_auc`, `rmse`, `failure_recall`, `alarm_rate`,
-    `slice:<machine type>:<metric>`, or `floor:<metric>` for an absolute floor); `limit` the rule in words (">= +0.020", "drop <= 0.05");
+    `slice:<machine type>:<metric>`, or `floor:<metric>` for an absolute floor); `limit` the rule
+    in words (">= +0.020", "drop <= 0.05");
     `passed` is None when the check only informs (no champion, too few failures in a slice, an
     undefined metric) and then does not block a promotion; `reason` says why, in one sentence.
     """
@@ -68,7 +69,7 @@ class GateDecision:
 
     @property
     def floors_text(self) -> str:
-        """The failed floors in plain words ("alarm rate 0.966 > max 0.30; ..."), "" if none failed."""
+        """The failed floors in plain words ("alarm rate 0.966 > max 0.50 (...); ..."), "" if none failed."""
         return "; ".join(f.reason for f in self.floor_failures)
 
     def to_dict(self) -> dict[str, Any]:
