@@ -257,6 +257,61 @@ class FeatureConfig(_Strict):
         return self
 
 
+class GateFloorsConfig(_Strict):
+    """Absolute floors of the gate (plant.yaml `model.floors:`): what any model must reach to serve.
+
+    They apply to a plant's first model and to every challenger, before and beside the relative
+    champion-vs-challenger rules; a model below a floor is registered (alias `challenger`) but never
+    promoted. A plant whose first model fails them runs monitoring only. `null` switches a floor
+    off. The classification floors read the holdout metrics of `evaluate_predictions`; the RUL
+    task has one floor of its own (`min_rmse_gain_over_baseline`) and ignores the others, as it
+    ignores the classification fields of `model:`.
+    """
+
+    max_alarm_rate: float | None = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="classification: the model may alarm on at most this share of holdout rows "
+        "(each alarm is an inspection; a model alarming on most rows tells the floor nothing). "
+        "The default is the staged rollout's `edge.rollout.max_alarm_rate`: a model the canary "
+        "would roll back is never promoted.",
+    )
+    min_precision: float | None = Field(
+        0.10,
+        gt=0,
+        le=1,
+        description="classification: share of alarming holdout rows labelled 'failure within the "
+        "horizon' must be at least this (row level: at least one alarm in ten before a real failure).",
+    )
+    min_failure_recall: float | None = Field(
+        0.5,
+        gt=0,
+        le=1,
+        description="classification: share of the holdout's failures caught (an alarm within the "
+        "horizon before the failure) must be at least this.",
+    )
+    min_median_lead_time_hours: float | Literal["auto"] | None = Field(
+        "auto",
+        description="classification: median hours from the first alarm to a caught failure must be at "
+        "least this; auto = a tenth of horizon_hours.",
+    )
+    min_rmse_gain_over_baseline: float | None = Field(
+        0.10,
+        ge=0,
+        lt=1,
+        description="rul: holdout RMSE must be at least this share below the RMSE of a constant "
+        "prediction (the holdout's mean capped RUL); 0 = merely beat it.",
+    )
+
+    @field_validator("min_median_lead_time_hours")
+    @classmethod
+    def _lead_time_not_negative(cls, v: float | str | None) -> float | str | None:
+        if isinstance(v, int | float) and v < 0:
+            raise ValueError(f"must be auto, null or hours >= 0, got {v}")
+        return v
+
+
 class ModelConfig(_Strict):
     """Learning task, LightGBM parameters, training window and the champion/challenger gate.
 
@@ -362,6 +417,10 @@ class ModelConfig(_Strict):
         ge=1,
         description="Slices with fewer failures on the holdout are reported but do not guard the gate.",
     )
+    floors: GateFloorsConfig = Field(
+        default_factory=GateFloorsConfig,
+        description="Absolute floors every model must reach, first model and challenger alike.",
+    )
 
     @property
     def alarm_rul(self) -> float:
@@ -369,6 +428,25 @@ class ModelConfig(_Strict):
         return float(
             self.alarm_rul_hours if self.alarm_rul_hours is not None else self.horizon_hours
         )
+
+    @property
+    def lead_time_floor_hours(self) -> float | None:
+        """classification: the median lead-time floor in hours (`auto` = a tenth of the horizon)."""
+        v = self.floors.min_median_lead_time_hours
+        if v == "auto":
+            return self.horizon_hours / 10
+        return None if v is None else float(v)
+
+    @model_validator(mode="after")
+    def _lead_time_floor_below_horizon(self) -> ModelConfig:
+        lead = self.lead_time_floor_hours
+        if self.task != "rul" and lead is not None and lead >= self.horizon_hours:
+            raise ValueError(
+                f"floors.min_median_lead_time_hours ({lead:g}) must be below horizon_hours "
+                f"({self.horizon_hours:g}); an alarm is only counted within the horizon before a "
+                "failure, so no model could reach it"
+            )
+        return self
 
     @model_validator(mode="after")
     def _rul_levels_below_cap(self) -> ModelConfig:

@@ -8,7 +8,7 @@ does the same per machine type, and `gate` turns champion and challenger metrics
 
 from factory_mlops.evaluation._cost import cost_metrics, holdout_span, row_step
 from factory_mlops.evaluation._decision import GateCheck, GateDecision
-from factory_mlops.evaluation._gate import classification_gate, gate, rul_gate
+from factory_mlops.evaluation._gate import classification_gate, floor_checks, gate, rul_gate
 from factory_mlops.evaluation._metrics import evaluate_predictions, evaluate_rul, failure_events
 from factory_mlops.evaluation._scores import (
     calibration_metrics,
@@ -28,6 +28,7 @@ __all__ = [
     "evaluate_slices",
     "expected_calibration_error",
     "failure_events",
+    "floor_checks",
     "gate",
     "holdout_span",
     "nasa_score",

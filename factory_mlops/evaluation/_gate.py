@@ -6,6 +6,12 @@ inspection; a rise is allowed when it buys more caught failures), the expected c
 and alarms on the holdout (plant.yaml `costs:`), and the primary metric on every machine type with enough failures on the holdout (an
 overall gain may hide one type getting worse). A check on an undefined metric informs and does
 not block.
+
+Beside the comparison, every model (the plant's first one included) must clear the absolute floors
+of plant.yaml `model.floors` (`floor_checks`): at most `max_alarm_rate` of rows alarming, at least
+`min_precision`, at least `min_failure_recall` of the failures caught and a median lead time of at
+least `min_median_lead_time_hours`; a RUL model must beat a constant prediction's RMSE by
+`min_rmse_gain_over_baseline`. A model below a floor is never promoted, champion or not.
 """
 
 from __future__ import annotations
@@ -35,7 +41,8 @@ def gate(
 
     Dispatches on `model.task`: `classification` gates on PR-AUC (`classification_gate`), `rul`
     on RMSE (`rul_gate`); both apply the same guards. With no champion the challenger is promoted
-    ("no champion yet"), its metrics and slices recorded as informative checks.
+    ("no champion yet"), its metrics and slices recorded as informative checks, unless it fails a
+    floor (`floor_checks`); floors bind a challenger with a champion too.
     `*_slices` are `evaluate_slices` results (machine type -> metrics) on the same holdout.
     """
     if model.task == "rul":
@@ -99,6 +106,8 @@ def _decide(
     champion_slices: Slices | None,
 ) -> GateDecision:
     cs, ks = _plain(challenger_slices), _plain(champion_slices)
+    floors = floor_checks(challenger, model)
+    below = any(f.passed is False for f in floors)
     if champion is None:
         checks = [
             GateCheck(
@@ -112,7 +121,7 @@ def _decide(
             *_challenger_only(challenger, cs, primary),
         ]
         return GateDecision(
-            True, [c.reason for c in checks], dict(challenger), None, checks, cs, ks
+            not below, [c.reason for c in checks], dict(challenger), None, checks, cs, ks, floors
         )
     primary_check = _pr_auc_check if primary == "pr_auc" else _rmse_check
     checks = [
@@ -122,9 +131,160 @@ def _decide(
         _cost_check(challenger, champion, model),
         *_slice_checks(cs, ks, model, primary),
     ]
-    promote = all(c.passed is not False for c in checks)
+    promote = not below and all(c.passed is not False for c in checks)
     return GateDecision(
-        promote, [c.reason for c in checks], dict(challenger), dict(champion), checks, cs, ks
+        promote,
+        [c.reason for c in checks],
+        dict(challenger),
+        dict(champion),
+        checks,
+        cs,
+        ks,
+        floors,
+    )
+
+
+def floor_checks(metrics: Metrics, model: ModelConfig) -> list[GateCheck]:
+    """The absolute floors of `model.floors` applied to one model's holdout metrics.
+
+    Classification: alarm rate, precision, failures caught and median lead time; RUL: RMSE against
+    the constant baseline (`baseline_rmse`). A floor set to null is left out; a floor on an
+    undefined metric (no failure on the holdout, none caught) informs and does not block.
+    """
+    f = model.floors
+    if model.task == "rul":
+        if f.min_rmse_gain_over_baseline is None:
+            return []
+        return [_rmse_baseline_floor(metrics, f.min_rmse_gain_over_baseline)]
+    out: list[GateCheck] = []
+    if f.max_alarm_rate is not None:
+        out.append(_alarm_rate_floor(metrics, f.max_alarm_rate))
+    if f.min_precision is not None:
+        out.append(_precision_floor(metrics, f.min_precision))
+    if f.min_failure_recall is not None:
+        out.append(_recall_floor(metrics, f.min_failure_recall))
+    lead = model.lead_time_floor_hours
+    if lead is not None:
+        out.append(_lead_time_floor(metrics, lead))
+    return out
+
+
+def _alarm_rate_floor(metrics: Metrics, limit: float) -> GateCheck:
+    v = _get(metrics, "alarm_rate")
+    rule = f"<= {limit:g}"
+    if math.isnan(v):
+        return GateCheck("floor:alarm_rate", None, v, rule, None, "alarm rate undefined")
+    base = _get(metrics, "positive_rate")
+    context = f"; failure rows are {base:.1%}" if not math.isnan(base) else ""
+    if v > limit + _EPS:
+        return GateCheck(
+            "floor:alarm_rate",
+            None,
+            v,
+            rule,
+            False,
+            f"alarm rate {v:.3f} > max {limit:.2f} (alarms on {v:.0%} of holdout rows{context})",
+        )
+    return GateCheck(
+        "floor:alarm_rate", None, v, rule, True, f"alarm rate {v:.3f} <= max {limit:.2f}"
+    )
+
+
+def _precision_floor(metrics: Metrics, limit: float) -> GateCheck:
+    v = _get(metrics, "precision")
+    rule = f">= {limit:g}"
+    if math.isnan(v):
+        return GateCheck(
+            "floor:precision",
+            None,
+            v,
+            rule,
+            None,
+            "precision undefined: no row alarms on the holdout",
+        )
+    ok = v >= limit - _EPS
+    return GateCheck(
+        "floor:precision",
+        None,
+        v,
+        rule,
+        ok,
+        f"precision {v:.3f} {'>=' if ok else '<'} min {limit:.2f}",
+    )
+
+
+def _recall_floor(metrics: Metrics, limit: float) -> GateCheck:
+    v = _get(metrics, "failure_recall")
+    rule = f">= {limit:g}"
+    if math.isnan(v):
+        return GateCheck(
+            "floor:failure_recall",
+            None,
+            v,
+            rule,
+            None,
+            "failures caught not judged: the holdout covers no failure",
+        )
+    caught, fails = _get(metrics, "failures_caught"), _get(metrics, "failures")
+    count = (
+        f" ({caught:.0f} of {fails:.0f})" if not (math.isnan(caught) or math.isnan(fails)) else ""
+    )
+    ok = v >= limit - _EPS
+    return GateCheck(
+        "floor:failure_recall",
+        None,
+        v,
+        rule,
+        ok,
+        f"failures caught {v:.0%}{count} {'>=' if ok else '<'} min {limit:.0%}",
+    )
+
+
+def _lead_time_floor(metrics: Metrics, limit: float) -> GateCheck:
+    v = _get(metrics, "median_lead_time_h")
+    rule = f">= {limit:g} h"
+    if math.isnan(v):
+        return GateCheck(
+            "floor:median_lead_time_h",
+            None,
+            v,
+            rule,
+            None,
+            "median lead time not judged: no failure caught on the holdout",
+        )
+    ok = v >= limit - _EPS
+    return GateCheck(
+        "floor:median_lead_time_h",
+        None,
+        v,
+        rule,
+        ok,
+        f"median lead time {v:.1f} h {'>=' if ok else '<'} min {limit:.1f} h",
+    )
+
+
+def _rmse_baseline_floor(metrics: Metrics, gain: float) -> GateCheck:
+    v, base = _get(metrics, "rmse"), _get(metrics, "baseline_rmse")
+    bound = base * (1 - gain)
+    rule = f"<= {1 - gain:.0%} of baseline RMSE"
+    if math.isnan(v) or math.isnan(base):
+        return GateCheck(
+            "floor:rmse_vs_baseline",
+            None,
+            v,
+            rule,
+            None,
+            "RMSE vs constant baseline not judged: undefined",
+        )
+    ok = v <= bound + _EPS
+    return GateCheck(
+        "floor:rmse_vs_baseline",
+        None,
+        v,
+        rule,
+        ok,
+        f"RMSE {v:.2f} h {'<=' if ok else '>'} max {bound:.2f} h ({gain:.0%} below the "
+        f"{base:.2f} h of always predicting the holdout's mean RUL)",
     )
 
 

@@ -86,7 +86,11 @@ def rollback(
     p = config.plant_id
     champ = registry.get_alias(p, CHAMPION)
     if champ is None:
-        raise GovernanceError(f"{p} has no champion yet; there is nothing to roll back")
+        from factory_mlops.pipeline import monitoring_only
+
+        raise GovernanceError(
+            f"{p} has no champion yet ({monitoring_only(config, registry)}); there is nothing to roll back"
+        )
     target = to if to is not None else rollback_target(home, registry, p, champ.version)
     if target == champ.version:
         raise GovernanceError(f"{p} v{target} is already the champion")

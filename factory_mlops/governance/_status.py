@@ -1,5 +1,6 @@
 """`factory-mlops status`: per plant the champion and challenger, the last retrain, what each edge
-node serves, and anything inconsistent (an interrupted registration, a node behind the champion)."""
+node serves, and anything inconsistent (an interrupted registration, a node behind the champion).
+A plant without a champion says it runs monitoring only, and why (the floors its models failed)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from factory_mlops.audit import AuditLog
 from factory_mlops.config import PlantConfig
 from factory_mlops.governance._history import champion_history
 from factory_mlops.home import FactoryHome
-from factory_mlops.pipeline import CHALLENGER, CHAMPION, fleet_status
+from factory_mlops.pipeline import CHALLENGER, CHAMPION, fleet_status, monitoring_only
 
 _KEY_METRICS = (
     "pr_auc",
@@ -37,6 +38,7 @@ def _version_doc(v: Any) -> dict[str, Any] | None:
         "reason": v.tags.get("reason"),
         "data_through": v.tags.get("data_through"),
         "gate_decision": v.tags.get("gate_decision"),
+        "floors_failed": v.tags.get("gate_floors_failed") or None,
         "bundle_sha256": v.tags.get("bundle_sha256"),
         "complete": v.complete,
     }
@@ -79,6 +81,8 @@ def plant_status(
         "model_name": registry.model_name(p),
         "versions": len(versions),
         "champion": _version_doc(champ),
+        # None while a champion serves; else e.g. "monitoring only: no model passed the floors: ..."
+        "monitoring_only": monitoring_only(config, registry),
         "challenger": _version_doc(chall),
         "last_retrain": None
         if last_version is None
@@ -116,7 +120,8 @@ def format_status(status: dict[str, Any]) -> str:
         shown = " · ".join(
             f"{k} {m[k]:.3f}" for k in ("pr_auc", "rmse", "failure_recall", "alarm_rate") if k in m
         )
-        return f"v{d['version']} ({shown}; {d['trigger']}, data through {d['data_through']})"
+        below = f" — below the floors: {d['floors_failed']}" if d.get("floors_failed") else ""
+        return f"v{d['version']} ({shown}; {d['trigger']}, data through {d['data_through']}){below}"
 
     s = status
     lines = [
@@ -124,6 +129,8 @@ def format_status(status: dict[str, Any]) -> str:
         f"  champion:   {ver(s['champion'])}",
         f"  challenger: {ver(s['challenger'])}",
     ]
+    if s.get("monitoring_only"):
+        lines.append(f"  serving:    nothing — {s['monitoring_only']}")
     lr = s["last_retrain"]
     if lr:
         lines.append(

@@ -185,18 +185,26 @@ def build_daily_assets(
         deps=[sensor_features],
         kinds={"onnx", "sqlite"},
         **common,
-        description="Every edge node scores its machines with its installed bundle and logs each prediction.",
+        description="Every edge node scores its machines with its installed bundle and logs each prediction "
+        "(monitoring only, when no model passed the gate's floors: nothing to score, and the metadata says so).",
     )
     def prediction_log(
         context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
     ) -> dg.MaterializeResult:
         home = factory_home.factory_home()
         outs = [pipeline.score_day(config, home, d) for d in _days(context)]
+        notes = sorted({o.note for o in outs if o.note})
+        serving = {}
+        if notes:
+            why = pipeline.monitoring_only(config, factory_home.registry())
+            serving = {"monitoring_only": why or "; ".join(notes)}
+            context.log.info(f"{p}: nothing scored — {serving['monitoring_only']}")
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": sum(o.rows for o in outs),
                 "alarms": sum(o.alarms for o in outs),
                 "per_node": {o.day.isoformat(): o.per_node for o in outs},
+                **serving,
             }
         )
 
@@ -205,7 +213,8 @@ def build_daily_assets(
         deps=[sensor_features, prediction_log],
         kinds={"python"},
         **common,
-        description="PSI of the day's features and scores against the deployed model's training reference.",
+        description="PSI of the day's features and scores against the deployed model's training reference "
+        "(monitoring only: the features against the earlier days, reported beside and not judged).",
     )
     def drift_report(
         context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
@@ -231,7 +240,8 @@ def build_daily_assets(
                 "drifted_features": ", ".join(report.drifted_features[:20]),
                 "drifted_sensors": ", ".join(report.drifted_sensors),
                 "reasons": "; ".join(payload["reasons"]),
-                "model_version": int(payload["model_version"]),
+                "model_version": int(payload["model_version"] or 0),
+                **({"monitoring_only": True} if payload.get("monitoring_only") else {}),
                 "day": days[0].isoformat(),
                 "top_psi": dg.MetadataValue.md(
                     "| feature | PSI |\n|---|---|\n"
@@ -319,7 +329,8 @@ def build_daily_assets(
             "|---|---|---|---|---|---|---|---|",
         ]
         rows += [
-            f"| {n['node']} | {n['line']} | {'yes' if n['canary'] else ''} | {n['health']} | v{n['version']} | "
+            f"| {n['node']} | {n['line']} | {'yes' if n['canary'] else ''} | {n['health']} | "
+            f"{'v' + str(n['version']) if n['version'] else 'none (monitoring only)'} | "
             f"{'v' + str(n['shadow_version']) if n['shadow_version'] else ''} | {str(n['bundle_sha256'])[:12]} | "
             f"{n['last_contact']} |"
             for n in fs["nodes"]
@@ -329,7 +340,10 @@ def build_daily_assets(
                 "nodes": dg.MetadataValue.md("\n".join(rows)),
                 "healthy_nodes": sum(n["health"] == "ok" for n in fs["nodes"]),
                 "node_count": len(fs["nodes"]),
-                "versions": ", ".join(sorted({f"v{n['version']}" for n in fs["nodes"]})),
+                "versions": ", ".join(
+                    sorted({f"v{n['version']}" for n in fs["nodes"] if n["version"]})
+                )
+                or "none (monitoring only: no model deployed)",
                 "rollout_stage": (fs["rollout"] or {}).get("stage", "none"),
             }
         )

@@ -124,7 +124,8 @@ def build_model_assets(
         ins={"candidate_model": dg.AssetIn(key=[p, "candidate_model"])},
         kinds={"sklearn"},
         **common,
-        description="Challenger and champion scored on the same recent holdout; the gate decides.",
+        description="Challenger and champion scored on the same recent holdout; the gate decides "
+        "(absolute floors for every model, first one included, then the comparison with the champion).",
     )
     def model_evaluation(candidate_model, factory_home: FactoryHomeResource):
         ev = pipeline.evaluate_candidate(
@@ -137,6 +138,7 @@ def build_model_assets(
             {
                 "promote": ev.decision.promote,
                 "gate": ev.decision.summary,
+                "floors_failed": ev.decision.floors_text or "none",
                 "champion_version": ev.champion_version or 0,
                 "comparison": dg.MetadataValue.md(
                     f"| model | metrics |\n|---|---|\n| challenger | {_fmt(ev.challenger)} |\n"
@@ -200,6 +202,7 @@ def build_model_assets(
                 "training_data_sha256": candidate_model.training_sha256,
                 "bundle_sha256": version.tags.get("bundle_sha256", ""),
                 "model_card": dg.MetadataValue.md(reg.model_card),
+                "floors_failed": model_evaluation.decision.floors_text or "none",
             },
         )
 
@@ -208,17 +211,26 @@ def build_model_assets(
         ins={"registered_model": dg.AssetIn(key=[p, "registered_model"])},
         kinds={"onnx"},
         **common,
-        description="The new champion's registered bundle: shadow on the canary nodes first (staged rollout), or every node at once.",
+        description="The new champion's registered bundle: shadow on the canary nodes first (staged rollout), "
+        "or every node at once. With no champion (no model passed the gate's floors) nothing is installed: "
+        "the plant runs monitoring only.",
     )
     def edge_deployment(
         context: dg.AssetExecutionContext, registered_model, factory_home: FactoryHomeResource
     ):
         if not registered_model["promoted"]:
-            context.log.info(
-                f"v{registered_model['version']} was not promoted; edge nodes keep the champion"
+            why = pipeline.monitoring_only(config, factory_home.registry())
+            msg = f"v{registered_model['version']} was not promoted; " + (
+                f"nothing deployed — {why}" if why else "edge nodes keep the champion"
             )
+            context.log.info(msg)
             return dg.Output(
-                None, metadata={"deployed": False, "version": registered_model["version"]}
+                None,
+                metadata={
+                    "deployed": False,
+                    "version": registered_model["version"],
+                    "serving": why or "the champion, unchanged",
+                },
             )
         trigger, _, actor = _trigger(context)
         state = pipeline.start_rollout(

@@ -42,6 +42,7 @@ def _meta(payload: dict[str, Any], numeric: Sequence[str]) -> dict[str, Any]:
         "model_version": int(payload.get("model_version") or 0),
         "actions": ", ".join(payload.get("actions") or []) or "none",
         **_numbers(payload, numeric),
+        **({"monitoring_only": True} if payload.get("monitoring_only") else {}),
     }
 
 

@@ -99,11 +99,15 @@ def _retrain(
         if canaries and ev.champion_version
         else "deployed to every edge node"
     )
-    verdict = (
-        f"PROMOTED to champion, {deployed}"
-        if reg["promoted"]
-        else "REJECTED by the gate (kept as challenger)"
-    )
+    if reg["promoted"]:
+        verdict = f"PROMOTED to champion, {deployed}"
+    elif ev.decision.floor_failures and ev.champion_version is None:
+        verdict = (
+            "REJECTED by the gate's floors (kept as challenger); MONITORING ONLY, nothing deployed: "
+            f"no model passed the floors: {ev.decision.floors_text}"
+        )
+    else:
+        verdict = "REJECTED by the gate (kept as challenger)"
     if "rmse" in c:  # remaining-useful-life model
         vs = f" vs champion v{ev.champion_version} {k['rmse']:.1f} h" if k else ""
         quality = (
@@ -130,6 +134,7 @@ def _run_example(
     import shutil
 
     from factory_mlops.ingest import ReadingsStore
+    from factory_mlops.pipeline import layer_payload
 
     assert cfg.example is not None and cfg.source_path is not None
     p = cfg.plant_id
@@ -186,6 +191,15 @@ def _run_example(
         )
         pr.add_time("daily", time.perf_counter() - t0)
         report = _latest_report(fh, p, day)
+        if report.get("monitoring_only"):
+            integrity = (layer_payload(cfg, fh, "integrity", day) or {}).get("severity", "?")
+            story.say(
+                f"{day} {p}: monitoring only — nothing scored (no model deployed); data integrity "
+                f"{integrity.upper()}, drift not judged without a model ("
+                + "; ".join(report["reasons"][1:] or ["no earlier day to compare with"])
+                + ")"
+            )
+            continue
         story.say(
             f"{day} {p}: edge scored the day (a holdout day, not trained on); drift {report['severity'].upper()}"
             + (f" — {'; '.join(report['reasons'])}" if report["reasons"] else "")
@@ -207,6 +221,7 @@ def run_demo(
     fh = FactoryHome.resolve(home).ensure()
     os.environ[HOME_ENV] = str(fh.root)
     os.environ["DAGSTER_HOME"] = str(fh.dagster_home)
+    from factory_mlops.pipeline import monitoring_only
     from factory_mlops.registry import CHAMPION, ModelRegistry
     from factory_mlops.simulate import simulate_plant, write_landing_files
 
@@ -318,6 +333,7 @@ def run_demo(
         summary["plants"][p] = {
             "model_name": ModelRegistry.model_name(p),
             "champion_version": champ.version if champ else None,
+            "monitoring_only": monitoring_only(pr.config, registry),
             "onnx_path": str(fh.edge(p, node0) / "current" / "model.onnx"),
             "edge_nodes": [n.id for n in pr.config.edge.nodes],
             "retrains": [
@@ -559,6 +575,12 @@ def _tell_ending(summary: dict[str, Any], story: Story) -> None:
     story.say("\nOutcome")
     for p, s in summary["plants"].items():
         promoted = [r for r in s["retrains"] if r["promoted"]]
+        if s.get("monitoring_only"):
+            story.say(
+                f"- {p}: {s['monitoring_only']}; nothing deployed on {', '.join(s['edge_nodes'])}, "
+                "data integrity and drift monitoring still run"
+            )
+            continue
         if not s["retrains"]:
             story.say(
                 f"- {p}: not retrained; champion v{s['champion_version']} serves {', '.join(s['edge_nodes'])}"

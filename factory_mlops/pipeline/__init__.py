@@ -69,6 +69,12 @@ from factory_mlops.pipeline._rollout import (
     start_rollout,
 )
 from factory_mlops.pipeline._run import RetrainOutcome, request_retrain, run_retrain
+from factory_mlops.pipeline._serving import (
+    FLOORS_TAG,
+    NO_MODEL_DEPLOYED,
+    deployed_nowhere,
+    monitoring_only,
+)
 from factory_mlops.pipeline._signals import (
     deployed_failure_types,
     feedback_signal,
@@ -85,8 +91,10 @@ __all__ = [
     "CHAMPION",
     "DRIFT_REPORTS",
     "FEATURES",
+    "FLOORS_TAG",
     "LAYER_TABLES",
     "MAINTENANCE",
+    "NO_MODEL_DEPLOYED",
     "PREDICTIONS",
     "SHADOW_DIR",
     "VALIDATED",
@@ -107,6 +115,7 @@ __all__ = [
     "day_bounds",
     "deploy_version",
     "deployed_failure_types",
+    "deployed_nowhere",
     "deployed_reference",
     "derive_label_events",
     "drift_for_day",
@@ -130,6 +139,7 @@ __all__ = [
     "load_registered_model",
     "model_card",
     "model_config_doc",
+    "monitoring_only",
     "needs_ingest",
     "new_failure_type_signal",
     "node_status",

@@ -24,7 +24,7 @@ from factory_mlops.ingest import (
     day_bounds,
     read_maintenance_csv,
 )
-from factory_mlops.monitoring import DriftReference, DriftReport
+from factory_mlops.monitoring import DriftReference, DriftReport, rolling_drift
 from factory_mlops.pipeline._features import feature_context, plant_feature_spec
 from factory_mlops.pipeline._ingest import DayIngest, ingest_days
 from factory_mlops.pipeline._monitor import apply_actions
@@ -110,16 +110,25 @@ class ScoringOutcome:
     rows: int
     alarms: int
     per_node: dict[str, dict[str, Any]] = field(default_factory=dict)
+    note: str = ""  # why nothing was scored (monitoring only), else ""
 
 
 def score_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> ScoringOutcome:
-    """Each edge node scores its machines' readings of `day` and logs every prediction."""
+    """Each edge node scores its machines' readings of `day` and logs every prediction.
+
+    With no model installed on any node (monitoring only: no model passed the gate's floors) nothing
+    is scored; an empty prediction table is stored and the outcome's `note` says why.
+    """
     from factory_mlops.edge import (  # the edge package is an extra
         PREDICTION_LOG_FILE,
         EdgeModel,
         PredictionLog,
     )
+    from factory_mlops.pipeline._serving import NO_MODEL_DEPLOYED, deployed_nowhere
 
+    if deployed_nowhere(config, home):
+        Lake(home, config.plant_id).write(PREDICTIONS, day, pd.DataFrame())
+        return ScoringOutcome(day=day, rows=0, alarms=0, note=NO_MODEL_DEPLOYED)
     spec = plant_feature_spec(config, home)
     window = validated_window(config, home, day, spec)
     lo, hi = day_bounds(day)
@@ -191,7 +200,10 @@ def drift_for_day(
     KS, Wasserstein and the rolling comparison are reported beside it.
     """
     from factory_mlops.monitoring import drift_day, prediction_scores
+    from factory_mlops.pipeline._serving import deployed_nowhere
 
+    if deployed_nowhere(config, home):
+        return _drift_without_model(config, home, day)
     lake = Lake(home, config.plant_id)
     reference, manifest = deployed_reference(config, home)
     task = str(manifest.get("task", "classification"))
@@ -239,6 +251,64 @@ def drift_for_day(
         payload["reasons"],
         int(manifest["version"]),
     )
+    payload = _json_safe(payload)
+    lake.write_json(DRIFT_REPORTS, day, payload)
+    return report, payload
+
+
+def _drift_without_model(
+    config: PlantConfig, home: FactoryHome, day: dt.date
+) -> tuple[DriftReport, dict[str, Any]]:
+    """Monitoring only: no deployed model, so no training reference and no scores to compare.
+
+    The day's features are compared with the earlier days (the rolling comparison) and reported
+    beside; the severity stays "ok" with a reason that says nothing was judged against a model, so
+    no drift retrain is requested on a comparison the severity never rests on elsewhere.
+    """
+    from factory_mlops.pipeline._serving import NO_MODEL_DEPLOYED
+
+    lake = Lake(home, config.plant_id)
+    feats = lake.read(FEATURES, day)
+    spec = plant_feature_spec(config, home)
+    names = [n for n in spec.feature_names if n in feats.columns]
+    reasons = [f"{NO_MODEL_DEPLOYED}: no training reference to compare the day with"]
+    report = DriftReport(
+        rows=len(feats),
+        feature_psi={},
+        prediction_psi=float("nan"),
+        share_drifted=0.0,
+        severity="ok",
+        drifted_features=[],
+        reasons=reasons,
+    )
+    payload: dict[str, Any] = {
+        "day": day.isoformat(),
+        "model_version": None,
+        "monitoring_only": True,
+        "task": config.model.task,
+        **report.to_dict(),
+    }
+    history = _feature_days(
+        lake,
+        passed_days(
+            config,
+            home,
+            day - dt.timedelta(days=config.monitoring.rolling_baseline_days),
+            day - dt.timedelta(days=1),
+        ),
+    )
+    if len(history) and len(feats):
+        rolling = rolling_drift(history, feats, names, config.drift).to_dict()
+        payload["rolling"] = {k: v for k, v in rolling.items() if not k.startswith("feature_")}
+        payload["rolling_feature_psi"] = rolling["feature_psi"]
+        report.reasons.append(
+            f"features against the {rolling['history_days']} earlier day(s): "
+            f"{rolling['severity']} (reported beside, not judged)"
+        )
+    else:
+        payload["rolling"] = {"severity": "ok", "reasons": ["no earlier day to compare with"]}
+    payload["reasons"] = list(report.reasons)
+    payload["actions"] = []
     payload = _json_safe(payload)
     lake.write_json(DRIFT_REPORTS, day, payload)
     return report, payload

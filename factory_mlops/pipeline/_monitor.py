@@ -74,6 +74,29 @@ def _store(
 
 
 # ---- layer 1 -----------------------------------------------------------------------------------
+def _monitoring_only(config: PlantConfig, home: FactoryHome) -> bool:
+    from factory_mlops.pipeline._serving import deployed_nowhere
+
+    return deployed_nowhere(config, home)
+
+
+def _not_judged(
+    config: PlantConfig, home: FactoryHome, layer: str, day: dt.date, what: str
+) -> dict[str, Any]:
+    """The stored result of a model layer on a monitoring-only day: nothing judged, and why."""
+    from factory_mlops.pipeline._serving import NO_MODEL_DEPLOYED
+
+    payload: dict[str, Any] = {
+        "day": day.isoformat(),
+        "model_version": None,
+        "monitoring_only": True,
+        "severity": "ok",
+        "reasons": [f"not judged: {NO_MODEL_DEPLOYED}; {what}"],
+        "actions": [],
+    }
+    return _store(config, home, layer, day, payload)
+
+
 def integrity_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict[str, Any]:
     """Layer 1 for `day`: per-sensor integrity of the readings that arrived, stored and returned."""
     report = day_integrity(config, home, day)
@@ -177,6 +200,8 @@ def health_for_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> dict
     """Layer 2 without labels for `day`: CBPE estimate vs the model's served baseline, alarm band, latency."""
     lake = Lake(home, config.plant_id)
     preds = lake.read(PREDICTIONS, day)
+    if preds.empty and _monitoring_only(config, home):
+        return _not_judged(config, home, "performance", day, "no predictions to estimate from")
     if preds.empty:
         raise ValueError(
             f"{config.plant_id} {day}: no predictions stored; run prediction_log for the day first"
@@ -211,6 +236,10 @@ def impact_for_day(
     known_at = day_end(day)
     days = [d for d in lake.days(PREDICTIONS) if day - dt.timedelta(days=lookback_days) < d <= day]
     frames = [f for f in (lake.read(PREDICTIONS, d) for d in days) if len(f)]
+    if not frames and _monitoring_only(config, home):
+        return _not_judged(
+            config, home, "control_chart", day, "no alarms to set against the failures"
+        )
     if not frames:
         raise ValueError(
             f"{config.plant_id} {day}: no predictions stored; run prediction_log for the day first"

@@ -34,6 +34,7 @@ from factory_mlops.pipeline._daily import passed_days
 from factory_mlops.pipeline._features import plant_feature_spec
 from factory_mlops.pipeline._promote import promote_version
 from factory_mlops.pipeline._registered import load_registered_model
+from factory_mlops.pipeline._serving import FLOORS_TAG
 from factory_mlops.registry import CHALLENGER, CHAMPION, render_model_card
 from factory_mlops.training import (
     RUL,
@@ -227,7 +228,7 @@ def evaluate_candidate(
     Both are scored the way they serve: calibrated probabilities with their own alarm threshold
     (classification) or predicted RUL hours (RUL); metrics overall and per machine type. A champion
     of another feature spec or task cannot score these rows; the gate then treats the plant as
-    having none (and says so in the notes).
+    having none (and says so in the notes). A challenger below the absolute floors is noted too.
     """
     maint = candidate.maintenance if len(candidate.maintenance) else load_maintenance(config, home)
     hold = candidate.holdout
@@ -255,6 +256,15 @@ def evaluate_candidate(
         challenger_slices=chall_slices,
         champion_slices=champ_slices,
     )
+    if decision.floor_failures:
+        notes.append(
+            f"below the gate's absolute floors, never promoted: {decision.floors_text}"
+            + (
+                f"; champion v{champ_v.version} keeps serving"
+                if champ_v is not None
+                else "; with no champion the plant runs monitoring only (nothing deployed)"
+            )
+        )
     return Evaluation(
         chall,
         champ_metrics,
@@ -364,6 +374,7 @@ def register_candidate(
         "parent_version": str(evaluation.champion_version or ""),
         "gate_decision": "promoted" if evaluation.decision.promote else "rejected",
         "gate_reasons": evaluation.decision.summary[:4000],
+        FLOORS_TAG: evaluation.decision.floors_text[:4000],
         "dagster_run_id": run_id,
         "onnx_parity_max_abs_diff": repr(parity.max_abs_diff),
         "feedback_labels_used": str(len(candidate.feedback_ids)),
@@ -467,6 +478,7 @@ def register_candidate(
         versions={"challenger": version.version, "champion": evaluation.champion_version},
         details={
             "promote": d.promote,
+            "floors_failed": d.floors_text,
             "trigger": trigger,
             "trigger_reason": reason[:1000],
             "training_data_sha256": candidate.training_sha256,

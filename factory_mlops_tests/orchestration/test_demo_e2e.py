@@ -48,8 +48,21 @@ def test_demo_closes_the_loop(tmp_path):
     assert "resin" in out.stdout.lower() or "drift CRITICAL" in out.stdout
     # the plants added by YAML from real exports went through the whole loop via the landing sensor
     for plant in ("ai4i_mill", "cmapss_fd002"):
-        assert plants[plant]["champion_version"] == 1 and plants[plant]["retrains"] == []
+        assert plants[plant]["retrains"] == []
         assert f"{plant} (" in out.stdout and "landing sensor ingested 1 real export" in out.stdout
+    assert plants["cmapss_fd002"]["champion_version"] == 1
+    assert plants["cmapss_fd002"]["monitoring_only"] is None
+    # the AI4I first model alarms on ~97 % of rows: below the gate's floors, so nothing is deployed
+    # and the plant runs monitoring only, in plain words in the summary and the story
+    ai4i = plants["ai4i_mill"]
+    assert ai4i["champion_version"] is None
+    assert ai4i["monitoring_only"].startswith(
+        "monitoring only: no model passed the floors: alarm rate 0.9"
+    ), ai4i["monitoring_only"]
+    assert "MONITORING ONLY, nothing deployed: no model passed the floors" in out.stdout
+    assert "ai4i_mill: monitoring only — nothing scored (no model deployed)" in out.stdout
+    for plant in ("plant_a", "plant_b", "plant_c"):
+        assert plants[plant]["monitoring_only"] is None, plant
 
     # the registry, read with MLflow itself: one model per plant, champion alias, drift lineage
     from mlflow import MlflowClient
@@ -73,15 +86,18 @@ def test_demo_closes_the_loop(tmp_path):
     assert rul.tags["task"] == "rul" and float(rul.tags["alarm_threshold"]) == 30.0
     rul_metrics = plants["cmapss_fd002"]["metrics"]["1"]
     assert 0 < rul_metrics["rmse"] < 125 and rul_metrics["mae"] <= rul_metrics["rmse"]
-    assert (
-        client.get_model_version_by_alias("ai4i_mill-failure-risk", "champion").tags["task"]
-        == "classification"
-    )
+    ai4i_v1 = client.get_model_version("ai4i_mill-failure-risk", "1")
+    assert ai4i_v1.tags["task"] == "classification" and ai4i_v1.tags["gate_decision"] == "rejected"
+    assert ai4i_v1.tags["gate_floors_failed"].startswith("alarm rate 0.9")
+    assert "champion" not in client.get_registered_model("ai4i_mill-failure-risk").aliases
 
     # every deployed model.onnx loads in a plain onnxruntime session and returns probabilities
     # (a RUL model: hours of remaining useful life)
     for plant, s in plants.items():
         onnx_path = Path(s["onnx_path"])
+        if s["monitoring_only"]:
+            assert not onnx_path.exists() and not onnx_path.parent.exists(), plant
+            continue
         task = json.loads((onnx_path.parent / "manifest.json").read_text())["task"]
         assert task == ("rul" if plant == "cmapss_fd002" else "classification"), plant
         sess = ort.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
