@@ -21,6 +21,7 @@ demo: setup
 
 test: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 test-fast: setup
@@ -28,6 +29,7 @@ test-fast: setup
 
 lint: setup
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
 
 validate: setup
 	mkdir -p $(HOME_DIR)/dagster
