@@ -27,8 +27,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from factory_mlops.config import PlantConfig
-from factory_mlops.config_source import ReadingsSource, UnitConversion
+from factory_mlops.config import PlantConfig, ReadingsSource, UnitConversion
 from factory_mlops.sources._codes import (
     DUPLICATE_RECORD,
     MISSING_COLUMNS,

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from factory_mlops.config_source import ReadingsSource
+from factory_mlops.config import ReadingsSource
 from factory_mlops.sources._codes import (
     BINARY_CONTENT,
     BOOKKEEPING,
