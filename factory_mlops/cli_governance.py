@@ -12,10 +12,7 @@ import json
 import os
 import sys
 
-_HOME_HELP = "factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)"
-_PLANTS_HELP = (
-    "folder of plant folders (default: $FACTORY_MLOPS_PLANTS, ./plants or the packaged one)"
-)
+from factory_mlops.clikit import HOME_HELP, PLANTS_HELP, fail
 
 
 def _person(by: str | None) -> str:
@@ -30,16 +27,11 @@ def _context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
     home = FactoryHome.resolve(args.home)
     if not home.mlflow_db.exists():
         raise SystemExit(
-            _fail(
+            fail(
                 f"no registry under {home.root} (no {home.mlflow_db.name}); pass --home or run a retrain first"
             )
         )
     return home, ModelRegistry.from_home(home)
-
-
-def _fail(msg: str) -> int:
-    print(f"error: {msg}", file=sys.stderr)
-    return 2
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
@@ -61,7 +53,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
         home, registry = _context(args)
         statuses = [plant_status(c, home, registry, history=args.history) for c in configs]
     except FactoryMLOpsError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if not args.plant:
         statuses = [s for s in statuses if s["versions"]] or statuses
     if args.json:
@@ -86,7 +78,7 @@ def _cmd_rollback(args: argparse.Namespace) -> int:
         print(f"rollback refused: {exc}", file=sys.stderr)
         return 1
     except FactoryMLOpsError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if args.json:
         print(json.dumps(result.to_dict()))
     else:
@@ -124,7 +116,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         print(f"cannot reproduce: {exc}", file=sys.stderr)
         return 1
     except FactoryMLOpsError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     if args.json:
         print(json.dumps(report.to_dict()))
     else:
@@ -153,8 +145,8 @@ def add_governance_parsers(sub: argparse._SubParsersAction) -> None:  # type: ig
     st.add_argument(
         "--json", action="store_true", help="print JSON (one object for a plant, else a list)"
     )
-    st.add_argument("--home", default=None, help=_HOME_HELP)
-    st.add_argument("--plants", default=None, help=_PLANTS_HELP)
+    st.add_argument("--home", default=None, help=HOME_HELP)
+    st.add_argument("--plants", default=None, help=PLANTS_HELP)
     st.set_defaults(func=_cmd_status)
 
     rb = sub.add_parser(
@@ -170,8 +162,8 @@ def add_governance_parsers(sub: argparse._SubParsersAction) -> None:  # type: ig
         "--by", default=None, help="who (default: $FACTORY_MLOPS_USER or the login name)"
     )
     rb.add_argument("--json", action="store_true")
-    rb.add_argument("--home", default=None, help=_HOME_HELP)
-    rb.add_argument("--plants", default=None, help=_PLANTS_HELP)
+    rb.add_argument("--home", default=None, help=HOME_HELP)
+    rb.add_argument("--plants", default=None, help=PLANTS_HELP)
     rb.set_defaults(func=_cmd_rollback)
 
     rp = sub.add_parser(
@@ -190,6 +182,6 @@ def add_governance_parsers(sub: argparse._SubParsersAction) -> None:  # type: ig
     )
     rp.add_argument("--by", default=None, help="who asked (audit log)")
     rp.add_argument("--json", action="store_true")
-    rp.add_argument("--home", default=None, help=_HOME_HELP)
-    rp.add_argument("--plants", default=None, help=_PLANTS_HELP)
+    rp.add_argument("--home", default=None, help=HOME_HELP)
+    rp.add_argument("--plants", default=None, help=PLANTS_HELP)
     rp.set_defaults(func=_cmd_reproduce)

@@ -14,8 +14,7 @@ from collections.abc import Sequence
 from factory_mlops.audit._entry import KINDS, AuditEntry
 from factory_mlops.audit._errors import AuditError
 from factory_mlops.audit._log import AuditLog
-
-_HOME_HELP = "factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)"
+from factory_mlops.clikit import HOME_HELP
 
 
 def add_audit_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -34,7 +33,7 @@ def add_audit_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         description="Exit 0 when the log is intact, 1 when it is broken (the first bad entry and what "
         "is wrong are printed), 2 on a usage error.",
     )
-    verify.add_argument("--home", default=None, help=_HOME_HELP)
+    verify.add_argument("--home", default=None, help=HOME_HELP)
     verify.add_argument(
         "--anchor",
         default=None,
@@ -54,7 +53,7 @@ def add_audit_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentPar
         description="Print entries as a table or JSON. Does not prove integrity: a warning is printed "
         "to stderr when `audit verify` would fail. Exit 0, or 1 when the log cannot be read.",
     )
-    show.add_argument("--home", default=None, help=_HOME_HELP)
+    show.add_argument("--home", default=None, help=HOME_HELP)
     show.add_argument("--plant", default=None, help="only entries of this plant")
     show.add_argument(
         "--kind",

@@ -17,16 +17,12 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from factory_mlops.clikit import HOME_HELP, fail
+
 if TYPE_CHECKING:
     import pandas as pd
 
 # Heavy imports (pandas, uvicorn, the runtime) happen in the handlers: building the parser stays cheap.
-_HOME_HELP = "factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)"
-
-
-def _fail(code: int, message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return code
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
@@ -42,15 +38,15 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     try:
         plant = resolve_plant(args.plant, args.plants)
     except FactoryMLOpsError as exc:
-        return _fail(2, str(exc))
+        return fail(code=2, message=str(exc))
     nodes = [n.id for n in plant.edge.nodes]
     if args.node not in nodes:
-        return _fail(
-            2,
-            f"plant {plant.plant_id} has no edge node {args.node!r}; its nodes are {nodes} (edge.nodes in plant.yaml)",
+        return fail(
+            code=2,
+            message=f"plant {plant.plant_id} has no edge node {args.node!r}; its nodes are {nodes} (edge.nodes in plant.yaml)",
         )
     if args.explain_k < 0:
-        return _fail(2, f"--explain-k must be 0 or more, got {args.explain_k}")
+        return fail(code=2, message=f"--explain-k must be 0 or more, got {args.explain_k}")
     if args.max_future_s is None:
         max_future_s: float | None = float(plant.contract.max_future_s)
     elif args.max_future_s == "off":
@@ -59,7 +55,9 @@ def _cmd_serve(args: argparse.Namespace) -> int:
         try:
             max_future_s = float(args.max_future_s)
         except ValueError:
-            return _fail(2, f"--max-future-s takes seconds or 'off', got {args.max_future_s!r}")
+            return fail(
+                code=2, message=f"--max-future-s takes seconds or 'off', got {args.max_future_s!r}"
+            )
     node_dir = FactoryHome.resolve(args.home).edge(plant.plant_id, args.node)
     node_dir.mkdir(parents=True, exist_ok=True)
     try:
@@ -72,7 +70,7 @@ def _cmd_serve(args: argparse.Namespace) -> int:
             max_future_s=max_future_s,
         )
     except (FactoryMLOpsError, OSError) as exc:
-        return _fail(1, str(exc))
+        return fail(code=1, message=str(exc))
     health = app.state.service.serving.health()
     sys.stderr.write(
         f"edge service {plant.plant_id}/{args.node}: {node_dir} (model "
@@ -147,14 +145,14 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from factory_mlops.errors import FactoryMLOpsError
 
     if args.explain_k < 0:
-        return _fail(2, f"--explain-k must be 0 or more, got {args.explain_k}")
+        return fail(code=2, message=f"--explain-k must be 0 or more, got {args.explain_k}")
     try:
         model = EdgeModel.load(Path(args.bundle_dir))
     except FactoryMLOpsError as exc:
-        return _fail(1, f"bundle refused: {exc}")
+        return fail(code=1, message=f"bundle refused: {exc}")
     path = Path(args.input)
     if not path.is_file():
-        return _fail(1, f"{path} does not exist")
+        return fail(code=1, message=f"{path} does not exist")
     try:
         readings = _read_readings(path, list(model.spec.sensors))
         scored = (
@@ -163,7 +161,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
             else model.score(readings)
         )
     except (FactoryMLOpsError, ValueError, OSError) as exc:
-        return _fail(1, str(exc))
+        return fail(code=1, message=str(exc))
     key = "rul_hours" if model.task == RUL else "probability"
     out = sys.stdout
     if args.json:
@@ -221,7 +219,7 @@ def add_edge_parser(
         "--host", default="127.0.0.1", help="interface to listen on (default 127.0.0.1)"
     )
     serve.add_argument("--port", type=int, default=8700, help="TCP port (default 8700)")
-    serve.add_argument("--home", default=None, help=_HOME_HELP)
+    serve.add_argument("--home", default=None, help=HOME_HELP)
     serve.add_argument(
         "--plants",
         default=None,

@@ -17,13 +17,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 from typing import Any
 
-_HOME_HELP = "factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)"
-_PLANTS_HELP = (
-    "folder of plant folders (default: $FACTORY_MLOPS_PLANTS, ./plants or the packaged one)"
-)
+from factory_mlops.clikit import HOME_HELP, PLANTS_HELP, fail
+
 _RECORD_OPTIONS = ("prediction_id", "verdict", "label", "failure_type", "comment", "by")
 
 
@@ -78,14 +75,9 @@ def add_feedback_parser(subparsers: argparse._SubParsersAction[argparse.Argument
     fb.add_argument(
         "--json", action="store_true", help="print JSON (the stored row, or the queue and summary)"
     )
-    fb.add_argument("--home", default=None, help=_HOME_HELP)
-    fb.add_argument("--plants", default=None, help=_PLANTS_HELP)
+    fb.add_argument("--home", default=None, help=HOME_HELP)
+    fb.add_argument("--plants", default=None, help=PLANTS_HELP)
     fb.set_defaults(func=_cmd_feedback)
-
-
-def _fail(message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return 2
 
 
 def _cmd_feedback(args: argparse.Namespace) -> int:
@@ -98,7 +90,7 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
         config = resolve_plant(args.plant, args.plants)
         home = FactoryHome.resolve(args.home)
         if not home.root.is_dir():
-            return _fail(
+            return fail(
                 f"no factory home at {home.root}: pass --home DIR or set $FACTORY_MLOPS_HOME"
             )
         store = FeedbackStore.for_home(home)
@@ -107,7 +99,7 @@ def _cmd_feedback(args: argparse.Namespace) -> int:
         finally:
             store.close()
     except FactoryMLOpsError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
 
 
 def _record(args: argparse.Namespace, config: Any, home: Any, store: Any) -> int:
@@ -119,13 +111,13 @@ def _record(args: argparse.Namespace, config: Any, home: Any, store: Any) -> int
         if not getattr(args, name)
     ]
     if missing:
-        return _fail(
+        return fail(
             f"missing {' and '.join(missing)}: pass --prediction-id ID --verdict wrong|right to record "
             f"feedback, or --list to see {config.plant_id}'s feedback queue"
         )
     by = args.by or os.environ.get("USER", "")
     if not by.strip():
-        return _fail("who gave the feedback? pass --by NAME ($USER is not set)")
+        return fail("who gave the feedback? pass --by NAME ($USER is not set)")
     rec = record_feedback(
         config,
         home,
@@ -162,7 +154,7 @@ def _list(args: argparse.Namespace, config: Any, store: Any) -> int:
     if args.new_failure_type:
         given.append("--new-failure-type")
     if given:
-        return _fail(f"--list shows the queue and records nothing; drop {', '.join(given)}")
+        return fail(f"--list shows the queue and records nothing; drop {', '.join(given)}")
     pending = store.pending(config.plant_id)
     summary = store.summary(config.plant_id, task=config.model.task)
     if args.json:

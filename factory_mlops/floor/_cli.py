@@ -21,9 +21,9 @@ import getpass
 import sys
 from collections.abc import Sequence
 
+from factory_mlops.clikit import HOME_HELP, fail
 from factory_mlops.floor._users import ROLES
 
-_HOME_HELP = "factory home (default: $FACTORY_MLOPS_HOME or ./.factory_mlops)"
 SUBCOMMANDS = ("serve", "user")
 
 
@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="send the login cookie over HTTPS only (set when a TLS proxy is in front)",
     )
-    serve.add_argument("--home", default=None, help=_HOME_HELP)
+    serve.add_argument("--home", default=None, help=HOME_HELP)
     serve.add_argument(
         "--plants", default=None, help="folder of plant folders (default: ./plants or packaged)"
     )
@@ -80,14 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     lst = actions.add_parser("list", help="people and their roles")
     lst.add_argument("--plant", default=None)
     for p in (add, grant, revoke, passwd, remove, lst):
-        p.add_argument("--home", default=None, help=_HOME_HELP)
+        p.add_argument("--home", default=None, help=HOME_HELP)
         p.set_defaults(func=_user)
     return parser
-
-
-def _fail(message: str) -> int:
-    sys.stderr.write(f"error: {message}\n")
-    return 2
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -110,7 +105,7 @@ def _user(args: argparse.Namespace) -> int:
 
     home = FactoryHome.resolve(args.home)
     if not home.root.is_dir():
-        return _fail(f"no factory home at {home.root}: pass --home DIR or set $FACTORY_MLOPS_HOME")
+        return fail(f"no factory home at {home.root}: pass --home DIR or set $FACTORY_MLOPS_HOME")
     store = FeedbackStore.for_home(home)
     users = UserStore(store.engine)
     try:
@@ -130,7 +125,7 @@ def _user(args: argparse.Namespace) -> int:
             print(f"{args.name}: password changed, logins ended")
         elif args.action == "remove":
             if not users.remove_user(args.name):
-                return _fail(f"no user {args.name!r}")
+                return fail(f"no user {args.name!r}")
             print(f"removed {args.name} (their verdicts stay)")
         else:
             rows = users.users(args.plant)
@@ -141,7 +136,7 @@ def _user(args: argparse.Namespace) -> int:
                     "no users yet: factory-mlops feedback user add NAME --plant P --role operator"
                 )
     except (UserError, ValueError) as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     finally:
         store.close()
     return 0
@@ -161,7 +156,7 @@ def _serve(args: argparse.Namespace) -> int:
             settings=FloorSettings(secure_cookies=args.secure_cookies),
         )
     except FactoryMLOpsError as exc:
-        return _fail(str(exc))
+        return fail(str(exc))
     floor = app.state.floor
     if floor.users.count() == 0:
         sys.stderr.write(
