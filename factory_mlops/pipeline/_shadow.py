@@ -444,7 +444,7 @@ def retrain_value_for_day(
     scored = score_shadow_day(config, home, day)
     version = scored.champion_version
     through = champion_data_through(config, home, version) if version else None
-    frames = []
+    frames, accumulated = [], []
     for d in lake.days(SHADOW_PREDICTIONS):
         if d > day or (since is not None and d < since):
             continue
@@ -452,6 +452,7 @@ def retrain_value_for_day(
         f = f[f["champion_version"] == version]
         if len(f):
             frames.append(f)
+            accumulated.append(d.isoformat())
     rows = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=SHADOW_COLUMNS)
     rows["timestamp"] = _utc(rows["timestamp"])
     known_at = day_end(day)
@@ -480,7 +481,7 @@ def retrain_value_for_day(
         else None,
         "scored_rows": scored.rows,
         "champion_rows": scored.champion_rows,
-        "accumulated_days": sorted({str(x) for x in rows["timestamp"].dt.date}),
+        "accumulated_days": accumulated,  # the days (partitions) whose rows were priced
         **value,
         "reasons": reasons,
         "alarm_definition": (
