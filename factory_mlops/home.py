@@ -10,6 +10,8 @@ Layout (`$FACTORY_MLOPS_HOME`, default `./.factory_mlops`)::
     lake/<plant>/<table>/<YYYY-MM-DD>.parquet      features, predictions, maintenance log ...
     quarantine/<plant>/<file>.parquet              rejected rows with a reason code per row
     models/<plant>/<candidate_id>/                 candidate models before registration
+    shadow/<plant>/<data_through>/                 shadow challengers (value of retraining): model.joblib +
+                                                   shadow.json; never registered, never deployed
     mlflow.db, mlartifacts/                        MLflow tracking + registry (SQLite)
     audit/audit.jsonl, audit/audit.head.json       the hash-chained audit log and its head anchor
     edge/<plant>/<node>/                           installed edge bundles and prediction logs
@@ -73,6 +75,10 @@ class FactoryHome:
 
     def models(self, plant: str) -> Path:
         return self.root / "models" / plant
+
+    def shadow(self, plant: str) -> Path:
+        """Shadow challengers of the plant (value of retraining), one folder per data_through day."""
+        return self.root / "shadow" / plant
 
     def edge(self, plant: str, node: str | None = None) -> Path:
         base = self.root / "edge" / plant

@@ -19,6 +19,7 @@ from factory_mlops.ingest._tables import (
     LAYER_TABLES,
     MAINTENANCE,
     PREDICTIONS,
+    SHADOW_PREDICTIONS,
     VALIDATED,
 )
 
@@ -29,6 +30,7 @@ __all__ = [
     "MAINTENANCE",
     "MAINTENANCE_COLUMNS",
     "PREDICTIONS",
+    "SHADOW_PREDICTIONS",
     "VALIDATED",
     "Lake",
     "ReadingsStore",

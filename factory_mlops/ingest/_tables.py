@@ -12,6 +12,8 @@ MAINTENANCE = "maintenance_log"
 FEATURES = "sensor_features"
 #: Every prediction the edge nodes made, per day.
 PREDICTIONS = "predictions"
+#: The shadow challenger's scores of the champion's rows, per day (value of retraining).
+SHADOW_PREDICTIONS = "shadow_predictions"
 #: Daily drift reports (JSON).
 DRIFT_REPORTS = "drift_reports"
 

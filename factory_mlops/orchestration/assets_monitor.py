@@ -1,4 +1,6 @@
-"""Monitoring assets of one plant, one daily partition each: integrity, model health, business impact.
+"""Monitoring assets of one plant, one daily partition each: integrity, model health, business impact,
+and the value of retraining (a shadow challenger beside the champion; when `retrain.shadow_every_days`
+is set).
 
 Each asset stores its layer's result (lake JSON), writes an alert record when plant.yaml maps the
 severity to `alert`, and shows the figures as numeric metadata, so the Dagster UI plots them over
@@ -14,6 +16,7 @@ import dagster as dg
 from factory_mlops import pipeline
 from factory_mlops.config import PlantConfig
 from factory_mlops.orchestration.resources import FactoryHomeResource
+from factory_mlops.orchestration.sensors import last_retrain_data_through
 
 
 def _one_day(context: dg.AssetExecutionContext, what: str) -> dt.date:
@@ -226,4 +229,95 @@ def build_monitoring_assets(
         health_check,
         business_impact,
         control_check,
+        *_retrain_value_assets(config, common),
     ]
+
+
+#: Numeric figures of the value of retraining shown as metadata (plotted over days in the UI).
+RETRAIN_VALUE_NUMBERS = (
+    "gain",
+    "gain_low",
+    "rollout_cost",
+    "days",
+    "rows",
+    "failures",
+    "champion_caught",
+    "challenger_caught",
+    "champion_false_alarms",
+    "challenger_false_alarms",
+    "scored_rows",
+)
+
+
+def retrain_value_metadata(payload: dict[str, Any]) -> dict[str, Any]:
+    """The `retrain_value` asset's metadata from the stored payload (what its sensor reads)."""
+    trained = payload.get("shadow_trained") or {}
+    return {
+        **_meta(payload, RETRAIN_VALUE_NUMBERS),
+        "judged": bool(payload.get("judged")),
+        "since": str(payload.get("since") or "the champion's first day"),
+        "shadow_data_through": str(payload.get("shadow_data_through") or "none"),
+        "shadow_trained": str(trained.get("data_through") or "none"),
+        "shadow_due": str(payload.get("shadow_due") or ""),
+        "cumulative_gain": dg.MetadataValue.md(payload.get("table_md") or "no day judged yet"),
+    }
+
+
+def _retrain_value_assets(config: PlantConfig, common: dict[str, Any]) -> list[Any]:
+    r = config.retrain
+    if r.shadow_every_days is None:
+        return []
+    p = config.plant_id
+    partitions = common["partitions_def"]
+
+    @dg.asset(
+        key=[p, "retrain_value"],
+        deps=[
+            dg.AssetKey([p, "prediction_log"]),
+            dg.AssetKey([p, "sensor_features"]),
+            dg.AssetKey([p, "maintenance_log"]),
+        ],
+        kinds={"python"},
+        **common,
+        description="Value of retraining: a shadow challenger (trained every "
+        f"{r.shadow_every_days:g} d on all labelled data, never deployed) scores the champion's "
+        "rows; its accumulated gain over the champion since the last retrain request, on rows "
+        "whose outcome is known, against the rollout cost. `critical`: a retrain is worth it.",
+    )
+    def retrain_value(
+        context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.MaterializeResult:
+        day = _one_day(context, "retrain_value")
+        last = last_retrain_data_through(context.instance, p, before=day)
+        payload = pipeline.retrain_value_for_day(
+            config,
+            factory_home.factory_home(),
+            day,
+            since=None if last is None else last + dt.timedelta(days=1),
+        )
+        return dg.MaterializeResult(metadata=retrain_value_metadata(payload))
+
+    @dg.asset_check(
+        asset=retrain_value,
+        name="retrain_value",
+        partitions_def=partitions,
+        description="WARN when the shadow challenger's gain clears the rollout cost (a retrain "
+        "is worth requesting).",
+    )
+    def retrain_value_check(
+        context: dg.AssetCheckExecutionContext, factory_home: FactoryHomeResource
+    ) -> dg.AssetCheckResult:
+        day = dt.date.fromisoformat(context.partition_key)
+        payload = pipeline.layer_payload(config, factory_home.factory_home(), "retrain_value", day)
+        if payload is None:
+            raise dg.Failure("no stored retrain_value result for this day; materialize it first")
+        return dg.AssetCheckResult(
+            passed=payload["severity"] == "ok",
+            severity=dg.AssetCheckSeverity.WARN,
+            metadata={
+                "severity": payload["severity"],
+                "reasons": "; ".join(payload.get("reasons") or []) or "none",
+            },
+        )
+
+    return [retrain_value, retrain_value_check]

@@ -50,6 +50,7 @@ def build_plant_definitions(
         executor_def=dg.in_process_executor,
         description="Ingest and validate a day (or a range) of historian data and compute features.",
     )
+    value = ("retrain_value",) if config.retrain.shadow_every_days is not None else ()
     daily_job = dg.define_asset_job(
         names["daily"],
         selection=sel(
@@ -61,12 +62,14 @@ def build_plant_definitions(
             "drift_report",
             "model_health",
             "business_impact",
+            *value,
             "rollout",
             "fleet_status",
         ),
         tags={T.PLANT: p},
         executor_def=dg.in_process_executor,
-        description="The daily loop: ingest, contract, integrity, features, edge scoring, the three monitoring layers, rollout.",
+        description="The daily loop: ingest, contract, integrity, features, edge scoring, the three monitoring "
+        "layers, the value of retraining (when on), rollout.",
     )
     retrain_job = dg.define_asset_job(
         names["retrain"],

@@ -364,6 +364,7 @@ TRIGGER_SENSORS = (
     "control_chart_retrain_sensor",
     "failure_type_retrain_sensor",
     "feedback_retrain_sensor",
+    "retrain_value_sensor",  # only where retrain.shadow_every_days is set
 )
 
 
@@ -374,7 +375,10 @@ def _tick_triggers(
 
     Sensors tick in turn; a retrain requested by one starts the cooldown the next ones see."""
     p = pr.config.plant_id
+    defined = {s.name for s in pr.defs.sensors or []}
     for short in TRIGGER_SENSORS:
+        if f"{p}__{short}" not in defined:
+            continue
         sensor = pr.defs.resolve_sensor_def(f"{p}__{short}")
         t0 = time.perf_counter()
         ctx = dg.build_sensor_context(
@@ -476,6 +480,7 @@ def _tell_monitoring(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) 
                 else ""
             )
         )
+    _tell_retrain_value(pr, fh, day, story)
     for layer, name in (
         ("integrity", "data integrity"),
         ("performance", "model health (no labels)"),
@@ -496,6 +501,32 @@ def _tell_monitoring(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) 
                 f"{day} {p}: {name} {payload['severity'].upper()} — {'; '.join(payload.get('reasons') or [])[:300]}"
                 + (f" → {', '.join(payload['actions'])}" if payload.get("actions") else "")
             )
+
+
+def _tell_retrain_value(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) -> None:
+    """Narrate the value of retraining: a shadow trained, the first judgment, a change of verdict."""
+    from factory_mlops.pipeline import layer_payload
+
+    payload = layer_payload(pr.config, fh, "retrain_value", day)
+    if payload is None:
+        return
+    p = pr.config.plant_id
+    trained = payload.get("shadow_trained")
+    if trained:
+        story.say(
+            f"{day} {p}: shadow challenger trained on data through {trained['data_through']} "
+            f"({trained['training_rows']} rows; never deployed) — {payload.get('shadow_due')}"
+        )
+    verdict = f"{payload['severity']}:{bool(payload.get('judged'))}"
+    if verdict != pr.told.get("retrain_value") and payload.get("judged"):
+        low = payload.get("gain_low")
+        story.say(
+            f"{day} {p}: value of retraining {payload['severity'].upper()} — shadow (data through "
+            f"{payload.get('shadow_data_through')}) vs champion v{payload['model_version']} over "
+            f"{payload['days']} day(s): gain {payload['gain']:,.0f}, lower bound "
+            f"{'—' if low is None else f'{low:,.0f}'} vs rollout cost {payload['rollout_cost']:,.0f}"
+        )
+    pr.told["retrain_value"] = verdict
 
 
 def _tell_rollout(pr: PlantRun, fh: FactoryHome, day: dt.date, story: Story) -> None:
@@ -568,7 +599,46 @@ def _monitoring_summary(config: PlantConfig, fh: FactoryHome) -> dict[str, Any]:
             }
             impact["as_of"] = d.isoformat()
             break
-    return {"alerts": alerts, "business_impact_30d": impact}
+    value = _retrain_value_summary(config, fh)
+    return {"alerts": alerts, "business_impact_30d": impact, **value}
+
+
+def _retrain_value_summary(config: PlantConfig, fh: FactoryHome) -> dict[str, Any]:
+    """What the retrain_value asset stored: the last day's verdict and the days it was critical."""
+    from factory_mlops.ingest import LAYER_TABLES, Lake
+
+    if config.retrain.shadow_every_days is None:
+        return {}
+    lake = Lake(fh, config.plant_id)
+    folder = fh.lake(config.plant_id, LAYER_TABLES["retrain_value"])
+    days = sorted(f.stem for f in folder.glob("*.json")) if folder.exists() else []
+    payloads = [
+        lake.read_json(LAYER_TABLES["retrain_value"], dt.date.fromisoformat(d)) for d in days
+    ]
+    payloads = [x for x in payloads if x]
+    if not payloads:
+        return {"retrain_value": None}
+    last = payloads[-1]
+    return {
+        "retrain_value": {
+            "last_day": last["day"],
+            "severity": last["severity"],
+            "judged": last.get("judged"),
+            "reasons": last.get("reasons"),
+            "model_version": last.get("model_version"),
+            "shadow_data_through": last.get("shadow_data_through"),
+            "gain": last.get("gain"),
+            "gain_low": last.get("gain_low"),
+            "rollout_cost": last.get("rollout_cost"),
+            "days": last.get("days"),
+            "failures": last.get("failures"),
+            "critical_days": [x["day"] for x in payloads if x["severity"] == "critical"],
+            "judged_days": sum(bool(x.get("judged")) for x in payloads),
+            "shadows_trained": [
+                x["shadow_trained"]["data_through"] for x in payloads if x.get("shadow_trained")
+            ],
+        }
+    }
 
 
 def _tell_ending(summary: dict[str, Any], story: Story) -> None:

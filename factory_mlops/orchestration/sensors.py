@@ -28,11 +28,14 @@ _IN_FLIGHT = [
 ]
 
 
-def last_retrain_data_through(instance: dg.DagsterInstance, plant_id: str) -> dt.date | None:
+def last_retrain_data_through(
+    instance: dg.DagsterInstance, plant_id: str, *, before: dt.date | None = None
+) -> dt.date | None:
     """Data date of the plant's most recent retrain run in any state but canceled (None if none).
 
     Cooldowns count in data time, so the same rule holds whether the daemon ticks in real time or
-    a replay/demo evaluates the sensor day by day.
+    a replay/demo evaluates the sensor day by day. With `before`, only runs whose data ends before
+    that day count (the last decision as it was known on a day being re-computed).
     """
     runs = instance.get_runs(
         filters=dg.RunsFilter(job_name=T.job_names(plant_id)["retrain"], tags={T.PLANT: plant_id}),
@@ -43,6 +46,8 @@ def last_retrain_data_through(instance: dg.DagsterInstance, plant_id: str) -> dt
         for r in runs
         if T.DATA_THROUGH in r.tags and r.status != dg.DagsterRunStatus.CANCELED
     ]
+    if before is not None:
+        dates = [d for d in dates if d < before]
     return max(dates) if dates else None
 
 
@@ -244,6 +249,28 @@ def build_trigger_sensors(config: PlantConfig, retrain_job: object) -> list[dg.S
         ),
         build_feedback_sensor(config, retrain_job),
         build_failure_type_sensor(config, retrain_job),
+        *_retrain_value_sensors(config, retrain_job),
+    ]
+
+
+def _retrain_value_sensors(config: PlantConfig, retrain_job: object) -> list[dg.SensorDefinition]:
+    """The value-of-retraining sensor, when `retrain.shadow_every_days` is set."""
+    r = config.retrain
+    if r.shadow_every_days is None:
+        return []
+    p = config.plant_id
+    return [
+        build_monitoring_sensor(
+            config,
+            retrain_job,
+            name=f"{p}__retrain_value_sensor",
+            layers={"retrain_value": "retrain_value"},
+            description=f"Value of retraining at {p}: a shadow challenger (trained every "
+            f"{r.shadow_every_days:g} d on all labelled data, never deployed) scores the champion's "
+            f"rows; when the lower bound ({r.value_z:g} SE) of its accumulated gain clears the "
+            f"rollout cost ({config.costs.rollout_cost:,.0f} {config.costs.currency}), a retrain "
+            f"is requested (cooldown {r.cooldown_days} d).",
+        )
     ]
 
 
