@@ -72,7 +72,14 @@ from factory_mlops.bench._policy_scenario import (
 )
 from factory_mlops.bench._policy_world import Model, PlantWorld, TrainingFailure
 from factory_mlops.config import PlantConfig, SimEventConfig
-from factory_mlops.monitoring import business_impact, impact_day, performance_day, retrain_value
+from factory_mlops.monitoring import (
+    business_impact,
+    impact_day,
+    performance_day,
+    retrain_value,
+    shadow_due_on,
+    value_window_start,
+)
 from factory_mlops.pipeline._signals import failure_types, signal_from_result
 from factory_mlops.triggers import Signal, TriggerPolicy, TriggerState, decide
 
@@ -103,9 +110,9 @@ class PolicyRun:
     signal_days: dict[str, int] = field(default_factory=dict)  # kind -> days it was critical
     trained_days: set[int] = field(default_factory=set)
     shadow: Model | None = None  # the newest shadow challenger (value of retraining)
-    shadow_day: int = -1  # data_through day of the newest shadow training
     shadow_served: dict[int, pd.DataFrame] = field(default_factory=dict)
-    value_since: int = 0  # first day of the rows the retrain value accumulates over
+    value_since: int = 0  # first day the current champion served (the value's rows start there)
+    last_value_request: int | None = None  # data_through day of the last retrain_value request
     value_days: list[dict[str, Any]] = field(default_factory=list)
 
     def version_days(self, version: int) -> list[pd.DataFrame]:
@@ -157,9 +164,17 @@ def impact_payload(world: PlantWorld, run: PolicyRun, day: int) -> dict[str, Any
 
 
 def value_payload(world: PlantWorld, run: PolicyRun, day: int) -> dict[str, Any] | None:
-    """The shadow challenger's accumulated gain over the champion: the last
-    `retrain.value_window_days`, since the last promotion or retrain-value request."""
-    first = max(run.value_since, day - world.config.retrain.value_window_days + 1)
+    """The shadow challenger's accumulated gain over the champion, as the `retrain_value` asset
+    accumulates it (`monitoring.value_window_start`, the current champion's rows only)."""
+    start = value_window_start(
+        world.date(day),
+        window_days=world.config.retrain.value_window_days,
+        last_value_request=None
+        if run.last_value_request is None
+        else world.date(run.last_value_request),
+    )
+    # the current champion's rows only (a promotion restarts the sum), from the window's start
+    first = max(run.value_since, (start - world.date(0)).days)
     days = [d for d in range(first, day + 1) if d in run.shadow_served]
     if not days:
         return None
@@ -248,32 +263,29 @@ def _onset_days(
 
 
 def _shadow_step(world: PlantWorld, run: PolicyRun, day: int) -> None:
-    """After the day's decision: train the next shadow challenger when its cadence is due.
+    """After the day's decision: what the product's `retrain_value` asset does at a day's end.
 
-    The cadence counts from the first deployment (as a schedule would run it). A retrain request
-    also makes its candidate the shadow (it is the newest model trained on all data); after a
-    promotion that is the champion itself. The gain restarts after a promotion and after a
-    retrain-value request the gate refused.
+    A promotion restarts the value's rows (they are paired with the champion); a retrain-value
+    request is remembered (`monitoring.value_window_start`). The next shadow challenger is trained
+    on the product's schedule (`monitoring.shadow_due_on`: every `retrain.shadow_every_days`
+    counted from the first deployment).
     """
     every = world.config.retrain.shadow_every_days
     if every is None:
         return
     if run.requests and run.requests[-1]["day"] == day:
-        cand = world.candidate(day)
-        if isinstance(cand, Model):
-            run.shadow, run.shadow_day = cand, day
         last = run.requests[-1]
-        # the evidence is against the champion: it restarts when the champion changes, and when
-        # the gate refused what the evidence asked for (no loop on the same evidence)
-        if last["outcome"] == "promoted" or last["trigger"] == "retrain_value":
+        if last["outcome"] == "promoted":
             run.value_since = day + 1
-        return
-    due = (day - (world.history_days - 1)) % max(1, round(every)) == 0
-    if due:
+        if last["trigger"] == "retrain_value":
+            run.last_value_request = day
+    if shadow_due_on(
+        world.date(day), first_served=world.date(world.history_days), every_days=every
+    ):
         cand = world.candidate(day)
         run.trained_days.add(day)
         if isinstance(cand, Model):
-            run.shadow, run.shadow_day = cand, day
+            run.shadow = cand
 
 
 def run_plant(
@@ -296,7 +308,6 @@ def run_plant(
             name,
             initial,
             state=TriggerState(last_retrain_at=world.day_end(h - 1)),
-            shadow_day=h - 1,
             value_since=h,
         )
         for name in LOOP_POLICIES
@@ -319,7 +330,8 @@ def run_plant(
             elif name == "event_onset" and day in onsets:
                 _retrain(world, run, day, "event_onset", onsets[day])
             elif name == "event_driven":
-                if run.shadow is not None and run.shadow is not run.model:
+                if run.shadow is not None and run.shadow.data_through > run.model.data_through:
+                    # as `pipeline.score_shadow_day`: a shadow not newer than the champion is idle
                     run.shadow_served[day] = world.predictions(run.shadow, day)
                 signals = monitoring_signals(world, run, day, layers)
                 for s in signals:

@@ -46,7 +46,12 @@ from factory_mlops.monitoring._integrity import (
 )
 from factory_mlops.monitoring._outcomes import label_outcomes
 from factory_mlops.monitoring._psi import BinnedReference, fit_reference, psi, psi_frame
-from factory_mlops.monitoring._retrain_value import RetrainValue, retrain_value
+from factory_mlops.monitoring._retrain_value import (
+    RetrainValue,
+    retrain_value,
+    shadow_due_on,
+    value_window_start,
+)
 from factory_mlops.monitoring._rolling import RollingDriftReport, rolling_drift
 from factory_mlops.monitoring._stats import QuantileSketch, ks_frame, wasserstein_frame
 from factory_mlops.monitoring._steps import SensorStep, StepReport, sensor_steps
@@ -93,6 +98,8 @@ __all__ = [
     "rolling_drift",
     "score_column",
     "sensor_steps",
+    "shadow_due_on",
+    "value_window_start",
     "wasserstein_frame",
     "window_metrics",
     "worst",

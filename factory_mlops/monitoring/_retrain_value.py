@@ -17,6 +17,7 @@ is among them, nothing is judged.
 
 from __future__ import annotations
 
+import datetime as dt
 import math
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -255,3 +256,29 @@ def retrain_value(
         **{**base, **counts, "gain": total, "gain_low": low},
         daily=daily,
     )
+
+
+def shadow_due_on(day: dt.date, *, first_served: dt.date, every_days: float) -> bool:
+    """Whether a shadow challenger is trained with data through `day`: every `every_days` (rounded
+    to whole days) counted from the plant's first deployment (the day before `first_served`, its
+    first served day), as a weekly schedule would run it."""
+    step = max(1, round(every_days))
+    age = (day - first_served).days + 1
+    return age > 0 and age % step == 0
+
+
+def value_window_start(
+    day: dt.date, *, window_days: int, last_value_request: dt.date | None
+) -> dt.date:
+    """First day of the rows the value of retraining accumulates over, as judged on `day`.
+
+    The last `window_days` (shadows trained weeks ago, before a change, do not hold back what
+    today's retrained models would save), and never on or before the data of the last retrain the
+    value itself asked for (the gate refused it, or it changed the champion: no loop on the same
+    evidence). A change of champion restarts the sum too; callers keep only the current champion's
+    rows.
+    """
+    start = day - dt.timedelta(days=window_days - 1)
+    if last_value_request is not None:
+        start = max(start, last_value_request + dt.timedelta(days=1))
+    return start

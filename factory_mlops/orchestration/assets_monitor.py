@@ -281,14 +281,14 @@ def _retrain_value_assets(config: PlantConfig, common: dict[str, Any]) -> list[A
         **common,
         description="Value of retraining: a shadow challenger (trained every "
         f"{r.shadow_every_days:g} d on all labelled data, never deployed) scores the champion's "
-        "rows; its accumulated gain over the champion since the last retrain request, on rows "
+        "rows; its accumulated gain over the champion (the last retrain.value_window_days), on rows "
         "whose outcome is known, against the rollout cost. `critical`: a retrain is worth it.",
     )
     def retrain_value(
         context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
     ) -> dg.MaterializeResult:
         day = _one_day(context, "retrain_value")
-        last = last_retrain_data_through(context.instance, p, before=day)
+        last = last_retrain_data_through(context.instance, p, before=day, trigger="retrain_value")
         payload = pipeline.retrain_value_for_day(
             config,
             factory_home.factory_home(),

@@ -29,13 +29,18 @@ _IN_FLIGHT = [
 
 
 def last_retrain_data_through(
-    instance: dg.DagsterInstance, plant_id: str, *, before: dt.date | None = None
+    instance: dg.DagsterInstance,
+    plant_id: str,
+    *,
+    before: dt.date | None = None,
+    trigger: str | None = None,
 ) -> dt.date | None:
     """Data date of the plant's most recent retrain run in any state but canceled (None if none).
 
     Cooldowns count in data time, so the same rule holds whether the daemon ticks in real time or
     a replay/demo evaluates the sensor day by day. With `before`, only runs whose data ends before
-    that day count (the last decision as it was known on a day being re-computed).
+    that day count (the last decision as it was known on a day being re-computed). With
+    `trigger`, only runs that trigger requested.
     """
     runs = instance.get_runs(
         filters=dg.RunsFilter(job_name=T.job_names(plant_id)["retrain"], tags={T.PLANT: plant_id}),
@@ -44,7 +49,9 @@ def last_retrain_data_through(
     dates = [
         dt.date.fromisoformat(r.tags[T.DATA_THROUGH])
         for r in runs
-        if T.DATA_THROUGH in r.tags and r.status != dg.DagsterRunStatus.CANCELED
+        if T.DATA_THROUGH in r.tags
+        and r.status != dg.DagsterRunStatus.CANCELED
+        and (trigger is None or r.tags.get(T.TRIGGER) == trigger)
     ]
     if before is not None:
         dates = [d for d in dates if d < before]

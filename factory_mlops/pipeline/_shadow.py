@@ -14,14 +14,14 @@ Every day (`retrain_value_for_day`):
    (machine_id, timestamp) logged by several edge nodes count once). Both models' alarms are
    stored side by side in the lake table `shadow_predictions`.
 2. `monitoring.retrain_value` prices both models' alarms on the rows whose outcome is known at the
-   end of the day, over the days since the last decision (`since`: the day after the last retrain
-   request's data_through), and compares the lower bound of the accumulated gain with
-   `costs.rollout_cost`. The payload goes to the lake JSON table `retrain_value`.
-3. When the cadence is due, the next shadow is trained with data through the day (after scoring,
-   so it scores from the next day on). The cadence counts `retrain.shadow_every_days` from the
-   newest of: the newest shadow, the champion's data_through, the last retrain request's
-   data_through (as the policy benchmark's `_shadow_step`: a freshly trained champion needs no
-   shadow copy of itself). A change of the plant's feature spec makes it due at once.
+   end of the day, over `monitoring.value_window_start` (the last `retrain.value_window_days`, the
+   current champion's rows, after the last retrain the value itself requested), and compares the
+   lower bound of the accumulated gain with `costs.rollout_cost`. The payload goes to the lake
+   JSON table `retrain_value`.
+3. When the schedule is due (`monitoring.shadow_due_on`: every `retrain.shadow_every_days` from
+   the first deployment), the next shadow is trained with data through the day (after scoring, so
+   it scores from the next day on). A change of the plant's feature spec makes it due at once.
+   The policy benchmark (`bench policies`) runs these same rules.
 
 Alarms are the models' own: P(failure) >= threshold (classification) or predicted RUL <= the alarm
 threshold in hours (RUL; `TrainedModel.alarms`, the same alarms `evaluation.evaluate_rul` prices at
@@ -42,9 +42,10 @@ import joblib
 import numpy as np
 import pandas as pd
 
+from factory_mlops.bundle import MANIFEST_FILE, current_bundle
 from factory_mlops.config import PlantConfig
-from factory_mlops.edge import MANIFEST_FILE, current_bundle, write_atomic
 from factory_mlops.errors import TrainingError
+from factory_mlops.fileio import atomic_write_bytes
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import (
     FEATURES,
@@ -55,7 +56,7 @@ from factory_mlops.ingest import (
     day_end,
     load_maintenance,
 )
-from factory_mlops.monitoring import retrain_value
+from factory_mlops.monitoring import retrain_value, shadow_due_on, value_window_start
 from factory_mlops.pipeline._features import plant_feature_spec
 from factory_mlops.pipeline._retrain import assemble_training_set, train_candidate
 from factory_mlops.training import TrainedModel
@@ -168,7 +169,7 @@ def train_shadow(config: PlantConfig, home: FactoryHome, data_through: dt.date) 
     (folder / SHADOW_META_FILE).unlink(missing_ok=True)  # incomplete until shadow.json is back
     buf = io.BytesIO()
     joblib.dump(cand.trained, buf)
-    write_atomic(folder / SHADOW_MODEL_FILE, buf.getvalue())
+    atomic_write_bytes(folder / SHADOW_MODEL_FILE, buf.getvalue())
     maint = ts.maintenance if ts.maintenance is not None else pd.DataFrame()
     fails = 0
     if len(maint) and "event" in maint.columns:
@@ -191,7 +192,7 @@ def train_shadow(config: PlantConfig, home: FactoryHome, data_through: dt.date) 
         "holdout_start": cand.holdout_start.isoformat(),
         "threshold_method": str(cand.trained.threshold_report.get("method", "fixed")),
     }
-    write_atomic(folder / SHADOW_META_FILE, json.dumps(doc, indent=2).encode())
+    atomic_write_bytes(folder / SHADOW_META_FILE, json.dumps(doc, indent=2).encode())
     shadow = _read_shadow(folder)
     assert shadow is not None
     return shadow
@@ -333,41 +334,46 @@ def score_shadow_day(config: PlantConfig, home: FactoryHome, day: dt.date) -> Sh
     return ShadowDay(day, version, len(champ), len(out), shadow, note, out)
 
 
+def first_served_day(config: PlantConfig, home: FactoryHome) -> dt.date | None:
+    """The plant's first day with logged predictions (its first deployment's first day), or None."""
+    lake = Lake(home, config.plant_id)
+    for d in sorted(lake.days(PREDICTIONS)):
+        if len(lake.read(PREDICTIONS, d)):
+            return d
+    return None
+
+
 def shadow_due(
     config: PlantConfig,
     home: FactoryHome,
     day: dt.date,
     *,
-    champion_through: dt.date | None,
-    since: dt.date | None,
+    champion_through: dt.date | None = None,
+    since: dt.date | None = None,
 ) -> tuple[bool, str, dt.date | None]:
     """Whether a shadow challenger is to be trained with data through `day`; why; from what anchor.
 
-    Due when `retrain.shadow_every_days` have passed since the newest of: the newest shadow
-    (data_through <= day), the champion's data_through, the last retrain request (`since - 1`);
-    or at once when the newest shadow was trained on another feature spec than the plant's.
+    On the schedule `monitoring.shadow_due_on` (every `retrain.shadow_every_days` counted from the
+    plant's first deployment: the day before its first served day), the rule the policy benchmark
+    measures; at once when the newest shadow was trained on another feature spec than the plant's.
+    `champion_through` and `since` are accepted for the callers' context and do not move the
+    schedule.
     """
     every = config.retrain.shadow_every_days
     if every is None:
         return False, "retrain.shadow_every_days is off", None
     newest = newest_shadow(home, config.plant_id, before=day + dt.timedelta(days=1))
-    anchors = {
-        "the newest shadow challenger": newest.data_through if newest else None,
-        "the champion's data": champion_through,
-        "the last retrain request": since - dt.timedelta(days=1) if since else None,
-    }
-    known = {k: v for k, v in anchors.items() if v is not None}
     if newest is not None and newest.data_through < day:
         spec = plant_feature_spec(config, home)
         if spec.hash != newest.spec_hash:
             return True, "the plant's feature spec changed since the newest shadow", None
-    if not known:
-        return True, "no shadow challenger, champion data or retrain request known", None
-    what, anchor = max(known.items(), key=lambda kv: kv[1])
+    first = first_served_day(config, home)
+    if first is None:
+        return False, "nothing served yet: no champion to shadow", None
+    anchor = first - dt.timedelta(days=1)
     age = (day - anchor).days
-    if age >= every:
-        return True, f"{age} d since {what} ({anchor}), every {every:g} d", anchor
-    return False, f"{age} d since {what} ({anchor}), every {every:g} d", anchor
+    due = shadow_due_on(day, first_served=first, every_days=every)
+    return due, f"{age} d since the first deployment ({anchor}), every {every:g} d", anchor
 
 
 def _table(daily: list[dict[str, Any]], rollout: float) -> str:
@@ -411,8 +417,9 @@ def retrain_value_for_day(
     """The value of retraining as known at the end of `day`, stored in the lake JSON `retrain_value`.
 
     Args:
-        since: first day the gain accumulates over (the day after the last retrain request's
-            data_through); None: every stored day of the champion.
+        since: the day after the data_through of the last retrain the value itself requested
+            (None: none). The gain accumulates over `monitoring.value_window_start`: the last
+            `retrain.value_window_days`, from `since` on, on the current champion's rows.
 
     Returns:
         `{day, model_version, shadow_data_through, since, **RetrainValue.to_dict(), ...}` with
@@ -444,9 +451,15 @@ def retrain_value_for_day(
     scored = score_shadow_day(config, home, day)
     version = scored.champion_version
     through = champion_data_through(config, home, version) if version else None
+    start = value_window_start(
+        day,
+        window_days=r.value_window_days,
+        last_value_request=None if since is None else since - dt.timedelta(days=1),
+    )
+    base["since"] = start
     frames, accumulated = [], []
     for d in lake.days(SHADOW_PREDICTIONS):
-        if d > day or (since is not None and d < since):
+        if d > day or d < start:
             continue
         f = lake.read(SHADOW_PREDICTIONS, d)
         f = f[f["champion_version"] == version]

@@ -85,7 +85,9 @@ def test_asset_metadata_check_and_the_sensors_retrain_request(home_copy):
         mat = result.asset_materializations_for_node("plant_a__retrain_value")[0]
         meta = {k: v.value for k, v in mat.metadata.items()}
         stored = pipeline.layer_payload(config, home, "retrain_value", day)
-        assert stored["since"] is None  # no retrain run in this instance: every day of v1
+        # no retrain-value request in this instance: the window's start (every day of v1 here)
+        window = config.retrain.value_window_days
+        assert stored["since"] == (day - dt.timedelta(days=window - 1)).isoformat()
         assert meta["severity"] == stored["severity"] == "critical"
         assert meta["day"] == day.isoformat() and meta["model_version"] == 1
         assert meta["gain"] == stored["gain"] and meta["gain_low"] == stored["gain_low"]
@@ -119,16 +121,22 @@ def test_asset_metadata_check_and_the_sensors_retrain_request(home_copy):
         assert isinstance(again, dg.SkipReason)
 
 
-def test_since_is_the_day_after_the_last_retrain_request(home_copy):
+def test_since_is_the_day_after_the_last_retrain_value_request(home_copy):
     config, home, days, _payloads = home_copy
     day = days[-1]
     with dg.instance_for_test() as instance:
-        for through in ("2026-06-24", "2026-07-10"):  # the later one is after the day: ignored
+        # the later value request is after the day: ignored; a drift retrain does not restart the
+        # evidence (the champion did not change: v1 serves throughout)
+        for trigger, through in (
+            ("retrain_value", "2026-06-24"),
+            ("retrain_value", "2026-07-10"),
+            ("drift", "2026-06-26"),
+        ):
             instance.add_run(
                 DagsterRun(
                     job_name="plant_a__retrain_job",
                     status=dg.DagsterRunStatus.SUCCESS,
-                    tags={T.PLANT: "plant_a", T.TRIGGER: "drift", T.DATA_THROUGH: through},
+                    tags={T.PLANT: "plant_a", T.TRIGGER: trigger, T.DATA_THROUGH: through},
                 )
             )
         result = _materialize(config, home, day, instance)
