@@ -22,11 +22,16 @@ from factory_mlops.triggers import Signal
 def drift_reason(payload: dict[str, Any]) -> str:
     sensors = ", ".join(payload.get("drifted_sensors") or []) or "none"
     return (
-        f"drift {payload.get('severity')} on {payload.get('day')} (model v{payload.get('model_version')}): "
+        f"drift {payload.get('severity')} on {payload.get('day')} ({_model(payload.get('model_version'))}): "
         f"{'; '.join(payload.get('reasons') or [])}; drifted sensors: {sensors}; "
         f"max PSI {float(payload.get('max_psi') or float('nan')):.2f}, "
         f"prediction PSI {float(payload.get('prediction_psi') or float('nan')):.2f}"
     )
+
+
+def _model(version: Any) -> str:
+    """`model v3`, or what is known when the result names no deployed version (never "v0")."""
+    return f"model v{version}" if version else "no model version recorded"
 
 
 def layer_payload(
@@ -61,7 +66,7 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
         )
     reasons = result.get("reasons") or []
     result = {**result, "reasons": [reasons] if isinstance(reasons, str) else list(reasons)}
-    version = result.get("model_version") or 0
+    version = result.get("model_version") or None  # 0/None: no model (monitoring only, integrity)
     severity = str(result["severity"])
     if layer == "drift":
         if isinstance(result.get("drifted_sensors"), str):
@@ -71,7 +76,7 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
         reason = drift_reason({**result, "day": day.isoformat()})
     else:
         reason = (
-            f"{layer.replace('_', ' ')} {result['severity']} on {day} (model v{version}): "
+            f"{layer.replace('_', ' ')} {result['severity']} on {day} ({_model(version)}): "
             + "; ".join(str(r) for r in result["reasons"])
         )
     kind = {
@@ -88,7 +93,7 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
         severity,
         day_end(day),
         reason[:1500],  # type: ignore[arg-type]
-        f"{day.isoformat()}:v{version}",
+        f"{day.isoformat()}:v{version}" if version else f"{day.isoformat()}:no-model",
         {"model_version": version},
     )
 

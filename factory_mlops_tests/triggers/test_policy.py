@@ -262,3 +262,22 @@ def test_retrain_value_follows_plant_yaml() -> None:
         update={"retrain": config.retrain.model_copy(update={"shadow_every_days": None})}
     )
     assert TriggerPolicy.from_config(off).on_retrain_value is False
+
+
+def test_a_result_without_a_model_version_is_not_called_model_v0() -> None:
+    import datetime as dt
+
+    from factory_mlops.pipeline._signals import signal_from_result
+
+    day = dt.date(2026, 7, 1)
+    for version in (None, 0):
+        s = signal_from_result(
+            "integrity",
+            {"severity": "critical", "reasons": ["null rate 0.4"], "model_version": version},
+            day,
+        )
+        assert "v0" not in s.reason and "vNone" not in s.reason
+        assert "no model version recorded" in s.reason and s.key == "2026-07-01:no-model"
+        assert s.details["model_version"] is None
+    s = signal_from_result("integrity", {"severity": "ok", "reasons": [], "model_version": 3}, day)
+    assert "(model v3)" in s.reason and s.key == "2026-07-01:v3"
