@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bench._machine import machine_info
+from benchmarks._machine import machine_info
 
 FEATURES = 90
 HOURS = 24

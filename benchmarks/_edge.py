@@ -70,7 +70,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bench._machine import free_port, machine_info, stop_process
+from benchmarks._machine import free_port, machine_info, stop_process
 
 PLANT = "plant_a"
 DEFAULT_DAYS = 10
@@ -100,7 +100,7 @@ class EdgeSetup:
 
 def build_setup(root: Path, days: int = DEFAULT_DAYS) -> EdgeSetup:
     """Simulate plant_a for `days` days, train its classifier, and install its bundle under `root`."""
-    from factory_mlops.bench._retrain import bench_config
+    from benchmarks._retrain import bench_config
     from factory_mlops.deploy import build_bundle, check_parity, export_onnx, install_bundle
     from factory_mlops.edge import EdgeModel, explainer_files
     from factory_mlops.features import FeatureSpec, compute_features

@@ -103,7 +103,7 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
-from factory_mlops.bench._cmapss_data import CHANNELS, ORIGIN, read_cmapss_file, rul_target
+from benchmarks._cmapss_data import CHANNELS, ORIGIN, read_cmapss_file, rul_target
 from factory_mlops.config import PlantConfig, load_plant_config
 from factory_mlops.errors import FactoryMLOpsError
 from factory_mlops.features import FeatureSpec, compute_features

@@ -36,7 +36,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from factory_mlops.bench._machine import machine_info
+from benchmarks._machine import machine_info
 
 AIM_SECONDS = 60.0
 CORES = 2
