@@ -73,7 +73,7 @@ from benchmarks._policy_scenario import (
 from benchmarks._policy_world import Model, PlantWorld, TrainingFailure
 from factory_mlops.config import PlantConfig, SimEventConfig
 from factory_mlops.monitoring import business_impact, impact_day, performance_day, retrain_value
-from factory_mlops.pipeline._signals import failure_types, signal_from_result
+from factory_mlops.pipeline import failure_types, signal_from_result
 from factory_mlops.triggers import Signal, TriggerPolicy, TriggerState, decide
 
 CALENDARS = {"weekly": 7, "biweekly": 14, "monthly": 30, "quarterly": 90}
