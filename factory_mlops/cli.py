@@ -242,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--scenario",
         default=None,
-        help="policies: scenario YAML (default: the shipped year_three_plants.yaml)",
+        help="policies: scenario YAML (default: benchmarks/scenarios/year_three_plants.yaml)",
     )
     bench.add_argument(
         "--quick", action="store_true", help="policies: leave out the C-MAPSS FD002 repeat"
