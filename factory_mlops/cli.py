@@ -7,6 +7,8 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from pathlib import Path
+from types import ModuleType
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -18,10 +20,94 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    from factory_mlops.bench import run_benchmark
+#: Where the benchmarks are when the current directory is not inside a checkout: a checkout (the
+#: folder holding `benchmarks/`) or its `benchmarks/` folder.
+BENCHMARKS_ENV = "FACTORY_MLOPS_BENCHMARKS"
+#: The project name a checkout's pyproject.toml states (compared normalised, PEP 503).
+PROJECT_NAME = "factory-mlops"
 
-    result = run_benchmark(args.name, args)
+
+class BenchmarksNotFoundError(Exception):
+    """The benchmarks (a source checkout's `benchmarks/` package) cannot be found or imported."""
+
+
+def _project_name(pyproject: Path) -> str | None:
+    import re
+    import tomllib
+
+    try:
+        name = tomllib.loads(pyproject.read_text(encoding="utf-8")).get("project", {}).get("name")
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+    return re.sub(r"[-_.]+", "-", name).lower() if isinstance(name, str) else None
+
+
+def is_checkout(folder: Path) -> bool:
+    """A factory-mlops source checkout: `benchmarks/__init__.py` beside a pyproject.toml whose
+    project name is factory-mlops."""
+    return (folder / "benchmarks" / "__init__.py").is_file() and _project_name(
+        folder / "pyproject.toml"
+    ) == PROJECT_NAME
+
+
+def find_benchmarks(cwd: Path | None = None) -> Path:
+    """The folder that holds the `benchmarks` package to run (the checkout's root).
+
+    `$FACTORY_MLOPS_BENCHMARKS` when set (a checkout, or its `benchmarks/` folder); otherwise the
+    first of `cwd` (default: the current directory) and its parents that `is_checkout`. The
+    benchmarks are not in the installed package, and the console script's sys.path does not hold
+    the repository (an editable install maps `factory_mlops` and `plants` only), so the checkout is
+    found here, explicitly. Raises `BenchmarksNotFoundError` with how to run them.
+    """
+    env = os.environ.get(BENCHMARKS_ENV)
+    if env:
+        path = Path(env).expanduser().resolve()
+        if (path / "benchmarks" / "__init__.py").is_file():
+            return path
+        if path.name == "benchmarks" and (path / "__init__.py").is_file():
+            return path.parent
+        raise BenchmarksNotFoundError(
+            f"{BENCHMARKS_ENV}={env} holds no benchmarks: point it at a factory-mlops source "
+            "checkout (the folder with benchmarks/__init__.py and pyproject.toml) or at its "
+            "benchmarks/ folder"
+        )
+    start = (Path.cwd() if cwd is None else cwd).resolve()
+    for folder in (start, *start.parents):
+        if is_checkout(folder):
+            return folder
+    raise BenchmarksNotFoundError(
+        "the benchmarks live in the factory-mlops source checkout (its benchmarks/ folder), not "
+        f"in the installed package, and {start} is not inside a checkout. Run them from the "
+        "checkout (cd path/to/factory-mlops && factory-mlops bench NAME, or python -m benchmarks "
+        f"NAME there), or set {BENCHMARKS_ENV}=path/to/factory-mlops"
+    )
+
+
+def load_benchmarks(root: Path) -> ModuleType:
+    """The `benchmarks` package of `root` (see `find_benchmarks`), imported from there."""
+    import importlib
+
+    package = (root / "benchmarks").resolve()
+    loaded = sys.modules.get("benchmarks")
+    if loaded is None:
+        sys.path.insert(0, str(package.parent))
+        loaded = importlib.import_module("benchmarks")
+    where = Path(getattr(loaded, "__file__", None) or ".").resolve().parent
+    if where != package:
+        raise BenchmarksNotFoundError(
+            f"the benchmarks of {package} cannot be imported: another `benchmarks` package "
+            f"({where}) is imported as `benchmarks`"
+        )
+    return loaded
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    try:
+        benchmarks = load_benchmarks(find_benchmarks())
+    except BenchmarksNotFoundError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    result = benchmarks.run_benchmark(args.name, args)
     print(
         json.dumps(result, default=str)
         if args.json
@@ -31,8 +117,6 @@ def _cmd_bench(args: argparse.Namespace) -> int:
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     from factory_mlops.config import resolve_plant
     from factory_mlops.errors import FactoryMLOpsError
     from factory_mlops.home import FactoryHome
@@ -130,7 +214,13 @@ def build_parser() -> argparse.ArgumentParser:
     )
     ingest.set_defaults(func=_cmd_ingest)
 
-    bench = sub.add_parser("bench", help="run a benchmark and print its figures")
+    bench = sub.add_parser(
+        "bench",
+        help="run a benchmark of the source checkout (benchmarks/) and print its figures",
+        description="Run one of the benchmarks in a factory-mlops source checkout's benchmarks/ "
+        "folder (they are not in the installed package): from inside the checkout, or with "
+        f"${BENCHMARKS_ENV} set to it.",
+    )
     bench.add_argument("name", help="benchmark name (see docs/benchmarks.md)")
     bench.add_argument("--json", action="store_true", help="print the figures as JSON")
     bench.add_argument("--home", default=None, help="scratch home for benchmarks that need one")
@@ -152,7 +242,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument(
         "--scenario",
         default=None,
-        help="policies: scenario YAML (default: the shipped year_three_plants.yaml)",
+        help="policies: scenario YAML (default: benchmarks/scenarios/year_three_plants.yaml)",
     )
     bench.add_argument(
         "--quick", action="store_true", help="policies: leave out the C-MAPSS FD002 repeat"

@@ -1,4 +1,5 @@
-"""The library's import graph: no module-level import cycle, no other package's private module.
+"""The import graph of the library and the benchmarks: no import cycle, no other package's private
+module.
 
 The graph is read from the source with `ast` (nothing is imported). Every `import` statement is an
 edge, including imports inside functions (they still make one module depend on another; a cycle
@@ -11,9 +12,12 @@ hidden behind a function-level import is still a cycle), except those under `if 
 already being imported when the importer runs (so a package `__init__` importing its submodules
 is no cycle, unless a submodule imports a name back through that `__init__`).
 
-Every module is in the cycle check, `bench` and `orchestration` included (an import from a core
-package into `orchestration` would show up as a cycle or in the orchestration check below). The
-private-module check leaves out `bench` for now; the tests themselves are not checked.
+Every module of `factory_mlops` and of the checkout's top-level `benchmarks` package is in the
+cycle check, `orchestration` included (an import from a core package into `orchestration` would
+show up as a cycle or in the orchestration check below). The private-module check covers both: the
+benchmarks use the library's public names (their own `benchmarks._x` modules are one unit and free
+to import each other). The library never imports the benchmarks (they are not in the wheel). The
+tests themselves are not checked.
 """
 
 from __future__ import annotations
@@ -28,10 +32,10 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "factory_mlops"
-
-#: Packages whose private imports are not enforced yet: the benchmarks are moving out of the
-#: library (they will use public names then).
-PRIVATE_IMPORT_EXEMPT = ("factory_mlops.bench",)
+#: The benchmarks: a top-level package of the checkout, not in the wheel; one unit (see `package_of`).
+BENCHMARKS = "benchmarks"
+#: The top-level packages whose modules are in the graph.
+PACKAGES = (PACKAGE, BENCHMARKS)
 
 
 @dataclass(frozen=True)
@@ -44,9 +48,9 @@ class Import:
 
 @cache
 def modules() -> dict[str, Path]:
-    """Every module of the library by dotted name (packages by their `__init__`)."""
+    """Every module of the library and the benchmarks by dotted name (packages by their `__init__`)."""
     found: dict[str, Path] = {}
-    for path in sorted((ROOT / PACKAGE).rglob("*.py")):
+    for path in sorted(p for top in PACKAGES for p in (ROOT / top).rglob("*.py")):
         parts = list(path.relative_to(ROOT).with_suffix("").parts)
         if parts[-1] == "__init__":
             parts.pop()
@@ -83,7 +87,7 @@ def _import_nodes_of(node: ast.AST) -> Iterator[ast.Import | ast.ImportFrom]:
 
 @cache
 def imports() -> tuple[Import, ...]:
-    """Every import statement of the library naming a module of the library."""
+    """Every import statement of the library and the benchmarks naming one of their modules."""
     found: list[Import] = []
     for module, path in modules().items():
         tree = ast.parse(path.read_text(), filename=str(path))
@@ -92,7 +96,7 @@ def imports() -> tuple[Import, ...]:
                 found.extend(
                     Import(module, alias.name, (), node.lineno)
                     for alias in node.names
-                    if alias.name.split(".")[0] == PACKAGE
+                    if alias.name.split(".")[0] in PACKAGES
                 )
                 continue
             if node.level:  # relative: resolve against the importer's package
@@ -101,7 +105,7 @@ def imports() -> tuple[Import, ...]:
                 target = ".".join([*base, *([node.module] if node.module else [])])
             else:
                 target = node.module or ""
-            if target.split(".")[0] == PACKAGE:
+            if target.split(".")[0] in PACKAGES:
                 found.append(Import(module, target, tuple(a.name for a in node.names), node.lineno))
     return tuple(found)
 
@@ -199,7 +203,10 @@ def one_loop(component: list[str], edges: dict[str, frozenset[str]]) -> list[str
 
 
 def package_of(module: str) -> str:
-    """The top-level unit a module belongs to: `factory_mlops.<pkg>` (or the top module itself)."""
+    """The unit a module belongs to: `factory_mlops.<pkg>` (or the top module itself), or
+    `benchmarks` for every module of the benchmarks."""
+    if module.split(".")[0] == BENCHMARKS:
+        return BENCHMARKS
     return ".".join(module.split(".")[:2])
 
 
@@ -229,6 +236,8 @@ def test_the_graph_is_read() -> None:
     assert len(edges) > 100
     assert "factory_mlops.ingest._lake" in edges["factory_mlops.ingest"]
     assert "factory_mlops.home" in edges["factory_mlops.ingest._lake"]
+    assert "benchmarks._machine" in edges["benchmarks._policies"]
+    assert "factory_mlops.monitoring" in edges["benchmarks._monitoring"]
 
 
 def test_no_import_cycle_in_the_library() -> None:
@@ -238,17 +247,31 @@ def test_no_import_cycle_in_the_library() -> None:
 
 
 def test_no_package_imports_another_packages_private_module() -> None:
-    found = [
-        f"{_where(importer, line)} -> {dep}"
-        for importer, line, dep in private_imports()
-        if package_of(importer) not in PRIVATE_IMPORT_EXEMPT
-    ]
+    # the benchmarks included: they measure the product through its public names
+    found = [f"{_where(importer, line)} -> {dep}" for importer, line, dep in private_imports()]
     assert not found, "import the package's public names instead:\n" + "\n".join(found)
+
+
+def test_the_benchmarks_import_each_other_freely_but_no_private_library_module() -> None:
+    assert package_of("benchmarks._policies") == package_of("benchmarks._machine") == BENCHMARKS
+    assert any(imp.importer.startswith(f"{BENCHMARKS}.") for imp in imports())
+    imp = Import("benchmarks._policies", "factory_mlops.pipeline._signals", ("failure_types",), 1)
+    assert is_private(imp.target) and package_of(imp.target) != package_of(imp.importer)
+
+
+def test_the_library_never_imports_the_benchmarks() -> None:
+    # benchmarks/ is not in the wheel; the CLI finds a checkout's copy at run time (no import line)
+    found = sorted(
+        f"{_where(imp.importer, imp.line)} -> {imp.target}"
+        for imp in imports()
+        if package_of(imp.importer) != BENCHMARKS and imp.target.split(".")[0] == BENCHMARKS
+    )
+    assert not found, "\n".join(found)
 
 
 def test_only_the_cli_and_the_benchmarks_import_the_orchestration_layer() -> None:
     # the library's stages know nothing of Dagster's definitions; the orchestration layer calls them
-    allowed = ("factory_mlops.orchestration", "factory_mlops.cli", "factory_mlops.bench")
+    allowed = ("factory_mlops.orchestration", "factory_mlops.cli", BENCHMARKS)
     found = sorted(
         f"{_where(imp.importer, imp.line)} -> {dep}"
         for imp in imports()
@@ -298,7 +321,8 @@ def test_a_package_init_importing_its_submodules_is_no_cycle() -> None:
 
 def test_private_means_an_underscore_module_below_the_top_package() -> None:
     assert is_private("factory_mlops.monitoring._drift")
-    assert is_private("factory_mlops.bench.scenarios._x")
+    assert is_private("factory_mlops.monitoring.sub._x")
+    assert is_private("benchmarks._policies")
     assert not is_private("factory_mlops.monitoring")
     assert not is_private("factory_mlops.orchestration.tags")
     assert not is_private("factory_mlops.__main__")

@@ -5,6 +5,9 @@
   (against the previous served days), `sensor_steps` (per-sensor level steps on most machines at
   once, from raw readings, against the previous days), `estimate_performance` (label-free CBPE estimate from
   calibrated probabilities), `write_drift_report` (Evidently's HTML page for people).
+  The statistics underneath, one pass over all features: `fit_reference` (PSI bins),
+  `fit_sketches` and `time_ordered` (the reference), `drift_statistics` (KS, Wasserstein, PSI of a
+  batch); `drift_summary` reads what an Evidently drift snapshot concluded.
 * Layer 3: `label_outcomes` (realised outcomes as known at a time), `business_impact` (failures
   caught/missed, false alarms, lead time, cost) and `control_chart` (rolling recall vs mean − kσ).
 * `AlertLog`: the records for a human that `monitoring.actions: alert` writes.
@@ -37,7 +40,7 @@ from factory_mlops.monitoring._drift import (
     prediction_scores,
     score_column,
 )
-from factory_mlops.monitoring._evidently import write_drift_html, write_drift_report
+from factory_mlops.monitoring._evidently import drift_summary, write_drift_html, write_drift_report
 from factory_mlops.monitoring._impact import ImpactReport, business_impact
 from factory_mlops.monitoring._integrity import (
     IntegrityReport,
@@ -53,7 +56,14 @@ from factory_mlops.monitoring._retrain_value import (
     value_window_start,
 )
 from factory_mlops.monitoring._rolling import RollingDriftReport, rolling_drift
-from factory_mlops.monitoring._stats import QuantileSketch, ks_frame, wasserstein_frame
+from factory_mlops.monitoring._stats import (
+    QuantileSketch,
+    drift_statistics,
+    fit_sketches,
+    ks_frame,
+    time_ordered,
+    wasserstein_frame,
+)
 from factory_mlops.monitoring._steps import SensorStep, StepReport, sensor_steps
 
 __all__ = [
@@ -81,10 +91,13 @@ __all__ = [
     "control_chart",
     "drift_day",
     "drift_report",
+    "drift_statistics",
+    "drift_summary",
     "drift_verdict",
     "estimate_performance",
     "estimate_severity",
     "fit_reference",
+    "fit_sketches",
     "impact_day",
     "integrity_report",
     "ks_frame",
@@ -99,6 +112,7 @@ __all__ = [
     "score_column",
     "sensor_steps",
     "shadow_due_on",
+    "time_ordered",
     "value_window_start",
     "wasserstein_frame",
     "window_metrics",

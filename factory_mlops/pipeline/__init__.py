@@ -21,7 +21,7 @@ from factory_mlops.pipeline._daily import (
     passed_days,
     score_day,
 )
-from factory_mlops.pipeline._features import plant_feature_spec
+from factory_mlops.pipeline._features import installed_times, plant_feature_spec
 from factory_mlops.pipeline._fleet import fleet_status, node_status
 from factory_mlops.pipeline._ingest import (
     DayIngest,
@@ -89,6 +89,7 @@ from factory_mlops.pipeline._shadow import (
 )
 from factory_mlops.pipeline._signals import (
     deployed_failure_types,
+    failure_types,
     feedback_signal,
     layer_payload,
     layer_signal,
@@ -137,6 +138,7 @@ __all__ = [
     "drift_for_day",
     "edge_contract",
     "evaluate_candidate",
+    "failure_types",
     "feedback_signal",
     "fleet_status",
     "health_for_day",
@@ -146,6 +148,7 @@ __all__ = [
     "ingest_file",
     "ingest_maintenance",
     "ingest_readings",
+    "installed_times",
     "integrity_for_day",
     "landing_days",
     "landing_files",

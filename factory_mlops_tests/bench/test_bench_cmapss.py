@@ -7,15 +7,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factory_mlops.bench import BENCHMARKS
-from factory_mlops.bench import _cmapss_data as cd
-from factory_mlops.bench._cmapss import (
+from benchmarks import BENCHMARKS
+from benchmarks import _cmapss_data as cd
+from benchmarks._cmapss import (
     bench_cmapss,
     cmapss_feature_spec,
     feature_table,
     nasa_score,
 )
-from factory_mlops.bench._cmapss_data import (
+from benchmarks._cmapss_data import (
     ORIGIN,
     CmapssDataNotFoundError,
     constant_channels,

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factory_mlops.bench import BENCHMARKS
-from factory_mlops.bench import _edge as edge_bench
-from factory_mlops.bench._edge import (
+from benchmarks import BENCHMARKS
+from benchmarks import _edge as edge_bench
+from benchmarks._edge import (
     bench_edge,
     http_bench,
     http_requests,

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bench import BENCHMARKS
-from factory_mlops.bench._features import (
+from benchmarks import BENCHMARKS
+from benchmarks._features import (
     bench_features,
     bench_specs,
     compare_features,

@@ -6,8 +6,8 @@ import json
 import numpy as np
 import pytest
 
-from factory_mlops.bench import BENCHMARKS
-from factory_mlops.bench._monitoring import FEATURES, SHIFTED, bench_monitoring, synthesise
+from benchmarks import BENCHMARKS
+from benchmarks._monitoring import FEATURES, SHIFTED, bench_monitoring, synthesise
 
 
 def test_registered_under_its_name():

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from factory_mlops.bench._policies import CALENDARS, POLICIES, REPORTED, bench_policies
+from benchmarks._policies import CALENDARS, POLICIES, REPORTED, bench_policies
 
 # 96 days: the initial model trains on days 0..41; a resin change on day 60 at the moulding plant;
 # the utilities plant has no event. The event-driven policy gets every monitoring layer, with the

@@ -5,8 +5,8 @@ import json
 
 import pytest
 
-from factory_mlops.bench import BENCHMARKS
-from factory_mlops.bench._retrain import DAYS_ENV, DEFAULT_DAYS, bench_days, bench_retrain
+from benchmarks import BENCHMARKS
+from benchmarks._retrain import DAYS_ENV, DEFAULT_DAYS, bench_days, bench_retrain
 from factory_mlops.home import FactoryHome
 
 

@@ -9,8 +9,8 @@ import json
 import numpy as np
 import pytest
 
-from factory_mlops.bench._cmapss_data import CHANNELS, read_cmapss_file
-from factory_mlops.bench._policies_cmapss import (
+from benchmarks._cmapss_data import CHANNELS, read_cmapss_file
+from benchmarks._policies_cmapss import (
     BATCH_ROWS,
     N_CONDITIONS,
     POLICIES,

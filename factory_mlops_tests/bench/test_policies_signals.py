@@ -14,14 +14,14 @@ from typing import Any
 
 import pytest
 
-from factory_mlops.bench._policies import (
+from benchmarks._policies import (
     PolicyRun,
     impact_payload,
     monitoring_signals,
     performance_payload,
 )
-from factory_mlops.bench._policy_scenario import load_scenario, plant_configs
-from factory_mlops.bench._policy_world import Model, PlantWorld
+from benchmarks._policy_scenario import load_scenario, plant_configs
+from benchmarks._policy_world import Model, PlantWorld
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import Lake
 from factory_mlops.pipeline import MAINTENANCE, PREDICTIONS, health_for_day, impact_for_day
@@ -151,7 +151,7 @@ def test_the_benchmark_has_no_copy_of_the_monitoring_rules() -> None:
     """The rules live in `monitoring` (called by both), not in the benchmark module."""
     import inspect
 
-    from factory_mlops.bench import _policies
+    from benchmarks import _policies
 
     src = inspect.getsource(_policies)
     for rule in ("estimate_severity", "estimate_performance", "control_chart(", "rolling_drift("):

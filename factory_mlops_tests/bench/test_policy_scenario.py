@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from factory_mlops.bench._policy_scenario import (
+from benchmarks._policy_scenario import (
     DEFAULT_SCENARIO,
     ScenarioError,
     load_scenario,

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from factory_mlops.bench._machine import free_port
+from benchmarks._machine import free_port
 from factory_mlops.deploy import install_bundle
 from factory_mlops.edge import PredictionLog
 from factory_mlops_tests.deploy._synthetic import START, synthetic_readings

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from factory_mlops.bench._floor_home import SamplePlant, build_sample_plant
+from benchmarks._floor_home import SamplePlant, build_sample_plant
 from factory_mlops.config import load_plant_config
 from factory_mlops.feedback import FeedbackStore
 from factory_mlops.floor import create_app

@@ -17,7 +17,7 @@ import dagster as dg
 import pytest
 import uvicorn
 
-from factory_mlops.bench._machine import free_port
+from benchmarks._machine import free_port
 from factory_mlops.orchestration import build_plant_definitions
 from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource

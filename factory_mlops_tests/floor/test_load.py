@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from factory_mlops.bench._feedback_load import run_load
+from benchmarks._feedback_load import run_load
 
 pytestmark = pytest.mark.slow
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from factory_mlops.bench._floor_home import build_sample_plant
-from factory_mlops.bench._machine import free_port
+from benchmarks._floor_home import build_sample_plant
+from benchmarks._machine import free_port
 from factory_mlops.config import load_plant_config
 from factory_mlops.feedback import DuplicateFeedbackError, FeedbackStore
 from factory_mlops.floor import create_app

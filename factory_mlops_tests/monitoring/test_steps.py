@@ -18,7 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from factory_mlops.bench._policy_scenario import parse_scenario, plant_configs
+from benchmarks._policy_scenario import parse_scenario, plant_configs
 from factory_mlops.config import MonitoringConfig, PlantConfig, StepConfig
 from factory_mlops.monitoring import StepReport, sensor_steps
 from factory_mlops.simulate import SimulatedPlant, simulate_plant

@@ -108,10 +108,10 @@ def _has_subset(folder: Path, subset: str) -> bool:
 
 def default_cmapss_dirs(cwd: Path | None = None) -> list[tuple[str, Path]]:
     """Where the data is looked for without --data-dir or ${FACTORY_MLOPS_CMAPSS_DIR}, in order."""
-    import factory_mlops
+    from benchmarks._paths import REPO_ROOT
 
     cwd = Path.cwd() if cwd is None else cwd
-    repo_root = Path(factory_mlops.__file__).resolve().parents[1]
+    repo_root = REPO_ROOT
     rel = Path("..", "shared", "data", "cmapss")
     return [
         ("../shared/data/cmapss from the current directory", cwd / rel),

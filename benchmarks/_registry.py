@@ -6,15 +6,15 @@ import argparse
 from collections.abc import Callable
 from typing import Any
 
-from factory_mlops.bench._cmapss import bench_cmapss
-from factory_mlops.bench._contracts import bench_contracts
-from factory_mlops.bench._demo import bench_demo
-from factory_mlops.bench._edge import bench_edge
-from factory_mlops.bench._features import bench_features
-from factory_mlops.bench._feedback_load import bench_feedback_load
-from factory_mlops.bench._monitoring import bench_monitoring
-from factory_mlops.bench._policies import bench_policies
-from factory_mlops.bench._retrain import bench_retrain
+from benchmarks._cmapss import bench_cmapss
+from benchmarks._contracts import bench_contracts
+from benchmarks._demo import bench_demo
+from benchmarks._edge import bench_edge
+from benchmarks._features import bench_features
+from benchmarks._feedback_load import bench_feedback_load
+from benchmarks._monitoring import bench_monitoring
+from benchmarks._policies import bench_policies
+from benchmarks._retrain import bench_retrain
 
 BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "cmapss": bench_cmapss,

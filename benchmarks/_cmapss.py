@@ -25,14 +25,14 @@ from joblib import Parallel, delayed
 from sklearn.metrics import average_precision_score
 from sklearn.model_selection import GroupKFold
 
-from factory_mlops.bench._cmapss_data import (
+from benchmarks._cmapss_data import (
     CYCLE,
     CmapssDataNotFoundError,
     constant_channels,
     load_cmapss,
     rul_target,
 )
-from factory_mlops.bench._machine import machine_info
+from benchmarks._machine import machine_info
 from factory_mlops.config import ModelConfig
 from factory_mlops.evaluation import nasa_score
 from factory_mlops.features import (

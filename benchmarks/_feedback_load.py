@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from factory_mlops.bench._machine import free_port, machine_info, stop_process
+from benchmarks._machine import free_port, machine_info, stop_process
 
 PLANT = "plant_a"
 _CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -98,8 +98,8 @@ def run_load(
     `think_s` is each client's mean pause between two verdicts (exponential, like people tapping
     independently); 0 is a closed loop at saturation.
     """
+    from benchmarks._floor_home import build_sample_plant
     from factory_mlops.audit import AuditLog
-    from factory_mlops.bench._floor_home import build_sample_plant
     from factory_mlops.config import default_plants_dir, load_plant_config
     from factory_mlops.feedback import FeedbackStore
     from factory_mlops.floor import UserStore

@@ -35,9 +35,13 @@ from factory_mlops.features import (
     resets_from,
 )
 from factory_mlops.monitoring import DriftReference, drift_day
-from factory_mlops.pipeline._features import installed_times
-from factory_mlops.pipeline._retrain import Candidate, holdout_metrics, train_candidate
-from factory_mlops.pipeline._signals import failure_types
+from factory_mlops.pipeline import (
+    Candidate,
+    failure_types,
+    holdout_metrics,
+    installed_times,
+    train_candidate,
+)
 from factory_mlops.simulate import SimulatedPlant, simulate_plant
 from factory_mlops.training import TrainedModel, build_training_set
 

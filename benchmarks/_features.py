@@ -33,8 +33,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bench._machine import machine_info
-from factory_mlops.bench._plant_month import SENSORS, plant_month_config
+from benchmarks._machine import machine_info
+from benchmarks._plant_month import SENSORS, plant_month_config
 from factory_mlops.features import FeatureSpec, compute_features, compute_online_features
 
 NAIVE_STATS = ("mean", "std", "min", "max")

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from factory_mlops.bench._machine import machine_info
+from benchmarks._machine import machine_info
 
 
 def _library_day(home: Path, plant: str, day_index: int) -> float:

@@ -61,8 +61,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bench._machine import machine_info
-from factory_mlops.bench._policy_scenario import (
+from benchmarks._machine import machine_info
+from benchmarks._policy_scenario import (
     STEP_KINDS,
     Scenario,
     ScenarioError,
@@ -70,7 +70,7 @@ from factory_mlops.bench._policy_scenario import (
     plant_configs,
     plant_seed,
 )
-from factory_mlops.bench._policy_world import Model, PlantWorld, TrainingFailure
+from benchmarks._policy_world import Model, PlantWorld, TrainingFailure
 from factory_mlops.config import PlantConfig, SimEventConfig
 from factory_mlops.monitoring import (
     business_impact,
@@ -80,7 +80,7 @@ from factory_mlops.monitoring import (
     shadow_due_on,
     value_window_start,
 )
-from factory_mlops.pipeline._signals import failure_types, signal_from_result
+from factory_mlops.pipeline import failure_types, signal_from_result
 from factory_mlops.triggers import Signal, TriggerPolicy, TriggerState, decide
 
 CALENDARS = {"weekly": 7, "biweekly": 14, "monthly": 30, "quarterly": 90}
@@ -890,9 +890,9 @@ def _cmapss(seed: int, quick: bool, say: Callable[[str], None]) -> dict[str, Any
     if quick:
         return {"skipped": "--quick: the C-MAPSS FD002 repeat is left out"}
     try:
-        from factory_mlops.bench._policies_cmapss import cmapss_unseen_condition
+        from benchmarks._policies_cmapss import cmapss_unseen_condition
     except ImportError as exc:
-        return {"skipped": f"factory_mlops.bench._policies_cmapss is not available ({exc})"}
+        return {"skipped": f"benchmarks._policies_cmapss is not available ({exc})"}
     say(
         "cmapss_fd002: never / event-driven / event onset on C-MAPSS FD002 with an unseen operating condition"
     )

@@ -103,11 +103,11 @@ import numpy as np
 import pandas as pd
 from sklearn.cluster import KMeans
 
-from factory_mlops.bench._cmapss_data import CHANNELS, ORIGIN, read_cmapss_file, rul_target
+from benchmarks._cmapss_data import CHANNELS, ORIGIN, read_cmapss_file, rul_target
 from factory_mlops.config import PlantConfig, load_plant_config
 from factory_mlops.errors import FactoryMLOpsError
 from factory_mlops.features import FeatureSpec, compute_features
-from factory_mlops.monitoring._drift import DriftReference, build_reference, drift_report
+from factory_mlops.monitoring import DriftReference, build_reference, drift_report
 from factory_mlops.training import TrainedModel, train_model
 from factory_mlops.triggers import Signal, TriggerPolicy, TriggerState, decide
 
@@ -138,14 +138,14 @@ def _plant_dir() -> Path:
         for root in spec.submodule_search_locations:
             if (Path(root) / "cmapss_fd002" / "plant.yaml").is_file():
                 return Path(root) / "cmapss_fd002"
-    import factory_mlops
+    from benchmarks._paths import REPO_ROOT
 
-    here = Path(factory_mlops.__file__).resolve().parents[1] / "plants" / "cmapss_fd002"
+    here = REPO_ROOT / "plants" / "cmapss_fd002"
     if (here / "plant.yaml").is_file():
         return here
     raise PoliciesCmapssError(
-        "cannot find plants/cmapss_fd002 (neither the installed `plants` package nor the repository "
-        "next to factory_mlops holds it); install factory_mlops from the repository (pip install -e .)"
+        "cannot find plants/cmapss_fd002 (neither the installed `plants` package nor the checkout "
+        "holding benchmarks/ has it); install factory_mlops from the checkout (pip install -e .)"
     )
 
 

@@ -44,7 +44,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bench._machine import machine_info
+from benchmarks._machine import machine_info
 
 FEATURES = 90
 HOURS = 24
@@ -133,9 +133,14 @@ def _median_ms(fn: Any, repeat: int, inner: int = 1) -> tuple[float, list[float]
 
 def bench_size(name: str, machines: int, repeat: int, scratch: Path) -> dict[str, Any]:
     """Ours and Evidently on one synthetic day of `machines` machines."""
-    from factory_mlops.monitoring._evidently import _write_atomic, drift_summary
-    from factory_mlops.monitoring._psi import fit_reference
-    from factory_mlops.monitoring._stats import drift_statistics, fit_sketches, time_ordered
+    from factory_mlops.fileio import atomic_write_text
+    from factory_mlops.monitoring import (
+        drift_statistics,
+        drift_summary,
+        fit_reference,
+        fit_sketches,
+        time_ordered,
+    )
 
     data = synthesise(machines)
     feats = data.features
@@ -169,8 +174,9 @@ def bench_size(name: str, machines: int, repeat: int, scratch: Path) -> dict[str
 
     run_ms, run_runs, snapshot = _median_ms(run, repeat)
     page = scratch / f"{name}.html"
+    page.parent.mkdir(parents=True, exist_ok=True)
     html_ms, html_runs, _ = _median_ms(
-        lambda: _write_atomic(page, snapshot.get_html_str(as_iframe=False)), repeat
+        lambda: atomic_write_text(page, snapshot.get_html_str(as_iframe=False)), repeat
     )
     summary = drift_summary(snapshot)
     evid_ms = run_ms + html_ms

@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bench._machine import machine_info
-from factory_mlops.bench._plant_month import plant_month_batch, plant_month_config
+from benchmarks._machine import machine_info
+from benchmarks._plant_month import plant_month_batch, plant_month_config
 from factory_mlops.config import PlantConfig
 
 _TZ = r"[T ]\d{2}(?::?\d{2}){0,2}(?:[.,]\d+)?\s*(?:Z|[+-]\d{2}(?::?\d{2})?)$"

@@ -36,7 +36,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from factory_mlops.bench._machine import machine_info
+from benchmarks._machine import machine_info
+from benchmarks._paths import checkout_env
 
 AIM_SECONDS = 60.0
 CORES = 2
@@ -190,14 +191,10 @@ def _cpus() -> list[int]:
 
 def run_child_retrain(config: Any, home: Any, *, trigger: str, reason: str) -> dict[str, Any]:
     """One `run_retrain` in a fresh process; returns its timings, peak RSS and what it produced."""
-    import factory_mlops
-
-    env = dict(os.environ)
+    env = checkout_env()
     for name in THREAD_ENV:
         env.setdefault(name, str(CORES))
     env.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
-    src = str(Path(factory_mlops.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
     with tempfile.TemporaryDirectory(prefix="fm-bench-retrain-") as tmp:
         req_path, result = Path(tmp) / "request.json", Path(tmp) / "result.json"
         req_path.write_text(

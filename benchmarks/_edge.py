@@ -27,7 +27,7 @@ the exported graph, one thread). These score a ready feature row: no features, n
 Rounds (`--repeat`) interleave the in-process loop and the anchors so all see the same machine
 load; the median over rounds of each p50/p99 is reported.
 
-HTTP: the edge ASGI service (`factory_mlops.edge._service.build_app`, with the plant config so the
+HTTP: the edge ASGI service (`factory_mlops.edge.build_app`, with the plant config so the
 input checks run, explanations k=5, the durable prediction log) under uvicorn (one worker) in a child
 process on 127.0.0.1 (free port), driven by `httpx.AsyncClient` open-loop at a fixed offered rate:
 sends are scheduled on a clock and never wait for responses. Two request shapes, each on a fresh
@@ -70,7 +70,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bench._machine import free_port, machine_info, stop_process
+from benchmarks._machine import free_port, machine_info, stop_process
+from benchmarks._paths import checkout_env
 
 PLANT = "plant_a"
 DEFAULT_DAYS = 10
@@ -79,7 +80,7 @@ WARMUP = 200
 AIM_IN_PROCESS_P99_US = 1000.0
 AIM_HTTP_P99_MS = 10.0
 AIM_HTTP_RPS = 500.0
-SERVICE_MODULE = "factory_mlops.edge._service"
+SERVICE_MODULE = "factory_mlops.edge"
 
 
 @dataclass
@@ -100,7 +101,7 @@ class EdgeSetup:
 
 def build_setup(root: Path, days: int = DEFAULT_DAYS) -> EdgeSetup:
     """Simulate plant_a for `days` days, train its classifier, and install its bundle under `root`."""
-    from factory_mlops.bench._retrain import bench_config
+    from benchmarks._retrain import bench_config
     from factory_mlops.deploy import build_bundle, check_parity, export_onnx, install_bundle
     from factory_mlops.edge import EdgeModel, explainer_files
     from factory_mlops.features import FeatureSpec, compute_features
@@ -378,7 +379,7 @@ from pathlib import Path
 import uvicorn
 
 from factory_mlops.config import parse_plant_config
-from factory_mlops.edge._service import build_app
+from factory_mlops.edge import build_app
 
 req = json.loads(Path(sys.argv[1]).read_text())
 plant = parse_plant_config(req["config"], req["source"])
@@ -632,8 +633,6 @@ def http_shape(
     `sweep` rate for `sweep_seconds` (open loop, lowest first); `seconds` at `rate` (open loop: the
     reported figures); `capacity_seconds` closed loop with `capacity_workers` senders.
     """
-    import factory_mlops
-
     warm, timed = int(rate), max(1, int(rate * seconds))
     swept = [max(1, int(r * sweep_seconds)) for r in sorted(sweep)]
     cap = int(capacity_seconds * 2000)  # more than the service can answer in that time
@@ -657,9 +656,7 @@ def http_shape(
             }
         )
     )
-    env = dict(os.environ)
-    src = str(Path(factory_mlops.__file__).resolve().parent.parent)
-    env["PYTHONPATH"] = os.pathsep.join([src, *filter(None, [env.get("PYTHONPATH")])])
+    env = checkout_env()
     url = f"http://127.0.0.1:{port}"
     err_path = setup.node_dir.parent / f"serve-{shape}.err"
     with err_path.open("w") as err:  # a file, not a pipe: a chatty server never blocks on it

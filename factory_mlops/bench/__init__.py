@@ -1,5 +1,0 @@
-"""Benchmarks reachable as `factory-mlops bench <name> [--json]`; figures go to docs/benchmarks.md."""
-
-from factory_mlops.bench._registry import BENCHMARKS, run_benchmark
-
-__all__ = ["BENCHMARKS", "run_benchmark"]
