@@ -55,6 +55,7 @@ from factory_mlops.config._sources import (
     TimeSource,
     UnitConversion,
 )
+from factory_mlops.errors import PlantConfigError  # what loading plant.yaml raises
 
 __all__ = [
     "SEVERITY_RULES",
@@ -80,6 +81,7 @@ __all__ = [
     "MonitoringConfig",
     "PerformanceEstimateConfig",
     "PlantConfig",
+    "PlantConfigError",
     "ReadingsSource",
     "RegimeConfig",
     "RetrainConfig",

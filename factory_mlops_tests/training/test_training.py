@@ -95,4 +95,16 @@ def test_gate_promotes_only_a_real_gain():
     assert not small.promote and "< margin" in small.summary
     misses = gate({"pr_auc": 0.90, "failure_recall": 0.5, "alarm_rate": 0.1}, champ, cfg)
     assert not misses.promote and "failures caught drop" in misses.summary
-    assert gate({"pr_auc": 0.1, "failure_recall": 0.1}, None, cfg).promote
+    # a first model has no champion to beat, but it must clear the absolute floors
+    # (model.floors): one that catches 10 % of the failures is not promoted ...
+    useless = gate({"pr_auc": 0.1, "failure_recall": 0.1}, None, cfg)
+    assert not useless.promote and "first model" in useless.summary
+    # ... a useful one is
+    first = {
+        "pr_auc": 0.6,
+        "failure_recall": 0.9,
+        "alarm_rate": 0.1,
+        "precision": 0.8,
+        "median_lead_time_h": 12.0,
+    }
+    assert gate(first, None, cfg).promote
