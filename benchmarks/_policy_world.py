@@ -25,7 +25,7 @@ import pandas as pd
 
 from factory_mlops.config import PlantConfig
 from factory_mlops.errors import FactoryMLOpsError
-from factory_mlops.evaluation import GateDecision, gate
+from factory_mlops.evaluation import GateDecision, gate, gate_gain
 from factory_mlops.features import (
     FeatureContext,
     FeatureSpec,
@@ -182,26 +182,28 @@ class PlantWorld:
         if k not in self._gates:
             cand = challenger.candidate
             hold, maint = cand.holdout, cand.maintenance
+            chall_scores = cand.trained.predict_scores(hold)
             chall, chall_sl = holdout_metrics(
-                self.config, hold, cand.trained.predict_scores(hold), cand.trained.threshold, maint
+                self.config, hold, chall_scores, cand.trained.threshold, maint
             )
             champ = champion.trained
             comparable = (
                 champ.spec.hash == cand.trained.spec.hash and champ.task == cand.trained.task
             )
-            champ_m, champ_sl = (
-                holdout_metrics(
-                    self.config, hold, champ.predict_scores(hold), champ.threshold, maint
+            champ_m, champ_sl, gain = None, {}, None
+            if comparable:
+                champ_scores = champ.predict_scores(hold)
+                champ_m, champ_sl = holdout_metrics(
+                    self.config, hold, champ_scores, champ.threshold, maint
                 )
-                if comparable
-                else (None, {})
-            )
+                gain = gate_gain(self.config.model, hold, chall_scores, champ_scores)
             self._gates[k] = gate(
                 chall,
                 champ_m,
                 self.config.model,
                 challenger_slices=chall_sl,
                 champion_slices=champ_sl,
+                gain=gain,
             )
         return self._gates[k]
 

@@ -130,6 +130,23 @@ class ModelConfig(_Strict):
     recall_tolerance: float = Field(
         0.05, ge=0, description="Share of failures caught may drop at most this much (both tasks)."
     )
+    gate_confidence: float | None = Field(
+        0.9,
+        gt=0.5,
+        lt=1,
+        description="One-sided confidence that the challenger's primary-metric gain over the "
+        "champion is above zero (paired bootstrap over the holdout's machine-days); null = the "
+        "point estimate alone decides.",
+    )
+    gate_resamples: int = Field(
+        200, ge=50, description="Bootstrap resamples behind the gate's confidence bound."
+    )
+    gate_min_failure_days: int = Field(
+        2,
+        ge=1,
+        description="Fewer machine-days with a failure on the holdout: the gain is not shown and "
+        "the champion stays.",
+    )
     min_training_rows: int = Field(200, gt=0, description="Fewer labelled training rows: no model.")
     min_positive_rows: int = Field(
         10, gt=0, description="classification: failure rows training needs."

@@ -8,16 +8,24 @@ does the same per machine type, and `gate` turns champion and challenger metrics
 
 from factory_mlops.evaluation._cost import cost_metrics, holdout_span, row_step
 from factory_mlops.evaluation._decision import GateCheck, GateDecision
-from factory_mlops.evaluation._gate import classification_gate, floor_checks, gate, rul_gate
+from factory_mlops.evaluation._gate import (
+    classification_gate,
+    floor_checks,
+    gain_check,
+    gate,
+    rul_gate,
+)
 from factory_mlops.evaluation._metrics import evaluate_predictions, evaluate_rul, failure_events
 from factory_mlops.evaluation._scores import (
     calibration_metrics,
     expected_calibration_error,
     nasa_score,
 )
+from factory_mlops.evaluation._significance import GainBound, gain_bound, gate_gain
 from factory_mlops.evaluation._slices import evaluate_slices
 
 __all__ = [
+    "GainBound",
     "GateCheck",
     "GateDecision",
     "calibration_metrics",
@@ -29,7 +37,10 @@ __all__ = [
     "expected_calibration_error",
     "failure_events",
     "floor_checks",
+    "gain_bound",
+    "gain_check",
     "gate",
+    "gate_gain",
     "holdout_span",
     "nasa_score",
     "row_step",

@@ -12,15 +12,22 @@ of plant.yaml `model.floors` (`floor_checks`): at most `max_alarm_rate` of rows 
 `min_precision`, at least `min_failure_recall` of the failures caught and a median lead time of at
 least `min_median_lead_time_hours`; a RUL model must beat a constant prediction's RMSE by
 `min_rmse_gain_over_baseline`. A model below a floor is never promoted, champion or not.
+
+With a `GainBound` (`evaluation.gate_gain`: a paired bootstrap of the primary metric over the
+holdout's machine-days), the gain must also be shown: its lower bound at `model.gate_confidence`
+above zero (`gain_check`). A few days of holdout hold a handful of failures; a point gain of
+0.02 PR-AUC is there as often noise as a better model. The rule guards a champion that serves:
+when the champion itself is below the floors on the holdout, it informs and does not block.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from factory_mlops.config import ModelConfig
 from factory_mlops.evaluation._decision import GateCheck, GateDecision
+from factory_mlops.evaluation._significance import GainBound
 
 Metrics = Mapping[str, float]
 Slices = Mapping[str, Mapping[str, float]]
@@ -36,6 +43,7 @@ def gate(
     *,
     challenger_slices: Slices | None = None,
     champion_slices: Slices | None = None,
+    gain: GainBound | None = None,
 ) -> GateDecision:
     """Compare metrics of challenger and champion measured on the same holdout rows.
 
@@ -52,6 +60,7 @@ def gate(
             model,
             challenger_slices=challenger_slices,
             champion_slices=champion_slices,
+            gain=gain,
         )
     return classification_gate(
         challenger,
@@ -59,6 +68,7 @@ def gate(
         model,
         challenger_slices=challenger_slices,
         champion_slices=champion_slices,
+        gain=gain,
     )
 
 
@@ -69,6 +79,7 @@ def classification_gate(
     *,
     challenger_slices: Slices | None = None,
     champion_slices: Slices | None = None,
+    gain: GainBound | None = None,
 ) -> GateDecision:
     """Promote when PR-AUC improves by at least `min_improvement` and no guard fails.
 
@@ -78,7 +89,7 @@ def classification_gate(
     with `min_slice_failures` failures. Row-level recall is not a guard: a champion that alarms
     all the time after a process change has perfect row recall and no use.
     """
-    return _decide(challenger, champion, model, "pr_auc", challenger_slices, champion_slices)
+    return _decide(challenger, champion, model, "pr_auc", challenger_slices, champion_slices, gain)
 
 
 def rul_gate(
@@ -88,13 +99,14 @@ def rul_gate(
     *,
     challenger_slices: Slices | None = None,
     champion_slices: Slices | None = None,
+    gain: GainBound | None = None,
 ) -> GateDecision:
     """Promote when RMSE drops by at least `min_rmse_improvement` relative to the champion's and
     no guard fails: failures caught and alarm rate as in `classification_gate`, and on every
     machine type with `min_slice_failures` failures RMSE rises by at most `slice_tolerance` as a
     share of the champion's.
     """
-    return _decide(challenger, champion, model, "rmse", challenger_slices, champion_slices)
+    return _decide(challenger, champion, model, "rmse", challenger_slices, champion_slices, gain)
 
 
 def _decide(
@@ -104,6 +116,7 @@ def _decide(
     primary: str,
     challenger_slices: Slices | None,
     champion_slices: Slices | None,
+    gain: GainBound | None = None,
 ) -> GateDecision:
     cs, ks = _plain(challenger_slices), _plain(champion_slices)
     floors = floor_checks(challenger, model)
@@ -130,6 +143,7 @@ def _decide(
         _alarm_rate_check(challenger, champion, model),
         _cost_check(challenger, champion, model),
         *_slice_checks(cs, ks, model, primary),
+        *([] if gain is None else [gain_check(gain, floor_checks(champion, model))]),
     ]
     promote = not below and all(c.passed is not False for c in checks)
     return GateDecision(
@@ -141,6 +155,57 @@ def _decide(
         cs,
         ks,
         floors,
+    )
+
+
+def gain_check(gain: GainBound, champion_floors: Sequence[GateCheck] = ()) -> GateCheck:
+    """The gate's rule on a `GainBound`: the gain's lower bound must be above zero.
+
+    A holdout with fewer failure-bearing machine-days than `gain.min_events` cannot show a gain:
+    the check fails and the champion stays (a gate that cannot tell keeps what serves). The rule
+    protects a champion that serves; one below the plant's own floors on this holdout
+    (`champion_floors`, from `floor_checks`) does not, so the check then informs and does not
+    block: keeping a model that misses the floors is not the safe choice.
+    """
+    unit = "PR-AUC" if gain.metric == "pr_auc" else "relative RMSE drop"
+    point = f"{gain.gain:+.3f}" if gain.metric == "pr_auc" else f"{gain.gain:+.1%}"
+    rule = f"{gain.confidence:.0%} lower bound > 0"
+    failed = [c.reason for c in champion_floors if c.passed is False]
+    if failed:
+        return GateCheck(
+            "gain_significance",
+            None,
+            gain.lower,
+            rule,
+            None,
+            f"{unit} gain {point}: significance not required, the champion is below the floors "
+            f"on this holdout ({'; '.join(failed)})",
+        )
+    if gain.lower is None:
+        why = (
+            f"{gain.events} machine-day(s) with a failure on the holdout (need {gain.min_events})"
+            if gain.events < gain.min_events
+            else "no resample had a defined gain"
+        )
+        return GateCheck(
+            "gain_significance",
+            None,
+            gain.gain,
+            rule,
+            False,
+            f"gain not shown ({unit} {point}): {why}",
+        )
+    lower = f"{gain.lower:+.3f}" if gain.metric == "pr_auc" else f"{gain.lower:+.1%}"
+    ok = gain.lower > 0
+    return GateCheck(
+        "gain_significance",
+        None,
+        gain.lower,
+        rule,
+        ok,
+        f"{unit} gain {point}, {gain.confidence:.0%} lower bound {lower} "
+        f"{'>' if ok else '<='} 0 (paired bootstrap over {gain.blocks} machine-days, "
+        f"{gain.events} with a failure)",
     )
 
 

@@ -23,6 +23,7 @@ from factory_mlops.evaluation import (
     evaluate_rul,
     evaluate_slices,
     gate,
+    gate_gain,
 )
 from factory_mlops.features import plugin_files
 from factory_mlops.feedback import feedback_labels, id_ranges, mark_used
@@ -233,28 +234,31 @@ def evaluate_candidate(
     maint = candidate.maintenance if len(candidate.maintenance) else load_maintenance(config, home)
     hold = candidate.holdout
     trained = candidate.trained
-    chall, chall_slices = holdout_metrics(
-        config, hold, trained.predict_scores(hold), trained.threshold, maint
-    )
+    chall_scores = trained.predict_scores(hold)
+    chall, chall_slices = holdout_metrics(config, hold, chall_scores, trained.threshold, maint)
     champ_v = registry.get_alias(config.plant_id, CHAMPION)
     notes: list[str] = []
     champ_metrics = None
     champ_slices: dict[str, dict[str, float]] = {}
+    gain = None
     if champ_v is not None:
         why_not = _champion_comparable(config, candidate, champ_v)
         if why_not is not None:
             notes.append(why_not)
         else:
             champ = load_registered_model(registry, config.plant_id, champ_v.version)
+            champ_scores = champ.predict_scores(hold)
             champ_metrics, champ_slices = holdout_metrics(
-                config, hold, champ.predict_scores(hold), champ.threshold, maint
+                config, hold, champ_scores, champ.threshold, maint
             )
+            gain = gate_gain(config.model, hold, chall_scores, champ_scores)
     decision = gate(
         chall,
         champ_metrics,
         config.model,
         challenger_slices=chall_slices,
         champion_slices=champ_slices,
+        gain=gain,
     )
     if decision.floor_failures:
         notes.append(

@@ -100,6 +100,7 @@ def test_feedback_joins_a_retrain_is_marked_consumed_and_reproduces(gov, capsys,
                     "alarm_rate_tolerance": 1.0,
                     "cost_tolerance": 100.0,
                     "slice_tolerance": 1.0,
+                    "gate_confidence": None,
                 }
             )
         }

@@ -55,7 +55,8 @@ def gov_base(plant_a_config, tmp_path_factory):
     v1 = run_retrain(
         config, home, registry, trigger="initial", reason="first model", actor="person:ana"
     )
-    # A second retrain promoted by a plant that accepts any challenger (margin -1): the same
+    # A second retrain promoted by a plant that accepts any challenger (margin -1, no
+    # significance rule): the same
     # promotion path as a gate pass, so v2 becomes champion and is deployed.
     eager = config.model_copy(
         update={
@@ -66,6 +67,7 @@ def gov_base(plant_a_config, tmp_path_factory):
                     "alarm_rate_tolerance": 1.0,
                     "cost_tolerance": 100.0,
                     "slice_tolerance": 1.0,
+                    "gate_confidence": None,
                 }
             )
         }

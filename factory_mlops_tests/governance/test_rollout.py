@@ -31,6 +31,7 @@ def _canary(config, **rollout):
             "alarm_rate_tolerance": 1.0,
             "cost_tolerance": 100.0,
             "slice_tolerance": 1.0,
+            "gate_confidence": None,
         }
     )
     return config.model_copy(update={"edge": edge, "model": eager})
