@@ -33,7 +33,7 @@ from the same initial model, trained on the first `history_days` and deployed at
 `history_days - 1`. Each day from `history_days` on, every policy's deployed model scores the
 day's feature rows; then the policy decides; a requested retrain trains a challenger on the data
 known at the end of that day (labels only from maintenance entries reported by then), gates it
-against the policy's champion on the challenger's recent holdout (`holdout_metrics` + the gate,
+against the policy's champion on the challenger's recent holdout (`evaluation.compare_on_holdout`,
 as the product) and promotes it if it passes; the new model serves from the next day. Trainings
 are cached by (plant, data_through day): policies training on the same day share them.
 

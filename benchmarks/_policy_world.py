@@ -8,8 +8,8 @@ known at that time, and cached so two policies asking the same question share th
   the features up to the day's end, labelled from the maintenance entries *reported* by then,
   then `train_candidate` (the pipeline's pure training stage: split, LightGBM, calibration, cost
   threshold, drift reference). Cached by data_through day.
-* `gate(champion, challenger)`: `holdout_metrics` of both on the challenger's holdout and the
-  evaluation `gate`, as `pipeline.evaluate_candidate` does without a registry. Cached by the pair.
+* `gate(champion, challenger)`: `evaluation.compare_on_holdout` on the challenger's holdout, the
+  function `pipeline.evaluate_candidate` calls (without a registry). Cached by the pair.
 * `predictions(model, day)`, `drift(model, day)`: the day's scores, alarms and drift report of a
   model. Cached by (model, day).
 """
@@ -25,7 +25,7 @@ import pandas as pd
 
 from factory_mlops.config import PlantConfig
 from factory_mlops.errors import FactoryMLOpsError
-from factory_mlops.evaluation import GateDecision, gate, gate_gain
+from factory_mlops.evaluation import GateDecision, compare_on_holdout
 from factory_mlops.features import (
     FeatureContext,
     FeatureSpec,
@@ -38,7 +38,6 @@ from factory_mlops.monitoring import DriftReference, drift_day
 from factory_mlops.pipeline import (
     Candidate,
     failure_types,
-    holdout_metrics,
     installed_times,
     train_candidate,
 )
@@ -180,31 +179,17 @@ class PlantWorld:
         """Challenger vs champion on the challenger's holdout, as `pipeline.evaluate_candidate` gates."""
         k = (champion.key, challenger.key)
         if k not in self._gates:
-            cand = challenger.candidate
-            hold, maint = cand.holdout, cand.maintenance
-            chall_scores = cand.trained.predict_scores(hold)
-            chall, chall_sl = holdout_metrics(
-                self.config, hold, chall_scores, cand.trained.threshold, maint
-            )
-            champ = champion.trained
+            cand, champ = challenger.candidate, champion.trained
             comparable = (
                 champ.spec.hash == cand.trained.spec.hash and champ.task == cand.trained.task
             )
-            champ_m, champ_sl, gain = None, {}, None
-            if comparable:
-                champ_scores = champ.predict_scores(hold)
-                champ_m, champ_sl = holdout_metrics(
-                    self.config, hold, champ_scores, champ.threshold, maint
-                )
-                gain = gate_gain(self.config.model, hold, chall_scores, champ_scores)
-            self._gates[k] = gate(
-                chall,
-                champ_m,
-                self.config.model,
-                challenger_slices=chall_sl,
-                champion_slices=champ_sl,
-                gain=gain,
-            )
+            self._gates[k] = compare_on_holdout(
+                self.config,
+                cand.holdout,
+                cand.maintenance,
+                cand.trained,
+                champ if comparable else None,
+            ).decision
         return self._gates[k]
 
     # ---- serving and monitoring ----------------------------------------------------------------

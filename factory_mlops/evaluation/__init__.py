@@ -3,9 +3,16 @@
 `evaluate_predictions` / `evaluate_rul` score one model on the holdout (ranking, alarms, failures
 caught, calibration or PHM08 score, and with the plant's costs what it saves), `evaluate_slices`
 does the same per machine type, and `gate` turns champion and challenger metrics into a
-`GateDecision` made of `GateCheck`s.
+`GateDecision` made of `GateCheck`s. `compare_on_holdout` does all of it for two models on one
+holdout: the product's retrain and `bench policies` gate through it.
 """
 
+from factory_mlops.evaluation._compare import (
+    Comparison,
+    HoldoutScorer,
+    compare_on_holdout,
+    holdout_metrics,
+)
 from factory_mlops.evaluation._cost import cost_metrics, holdout_span, row_step
 from factory_mlops.evaluation._decision import GateCheck, GateDecision
 from factory_mlops.evaluation._gate import (
@@ -25,11 +32,14 @@ from factory_mlops.evaluation._significance import GainBound, gain_bound, gate_g
 from factory_mlops.evaluation._slices import evaluate_slices
 
 __all__ = [
+    "Comparison",
     "GainBound",
     "GateCheck",
     "GateDecision",
+    "HoldoutScorer",
     "calibration_metrics",
     "classification_gate",
+    "compare_on_holdout",
     "cost_metrics",
     "evaluate_predictions",
     "evaluate_rul",
@@ -41,6 +51,7 @@ __all__ = [
     "gain_check",
     "gate",
     "gate_gain",
+    "holdout_metrics",
     "holdout_span",
     "nasa_score",
     "row_step",

@@ -17,14 +17,7 @@ from factory_mlops.audit import AuditLog
 from factory_mlops.bundle import REFERENCE_FILE, bundle_sha256
 from factory_mlops.config import PlantConfig
 from factory_mlops.errors import ParityError, TrainingError
-from factory_mlops.evaluation import (
-    GateDecision,
-    evaluate_predictions,
-    evaluate_rul,
-    evaluate_slices,
-    gate,
-    gate_gain,
-)
+from factory_mlops.evaluation import GateDecision, compare_on_holdout
 from factory_mlops.features import plugin_files
 from factory_mlops.feedback import feedback_labels, id_ranges, mark_used
 from factory_mlops.home import FactoryHome
@@ -177,34 +170,6 @@ class Evaluation:
     champion_slices: dict[str, dict[str, float]] = field(default_factory=dict)
 
 
-def holdout_metrics(
-    config: PlantConfig,
-    hold: pd.DataFrame,
-    scores: np.ndarray,
-    threshold: float,
-    maint: pd.DataFrame,
-) -> tuple[dict[str, float], dict[str, dict[str, float]]]:
-    """Holdout metrics of one model's scores for the plant's task, overall and per machine type."""
-    horizon = pd.Timedelta(hours=config.model.horizon_hours)
-    cap = pd.Timedelta(hours=config.model.rul_cap_hours)
-    if config.model.task == RUL:
-        overall = evaluate_rul(hold, scores, threshold, maint, horizon, cap, costs=config.costs)
-    else:
-        overall = evaluate_predictions(hold, scores, threshold, maint, horizon, costs=config.costs)
-    slices = evaluate_slices(
-        hold,
-        scores,
-        threshold,
-        maint,
-        horizon,
-        config.machine_types,
-        task=config.model.task,
-        cap=cap,
-        costs=config.costs,
-    )
-    return overall, slices
-
-
 def _champion_comparable(config: PlantConfig, candidate: Candidate, champ_v: Any) -> str | None:
     """Why the champion cannot be scored on the candidate's holdout (None if it can)."""
     spec_hash = champ_v.tags.get("feature_spec_hash")
@@ -232,34 +197,17 @@ def evaluate_candidate(
     having none (and says so in the notes). A challenger below the absolute floors is noted too.
     """
     maint = candidate.maintenance if len(candidate.maintenance) else load_maintenance(config, home)
-    hold = candidate.holdout
-    trained = candidate.trained
-    chall_scores = trained.predict_scores(hold)
-    chall, chall_slices = holdout_metrics(config, hold, chall_scores, trained.threshold, maint)
     champ_v = registry.get_alias(config.plant_id, CHAMPION)
     notes: list[str] = []
-    champ_metrics = None
-    champ_slices: dict[str, dict[str, float]] = {}
-    gain = None
+    champ = None
     if champ_v is not None:
         why_not = _champion_comparable(config, candidate, champ_v)
         if why_not is not None:
             notes.append(why_not)
         else:
             champ = load_registered_model(registry, config.plant_id, champ_v.version)
-            champ_scores = champ.predict_scores(hold)
-            champ_metrics, champ_slices = holdout_metrics(
-                config, hold, champ_scores, champ.threshold, maint
-            )
-            gain = gate_gain(config.model, hold, chall_scores, champ_scores)
-    decision = gate(
-        chall,
-        champ_metrics,
-        config.model,
-        challenger_slices=chall_slices,
-        champion_slices=champ_slices,
-        gain=gain,
-    )
+    compared = compare_on_holdout(config, candidate.holdout, maint, candidate.trained, champ)
+    decision = compared.decision
     if decision.floor_failures:
         notes.append(
             f"below the gate's absolute floors, never promoted: {decision.floors_text}"
@@ -270,13 +218,13 @@ def evaluate_candidate(
             )
         )
     return Evaluation(
-        chall,
-        champ_metrics,
+        compared.challenger,
+        compared.champion,
         champ_v.version if champ_v else None,
         decision,
         notes,
-        chall_slices,
-        champ_slices,
+        compared.challenger_slices,
+        compared.champion_slices,
     )
 
 
