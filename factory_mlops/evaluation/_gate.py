@@ -168,7 +168,10 @@ def gain_check(gain: GainBound, champion_floors: Sequence[GateCheck] = ()) -> Ga
     block: keeping a model that misses the floors is not the safe choice.
     """
     unit = "PR-AUC" if gain.metric == "pr_auc" else "relative RMSE drop"
-    point = f"{gain.gain:+.3f}" if gain.metric == "pr_auc" else f"{gain.gain:+.1%}"
+    if math.isnan(gain.gain):
+        point = "undefined on this holdout"
+    else:
+        point = f"{gain.gain:+.3f}" if gain.metric == "pr_auc" else f"{gain.gain:+.1%}"
     rule = f"{gain.confidence:.0%} lower bound > 0"
     failed = [c.reason for c in champion_floors if c.passed is False]
     if failed:

@@ -155,3 +155,15 @@ def test_a_champion_below_the_floors_does_not_need_a_shown_gain() -> None:
     # the same champion meeting the floors keeps its place
     serving = {**champ, "failure_recall": 1.0, "failures_caught": 3}
     assert not gate(chall, serving, model, gain=unshown).promote
+
+
+def test_an_undefined_gain_says_so_and_keeps_the_champion() -> None:
+    rows = _holdout([])  # no failure on the holdout: PR-AUC is undefined for both models
+    rng = np.random.default_rng(2)
+    g = gain_bound(
+        rows, rng.random(len(rows)), rng.random(len(rows)), task="classification", horizon_hours=24
+    )
+    assert g.lower is None and np.isnan(g.gain)
+    check = gain_check(g)
+    assert check.passed is False
+    assert "undefined on this holdout" in check.reason and "nan" not in check.reason
