@@ -11,8 +11,13 @@ import getpass
 import json
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from factory_mlops.clikit import HOME_HELP, PLANTS_HELP, fail
+
+if TYPE_CHECKING:  # the CLI imports these lazily: `--help` stays fast
+    from factory_mlops.home import FactoryHome
+    from factory_mlops.registry import ModelRegistry
 
 
 def _person(by: str | None) -> str:
@@ -20,7 +25,7 @@ def _person(by: str | None) -> str:
     return name if ":" in name else f"person:{name}"
 
 
-def _context(args: argparse.Namespace):  # type: ignore[no-untyped-def]
+def _context(args: argparse.Namespace) -> tuple[FactoryHome, ModelRegistry]:
     from factory_mlops.home import FactoryHome
     from factory_mlops.registry import ModelRegistry
 
@@ -131,7 +136,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if report.reproduced else 1
 
 
-def add_governance_parsers(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+def add_governance_parsers(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     """Add `status`, `rollback` and `reproduce` to the `factory-mlops` parser."""
     st = sub.add_parser(
         "status", help="champion, challenger, last retrain and edge versions per plant"

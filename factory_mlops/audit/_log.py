@@ -15,7 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Collection, Generator, Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -242,7 +242,7 @@ class AuditLog:
             for pos, raw in enumerate(fh, start=1):
                 yield self._parse_or_refuse(raw, line=f"line {pos}", entry=f"entry {pos}")
 
-    def _iter_backward(self) -> Iterator[AuditEntry]:
+    def _iter_backward(self) -> Generator[AuditEntry, None, None]:
         try:
             fd = os.open(self.path, os.O_RDONLY)
         except FileNotFoundError:

@@ -55,7 +55,7 @@ class FeatureConfig(_Strict):
     step_minutes: int = Field(60, gt=0, description="One feature row per machine every step.")
     windows_minutes: list[int] = Field(default_factory=lambda: [60, 360, 1440], min_length=1)
     stats: list[Stat] = Field(
-        default_factory=lambda: ["mean", "std", "min", "max", "last", "slope"]
+        default_factory=lambda: list[Stat](["mean", "std", "min", "max", "last", "slope"])
     )
     version: int = Field(1, ge=1, description="Bump when the meaning of a feature changes.")
     ewma_half_life: float = Field(

@@ -83,15 +83,15 @@ class ModelConfig(_Strict):
         description="Label: failure within this horizon (rul: evaluation horizon and default alarm).",
     )
     params: dict[str, int | float | str] = Field(
-        default_factory=lambda: {
-            "n_estimators": 200,
-            "learning_rate": 0.05,
-            "num_leaves": 15,
-            "min_child_samples": 20,
-            "subsample": 0.8,
-            "subsample_freq": 1,
-            "colsample_bytree": 0.8,
-        },
+        default_factory=lambda: dict[str, int | float | str](
+            n_estimators=200,
+            learning_rate=0.05,
+            num_leaves=15,
+            min_child_samples=20,
+            subsample=0.8,
+            subsample_freq=1,
+            colsample_bytree=0.8,
+        ),
         description="LightGBM parameters (seed, threads and determinism are set by factory_mlops).",
     )
     seed: int = Field(0, description="LightGBM random_state.")

@@ -9,12 +9,12 @@ from pydantic import Field, field_validator, model_validator
 from factory_mlops.config._base import Action, SeverityName, _Strict
 
 
-def _default_actions() -> dict[str, dict[str, list[Action]]]:
-    retrain: dict[str, list[Action]] = {
+def _default_actions() -> dict[str, dict[SeverityName, list[Action]]]:
+    retrain: dict[SeverityName, list[Action]] = {
         "warning": ["check_warn", "alert"],
         "critical": ["check_warn", "alert", "retrain"],
     }
-    alert: dict[str, list[Action]] = {
+    alert: dict[SeverityName, list[Action]] = {
         "warning": ["check_warn", "alert"],
         "critical": ["check_warn", "alert"],
     }
@@ -175,7 +175,9 @@ class MonitoringConfig(_Strict):
 
     @field_validator("actions")
     @classmethod
-    def _known_layers(cls, v: dict[str, dict[str, list[str]]]) -> dict[str, dict[str, list[str]]]:
+    def _known_layers(
+        cls, v: dict[str, dict[SeverityName, list[Action]]]
+    ) -> dict[str, dict[SeverityName, list[Action]]]:
         known = set(_default_actions())
         unknown = sorted(set(v) - known)
         if unknown:

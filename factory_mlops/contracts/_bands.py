@@ -228,8 +228,8 @@ def band_rules(stats: Mapping[str, Any], bands: Bands) -> list[ContractFailure]:
         ("band:label_rate", "batch label rate", stats.get("label_rate"), bands.label_rate,
          "contract.bands.label_rate", True)
     )  # fmt: skip
-    for rule, what, value, band, key, rate in checks:
-        if band is None or value is None or band.contains(value):
+    for rule, what, value, checked, key, rate in checks:
+        if checked is None or value is None or checked.contains(value):
             continue
         show = _pct if rate else _fmt
         out.append(
@@ -237,13 +237,13 @@ def band_rules(stats: Mapping[str, Any], bands: Bands) -> list[ContractFailure]:
                 rule=rule,
                 severity="warning",
                 message=(
-                    f"{what} {show(value)} is outside its band [{show(band.low)}, "
-                    f"{show(band.high)}] ({band.origin(key)}); check for a process change or a "
+                    f"{what} {show(value)} is outside its band [{show(checked.low)}, "
+                    f"{show(checked.high)}] ({checked.origin(key)}); check for a process change or a "
                     f"sensor fault — a human should look. If the change is intended, state the "
                     f"band in plant.yaml {key}"
                 ),
                 value=float(value),
-                threshold=float(band.low if value < band.low else band.high),
+                threshold=float(checked.low if value < checked.low else checked.high),
             )
         )
     return out

@@ -469,7 +469,7 @@ class RowCheck:
             empty = np.array([], dtype=object)
             return np.ones(self.n, dtype=bool), np.array([], dtype=np.int64), empty, empty
         matrix = np.column_stack([self.flags[r] for r in present])
-        bad = matrix.any(axis=1)
+        bad = np.asarray(matrix.any(axis=1), dtype=bool)
         positions = np.flatnonzero(bad)
         reason = np.asarray(present, dtype=object)[matrix[positions].argmax(axis=1)]
         detail = np.full(len(positions), "", dtype=object)

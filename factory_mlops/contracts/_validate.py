@@ -455,7 +455,7 @@ def validate_readings(
     rc.coerce()
     rc.run_schema()
     rc.find_duplicates()
-    ok, positions, reason, detail = rc.split()
+    ok, positions, row_reasons, row_details = rc.split()
 
     accepted = rc.accepted_frame(ok)
     # The accepted rows in machine, time order: what the sequence rules run on.
@@ -468,8 +468,8 @@ def validate_readings(
         names=rc.machine_names,
         time_sorted=True,
     )
-    quarantined = _quarantine_frame(raw, positions, reason, detail)
-    reasons = _count_reasons(reason)
+    quarantined = _quarantine_frame(raw, positions, row_reasons, row_details)
+    reasons = _count_reasons(row_reasons)
     failures += _batch_rules(
         config,
         received=n,

@@ -56,7 +56,9 @@ class ParityReport:
 def _with_nan_probes(x: np.ndarray, seed: int = 0) -> np.ndarray:
     """X, then one all-NaN row, then up to NAN_PROBE_ROWS rows of X with random cells set to NaN."""
     rng = np.random.default_rng(seed)
-    take = rng.choice(len(x), size=min(NAN_PROBE_ROWS, len(x)), replace=False) if len(x) else []
+    take: np.ndarray | list[int] = (
+        rng.choice(len(x), size=min(NAN_PROBE_ROWS, len(x)), replace=False) if len(x) else []
+    )
     probes = x[take].copy()
     probes[rng.random(probes.shape) < NAN_PROBE_RATE] = np.nan
     return np.vstack([x, np.full((1, x.shape[1]), np.nan), probes])

@@ -148,5 +148,5 @@ class OnlineFeatures:
             at_ns,
             _resets=self._resets,
             _baselines=self._baselines,
-            _buckets=(self._b, self._pb),
+            _buckets=(b, self._pb),
         )

@@ -336,7 +336,7 @@ class FeedbackStore:
         created = (
             _aware(created_at, "created_at") if created_at is not None else dt.datetime.now(dt.UTC)
         )
-        values = {
+        values: dict[str, Any] = {
             "plant_id": _name(plant_id, "plant_id"),
             "prediction_id": _name(prediction_id, "prediction_id"),
             "node_id": _name(node_id, "node_id"),
@@ -357,8 +357,10 @@ class FeedbackStore:
         }
         try:
             with self._begin() as conn:
-                new_id = conn.execute(sa.insert(_T).values(**values)).inserted_primary_key[0]
-                record = FeedbackRecord(id=int(new_id), **values)
+                key = conn.execute(sa.insert(_T).values(**values)).inserted_primary_key
+                if key is None:
+                    raise FeedbackError("the store returned no id for the new verdict")
+                record = FeedbackRecord(id=int(key[0]), **values)
                 if before_commit is not None:
                     before_commit(record)
         except exc.IntegrityError as e:

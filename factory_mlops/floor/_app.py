@@ -381,8 +381,8 @@ class FloorApp:
     async def submit(self, request: Request) -> Response:
         plant_id = request.path_params["plant"]
         form = await self._form(request)
-        session = await run_in_threadpool(self._session, request)
-        self._check_post(request, form, session)
+        logged_in = await run_in_threadpool(self._session, request)
+        self._check_post(request, form, logged_in)
         session, config = await run_in_threadpool(self._require, request, plant_id)
         try:
             record = await run_in_threadpool(self._record, config, session, form)

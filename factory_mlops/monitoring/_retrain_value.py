@@ -147,7 +147,7 @@ def retrain_value(
             f"({len(champion)} vs {len(challenger)} rows)"
         )
     rollout = float(costs.rollout_cost)
-    base = dict(
+    base: dict[str, Any] = dict(
         champion_caught=0,
         challenger_caught=0,
         champion_false_alarms=0,

@@ -542,10 +542,10 @@ def psi_matrix(
     edges = np.full((e_max, nf), np.inf)
     ref = np.zeros((e_max + 2, nf))  # bins 0..e_max for values, last row = missing
     for j, name in enumerate(names):  # unpacking the stored references into padded arrays
-        r = references[name]
-        edges[: n_edges[j], j] = r.edges
-        ref[: n_edges[j] + 1, j] = r.shares[:-1]
-        ref[-1, j] = r.shares[-1]
+        ref_j = references[name]
+        edges[: n_edges[j], j] = ref_j.edges
+        ref[: n_edges[j] + 1, j] = ref_j.shares[:-1]
+        ref[-1, j] = ref_j.shares[-1]
     missing = np.isnan(x)
     # +inf readings belong in the top bin of their own edges, never in the padding above it
     xv = np.where(np.isposinf(x), np.finfo(float).max, x)

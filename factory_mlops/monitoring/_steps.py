@@ -394,12 +394,12 @@ def sensor_steps(
     names = list(dict.fromkeys(sensors))
     grid = _grid(history, today, names)
     if grid is None:
-        reports = {s: _not_judged(s, units.get(s, ""), "no readings today", []) for s in names}
+        not_judged = {s: _not_judged(s, units.get(s, ""), "no readings today", []) for s in names}
         return StepReport(
             severity="ok",
             reasons=["not judged: no readings today"],
             steps=[],
-            sensors=reports,
+            sensors=not_judged,
             day="",
             baseline_days=0,
             machines=0,
@@ -447,7 +447,7 @@ def sensor_steps(
         judged = np.isfinite(change[:, k]) & ~restarted & np.isfinite(z)
         n_j = int(judged.sum())
         n_r = int((restarted & np.isfinite(change[:, k])).sum())
-        common = {
+        common: dict[str, Any] = {
             "baseline_days": b_days,
             "baseline_changes": int(n_base[k]),
             "sd": float(sd[k]),
@@ -532,7 +532,7 @@ def sensor_steps(
         (s for s, r in reports.items() if r.severity != "ok"),
         key=lambda s: (-SEVERITY_RANK[reports[s].severity], -abs(reports[s].shift_sd)),
     )
-    severity: Severity = (
+    overall: Severity = (
         max((reports[s].severity for s in steps), key=SEVERITY_RANK.__getitem__) if steps else "ok"
     )
     reasons = [reports[s].reason for s in steps]
@@ -547,7 +547,7 @@ def sensor_steps(
                 f"{top.shift_sd:+.1f} robust sd",
             )
     return StepReport(
-        severity=severity,
+        severity=overall,
         reasons=reasons,
         steps=steps,
         sensors=reports,

@@ -16,7 +16,10 @@ from factory_mlops.config import PlantConfig
 from factory_mlops.feedback import FeedbackStore, feedback_queue
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import LAYER_TABLES, Lake, day_end, load_maintenance
+from factory_mlops.monitoring import Severity
 from factory_mlops.triggers import Signal
+
+_SEVERITIES: dict[str, Severity] = {"ok": "ok", "warning": "warning", "critical": "critical"}
 
 
 def drift_reason(payload: dict[str, Any]) -> str:
@@ -67,7 +70,11 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
     reasons = result.get("reasons") or []
     result = {**result, "reasons": [reasons] if isinstance(reasons, str) else list(reasons)}
     version = result.get("model_version") or None  # 0/None: no model (monitoring only, integrity)
-    severity = str(result["severity"])
+    severity = _SEVERITIES.get(str(result["severity"]))
+    if severity is None:
+        raise ValueError(
+            f"{layer} result of {day}: severity {result['severity']!r} is not ok, warning or critical"
+        )
     if layer == "drift":
         if isinstance(result.get("drifted_sensors"), str):
             result["drifted_sensors"] = [x for x in result["drifted_sensors"].split(", ") if x]
@@ -92,7 +99,7 @@ def signal_from_result(layer: str, result: dict[str, Any], day: dt.date) -> Sign
         kind,
         severity,
         day_end(day),
-        reason[:1500],  # type: ignore[arg-type]
+        reason[:1500],
         f"{day.isoformat()}:v{version}" if version else f"{day.isoformat()}:no-model",
         {"model_version": version},
     )

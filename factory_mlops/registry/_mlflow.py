@@ -558,7 +558,7 @@ class ModelRegistry:
         """
         _check_plant(plant_id)
         name = self.model_name(plant_id)
-        found = []
+        found: list[Any] = []
         page_token = None
         while True:
             page = self._client.search_model_versions(

@@ -21,6 +21,7 @@ rejected records.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
 import numpy as np
@@ -257,7 +258,7 @@ def _lake_sources(config: PlantConfig, present: list[str], consumed: set[str]) -
     return out
 
 
-def _free_name(name: str, taken: set[str] | dict[str, object]) -> str:
+def _free_name(name: str, taken: Container[str]) -> str:
     while name in taken:
         name = f"source_{name}"
     return name

@@ -176,7 +176,7 @@ def _load_bytes(path: Path, rd: ReadingsSource) -> bytes:
                         f"the archive holds {len(members)} files, expected exactly one"
                     )
                 return archive.read(members[0])
-        import zstandard  # type: ignore[import-not-found]  # optional, only for .zst exports
+        import zstandard  # optional, only for .zst exports
 
         return zstandard.ZstdDecompressor().decompressobj().decompress(raw)
     except ImportError:

@@ -113,7 +113,7 @@ class FailureRiskClassifier(ClassifierMixin, BaseEstimator):
             fold = lgb.LGBMClassifier(**params).fit(
                 X[fit_idx], yy[fit_idx], sample_weight=w[fit_idx]
             )
-            raw[pred_idx] = fold.predict_proba(X[pred_idx])[:, 1]
+            raw[pred_idx] = np.asarray(fold.predict_proba(X[pred_idx]))[:, 1]
         ok = ~np.isnan(raw)
         if len(np.unique(yy[ok])) < 2:
             raise TrainingError(
@@ -154,7 +154,7 @@ class FailureRiskClassifier(ClassifierMixin, BaseEstimator):
         """Calibrated [P(no failure), P(failure)] per row."""
         check_is_fitted(self, "booster_")
         p = self.calibration_.apply(
-            self.booster_.predict_proba(np.asarray(X, dtype=np.float64))[:, 1]
+            np.asarray(self.booster_.predict_proba(np.asarray(X, dtype=np.float64)))[:, 1]
         )
         return np.column_stack([1.0 - p, p])
 

@@ -57,7 +57,9 @@ class TrainedModel:
                 f"predict_proba: this is a {self.task!r} model, it predicts hours of remaining useful "
                 "life, not a probability; use predict_scores"
             )
-        return self.calibration.apply(self.model.predict_proba(self._matrix(features))[:, 1])
+        return self.calibration.apply(
+            np.asarray(self.model.predict_proba(self._matrix(features)))[:, 1]
+        )
 
     def predict_scores(self, features: pd.DataFrame) -> np.ndarray:
         """The model's score per row: P(failure) (classification) or predicted RUL hours (rul)."""
