@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOME_DIR ?= .factory_mlops
 
-.PHONY: setup demo test test-fast lint ui validate bench clean
+.PHONY: setup demo test test-fast lint typecheck ui validate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -22,6 +22,7 @@ demo: setup
 test: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy factory_mlops
 	$(PY) -m pytest -n 2 --dist loadfile -q
 
 test-fast: setup
@@ -30,6 +31,9 @@ test-fast: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+
+typecheck: setup
+	$(VENV)/bin/mypy factory_mlops
 
 validate: setup
 	mkdir -p $(HOME_DIR)/dagster

@@ -48,7 +48,7 @@ def build_daily_assets(
     config: PlantConfig, partitions: dg.PartitionsDefinition
 ) -> Sequence[dg.AssetsDefinition]:
     p = config.plant_id
-    common = {
+    common: dict[str, Any] = {
         "partitions_def": partitions,
         "group_name": p,
         "tags": {"plant": p},

@@ -1,6 +1,7 @@
 """Model assets of one plant: training set -> candidate -> evaluation -> registry -> edge."""
 
 from collections.abc import Sequence
+from typing import Any
 
 import dagster as dg
 import pandas as pd
@@ -56,7 +57,7 @@ def build_model_assets(
 ) -> Sequence[dg.AssetsDefinition]:
     p = config.plant_id
     by_name = {a.key.path[-1]: a for a in daily if isinstance(a, dg.AssetsDefinition) and a.keys}
-    common = {"group_name": p, "tags": {"plant": p}}
+    common: dict[str, Any] = {"group_name": p, "tags": {"plant": p}}
 
     @dg.asset(
         key=[p, "training_set"],
@@ -131,7 +132,7 @@ def build_model_assets(
         ev = pipeline.evaluate_candidate(
             config, factory_home.factory_home(), candidate_model, factory_home.registry()
         )
-        meta = {f"challenger_{k}": float(v) for k, v in ev.challenger.items()}
+        meta: dict[str, Any] = {f"challenger_{k}": float(v) for k, v in ev.challenger.items()}
         if ev.champion:
             meta.update({f"champion_{k}": float(v) for k, v in ev.champion.items()})
         meta.update(

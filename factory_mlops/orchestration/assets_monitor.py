@@ -69,7 +69,7 @@ def build_monitoring_assets(
     p = config.plant_id
     # the same backfill policy as the other daily assets (a job mixing policies warns); like
     # drift_report, these refuse a range and compute one day per run
-    common = {
+    common: dict[str, Any] = {
         "partitions_def": partitions,
         "group_name": p,
         "tags": {"plant": p},

@@ -615,10 +615,10 @@ def _retrain_value_summary(config: PlantConfig, fh: FactoryHome) -> dict[str, An
     payloads = [
         lake.read_json(LAYER_TABLES["retrain_value"], dt.date.fromisoformat(d)) for d in days
     ]
-    payloads = [x for x in payloads if x]
-    if not payloads:
+    found: list[dict[str, Any]] = [x for x in payloads if x]
+    if not found:
         return {"retrain_value": None}
-    last = payloads[-1]
+    last = found[-1]
     return {
         "retrain_value": {
             "last_day": last["day"],
@@ -632,10 +632,10 @@ def _retrain_value_summary(config: PlantConfig, fh: FactoryHome) -> dict[str, An
             "rollout_cost": last.get("rollout_cost"),
             "days": last.get("days"),
             "failures": last.get("failures"),
-            "critical_days": [x["day"] for x in payloads if x["severity"] == "critical"],
-            "judged_days": sum(bool(x.get("judged")) for x in payloads),
+            "critical_days": [x["day"] for x in found if x["severity"] == "critical"],
+            "judged_days": sum(bool(x.get("judged")) for x in found),
             "shadows_trained": [
-                x["shadow_trained"]["data_through"] for x in payloads if x.get("shadow_trained")
+                x["shadow_trained"]["data_through"] for x in found if x.get("shadow_trained")
             ],
         }
     }

@@ -54,7 +54,9 @@ def landing_run_requests(
 
 
 def build_landing_sensor(
-    config: PlantConfig, ingest_job: object, partitions: dg.PartitionsDefinition
+    config: PlantConfig,
+    ingest_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition,
+    partitions: dg.PartitionsDefinition,
 ) -> dg.SensorDefinition:
     p = config.plant_id
 

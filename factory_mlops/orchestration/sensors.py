@@ -121,7 +121,12 @@ def _result(
 
 
 def build_monitoring_sensor(
-    config: PlantConfig, retrain_job: object, *, name: str, layers: dict[str, str], description: str
+    config: PlantConfig,
+    retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition,
+    *,
+    name: str,
+    layers: dict[str, str],
+    description: str,
 ) -> dg.SensorDefinition:
     """A sensor on monitoring assets (`layers`: layer -> asset name) whose critical results may retrain.
 
@@ -163,7 +168,9 @@ def build_monitoring_sensor(
     return monitoring_sensor
 
 
-def build_feedback_sensor(config: PlantConfig, retrain_job: object) -> dg.SensorDefinition:
+def build_feedback_sensor(
+    config: PlantConfig, retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition
+) -> dg.SensorDefinition:
     p = config.plant_id
     need = config.retrain.feedback_min_labels
 
@@ -189,7 +196,9 @@ def build_feedback_sensor(config: PlantConfig, retrain_job: object) -> dg.Sensor
     return feedback_sensor
 
 
-def build_failure_type_sensor(config: PlantConfig, retrain_job: object) -> dg.SensorDefinition:
+def build_failure_type_sensor(
+    config: PlantConfig, retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition
+) -> dg.SensorDefinition:
     p = config.plant_id
     key = dg.AssetKey([p, "maintenance_log"])
 
@@ -229,7 +238,9 @@ def build_failure_type_sensor(config: PlantConfig, retrain_job: object) -> dg.Se
     return failure_type_sensor
 
 
-def build_trigger_sensors(config: PlantConfig, retrain_job: object) -> list[dg.SensorDefinition]:
+def build_trigger_sensors(
+    config: PlantConfig, retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition
+) -> list[dg.SensorDefinition]:
     """Every retraining trigger of a plant except the calendar schedule."""
     p = config.plant_id
     cd = config.retrain.cooldown_days
@@ -260,7 +271,9 @@ def build_trigger_sensors(config: PlantConfig, retrain_job: object) -> list[dg.S
     ]
 
 
-def _retrain_value_sensors(config: PlantConfig, retrain_job: object) -> list[dg.SensorDefinition]:
+def _retrain_value_sensors(
+    config: PlantConfig, retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition
+) -> list[dg.SensorDefinition]:
     """The value-of-retraining sensor, when `retrain.shadow_every_days` is set."""
     r = config.retrain
     if r.shadow_every_days is None:
@@ -281,7 +294,9 @@ def _retrain_value_sensors(config: PlantConfig, retrain_job: object) -> list[dg.
     ]
 
 
-def build_calendar_schedule(config: PlantConfig, retrain_job: object) -> dg.ScheduleDefinition:
+def build_calendar_schedule(
+    config: PlantConfig, retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition
+) -> dg.ScheduleDefinition:
     """The calendar fallback: at each tick, retrain only if the champion is older than `max_model_age_days`."""
     p = config.plant_id
     age_limit = config.retrain.max_model_age_days

@@ -1,5 +1,7 @@
 """Run tags that carry the plant, the trigger and the reason of a run into registry and audit."""
 
+from collections.abc import Mapping
+
 PLANT = "factory_mlops/plant"
 TRIGGER = "factory_mlops/trigger"
 REASON = "factory_mlops/reason"
@@ -21,7 +23,7 @@ def job_names(plant_id: str) -> dict[str, str]:
     }
 
 
-def actor_from_tags(tags: dict[str, str]) -> str:
+def actor_from_tags(tags: Mapping[str, str]) -> str:
     """Who or what started a run, for the audit log: the sensor, the schedule, or the named person."""
     if tags.get(ACTOR):
         return tags[ACTOR]
