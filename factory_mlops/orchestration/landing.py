@@ -1,6 +1,9 @@
 """The landing-zone sensor: a new or changed historian export -> an ingest run for its plant and days."""
 
+from __future__ import annotations
+
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import dagster as dg
 
@@ -9,6 +12,11 @@ from factory_mlops.config import PlantConfig
 from factory_mlops.home import FactoryHome
 from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource
+
+if TYPE_CHECKING:  # what dg.define_asset_job returns; `dagster` does not export the class
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 ASSET_PARTITION_RANGE_START = "dagster/asset_partition_range_start"
 ASSET_PARTITION_RANGE_END = "dagster/asset_partition_range_end"
@@ -55,7 +63,7 @@ def landing_run_requests(
 
 def build_landing_sensor(
     config: PlantConfig,
-    ingest_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition,
+    ingest_job: dg.JobDefinition | UnresolvedAssetJobDefinition,
     partitions: dg.PartitionsDefinition,
 ) -> dg.SensorDefinition:
     p = config.plant_id

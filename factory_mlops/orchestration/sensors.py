@@ -6,8 +6,11 @@ history (data time); a retrain already queued or running for the plant holds new
 the run_key de-duplicates; the rest of the state (debounce streaks, pending events) is the cursor.
 """
 
+from __future__ import annotations
+
 import datetime as dt
 import json
+from typing import TYPE_CHECKING
 
 import dagster as dg
 import pandas as pd
@@ -19,6 +22,11 @@ from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource
 from factory_mlops.pipeline import signal_from_result
 from factory_mlops.triggers import Decision, Signal, TriggerPolicy, TriggerState, decide
+
+if TYPE_CHECKING:  # what dg.define_asset_job returns; `dagster` does not export the class
+    from dagster._core.definitions.unresolved_asset_job_definition import (
+        UnresolvedAssetJobDefinition,
+    )
 
 _IN_FLIGHT = [
     dg.DagsterRunStatus.QUEUED,
@@ -122,7 +130,7 @@ def _result(
 
 def build_monitoring_sensor(
     config: PlantConfig,
-    retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition,
+    retrain_job: dg.JobDefinition | UnresolvedAssetJobDefinition,
     *,
     name: str,
     layers: dict[str, str],
@@ -169,7 +177,7 @@ def build_monitoring_sensor(
 
 
 def build_feedback_sensor(
-    config: PlantConfig, retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition
+    config: PlantConfig, retrain_job: dg.JobDefinition | UnresolvedAssetJobDefinition
 ) -> dg.SensorDefinition:
     p = config.plant_id
     need = config.retrain.feedback_min_labels
@@ -197,7 +205,7 @@ def build_feedback_sensor(
 
 
 def build_failure_type_sensor(
-    config: PlantConfig, retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition
+    config: PlantConfig, retrain_job: dg.JobDefinition | UnresolvedAssetJobDefinition
 ) -> dg.SensorDefinition:
     p = config.plant_id
     key = dg.AssetKey([p, "maintenance_log"])
@@ -239,7 +247,7 @@ def build_failure_type_sensor(
 
 
 def build_trigger_sensors(
-    config: PlantConfig, retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition
+    config: PlantConfig, retrain_job: dg.JobDefinition | UnresolvedAssetJobDefinition
 ) -> list[dg.SensorDefinition]:
     """Every retraining trigger of a plant except the calendar schedule."""
     p = config.plant_id
@@ -272,7 +280,7 @@ def build_trigger_sensors(
 
 
 def _retrain_value_sensors(
-    config: PlantConfig, retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition
+    config: PlantConfig, retrain_job: dg.JobDefinition | UnresolvedAssetJobDefinition
 ) -> list[dg.SensorDefinition]:
     """The value-of-retraining sensor, when `retrain.shadow_every_days` is set."""
     r = config.retrain
@@ -295,7 +303,7 @@ def _retrain_value_sensors(
 
 
 def build_calendar_schedule(
-    config: PlantConfig, retrain_job: dg.JobDefinition | dg.UnresolvedAssetJobDefinition
+    config: PlantConfig, retrain_job: dg.JobDefinition | UnresolvedAssetJobDefinition
 ) -> dg.ScheduleDefinition:
     """The calendar fallback: at each tick, retrain only if the champion is older than `max_model_age_days`."""
     p = config.plant_id
