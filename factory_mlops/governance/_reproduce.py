@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import time
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -22,6 +22,9 @@ from factory_mlops.pipeline import (
     read_json_artifact,
     train_candidate,
 )
+
+if TYPE_CHECKING:
+    from factory_mlops.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -52,7 +55,7 @@ class ReproduceReport:
         return {**asdict(self), "reproduced": self.reproduced}
 
 
-def _config_as_registered(config: PlantConfig, registry: Any, version: int) -> PlantConfig:
+def _config_as_registered(config: PlantConfig, registry: Registry, version: int) -> PlantConfig:
     doc = read_json_artifact(registry, config.plant_id, version, "model_config.json")
     if doc is None:
         raise ReproduceError(
@@ -67,7 +70,7 @@ def _config_as_registered(config: PlantConfig, registry: Any, version: int) -> P
 def reproduce(
     config: PlantConfig,
     home: FactoryHome,
-    registry: Any,
+    registry: Registry,
     version: int,
     *,
     tolerance: float = 1e-9,

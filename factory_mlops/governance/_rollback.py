@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from factory_mlops.config import PlantConfig
 from factory_mlops.errors import GovernanceError
@@ -17,6 +17,9 @@ from factory_mlops.pipeline import (
     promote_version,
     registered_bundle,
 )
+
+if TYPE_CHECKING:
+    from factory_mlops.registry import Registry
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,7 @@ class RollbackResult:
         }
 
 
-def rollback_target(home: FactoryHome, registry: Any, plant_id: str, current: int) -> int:
+def rollback_target(home: FactoryHome, registry: Registry, plant_id: str, current: int) -> int:
     """The previous champion (see `previous_champion`); falls back to the registry's promoted versions
     when the audit log has no history of the plant."""
     history = champion_history(home, plant_id)
@@ -49,7 +52,7 @@ def rollback_target(home: FactoryHome, registry: Any, plant_id: str, current: in
         promoted = [
             v.version
             for v in registry.list_versions(plant_id)
-            if v.tags.get("gate_decision") == "promoted" and v.version < current and v.complete
+            if v.lineage.promoted and v.version < current and v.complete
         ]
         target = promoted[-1] if promoted else None
     if target is None:
@@ -63,7 +66,7 @@ def rollback_target(home: FactoryHome, registry: Any, plant_id: str, current: in
 def rollback(
     config: PlantConfig,
     home: FactoryHome,
-    registry: Any,
+    registry: Registry,
     *,
     reason: str,
     actor: str,

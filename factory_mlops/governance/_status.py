@@ -4,13 +4,16 @@ A plant without a champion says it runs monitoring only, and why (the floors its
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from factory_mlops.audit import AuditLog
 from factory_mlops.config import PlantConfig
 from factory_mlops.governance._history import champion_history
 from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline import CHALLENGER, CHAMPION, fleet_status, monitoring_only
+
+if TYPE_CHECKING:
+    from factory_mlops.registry import Registry
 
 _KEY_METRICS = (
     "pr_auc",
@@ -31,21 +34,22 @@ _KEY_METRICS = (
 def _version_doc(v: Any) -> dict[str, Any] | None:
     if v is None:
         return None
+    lineage = v.lineage
     return {
         "version": v.version,
         "metrics": {k: v.metrics[k] for k in _KEY_METRICS if k in v.metrics},
-        "trigger": v.tags.get("trigger"),
-        "reason": v.tags.get("reason"),
-        "data_through": v.tags.get("data_through"),
-        "gate_decision": v.tags.get("gate_decision"),
-        "floors_failed": v.tags.get("gate_floors_failed") or None,
-        "bundle_sha256": v.tags.get("bundle_sha256"),
+        "trigger": lineage.trigger,
+        "reason": lineage.reason,
+        "data_through": lineage.data_through,
+        "gate_decision": lineage.gate_decision,
+        "floors_failed": lineage.gate_floors_failed,
+        "bundle_sha256": lineage.bundle_sha256,
         "complete": v.complete,
     }
 
 
 def plant_status(
-    config: PlantConfig, home: FactoryHome, registry: Any, *, history: bool = False
+    config: PlantConfig, home: FactoryHome, registry: Registry, *, history: bool = False
 ) -> dict[str, Any]:
     """The plant's governance state as a JSON-able dict (what `factory-mlops status` prints)."""
     p = config.plant_id
@@ -88,10 +92,10 @@ def plant_status(
         if last_version is None
         else {
             "version": last_version.version,
-            "trigger": last_version.tags.get("trigger"),
-            "reason": last_version.tags.get("reason"),
-            "gate_decision": last_version.tags.get("gate_decision"),
-            "data_through": last_version.tags.get("data_through"),
+            "trigger": last_version.lineage.trigger,
+            "reason": last_version.lineage.reason,
+            "gate_decision": last_version.lineage.gate_decision,
+            "data_through": last_version.lineage.data_through,
         },
         "last_retrain_request": None
         if last_req is None

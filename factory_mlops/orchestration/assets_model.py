@@ -201,7 +201,7 @@ def build_model_assets(
                 "actor": actor,
                 "mlflow_run_id": version.run_id,
                 "training_data_sha256": candidate_model.training_sha256,
-                "bundle_sha256": version.tags.get("bundle_sha256", ""),
+                "bundle_sha256": version.lineage.bundle_sha256 or "none (registration incomplete)",
                 "model_card": dg.MetadataValue.md(reg.model_card),
                 "floors_failed": model_evaluation.decision.floors_text or "none",
             },

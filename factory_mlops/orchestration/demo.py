@@ -339,12 +339,12 @@ def run_demo(
             "retrains": [
                 {
                     "version": v.version,
-                    "trigger": v.tags.get("trigger"),
-                    "reason": v.tags.get("reason"),
-                    "promoted": v.tags.get("gate_decision") == "promoted",
+                    "trigger": v.lineage.trigger,
+                    "reason": v.lineage.reason,
+                    "promoted": v.lineage.promoted,
                 }
                 for v in versions
-                if v.tags.get("trigger") != "initial"
+                if v.lineage.trigger != "initial"
             ],
             "metrics": {str(v.version): v.metrics for v in versions},
             "stage_seconds": {k: round(s, 2) for k, s in pr.stage_seconds.items()},

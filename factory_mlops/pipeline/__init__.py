@@ -70,7 +70,6 @@ from factory_mlops.pipeline._rollout import (
 )
 from factory_mlops.pipeline._run import RetrainOutcome, request_retrain, run_retrain
 from factory_mlops.pipeline._serving import (
-    FLOORS_TAG,
     NO_MODEL_DEPLOYED,
     deployed_nowhere,
     monitoring_only,
@@ -103,7 +102,6 @@ __all__ = [
     "CHAMPION",
     "DRIFT_REPORTS",
     "FEATURES",
-    "FLOORS_TAG",
     "LAYER_TABLES",
     "MAINTENANCE",
     "NO_MODEL_DEPLOYED",

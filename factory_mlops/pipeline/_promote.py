@@ -14,7 +14,7 @@ from factory_mlops.bundle import MANIFEST_FILE, SIGNATURE_FILE, bundle_sha256, v
 from factory_mlops.config import PlantConfig
 from factory_mlops.errors import BundleError, RegistryError
 from factory_mlops.home import FactoryHome
-from factory_mlops.registry import CHAMPION
+from factory_mlops.registry import CHAMPION, Registry
 
 BUNDLE_ARTIFACT = "edge_bundle"
 
@@ -33,7 +33,7 @@ class Deployment:
 def promote_version(
     config: PlantConfig,
     home: FactoryHome,
-    registry: Any,
+    registry: Registry,
     version: int,
     *,
     actor: str,
@@ -56,12 +56,12 @@ def promote_version(
         plant=config.plant_id,
         reason=reason,
         versions={"from": previous.version if previous else None, "to": target.version},
-        details={"model_name": target.name, "bundle_sha256": target.tags.get("bundle_sha256", "")},
+        details={"model_name": target.name, "bundle_sha256": target.lineage.bundle_sha256},
     )
     return target
 
 
-def registered_bundle(home: FactoryHome, registry: Any, plant_id: str, version: int) -> Path:
+def registered_bundle(home: FactoryHome, registry: Registry, plant_id: str, version: int) -> Path:
     """The version's edge bundle as registered, copied under `models/<plant>/bundles/v<version>`.
 
     A local copy is reused only if it verifies and has the registered sha256; otherwise it is
@@ -72,7 +72,7 @@ def registered_bundle(home: FactoryHome, registry: Any, plant_id: str, version: 
         BundleError: the registry's bundle fails verification or does not match the recorded sha256.
     """
     v = registry.get_version(plant_id, version)
-    expected = v.tags.get("bundle_sha256")
+    expected = v.lineage.bundle_sha256
     if not v.complete or not expected:
         raise RegistryError(
             f"{plant_id} v{version} has no registered edge bundle (its registration did not complete or predates "
@@ -123,7 +123,7 @@ def signed_for_edge(home: FactoryHome, bundle: Path) -> bytes:
 def deploy_version(
     config: PlantConfig,
     home: FactoryHome,
-    registry: Any,
+    registry: Registry,
     version: int,
     *,
     actor: str,

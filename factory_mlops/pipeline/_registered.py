@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import tempfile
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from factory_mlops.calibration import Calibration
 from factory_mlops.errors import RegistryError
 from factory_mlops.features import FeatureSpec
 from factory_mlops.training import CLASSIFICATION, TrainedModel
 
+if TYPE_CHECKING:
+    from factory_mlops.registry import Registry
 
-def read_json_artifact(registry: Any, plant_id: str, version: int, name: str) -> Any | None:
+
+def read_json_artifact(registry: Registry, plant_id: str, version: int, name: str) -> Any | None:
     """A JSON artifact logged with a version (None if the version has none by that name)."""
     with tempfile.TemporaryDirectory(prefix="factory_mlops_art_") as tmp:
         try:
@@ -23,7 +26,7 @@ def read_json_artifact(registry: Any, plant_id: str, version: int, name: str) ->
 
 
 def load_registered_model(
-    registry: Any, plant_id: str, version: int, *, spec: FeatureSpec | None = None
+    registry: Registry, plant_id: str, version: int, *, spec: FeatureSpec | None = None
 ) -> TrainedModel:
     """Rebuild the `TrainedModel` of a registered version (scores exactly like its edge bundle).
 
@@ -45,11 +48,17 @@ def load_registered_model(
         if doc is None:
             raise RegistryError(f"{plant_id} v{version} has no feature_spec.json artifact")
         spec = FeatureSpec.from_dict({k: val for k, val in doc.items() if k != "hash"})
-    if spec.hash != v.tags.get("feature_spec_hash"):
+    lineage = v.lineage
+    if spec.hash != lineage.feature_spec_hash:
         raise RegistryError(
-            f"{plant_id} v{version} was trained on feature spec {v.tags.get('feature_spec_hash')}, not {spec.hash}"
+            f"{plant_id} v{version} was trained on feature spec {lineage.feature_spec_hash}, not {spec.hash}"
         )
-    task = v.tags.get("task", CLASSIFICATION)
+    if lineage.alarm_threshold is None:
+        raise RegistryError(
+            f"{plant_id} v{version} records no alarm_threshold, so it cannot score; register it "
+            "through register_candidate, or retrain"
+        )
+    task = lineage.task or CLASSIFICATION  # versions before the tag: classifiers
     calibration = Calibration()
     if task == CLASSIFICATION:
         calibration = Calibration.from_dict(
@@ -58,7 +67,7 @@ def load_registered_model(
     return TrainedModel(
         model=registry.load_model(plant_id, version),
         spec=spec,
-        threshold=float(v.tags["alarm_threshold"]),
+        threshold=lineage.alarm_threshold,
         task=task,
         calibration=calibration,
     )

@@ -22,14 +22,13 @@ from factory_mlops.features import plugin_files
 from factory_mlops.feedback import feedback_labels, id_ranges, mark_used
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import FEATURES, Lake, day_bounds, load_maintenance
-from factory_mlops.lineage import code_version
+from factory_mlops.lineage import Lineage, code_version
 from factory_mlops.monitoring import DriftReference, build_reference, score_column
 from factory_mlops.pipeline._daily import passed_days
 from factory_mlops.pipeline._features import plant_feature_spec
 from factory_mlops.pipeline._promote import promote_version
 from factory_mlops.pipeline._registered import load_registered_model
-from factory_mlops.pipeline._serving import FLOORS_TAG
-from factory_mlops.registry import CHALLENGER, CHAMPION, render_model_card
+from factory_mlops.registry import CHALLENGER, CHAMPION, Registry, render_model_card
 from factory_mlops.training import (
     RUL,
     TrainedModel,
@@ -172,12 +171,12 @@ class Evaluation:
 
 def _champion_comparable(config: PlantConfig, candidate: Candidate, champ_v: Any) -> str | None:
     """Why the champion cannot be scored on the candidate's holdout (None if it can)."""
-    spec_hash = champ_v.tags.get("feature_spec_hash")
+    spec_hash = champ_v.lineage.feature_spec_hash
     if spec_hash != candidate.trained.spec.hash:
         return (
             f"champion v{champ_v.version} uses feature spec {spec_hash}; it cannot score these rows"
         )
-    champ_task = champ_v.tags.get("task", "classification")
+    champ_task = champ_v.lineage.task or "classification"  # versions before the tag: classifiers
     if champ_task != config.model.task:
         return (
             f"champion v{champ_v.version} is a {champ_task} model and the plant now trains "
@@ -187,7 +186,7 @@ def _champion_comparable(config: PlantConfig, candidate: Candidate, champ_v: Any
 
 
 def evaluate_candidate(
-    config: PlantConfig, home: FactoryHome, candidate: Candidate, registry: Any
+    config: PlantConfig, home: FactoryHome, candidate: Candidate, registry: Registry
 ) -> Evaluation:
     """Score challenger and current champion on the same holdout rows and apply the gate.
 
@@ -270,7 +269,7 @@ def register_candidate(
     home: FactoryHome,
     candidate: Candidate,
     evaluation: Evaluation,
-    registry: Any,
+    registry: Registry,
     *,
     trigger: str,
     reason: str,
@@ -303,38 +302,41 @@ def register_candidate(
             f"{config.plant_id}: the ONNX export scores the holdout differently from LightGBM (max |Δ| "
             f"{parity.max_abs_diff:.3g} > tolerance {parity.tolerance:g}); the model is not registered"
         )
-    tags = {
-        "plant": config.plant_id,
-        "training_data_sha256": candidate.training_sha256,
-        "training_window": f"{candidate.window_start.isoformat()}/{candidate.window_end.isoformat()}",
-        "holdout_window": f"{candidate.holdout_start.isoformat()}/{candidate.window_end.isoformat()}",
-        "data_through": candidate.data_through.isoformat(),
-        "labels_known_until": str(candidate.labels_known_until or ""),
-        "code_version": code_version(),
-        "feature_spec_hash": spec.hash,
-        "contract_version": config.contract_version(),
-        "task": trained.task,
+    lineage = Lineage(
+        plant=config.plant_id,
+        training_data_sha256=candidate.training_sha256,
+        training_window=f"{candidate.window_start.isoformat()}/{candidate.window_end.isoformat()}",
+        holdout_window=f"{candidate.holdout_start.isoformat()}/{candidate.window_end.isoformat()}",
+        data_through=candidate.data_through.isoformat(),
+        labels_known_until=None
+        if candidate.labels_known_until is None
+        else str(candidate.labels_known_until),
+        code_version=code_version(),
+        feature_spec_hash=spec.hash,
+        contract_version=config.contract_version(),
+        task=trained.task,
         # classification: threshold on calibrated P(failure); rul: alarm when the predicted RUL <= this many hours
-        "alarm_threshold": repr(trained.threshold),
-        "threshold_method": str(trained.threshold_report.get("method", "fixed")),
-        "calibration": trained.calibration.method,
-        "seed": str(config.model.seed),
-        "params": json.dumps(trained.params, sort_keys=True, default=str)[:4000],
-        "trigger": trigger,
-        "reason": reason[:4000],
-        "actor": actor,
-        "parent_version": str(evaluation.champion_version or ""),
-        "gate_decision": "promoted" if evaluation.decision.promote else "rejected",
-        "gate_reasons": evaluation.decision.summary[:4000],
-        FLOORS_TAG: evaluation.decision.floors_text[:4000],
-        "dagster_run_id": run_id,
-        "onnx_parity_max_abs_diff": repr(parity.max_abs_diff),
-        "feedback_labels_used": str(len(candidate.feedback_ids)),
-        "feedback_ids": id_ranges(candidate.feedback_ids),
-        "feedback_until": candidate.feedback_until.isoformat()
-        if candidate.feedback_until is not None
-        else "",
-    }
+        alarm_threshold=float(trained.threshold),
+        threshold_method=str(trained.threshold_report.get("method", "fixed")),
+        calibration=trained.calibration.method,
+        seed=config.model.seed,
+        params=json.dumps(trained.params, sort_keys=True, default=str)[:4000],
+        trigger=trigger,
+        reason=reason[:4000],
+        actor=actor,
+        parent_version=evaluation.champion_version or None,
+        gate_decision="promoted" if evaluation.decision.promote else "rejected",
+        gate_reasons=evaluation.decision.summary[:4000],
+        gate_floors_failed=evaluation.decision.floors_text[:4000],
+        dagster_run_id=run_id or None,
+        onnx_parity_max_abs_diff=float(parity.max_abs_diff),
+        feedback_labels_used=len(candidate.feedback_ids),
+        feedback_ids=id_ranges(candidate.feedback_ids),
+        feedback_until=None
+        if candidate.feedback_until is None
+        else candidate.feedback_until.isoformat(),
+    )
+    tags = lineage.to_tags()
     metrics = {k: float(v) for k, v in evaluation.challenger.items() if v == v}
     for name, sl in evaluation.challenger_slices.items():
         for key in ("pr_auc", "rmse", "failure_recall", "alarm_rate"):
@@ -401,7 +403,7 @@ def register_candidate(
                 calibration=trained.calibration.to_dict(),
                 signer=signer,
             )
-            card = model_card(config, candidate, evaluation, version.version, tags)
+            card = model_card(config, candidate, evaluation, version.version, lineage)
             cards.append(card)
             (tmp / "model_card.md").write_text(card)
             return (
@@ -465,10 +467,11 @@ def model_card(
     candidate: Candidate,
     evaluation: Evaluation,
     version: int,
-    tags: dict[str, str],
+    lineage: Lineage,
 ) -> str:
     """The Markdown model card of a registered candidate."""
     trained = candidate.trained
+    tags = lineage.to_tags()
     hold = candidate.holdout
     types = sorted(
         set(
@@ -481,7 +484,7 @@ def model_card(
     limits = [
         f"Trained on machine types {', '.join(types) or '—'} of plant {config.plant_id}; other machine types or "
         "plants need their own model.",
-        f"Labels come from the maintenance log; rows whose outcome was not known by {tags['labels_known_until']} "
+        f"Labels come from the maintenance log; rows whose outcome was not known by {lineage.labels_known_until or 'the data end'} "
         "were left out, so the last hours before the data end are not represented.",
         f"The holdout holds {len(hold)} rows and {int(ev.get('failures', 0))} failures; metrics on so few "
         "failures move by whole steps of 1/failures.",
@@ -518,7 +521,7 @@ def model_card(
         "calibration": trained.calibration.method,
         "class weight": config.model.class_weight if trained.task != RUL else "—",
         "seed": config.model.seed,
-        "parameters": tags["params"],
+        "parameters": lineage.params,
     }
     if report.get("method") == "cost":
         training["cost model"] = (
@@ -538,13 +541,13 @@ def model_card(
         horizon_hours=config.model.horizon_hours,
         lineage={k: tags[k] for k in lineage_keys if k in tags},
         data={
-            "training window": tags["training_window"],
-            "holdout window": tags["holdout_window"],
+            "training window": lineage.training_window,
+            "holdout window": lineage.holdout_window,
             "holdout rows": len(hold),
             "training data sha256": candidate.training_sha256,
-            "contract version": tags["contract_version"],
+            "contract version": lineage.contract_version,
             "features": len(trained.spec.feature_names),
-            "operator feedback labels used": tags.get("feedback_labels_used", "0"),
+            "operator feedback labels used": lineage.feedback_labels_used,
             "feature spec": trained.spec.hash,
         },
         training=training,

@@ -38,7 +38,7 @@ from factory_mlops.pipeline._promote import (
     registered_bundle,
     signed_for_edge,
 )
-from factory_mlops.registry import CHAMPION
+from factory_mlops.registry import CHAMPION, Registry
 
 ROLLOUT_FILE = "rollout.json"
 SHADOW_DIR = "shadow"
@@ -90,8 +90,8 @@ def _data_through(v: Any, plant_id: str, version: int) -> dt.date:
     Raises:
         RegistryError: the tag is missing or empty.
     """
-    through = v.tags.get("data_through")
-    if not through:
+    through = v.lineage.data_through
+    if through is None:
         raise RegistryError(
             f"{plant_id} v{version} has no data_through tag, so the data day its rollout starts on "
             f"is unknown; pass day= to start_rollout, or register the version with its lineage "
@@ -110,7 +110,7 @@ def _clear_shadows(config: PlantConfig, home: FactoryHome) -> None:
 def start_rollout(
     config: PlantConfig,
     home: FactoryHome,
-    registry: Any,
+    registry: Registry,
     version: int,
     *,
     actor: str,
@@ -304,7 +304,7 @@ def _unhealthy(config: PlantConfig, state: RolloutState) -> str | None:
 def advance_rollout(
     config: PlantConfig,
     home: FactoryHome,
-    registry: Any,
+    registry: Registry,
     day: dt.date,
     *,
     actor: str = "system:rollout",

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -24,6 +24,9 @@ from factory_mlops.pipeline._retrain import (
     train_candidate,
 )
 from factory_mlops.pipeline._rollout import RolloutState, start_rollout
+
+if TYPE_CHECKING:
+    from factory_mlops.registry import Registry
 
 
 @dataclass
@@ -60,7 +63,7 @@ def request_retrain(
 def run_retrain(
     config: PlantConfig,
     home: FactoryHome,
-    registry: Any,
+    registry: Registry,
     *,
     trigger: str = "manual",
     reason: str = "requested by hand",

@@ -9,7 +9,7 @@ to judge, and `factory-mlops status`, the Dagster metadata and the demo say why.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 from factory_mlops.bundle import current_bundle
 from factory_mlops.config import PlantConfig
@@ -17,8 +17,8 @@ from factory_mlops.errors import BundleError
 from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline._promote import CHAMPION
 
-#: The registry tag holding the floors a version failed, in plain words ("" when it cleared them).
-FLOORS_TAG = "gate_floors_failed"
+if TYPE_CHECKING:
+    from factory_mlops.registry import Registry
 
 #: What a daily step records when no edge node has a model installed.
 NO_MODEL_DEPLOYED = (
@@ -39,7 +39,7 @@ def deployed_nowhere(config: PlantConfig, home: FactoryHome) -> bool:
     return not any(_installed(home.edge(config.plant_id, n.id)) for n in config.edge.nodes)
 
 
-def monitoring_only(config: PlantConfig, registry: Any) -> str | None:
+def monitoring_only(config: PlantConfig, registry: Registry) -> str | None:
     """None while the plant has a champion; else why it runs monitoring only, in plain words.
 
     e.g. "monitoring only: no model passed the floors: alarm rate 0.966 > max 0.30 (...) (v1,
@@ -53,11 +53,11 @@ def monitoring_only(config: PlantConfig, registry: Any) -> str | None:
         return "monitoring only: no model trained yet"
     last = versions[-1]
     where = f"v{last.version}, latest of {len(versions)} version(s)"
-    floors = last.tags.get(FLOORS_TAG, "")
-    if floors:
-        return f"monitoring only: no model passed the floors: {floors} ({where})"
-    if last.tags.get("gate_decision") == "promoted":
+    lineage = last.lineage
+    if lineage.gate_floors_failed:
+        return (
+            f"monitoring only: no model passed the floors: {lineage.gate_floors_failed} ({where})"
+        )
+    if lineage.promoted:
         return f"monitoring only: no champion although {where} was promoted (the alias was removed)"
-    return (
-        f"monitoring only: no champion; {where} was {last.tags.get('gate_decision') or 'not gated'}"
-    )
+    return f"monitoring only: no champion; {where} was {lineage.gate_decision or 'not gated'}"

@@ -19,18 +19,14 @@ from __future__ import annotations
 
 import importlib.metadata
 import logging
-import numbers
-import operator
 import os
-import re
 import shutil
 import tempfile
 import threading
 import time
 import urllib.parse
 import warnings
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
 from pathlib import Path, PurePosixPath
 from typing import TYPE_CHECKING, Any
 
@@ -48,6 +44,24 @@ from mlflow.protos.databricks_pb2 import (
 )
 
 from factory_mlops.errors import RegistryError
+from factory_mlops.registry._version import (
+    CHAMPION,
+    COMPLETE,
+    COMPLETE_TAG,
+    INTERNAL_TAG_PREFIX,
+    METRIC_TAG_PREFIX,
+    MODEL_ID_TAG,
+    PLANT_TAG,
+    Finalizer,
+    RegisteredVersion,
+    check_artifacts,
+    check_metrics,
+    check_model,
+    check_plant,
+    check_tags,
+    check_version,
+    model_name,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -60,55 +74,12 @@ _log = logging.getLogger(__name__)
 # on a plant's console that is noise. A user who wants them sets the variable to "true".
 os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-
 EXPERIMENT_PREFIX = "factory_mlops/"
-METRIC_TAG_PREFIX = "metric."
-INTERNAL_TAG_PREFIX = "factory_mlops."
-MODEL_ID_TAG = "factory_mlops.model_id"
-#: Set on a version as the very last step of `register`: a version without it was interrupted.
-COMPLETE_TAG = "factory_mlops.registration"
-COMPLETE = "complete"
-PLANT_TAG = "plant"
-_RESERVED_TAG_PREFIXES = (METRIC_TAG_PREFIX, INTERNAL_TAG_PREFIX, "mlflow.")
-
-# Plant ids end up in experiment names, filter strings and artifact paths: keep them plain.
-_PLANT_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
 # Pinned instead of inferred: MLflow's inference loads the model in a subprocess (~3 s per call).
 _MODEL_REQUIREMENTS = ("lightgbm", "scikit-learn", "numpy", "pandas", "scipy", "skops")
 _INPUT_EXAMPLE_ROWS = 5
 _PARAMS_PER_BATCH = 100  # mlflow.utils.validation.MAX_PARAMS_TAGS_PER_BATCH
 _METRICS_PER_BATCH = 1000  # mlflow.utils.validation.MAX_METRICS_PER_BATCH
-
-
-@dataclass(frozen=True)
-class RegisteredVersion:
-    """One version of a plant's registered model, as the registry holds it.
-
-    Attributes:
-        plant_id: Plant the model belongs to.
-        name: Registered model name, ``<plant_id>-failure-risk``.
-        version: Version number (1, 2, ...).
-        run_id: MLflow run that logged this version.
-        model_uri: ``models:/<name>/<version>``.
-        tags: Lineage tags of the version (without the ``metric.*`` and internal tags).
-        metrics: Metrics recorded at registration (from the ``metric.*`` version tags).
-        model_id: Id of the MLflow 3 LoggedModel (``m-...``) holding the artifacts.
-    """
-
-    plant_id: str
-    name: str
-    version: int
-    run_id: str
-    model_uri: str
-    tags: dict[str, str]
-    metrics: dict[str, float]
-    model_id: str | None = None
-    complete: bool = True
-
-
-Finalizer = Callable[[RegisteredVersion], tuple[Mapping[str, Path], Mapping[str, str]]]
 
 
 class ModelRegistry:
@@ -167,15 +138,8 @@ class ModelRegistry:
 
     @staticmethod
     def model_name(plant_id: str) -> str:
-        """Registered model name of a plant.
-
-        Args:
-            plant_id: The plant.
-
-        Returns:
-            ``<plant_id>-failure-risk``.
-        """
-        return f"{plant_id}-failure-risk"
+        """Registered model name of a plant: ``<plant_id>-failure-risk``."""
+        return model_name(plant_id)
 
     @staticmethod
     def experiment_name(plant_id: str) -> str:
@@ -231,11 +195,11 @@ class ModelRegistry:
             RegistryError: If the model is not a fitted LGBMClassifier/LGBMRegressor, the plant id, tags,
                 metrics or artifacts are invalid, or the plant's experiment was deleted.
         """
-        _check_plant(plant_id)
-        _check_model(model)
-        tags = _check_tags(plant_id, tags)
-        metrics = _check_metrics(metrics)
-        staged_artifacts = _check_artifacts(artifacts or {})
+        check_plant(plant_id)
+        check_model(model)
+        tags = check_tags(plant_id, tags)
+        metrics = check_metrics(metrics)
+        staged_artifacts = check_artifacts(artifacts or {})
         name = self.model_name(plant_id)
         experiment_id = self._experiment_id(plant_id)
         client = self._client
@@ -292,10 +256,10 @@ class ModelRegistry:
             registered = _to_registered(plant_id, mv)
             if finalize is not None:
                 more_artifacts, more_tags = finalize(registered)
-                for rel_path, local in _check_artifacts(more_artifacts):
+                for rel_path, local in check_artifacts(more_artifacts):
                     parent = str(PurePosixPath(rel_path).parent)
                     self._log_artifact(run_id, local, rel_path, None if parent == "." else parent)
-                for key, value in _check_tags(plant_id, more_tags).items():
+                for key, value in check_tags(plant_id, more_tags).items():
                     client.set_model_version_tag(name, str(mv.version), key, value)
             client.set_model_version_tag(name, str(mv.version), COMPLETE_TAG, COMPLETE)
         except BaseException:
@@ -504,7 +468,7 @@ class ModelRegistry:
         Returns:
             Alias name -> version number.
         """
-        _check_plant(plant_id)
+        check_plant(plant_id)
         try:
             rm = self._client.get_registered_model(self.model_name(plant_id))
         except MlflowException as e:
@@ -528,8 +492,8 @@ class ModelRegistry:
         Raises:
             RegistryError: If the version does not exist (the message lists the existing ones).
         """
-        _check_plant(plant_id)
-        number = _check_version(version)
+        check_plant(plant_id)
+        number = check_version(version)
         name = self.model_name(plant_id)
         try:
             mv = self._client.get_model_version(name, str(number))
@@ -556,7 +520,7 @@ class ModelRegistry:
         Returns:
             Versions sorted by version number ascending; empty if the plant has no model.
         """
-        _check_plant(plant_id)
+        check_plant(plant_id)
         name = self.model_name(plant_id)
         found: list[Any] = []
         page_token = None
@@ -665,89 +629,6 @@ def _to_uri(location: str | Path) -> str:
     if isinstance(location, str) and len(urllib.parse.urlparse(location).scheme) > 1:
         return location.rstrip("/")
     return Path(location).expanduser().resolve().as_uri()
-
-
-def _check_plant(plant_id: str) -> None:
-    if not isinstance(plant_id, str) or not _PLANT_ID.match(plant_id):
-        raise RegistryError(
-            f"invalid plant id {plant_id!r}: use letters, digits, '_' and '-' "
-            "(starting with a letter or digit)"
-        )
-
-
-def _check_model(model: Any) -> None:
-    from lightgbm import LGBMClassifier, LGBMRegressor
-
-    known = isinstance(model, LGBMClassifier | LGBMRegressor)
-    if not known or not model.__sklearn_is_fitted__():
-        raise RegistryError(
-            f"model must be a fitted lightgbm.LGBMClassifier or lightgbm.LGBMRegressor, got "
-            f"{type(model).__name__}" + (" (not fitted; call .fit first)" if known else "")
-        )
-
-
-def _check_version(version: int) -> int:
-    if isinstance(version, bool):
-        raise RegistryError(f"version must be an int, got {version!r}")
-    try:
-        number = operator.index(version)
-    except TypeError:
-        raise RegistryError(
-            f"version must be an int, got {version!r} ({type(version).__name__})"
-        ) from None
-    if number < 1:
-        raise RegistryError(f"version numbers start at 1, got {number}")
-    return number
-
-
-def _check_tags(plant_id: str, tags: Mapping[str, str]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for key, value in tags.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise RegistryError(
-                f"tag {key!r}={value!r}: lineage tags must map str to str "
-                f"(got {type(key).__name__} -> {type(value).__name__}); convert with str() first"
-            )
-        if key.startswith(_RESERVED_TAG_PREFIXES):
-            raise RegistryError(
-                f"tag {key!r}: keys starting with {', '.join(_RESERVED_TAG_PREFIXES)} are "
-                "reserved (metrics go in `metrics=`)"
-            )
-        out[key] = value
-    if out.get(PLANT_TAG, plant_id) != plant_id:
-        raise RegistryError(
-            f"tag {PLANT_TAG!r}={out[PLANT_TAG]!r} contradicts plant_id {plant_id!r}"
-        )
-    return out
-
-
-def _check_metrics(metrics: Mapping[str, float]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for key, value in metrics.items():
-        if (
-            not isinstance(key, str)
-            or isinstance(value, bool)
-            or not isinstance(value, numbers.Real)
-        ):
-            raise RegistryError(f"metric {key!r}={value!r}: metrics must map str to a real number")
-        out[key] = float(value)
-    return out
-
-
-def _check_artifacts(artifacts: Mapping[str, Path]) -> list[tuple[str, Path]]:
-    staged = []
-    for rel_path, local in artifacts.items():
-        pure = PurePosixPath(rel_path)
-        if not rel_path or pure.is_absolute() or ".." in pure.parts or "\\" in rel_path:
-            raise RegistryError(
-                f"artifact key {rel_path!r} must be a relative POSIX path inside the run "
-                "(e.g. 'feature_spec.json' or 'reports/drift.html')"
-            )
-        path = Path(local)
-        if not path.exists():
-            raise RegistryError(f"artifact {rel_path!r}: local file {str(path)!r} does not exist")
-        staged.append((str(pure), path))
-    return staged
 
 
 def _is_missing(e: MlflowException) -> bool:

@@ -49,7 +49,7 @@ def test_a_first_model_below_the_floors_is_registered_but_nothing_is_deployed(fr
 
     # registry, audit log and model card carry the failed floor in plain words
     v1 = registry.get_version(config.plant_id, 1)
-    assert v1.tags["gate_decision"] == "rejected" and v1.tags[pipeline.FLOORS_TAG] == d.floors_text
+    assert v1.lineage.gate_decision == "rejected" and v1.lineage.gate_floors_failed == d.floors_text
     assert registry.get_alias(config.plant_id, "champion") is None
     entry = AuditLog.for_home(home).last(plant=config.plant_id, kinds=["gate_decision"])
     assert entry.details["floors_failed"] == d.floors_text and "below the floors" in entry.reason
