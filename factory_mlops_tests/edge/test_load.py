@@ -91,6 +91,8 @@ def running_service(tmp_path: Path) -> Iterator[Service]:
         "warning",
         "--max-future-s",
         "off",
+        "--clock-skew-s",
+        "off",
     ]  # the synthetic history is dated 2026-06: independent of this clock
     with stderr.open("wb") as err:
         proc = subprocess.Popen(

@@ -27,16 +27,19 @@ from factory_mlops.bundle import (
     trust_public_key,
 )
 from factory_mlops.deploy import BundleSigner, install_bundle, sign_bundle
-from factory_mlops.edge import create_token, revoke_token
+from factory_mlops.edge import TOKEN_PREFIX, ClientTokens, create_token, revoke_token
 from factory_mlops.edge._service import MAX_BODY_BYTES, build_app
+from factory_mlops.errors import SigningKeyError
 from factory_mlops_tests.deploy._synthetic import START
 from factory_mlops_tests.edge.test_service import (
     HOUR,
     Client,
     make_service_bundle,
     plant_config,
+    run_cli,
     serve,
     window,
+    write_plant_yaml,
 )
 
 pytestmark = pytest.mark.security
@@ -338,3 +341,39 @@ def test_removing_the_signature_and_recomputing_the_manifest_digest_is_refused(s
         assert serving.model.threshold != 1.0 and "not signed" in serving.last_reload_error
     finally:
         c.close()
+
+
+# ---------------------------------------------------------------------------- the CLI
+def test_the_token_and_key_commands_manage_the_node_config(tmp_path, signer, capsys):
+    plant_yaml = write_plant_yaml(tmp_path)
+    home = tmp_path / "home"
+    node_args = ["--plant", str(plant_yaml), "--node", "edge_1", "--home", str(home)]
+    config = NodeConfig(home / "edge_config" / "plant_a" / "edge_1.json")
+    assert run_cli(["edge", "token", "create", "--name", "historian", *node_args]) == 0
+    token = capsys.readouterr().out.strip()
+    assert token.startswith(TOKEN_PREFIX) and ClientTokens(config).check(token) == "historian"
+    assert run_cli(["edge", "token", "create", "--name", "historian", *node_args]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert run_cli(["edge", "token", "list", *node_args]) == 0
+    listed = capsys.readouterr().out
+    assert "historian" in listed and token not in listed
+    pem = tmp_path / "plant.pub.pem"
+    pem.write_bytes(signer.public_pem())
+    assert run_cli(["edge", "key", "pin", str(pem), *node_args]) == 0
+    fingerprint = capsys.readouterr().out.strip()
+    assert set(config.pinned_keys()) == {signer.key_id} and len(fingerprint) == 64
+    assert run_cli(["edge", "key", "unpin", fingerprint, *node_args]) == 0
+    assert not config.pinned_keys()
+    assert run_cli(["edge", "token", "revoke", "--name", "historian", *node_args]) == 0
+    assert ClientTokens(config).check(token) is None
+    assert run_cli(["edge", "token", "revoke", "--name", "historian", *node_args]) == 1
+    assert "no token named 'historian'" in capsys.readouterr().err
+
+
+def test_a_pinned_entry_edited_by_hand_is_an_error_not_a_narrower_trust(secured):
+    _, config = secured
+    doc = json.loads(config.path.read_text())
+    doc["pinned_keys"][0]["public_key_pem"] = BundleSigner.generate().public_pem().decode()
+    config.path.write_text(json.dumps(doc))
+    with pytest.raises(SigningKeyError, match="hashes to fingerprint"):
+        config.pinned_keys()
