@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOME_DIR ?= .factory_mlops
 
-.PHONY: setup demo test test-fast lint typecheck ui validate bench clean
+.PHONY: setup demo test test-fast test-security lint typecheck ui validate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,6 +27,10 @@ test: setup
 
 test-fast: setup
 	$(PY) -m pytest -n 2 --dist loadfile -q -m "not slow"
+
+# the threat model's evidence (docs/security.md); `make test` runs these too
+test-security: setup
+	$(PY) -m pytest -q -m security
 
 lint: setup
 	$(VENV)/bin/ruff check .

@@ -15,6 +15,7 @@ Layout (`$FACTORY_MLOPS_HOME`, default `./.factory_mlops`)::
     mlflow.db, mlartifacts/                        MLflow tracking + registry (SQLite)
     audit/audit.jsonl, audit/audit.head.json       the hash-chained audit log and its head anchor
     edge/<plant>/<node>/                           installed edge bundles and prediction logs
+    edge_config/<plant>/<node>.json                a node's trust root and client tokens (0600)
     dagster/                                       DAGSTER_HOME (runs, event log, schedules)
 """
 
@@ -83,6 +84,10 @@ class FactoryHome:
     def edge(self, plant: str, node: str | None = None) -> Path:
         base = self.root / "edge" / plant
         return base / node if node else base
+
+    def edge_node_config(self, plant: str, node: str) -> Path:
+        """The node's own configuration (pinned signing keys, client tokens), outside its folder."""
+        return self.root / "edge_config" / plant / f"{node}.json"
 
     def reports(self, plant: str) -> Path:
         return self.root / "reports" / plant

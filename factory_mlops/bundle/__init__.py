@@ -10,7 +10,8 @@ control plane (no dagster, mlflow, evidently, scikit-learn; nothing of deploy, p
 
 Modules: `_manifest` (file names, manifest digest and parsing, bundle identity), `_node` (where
 bundles live on an edge node, `current`), `_keys` (Ed25519 key ids and PEM), `_trust` (which keys
-a node trusts), `_signature` (`signature.json` and its check), `_verify` (`verify_bundle`).
+a node trusts), `_signature` (`signature.json` and its check), `_verify` (`verify_bundle`), `_node_config`
+(the node's own configuration outside its folder: pinned key fingerprints, client tokens).
 """
 
 from factory_mlops.bundle._keys import key_id, load_public_pem, public_key_pem
@@ -33,6 +34,12 @@ from factory_mlops.bundle._node import (
     current_bundle,
     node_dir_of,
     resolve_bundle_dir,
+)
+from factory_mlops.bundle._node_config import (
+    CLIENT_TOKENS,
+    PINNED_KEYS,
+    NodeConfig,
+    key_fingerprint,
 )
 from factory_mlops.bundle._signature import (
     ALGORITHM,
@@ -61,11 +68,13 @@ from factory_mlops.bundle._verify import verify_bundle
 __all__ = [
     "ALGORITHM",
     "BUNDLES_DIR",
+    "CLIENT_TOKENS",
     "CURRENT_LINK",
     "KEY_SUFFIX",
     "MANIFEST_DIGEST_KEY",
     "MANIFEST_FILE",
     "MODEL_FILE",
+    "PINNED_KEYS",
     "REFERENCE_FILE",
     "REQUIRED_KEYS",
     "SIGNATURE_FILE",
@@ -73,6 +82,7 @@ __all__ = [
     "SPEC_FILE",
     "TRUSTED_KEYS_DIR",
     "TRUSTED_KEYS_ENV",
+    "NodeConfig",
     "TrustedKeys",
     "as_trusted_keys",
     "bundle_json",
@@ -81,6 +91,7 @@ __all__ = [
     "check_signature",
     "current_bundle",
     "env_trusted_keys",
+    "key_fingerprint",
     "key_id",
     "load_key_folder",
     "load_public_pem",

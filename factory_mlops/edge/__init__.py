@@ -15,6 +15,14 @@ from factory_mlops.bundle import (
     current_bundle,
     verify_bundle,
 )
+from factory_mlops.edge._auth import (
+    TOKEN_PREFIX,
+    ClientTokens,
+    TokenError,
+    create_token,
+    list_tokens,
+    revoke_token,
+)
 from factory_mlops.edge._cli import add_edge_parser
 from factory_mlops.edge._explain import BIAS, EXPLAINER_FILE, Explainer, explainer_files
 from factory_mlops.edge._prediction_log import (
@@ -39,6 +47,8 @@ __all__ = [
     "PREDICTION_LOG_FILE",
     "SCORE_COLUMNS",
     "SPEC_FILE",
+    "TOKEN_PREFIX",
+    "ClientTokens",
     "EdgeModel",
     "Explainer",
     "GroupCommitWriter",
@@ -49,10 +59,14 @@ __all__ = [
     "PredictionLog",
     "PredictionRecord",
     "ServingModel",
+    "TokenError",
     "add_edge_parser",
     "build_app",
     "bundle_sha256",
+    "create_token",
     "current_bundle",
     "explainer_files",
+    "list_tokens",
+    "revoke_token",
     "verify_bundle",
 ]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import threading
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,6 +17,7 @@ from typing import Any
 import numpy as np
 import onnxruntime as ort
 import pandas as pd
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from factory_mlops.bundle import (
     MODEL_FILE,
@@ -145,11 +147,21 @@ class EdgeModel:
         self._feature_names: tuple[str, ...] = tuple(self.spec.feature_names)
 
     @classmethod
-    def load(cls, path: Path) -> EdgeModel:
+    def load(
+        cls,
+        path: Path,
+        *,
+        trusted_keys: Mapping[str, Ed25519PublicKey] | None = None,
+        require_signature: bool = False,
+    ) -> EdgeModel:
         """Verify and load a bundle folder, or the `current` bundle of an edge node folder.
 
         Args:
             path: a bundle folder (with `manifest.json`) or an edge node folder (with `current`).
+            trusted_keys: the keys its signature must come from (`verify_bundle`); None = the
+                node folder's `trusted_keys/` or `$FACTORY_MLOPS_TRUSTED_KEYS`. The edge service
+                passes the keys pinned in the node's configuration.
+            require_signature: refuse an unsigned bundle even when no key is trusted.
 
         Returns:
             The loaded model.
@@ -160,7 +172,9 @@ class EdgeModel:
         """
         bundle_dir = resolve_bundle_dir(Path(path))
         digest = bundle_sha256(bundle_dir)
-        manifest = verify_bundle(bundle_dir)
+        manifest = verify_bundle(
+            bundle_dir, trusted_keys=trusted_keys, require_signature=require_signature
+        )
         # Re-hash the bytes actually loaded, so a swap between verification and load is caught.
         model_bytes = (bundle_dir / MODEL_FILE).read_bytes()
         if sha256_bytes(model_bytes) != manifest["files"][MODEL_FILE]:

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from factory_mlops.bundle import CURRENT_LINK, MANIFEST_FILE
+from factory_mlops.bundle import CURRENT_LINK, MANIFEST_FILE, NodeConfig
 from factory_mlops.config import PlantConfig
 from factory_mlops.edge._prediction_log import PredictionRecord
 from factory_mlops.edge._runtime import RUL, EdgeModel
@@ -48,6 +48,9 @@ REQUEST_FIELDS = ("machine_id", "readings", "at")
 
 _EPOCH = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
 _US = dt.timedelta(microseconds=1)
+#: Times this node handles (nanoseconds since 1970 fit in int64 from 1677-09-21 to 2262-04-11).
+_EARLIEST = dt.datetime(1678, 1, 1, tzinfo=dt.UTC)
+_LATEST = dt.datetime(2262, 1, 1, tzinfo=dt.UTC)
 
 
 class InputError(FactoryMLOpsError, ValueError):
@@ -82,6 +85,11 @@ def parse_time(value: Any, where: str) -> int:
         raise InputError(
             f"{where} = {value!r} has no timezone, so the time it names is ambiguous; add the offset "
             f"the historian recorded it in ({example})"
+        )
+    if not _EARLIEST <= t < _LATEST:
+        raise InputError(
+            f"{where} = {value!r} is outside the times this node handles (years 1678 to 2261); "
+            f"send the time the reading was taken, e.g. {example}"
         )
     return ((t - _EPOCH) // _US) * 1000
 
@@ -256,6 +264,13 @@ class ServingModel:
             lock the machine's state in the future, as readings must arrive in time order);
             None = no check.
         max_machines: most machines with online state (guards memory without a plant config).
+        node_config: the node's configuration (outside the node folder); its pinned keys are the
+            only keys whose signatures this node accepts (re-read on every reload).
+        allow_unsigned: serve bundles without a pinned-key signature (checksums only, and the
+            node folder's `trusted_keys/` as before). Off by default: a node with no pinned key
+            refuses every bundle.
+        clock_skew_s: refuse an `at` outside [clock - clock_skew_s - one step, clock +
+            clock_skew_s] (a step end is at most one step behind the clock); None = no check.
     """
 
     def __init__(
@@ -270,8 +285,14 @@ class ServingModel:
         max_readings: int = 10_000,
         max_machines: int = 10_000,
         max_future_s: float | None = None,
+        node_config: NodeConfig | None = None,
+        allow_unsigned: bool = False,
+        clock_skew_s: float | None = None,
     ) -> None:
         self.node_dir = Path(node_dir)
+        self.node_config = node_config
+        self.allow_unsigned = bool(allow_unsigned)
+        self.clock_skew_s = clock_skew_s
         self.plant = plant
         self.reload_interval_s = float(reload_interval_s)
         self.retry_failed_s = float(retry_failed_s)
@@ -316,7 +337,7 @@ class ServingModel:
         """Load and check the bundle `current` pointed at (`target`, as read): the bundle, its
         plant, its explainer and its contract. Loading the target read, not `current` again, keeps
         the key and the model in step if `current` moves meanwhile."""
-        model = EdgeModel.load((self.node_dir / target).resolve())
+        model = self._load_verified((self.node_dir / target).resolve())
         if self.plant is not None and model.plant_id != self.plant.plant_id:
             raise BundleError(
                 f"{model.bundle_dir} is a bundle of plant {model.plant_id!r} but this node serves "
@@ -336,6 +357,25 @@ class ServingModel:
             else InputContract.from_bundle(model)
         )
         return model, contract
+
+    def _load_verified(self, bundle_dir: Path) -> EdgeModel:
+        """Load a bundle that must be signed by a key pinned in the node config (fail closed)."""
+        keys = self.node_config.pinned_keys() if self.node_config is not None else None
+        if keys:
+            return EdgeModel.load(bundle_dir, trusted_keys=keys, require_signature=True)
+        if self.allow_unsigned:
+            return EdgeModel.load(bundle_dir)
+        where = (
+            str(self.node_config.path)
+            if self.node_config is not None
+            else "this node's configuration (none was given)"
+        )
+        raise BundleError(
+            f"no signing key is pinned in {where}, so this node refuses every bundle, including "
+            f"{bundle_dir.name}: pin the plant's public key with `factory-mlops edge key pin "
+            f"--plant P --node N <home>/keys/bundle_signing_ed25519.pub.pem` (a deploy by the "
+            f"pipeline pins it), or serve unsigned bundles knowingly with --allow-unsigned"
+        )
 
     def maybe_reload(self, *, force: bool = False) -> bool:
         """Load the bundle `current` points at if it changed; True when a new model went live.
@@ -358,6 +398,9 @@ class ServingModel:
         self._next_check = now + self.reload_interval_s
         key = self._current_key()
         if key == self._key:
+            if self.last_reload_error is not None:  # `current` is back at the live bundle
+                log.info("edge node %s: current points at the live bundle again", self.node_dir)
+                self.last_reload_error, self._failed_key = None, None
             return False
         if key == self._failed_key and now < self._retry_at:
             return False
@@ -483,6 +526,7 @@ class ServingModel:
         if at is not None:
             at_ns = parse_time(at, "at")
             step_ns = model.spec.step_minutes * 60_000_000_000
+            self._check_at_window(at, at_ns, step_ns)
             if at_ns % step_ns:
                 up = (at_ns // step_ns + 1) * step_ns
                 raise InputError(
@@ -490,6 +534,21 @@ class ServingModel:
                     f"{iso(up - step_ns)} or {iso(up)}; or leave `at` out to score the latest complete step"
                 )
         return ParsedRequest(machine_id=machine, ts_ns=ts, values=values, at_ns=at_ns)
+
+    def _check_at_window(self, at: str, at_ns: int, step_ns: int) -> None:
+        """`at` within the node clock +- `clock_skew_s` (one step more into the past)."""
+        if self.clock_skew_s is None:
+            return
+        now = time.time_ns()
+        skew_ns = int(self.clock_skew_s * 1e9)
+        lo, hi = now - skew_ns - step_ns, now + skew_ns
+        if not lo <= at_ns <= hi:
+            raise InputError(
+                f"at = {at!r} is outside the window this node accepts, [{iso(lo)}, {iso(hi)}]: "
+                f"the node clock {iso(now)} +- {self.clock_skew_s:g} s (and one step more into "
+                f"the past); check the sender's clock, or leave `at` out to score the latest "
+                f"complete step"
+            )
 
     def _check_future(self, ns: int, where: str) -> None:
         assert self.max_future_s is not None

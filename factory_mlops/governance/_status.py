@@ -63,12 +63,29 @@ def plant_status(
     last_version = versions[-1] if versions else None
     fleet = fleet_status(config, home)
     nodes = fleet["nodes"]
+    tampered = []
+    for n in nodes:  # the served bundle is the registered build of its version, or it is not
+        reg = by_number.get(n["version"]) if n["version"] is not None else None
+        want = reg.tags.get("bundle_sha256") if reg is not None else None
+        n["registered_bundle_sha256"] = want
+        n["bundle_matches_registry"] = (
+            None if want is None or n["bundle_sha256"] is None else n["bundle_sha256"] == want
+        )
+        if n["bundle_matches_registry"] is False:
+            n["health"] = "degraded"
+            tampered.append(
+                f"edge node {n['node']} serves bundle {n['bundle_sha256'][:12]}… as v{n['version']}, "
+                f"but the registered bundle of v{n['version']} is {want[:12]}…: the node does not "
+                f"run the build the registry vouches for (tampered or installed by hand); "
+                f"redeploy v{n['version']} or roll back"
+            )
     problems = [
         f"edge node {n['node']} serves v{n['version']} but the champion is v{champ.version}"
         + (f" ({n['error']})" if n["error"] else "; deploy it or roll back")
         for n in nodes
         if champ is not None and n["version"] != champ.version
     ]
+    problems.extend(tampered)
     incomplete = [v.version for v in versions if not v.complete]
     if incomplete:
         problems.append(

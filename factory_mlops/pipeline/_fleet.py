@@ -9,6 +9,7 @@ from typing import Any
 
 from factory_mlops.bundle import (
     MANIFEST_FILE,
+    NodeConfig,
     bundle_sha256,
     current_bundle,
     verify_bundle,
@@ -26,7 +27,22 @@ def _mtime(path: Path) -> str | None:
         return None
 
 
-def _served(node_dir: Path) -> dict[str, Any]:
+def _verify_as_served(bundle: Path, node_config: NodeConfig) -> None:
+    """Verify `bundle` as `edge serve` does: signed by a key pinned in the node config.
+
+    Raises:
+        BundleError: not signed by a pinned key, or no key is pinned (the node serves nothing).
+    """
+    keys = node_config.pinned_keys()
+    if not keys:
+        raise BundleError(
+            f"no signing key is pinned in {node_config.path}, so `edge serve` refuses this "
+            f"bundle; deploy with the pipeline or pin the key (factory-mlops edge key pin)"
+        )
+    verify_bundle(bundle, trusted_keys=keys, require_signature=True)
+
+
+def _served(node_dir: Path, node_config: NodeConfig) -> dict[str, Any]:
     out: dict[str, Any] = {
         "version": None,
         "bundle_sha256": None,
@@ -46,7 +62,7 @@ def _served(node_dir: Path) -> dict[str, Any]:
                 (node_dir / "current").lstat().st_mtime, dt.UTC
             ).isoformat(),
         )
-        verify_bundle(bundle)
+        _verify_as_served(bundle, node_config)
         out["verified"] = True
     except (BundleError, OSError, ValueError, KeyError) as exc:
         out.update(verified=False, error=str(exc))
@@ -75,8 +91,11 @@ def node_status(config: PlantConfig, home: FactoryHome, node_id: str) -> dict[st
 
     node = next(n for n in config.edge.nodes if n.id == node_id)
     node_dir = home.edge(config.plant_id, node_id)
-    served = _served(node_dir)
-    shadow = _served(node_dir / SHADOW_DIR) if (node_dir / SHADOW_DIR).exists() else None
+    node_config = NodeConfig(home.edge_node_config(config.plant_id, node_id))
+    served = _served(node_dir, node_config)
+    shadow = (
+        _served(node_dir / SHADOW_DIR, node_config) if (node_dir / SHADOW_DIR).exists() else None
+    )
     logs = [node_dir / PREDICTION_LOG_FILE, node_dir / f"{PREDICTION_LOG_FILE}-wal"]
     contacts = [t for t in (_mtime(p) for p in logs) if t]
     install_error = _last_install_error(node_dir)

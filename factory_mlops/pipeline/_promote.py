@@ -10,7 +10,13 @@ from pathlib import Path
 from typing import Any
 
 from factory_mlops.audit import AuditLog
-from factory_mlops.bundle import MANIFEST_FILE, SIGNATURE_FILE, bundle_sha256, verify_bundle
+from factory_mlops.bundle import (
+    MANIFEST_FILE,
+    SIGNATURE_FILE,
+    NodeConfig,
+    bundle_sha256,
+    verify_bundle,
+)
 from factory_mlops.config import PlantConfig
 from factory_mlops.errors import BundleError, RegistryError
 from factory_mlops.home import FactoryHome
@@ -120,6 +126,15 @@ def signed_for_edge(home: FactoryHome, bundle: Path) -> bytes:
     return signer.public_pem()
 
 
+def pin_for_node(home: FactoryHome, plant_id: str, node_id: str, public_pem: bytes) -> str:
+    """Pin the plant's signing key in the node's configuration (outside its folder); idempotent.
+
+    `edge serve` trusts only pinned keys, so a node the pipeline deploys to serves the bundles
+    it signs, and a key dropped into the node folder's `trusted_keys/` widens nothing.
+    """
+    return NodeConfig(home.edge_node_config(plant_id, node_id)).pin_key(public_pem)
+
+
 def deploy_version(
     config: PlantConfig,
     home: FactoryHome,
@@ -138,12 +153,14 @@ def deploy_version(
 
     bundle = registered_bundle(home, registry, config.plant_id, version)
     pem = signed_for_edge(home, bundle)
-    installed = [
-        install_bundle(
-            bundle, home.edge(config.plant_id, n.id), public_key_pem=pem, require_signature=True
+    installed = []
+    for n in config.edge.nodes:
+        pin_for_node(home, config.plant_id, n.id, pem)
+        installed.append(
+            install_bundle(
+                bundle, home.edge(config.plant_id, n.id), public_key_pem=pem, require_signature=True
+            )
         )
-        for n in config.edge.nodes
-    ]
     manifest = json.loads((bundle / MANIFEST_FILE).read_text())
     nodes = [n.id for n in config.edge.nodes]
     AuditLog.for_home(home).append(

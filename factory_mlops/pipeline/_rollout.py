@@ -34,6 +34,7 @@ from factory_mlops.fileio import atomic_write_text
 from factory_mlops.home import FactoryHome
 from factory_mlops.pipeline._promote import (
     deploy_version,
+    pin_for_node,
     promote_version,
     registered_bundle,
     signed_for_edge,
@@ -155,6 +156,7 @@ def start_rollout(
     bundle = registered_bundle(home, registry, p, version)
     pem = signed_for_edge(home, bundle)
     for node in canaries:
+        pin_for_node(home, p, node, pem)
         install_bundle(
             bundle, home.edge(p, node) / SHADOW_DIR, public_key_pem=pem, require_signature=True
         )

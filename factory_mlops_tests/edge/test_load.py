@@ -25,7 +25,8 @@ import pandas as pd
 import pytest
 
 from benchmarks._machine import free_port
-from factory_mlops.deploy import install_bundle
+from factory_mlops.bundle import NodeConfig
+from factory_mlops.deploy import BundleSigner, install_bundle, sign_bundle
 from factory_mlops.edge import PredictionLog
 from factory_mlops_tests.deploy._synthetic import START, synthetic_readings
 from factory_mlops_tests.edge.test_service import (
@@ -68,7 +69,11 @@ def running_service(tmp_path: Path) -> Iterator[Service]:
     plant_yaml = write_plant_yaml(tmp_path, machines=CLIENTS)
     home = tmp_path / "home"
     node_dir = home / "edge" / "plant_a" / "edge_1"
-    install_bundle(make_service_bundle(tmp_path / "bundle"), node_dir)
+    signer = BundleSigner.generate()  # the node serves bundles signed by a pinned key only
+    bundle = make_service_bundle(tmp_path / "bundle")
+    sign_bundle(bundle, signer)
+    install_bundle(bundle, node_dir)
+    NodeConfig(home / "edge_config" / "plant_a" / "edge_1.json").pin_key(signer.public_pem())
     port = free_port()
     stderr = tmp_path / "serve.stderr"
     argv = [
@@ -85,6 +90,8 @@ def running_service(tmp_path: Path) -> Iterator[Service]:
         "--log-level",
         "warning",
         "--max-future-s",
+        "off",
+        "--clock-skew-s",
         "off",
     ]  # the synthetic history is dated 2026-06: independent of this clock
     with stderr.open("wb") as err:

@@ -171,6 +171,8 @@ def node(tmp_path: Path, bundles: dict[str, Path]) -> Path:
 
 def serve(node_dir: Path, plant: PlantConfig | None = None, **kw: Any) -> Client:
     kw.setdefault("reload_interval_s", 0.0)
+    # these tests are about serving, on unsigned bundles; pinned-key trust is test_security.py
+    kw.setdefault("allow_unsigned", True)
     return Client(build_app(node_dir, plant=plant, node_id="edge_1", **kw))
 
 
