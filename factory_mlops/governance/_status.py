@@ -66,12 +66,12 @@ def plant_status(
     tampered = []
     for n in nodes:  # the served bundle is the registered build of its version, or it is not
         reg = by_number.get(n["version"]) if n["version"] is not None else None
-        want = reg.tags.get("bundle_sha256") if reg is not None else None
+        want = reg.lineage.bundle_sha256 if reg is not None else None
         n["registered_bundle_sha256"] = want
         n["bundle_matches_registry"] = (
             None if want is None or n["bundle_sha256"] is None else n["bundle_sha256"] == want
         )
-        if n["bundle_matches_registry"] is False:
+        if want is not None and n["bundle_matches_registry"] is False:
             n["health"] = "degraded"
             tampered.append(
                 f"edge node {n['node']} serves bundle {n['bundle_sha256'][:12]}… as v{n['version']}, "
