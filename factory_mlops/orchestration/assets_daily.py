@@ -261,10 +261,9 @@ def build_daily_assets(
                 "actions": ", ".join(payload.get("actions") or []) or "none",
                 **(
                     {
-                        "evidently_report": dg.MetadataValue.url(
-                            Path(payload["evidently_html"]).resolve().as_uri()
-                        ),
+                        "evidently_report": dg.MetadataValue.url(payload["evidently_url"]),
                         "evidently_report_path": dg.MetadataValue.path(payload["evidently_html"]),
+                        "evidently_verdict": str(payload["evidently_verdict"]),
                     }
                     if payload.get("evidently_html")
                     else {}

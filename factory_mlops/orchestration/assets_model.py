@@ -199,6 +199,8 @@ def build_model_assets(
                 "reason": reason,
                 "actor": actor,
                 "mlflow_run_id": version.run_id,
+                "mlflow_run": dg.MetadataValue.url(reg.mlflow_run_url),
+                "mlflow_model_version": dg.MetadataValue.url(reg.mlflow_version_url),
                 "training_data_sha256": candidate_model.training_sha256,
                 "bundle_sha256": version.tags.get("bundle_sha256", ""),
                 "model_card": dg.MetadataValue.md(reg.model_card),

@@ -24,6 +24,7 @@ from factory_mlops.ingest import (
     day_bounds,
     read_maintenance_csv,
 )
+from factory_mlops.links import report_url
 from factory_mlops.monitoring import DriftReference, DriftReport, rolling_drift
 from factory_mlops.pipeline._features import feature_context, plant_feature_spec
 from factory_mlops.pipeline._ingest import DayIngest, ingest_days
@@ -403,8 +404,20 @@ def _evidently_page(
     )
     summary = result.summary
     disagree = verdict_disagreements(summary, report, config.drift)
+    said = (
+        f"{summary['drifted_columns']} of {summary['columns']} features drifted "
+        f"({summary['share_drifted']:.0%}), dataset drift "
+        f"{'detected' if summary['dataset_drift'] else 'not detected'}"
+    )
     return {
         "evidently_html": str(result.path),
+        "evidently_url": report_url(home, result.path),
+        "evidently_verdict": said
+        + (
+            " — agrees with the drift report"
+            if not disagree
+            else " — DISAGREES with the drift report: " + "; ".join(disagree)
+        ),
         "evidently_seconds": round(time.perf_counter() - t0, 3),
         "evidently_columns": summary["columns"],
         "evidently_drifted_columns": summary["drifted_columns"],

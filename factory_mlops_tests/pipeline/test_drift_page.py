@@ -88,11 +88,17 @@ def _page_verdict(path: Path) -> dict[str, Any]:
 )
 def test_the_page_and_the_drift_report_give_one_verdict(plant, severity, tmp_path):
     from factory_mlops.ingest import DRIFT_REPORTS, Lake
+    from factory_mlops.links import REPORTS_URL_ENV, base_url
 
     config, home = _home(plant, tmp_path / "home")
     stored = Lake(home, plant).read_json(DRIFT_REPORTS, DAY)
     assert stored["severity"] == severity and stored["evidently_agrees"] is True
     page = _page_verdict(Path(stored["evidently_html"]))
+    # the link Dagster shows is the report server's URL of that file, not a file:// URL
+    assert stored["evidently_url"] == (
+        f"{base_url(REPORTS_URL_ENV)}/reports/{plant}/drift/{DAY.isoformat()}.html"
+    )
+    assert stored["evidently_verdict"].endswith("agrees with the drift report")
 
     judged = [v for v in stored["feature_psi"].values() if v is not None]
     assert page["columns"] == len(judged) == len(stored["feature_psi"])  # every feature
