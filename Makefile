@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 HOME_DIR ?= .factory_mlops
 
-.PHONY: setup demo test test-fast test-security lint typecheck ui validate bench clean
+.PHONY: setup demo test test-fast test-security lint typecheck ui reports validate bench clean
 
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -43,9 +43,15 @@ validate: setup
 	mkdir -p $(HOME_DIR)/dagster
 	DAGSTER_HOME=$(abspath $(HOME_DIR))/dagster $(VENV)/bin/dagster definitions validate -w workspace.yaml
 
+# The Dagster UI, with the report server beside it (the drift pages its links open; port 8766).
 ui: setup
 	mkdir -p $(HOME_DIR)/dagster
+	$(VENV)/bin/factory-mlops reports serve --home $(HOME_DIR) & reports=$$!; \
+	trap 'kill $$reports 2>/dev/null' EXIT INT TERM; \
 	DAGSTER_HOME=$(abspath $(HOME_DIR))/dagster FACTORY_MLOPS_HOME=$(abspath $(HOME_DIR)) $(VENV)/bin/dagster dev -w workspace.yaml
+
+reports: setup
+	$(VENV)/bin/factory-mlops reports serve --home $(HOME_DIR)
 
 clean:
 	rm -rf $(HOME_DIR) .pytest_cache .ruff_cache

@@ -83,6 +83,7 @@ class Lineage:
         gate_reasons: The gate's summary.
         gate_floors_failed: The floors it failed, in words ("" when it cleared them).
         dagster_run_id: The Dagster run that trained it (None outside Dagster).
+        dagster_run_url: That run in the Dagster UI (`factory_mlops.links`).
         onnx_parity_max_abs_diff: Largest |LightGBM - ONNX| score difference on the holdout.
         feedback_labels_used: Operator labels in its training set.
         feedback_ids: Their ids, as ranges (``1-5,9``).
@@ -114,6 +115,7 @@ class Lineage:
     gate_reasons: str | None = None
     gate_floors_failed: str | None = None
     dagster_run_id: str | None = None
+    dagster_run_url: str | None = None
     onnx_parity_max_abs_diff: float | None = None
     feedback_labels_used: int | None = None
     feedback_ids: str | None = None

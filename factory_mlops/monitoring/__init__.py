@@ -4,7 +4,9 @@
 * Layer 2: `drift_report` (PSI, KS, Wasserstein against the training reference), `rolling_drift`
   (against the previous served days), `sensor_steps` (per-sensor level steps on most machines at
   once, from raw readings, against the previous days), `estimate_performance` (label-free CBPE estimate from
-  calibrated probabilities), `write_drift_report` (Evidently's HTML page for people).
+  calibrated probabilities), `write_drift_report` (Evidently's HTML page for people, judged by
+  the product's own PSI rule per column when given `psi_rules`, with `verdict_markdown` on top;
+  `verdict_disagreements` checks the page against the report).
   The statistics underneath, one pass over all features: `fit_reference` (PSI bins),
   `fit_sketches` and `time_ordered` (the reference), `drift_statistics` (KS, Wasserstein, PSI of a
   batch); `drift_summary` reads what an Evidently drift snapshot concluded.
@@ -37,10 +39,21 @@ from factory_mlops.monitoring._drift import (
     Severity,
     build_reference,
     drift_report,
+    feature_limits,
     prediction_scores,
     score_column,
 )
-from factory_mlops.monitoring._evidently import drift_summary, write_drift_html, write_drift_report
+from factory_mlops.monitoring._evidently import (
+    PRODUCT_PSI,
+    EvidentlyDriftResult,
+    PsiRule,
+    drift_summary,
+    psi_rules,
+    verdict_disagreements,
+    verdict_markdown,
+    write_drift_html,
+    write_drift_report,
+)
 from factory_mlops.monitoring._impact import ImpactReport, business_impact
 from factory_mlops.monitoring._integrity import (
     IntegrityReport,
@@ -67,6 +80,7 @@ from factory_mlops.monitoring._stats import (
 from factory_mlops.monitoring._steps import SensorStep, StepReport, sensor_steps
 
 __all__ = [
+    "PRODUCT_PSI",
     "SCORE_COLUMN",
     "SEVERITY_RANK",
     "Alert",
@@ -75,10 +89,12 @@ __all__ = [
     "ControlChartResult",
     "DriftReference",
     "DriftReport",
+    "EvidentlyDriftResult",
     "ImpactReport",
     "IntegrityReport",
     "IntegrityThresholds",
     "PerformanceEstimate",
+    "PsiRule",
     "QuantileSketch",
     "RetrainValue",
     "RollingDriftReport",
@@ -96,6 +112,7 @@ __all__ = [
     "drift_verdict",
     "estimate_performance",
     "estimate_severity",
+    "feature_limits",
     "fit_reference",
     "fit_sketches",
     "impact_day",
@@ -106,6 +123,7 @@ __all__ = [
     "prediction_scores",
     "psi",
     "psi_frame",
+    "psi_rules",
     "realised_metrics",
     "retrain_value",
     "rolling_drift",
@@ -114,6 +132,8 @@ __all__ = [
     "shadow_due_on",
     "time_ordered",
     "value_window_start",
+    "verdict_disagreements",
+    "verdict_markdown",
     "wasserstein_frame",
     "window_metrics",
     "worst",

@@ -270,6 +270,16 @@ def _distribution_drift(
     )
 
 
+def feature_limits(reference: DriftReference, thresholds: DriftConfig) -> dict[str, float]:
+    """The PSI at or above which each feature counts as drifted: max(`psi_critical`, its normal band).
+
+    The rule `drift_report` judges a day by, and the threshold the Evidently page is configured
+    with per column, so both count the same features.
+    """
+    band = reference.normal_psi
+    return {k: max(thresholds.psi_critical, band.get(k, 0.0)) for k in reference.features}
+
+
 def drift_report(
     reference: DriftReference, features: pd.DataFrame, scores: np.ndarray, thresholds: DriftConfig
 ) -> DriftReport:
@@ -290,10 +300,8 @@ def drift_report(
     def over(k: str, v: float, limit: float) -> bool:
         return v >= max(limit, band.get(k, 0.0))
 
-    crit = sorted(
-        (k for k, v in valid.items() if over(k, v, thresholds.psi_critical)),
-        key=lambda k: -valid[k],
-    )
+    limits = feature_limits(reference, thresholds)
+    crit = sorted((k for k, v in valid.items() if v >= limits[k]), key=lambda k: -valid[k])
     warn = [k for k, v in valid.items() if over(k, v, thresholds.psi_warning)]
     share_crit, share_warn = len(crit) / n, len(warn) / n
     ppsi = psi(reference.prediction, np.asarray(scores, dtype=float))

@@ -10,8 +10,10 @@ import dagster as dg
 from factory_mlops import pipeline
 from factory_mlops.config import PlantConfig
 from factory_mlops.ingest import DRIFT_REPORTS, ReadingsStore
+from factory_mlops.orchestration import metadata_values as mv
 from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource
+from factory_mlops.tables import fleet_table, psi_table, rounded
 
 
 def _days(context: dg.AssetExecutionContext) -> list[dt.date]:
@@ -226,45 +228,42 @@ def build_daily_assets(
                 f"drift_report is computed one day at a time; got a range of {len(days)} days"
             )
         report, payload = pipeline.drift_for_day(config, home, days[0])
-        top = sorted(report.feature_psi.items(), key=lambda kv: -(kv[1] if kv[1] == kv[1] else -1))[
-            :10
-        ]
         return dg.MaterializeResult(
             metadata={
                 "severity": str(payload["severity"]),
                 "reference_severity": str(payload.get("reference_severity", report.severity)),
                 "step_severity": str((payload.get("steps") or {}).get("severity", "not run")),
-                "share_drifted": float(report.share_drifted),
-                "max_psi": float(report.max_psi),
-                "prediction_psi": float(report.prediction_psi),
+                "share_drifted": rounded(report.share_drifted),
+                "max_psi": rounded(report.max_psi),
+                "prediction_psi": rounded(report.prediction_psi),
                 "drifted_features": ", ".join(report.drifted_features[:20]),
                 "drifted_sensors": ", ".join(report.drifted_sensors),
                 "reasons": "; ".join(payload["reasons"]),
                 "model_version": int(payload["model_version"] or 0),
                 **({"monitoring_only": True} if payload.get("monitoring_only") else {}),
                 "day": days[0].isoformat(),
-                "top_psi": dg.MetadataValue.md(
-                    "| feature | PSI |\n|---|---|\n"
-                    + "\n".join(f"| {k} | {v:.3f} |" for k, v in top)
+                "share_drifted_per_day": mv.image(
+                    pipeline.drift_chart(config, home, days[0]),
+                    "share of features drifted per data day",
                 ),
+                "top_psi": mv.table(psi_table(report.feature_psi, report.drifted_features, top=20)),
                 **{
-                    k: float(payload[k])
+                    k: rounded(payload[k])
                     for k in ("share_drifted_ks", "share_drifted_wasserstein")
                     if isinstance(payload.get(k), int | float)
                 },
                 "rolling_severity": str((payload.get("rolling") or {}).get("severity", "ok")),
                 **(
-                    {"rolling_share_drifted": float(payload["rolling"]["share_drifted"])}
+                    {"rolling_share_drifted": rounded(payload["rolling"]["share_drifted"])}
                     if isinstance((payload.get("rolling") or {}).get("share_drifted"), int | float)
                     else {}
                 ),
                 "actions": ", ".join(payload.get("actions") or []) or "none",
                 **(
                     {
-                        "evidently_report": dg.MetadataValue.url(
-                            Path(payload["evidently_html"]).resolve().as_uri()
-                        ),
+                        "evidently_report": dg.MetadataValue.url(payload["evidently_url"]),
                         "evidently_report_path": dg.MetadataValue.path(payload["evidently_html"]),
+                        "evidently_verdict": str(payload["evidently_verdict"]),
                     }
                     if payload.get("evidently_html")
                     else {}
@@ -324,20 +323,9 @@ def build_daily_assets(
         context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
     ) -> dg.MaterializeResult:
         fs = pipeline.fleet_status(config, factory_home.factory_home())
-        rows = [
-            "| node | line | canary | health | version | shadow | bundle | last contact |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        rows += [
-            f"| {n['node']} | {n['line']} | {'yes' if n['canary'] else ''} | {n['health']} | "
-            f"{'v' + str(n['version']) if n['version'] else 'none (monitoring only)'} | "
-            f"{'v' + str(n['shadow_version']) if n['shadow_version'] else ''} | {str(n['bundle_sha256'])[:12]} | "
-            f"{n['last_contact']} |"
-            for n in fs["nodes"]
-        ]
         return dg.MaterializeResult(
             metadata={
-                "nodes": dg.MetadataValue.md("\n".join(rows)),
+                "nodes": mv.table(fleet_table(fs["nodes"])),
                 "healthy_nodes": sum(n["health"] == "ok" for n in fs["nodes"]),
                 "node_count": len(fs["nodes"]),
                 "versions": ", ".join(

@@ -8,8 +8,10 @@ import pandas as pd
 
 from factory_mlops import pipeline
 from factory_mlops.config import PlantConfig
+from factory_mlops.orchestration import metadata_values as mv
 from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.resources import FactoryHomeResource
+from factory_mlops.tables import comparison_table, gate_table, rounded, slices_table
 
 
 def _trigger(context: dg.AssetExecutionContext) -> tuple[str, str, str]:
@@ -19,37 +21,6 @@ def _trigger(context: dg.AssetExecutionContext) -> tuple[str, str, str]:
         tags.get(T.REASON, "materialized by hand"),
         T.actor_from_tags(tags),
     )
-
-
-def _slices_md(slices: dict[str, dict[str, float]], key: str) -> str:
-    rows = [
-        "| machine type | rows | failures | caught | " + key + " | alarm rate |",
-        "|---|---|---|---|---|---|",
-    ]
-    rows += [
-        f"| {name} | {m.get('rows', 0):.0f} | {m.get('failures', 0):.0f} | {m.get('failures_caught', 0):.0f} | "
-        f"{m.get(key, float('nan')):.3f} | {m.get('alarm_rate', float('nan')):.3f} |"
-        for name, m in sorted(slices.items())
-    ]
-    return "\n".join(rows)
-
-
-def _fmt(metrics: dict[str, float] | None) -> str:
-    if not metrics:
-        return "—"
-    keys = [
-        "rmse",
-        "mae",
-        "pr_auc",
-        "roc_auc",
-        "recall",
-        "precision",
-        "alarm_rate",
-        "failures_caught",
-        "failures",
-        "median_lead_time_h",
-    ]
-    return " · ".join(f"{k} {metrics[k]:.3f}" for k in keys if k in metrics)
 
 
 def build_model_assets(
@@ -132,27 +103,19 @@ def build_model_assets(
         ev = pipeline.evaluate_candidate(
             config, factory_home.factory_home(), candidate_model, factory_home.registry()
         )
-        meta: dict[str, Any] = {f"challenger_{k}": float(v) for k, v in ev.challenger.items()}
-        if ev.champion:
-            meta.update({f"champion_{k}": float(v) for k, v in ev.champion.items()})
-        meta.update(
-            {
-                "promote": ev.decision.promote,
-                "gate": ev.decision.summary,
-                "floors_failed": ev.decision.floors_text or "none",
-                "champion_version": ev.champion_version or 0,
-                "comparison": dg.MetadataValue.md(
-                    f"| model | metrics |\n|---|---|\n| challenger | {_fmt(ev.challenger)} |\n"
-                    f"| champion v{ev.champion_version} | {_fmt(ev.champion)} |"
-                ),
-                "gate_checks": dg.MetadataValue.md(ev.decision.markdown()),
-                "slices": dg.MetadataValue.md(
-                    _slices_md(
-                        ev.challenger_slices, "rmse" if config.model.task == "rul" else "pr_auc"
-                    )
-                ),
-            }
-        )
+        key = "rmse" if config.model.task == "rul" else "pr_auc"
+        meta: dict[str, Any] = {
+            "promote": ev.decision.promote,
+            "gate": ev.decision.summary,
+            "floors_failed": ev.decision.floors_text or "none",
+            "champion_version": ev.champion_version or 0,
+            f"challenger_{key}": rounded(ev.challenger.get(key)),
+            "comparison": mv.table(
+                comparison_table(ev.challenger, ev.champion, ev.champion_version)
+            ),
+            "gate_checks": mv.table(gate_table([*ev.decision.floors, *ev.decision.checks])),
+            "slices": mv.table(slices_table(ev.challenger_slices, key)),
+        }
         return dg.Output(ev, metadata=meta)
 
     @dg.asset(
@@ -200,6 +163,8 @@ def build_model_assets(
                 "reason": reason,
                 "actor": actor,
                 "mlflow_run_id": version.run_id,
+                "mlflow_run": dg.MetadataValue.url(reg.mlflow_run_url),
+                "mlflow_model_version": dg.MetadataValue.url(reg.mlflow_version_url),
                 "training_data_sha256": candidate_model.training_sha256,
                 "bundle_sha256": version.lineage.bundle_sha256 or "none (registration incomplete)",
                 "model_card": dg.MetadataValue.md(reg.model_card),

@@ -15,8 +15,10 @@ import dagster as dg
 
 from factory_mlops import pipeline
 from factory_mlops.config import PlantConfig
+from factory_mlops.orchestration import metadata_values as mv
 from factory_mlops.orchestration.resources import FactoryHomeResource
 from factory_mlops.orchestration.sensors import last_retrain_data_through
+from factory_mlops.tables import rounded
 
 
 def _one_day(context: dg.AssetExecutionContext, what: str) -> dt.date:
@@ -27,13 +29,16 @@ def _one_day(context: dg.AssetExecutionContext, what: str) -> dt.date:
 
 
 def _numbers(payload: dict[str, Any], keys: Sequence[str]) -> dict[str, float]:
+    """The payload's figures among `keys`, rounded (`tables.rounded`); undefined ones left out."""
     out: dict[str, float] = {}
     for k in keys:
         v = payload.get(k)
         if isinstance(v, bool) or v is None:
             continue
         if isinstance(v, int | float):
-            out[k] = float(v)
+            r = rounded(v)
+            if r is not None:
+                out[k] = r
     return out
 
 
@@ -131,11 +136,16 @@ def build_monitoring_assets(
     def model_health(
         context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
     ) -> dg.MaterializeResult:
-        payload = pipeline.health_for_day(
-            config, factory_home.factory_home(), _one_day(context, "model_health")
-        )
+        day = _one_day(context, "model_health")
+        home = factory_home.factory_home()
+        payload = pipeline.health_for_day(config, home, day)
         return dg.MaterializeResult(
-            metadata=_meta(
+            metadata={
+                "alarm_rate_per_day": mv.image(
+                    pipeline.health_chart(config, home, day), "alarm rate per data day"
+                ),
+            }
+            | _meta(
                 payload,
                 [
                     "estimated_recall",
@@ -177,12 +187,15 @@ def build_monitoring_assets(
     def business_impact(
         context: dg.AssetExecutionContext, factory_home: FactoryHomeResource
     ) -> dg.MaterializeResult:
-        payload = pipeline.impact_for_day(
-            config, factory_home.factory_home(), _one_day(context, "business_impact")
-        )
+        day = _one_day(context, "business_impact")
+        home = factory_home.factory_home()
+        payload = pipeline.impact_for_day(config, home, day)
         chart = payload.get("control_chart") or {}
         return dg.MaterializeResult(
             metadata={
+                "recall_per_day": mv.image(
+                    pipeline.impact_chart(config, home, day), "recall per data day"
+                ),
                 **_meta(
                     payload,
                     [
@@ -199,7 +212,7 @@ def build_monitoring_assets(
                     ],
                 ),
                 **{
-                    f"chart_{k}": float(v)
+                    f"chart_{k}": rounded(v)
                     for k, v in chart.items()
                     if isinstance(v, int | float) and not isinstance(v, bool)
                 },

@@ -23,6 +23,7 @@ from factory_mlops.pipeline._daily import (
 )
 from factory_mlops.pipeline._features import installed_times, plant_feature_spec
 from factory_mlops.pipeline._fleet import fleet_status, node_status
+from factory_mlops.pipeline._history import drift_chart, health_chart, impact_chart, payload_history
 from factory_mlops.pipeline._ingest import (
     DayIngest,
     IngestReport,
@@ -132,13 +133,16 @@ __all__ = [
     "deployed_nowhere",
     "deployed_reference",
     "derive_label_events",
+    "drift_chart",
     "drift_for_day",
     "edge_contract",
     "evaluate_candidate",
     "failure_types",
     "feedback_signal",
     "fleet_status",
+    "health_chart",
     "health_for_day",
+    "impact_chart",
     "impact_for_day",
     "ingest_days",
     "ingest_file",
@@ -161,6 +165,7 @@ __all__ = [
     "newest_shadow",
     "node_status",
     "passed_days",
+    "payload_history",
     "pending_landing_files",
     "plant_feature_spec",
     "promote_version",

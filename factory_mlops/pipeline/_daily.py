@@ -24,6 +24,7 @@ from factory_mlops.ingest import (
     day_bounds,
     read_maintenance_csv,
 )
+from factory_mlops.links import report_url
 from factory_mlops.monitoring import DriftReference, DriftReport, rolling_drift
 from factory_mlops.pipeline._features import feature_context, plant_feature_spec
 from factory_mlops.pipeline._ingest import DayIngest, ingest_days
@@ -241,7 +242,9 @@ def drift_for_day(
         **result,
     }
     if config.monitoring.evidently_html:
-        payload.update(_evidently_page(config, home, day, manifest, feats, report))
+        payload.update(
+            _evidently_page(config, home, day, manifest, feats, reference, report, payload)
+        )
     payload["actions"] = apply_actions(
         config,
         home,
@@ -332,7 +335,8 @@ def _feature_days(lake: Lake, days: list[dt.date]) -> pd.DataFrame:
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
-#: Features shown on the Evidently page: the most drifted ones (a page of 90 charts helps nobody).
+#: Features charted on the Evidently page: the drifted ones first, then the highest PSI (every
+#: feature is judged and counted on the page; a page of 90 charts helps nobody and costs seconds).
 EVIDENTLY_TOP_FEATURES = 20
 
 
@@ -342,10 +346,19 @@ def _evidently_page(
     day: dt.date,
     manifest: dict[str, Any],
     feats: pd.DataFrame,
+    drift_reference: DriftReference,
     report: DriftReport,
+    verdict: dict[str, Any],
 ) -> dict[str, Any]:
-    """Evidently's data-drift page of the day's top drifted features against the model's reference days."""
-    from factory_mlops.monitoring import write_drift_report
+    """Evidently's data-drift page of the day against the model's reference days, judged by the
+    product's own PSI rule on every feature, with the day's verdict (`verdict`: its `severity`
+    and `reasons`) at the top."""
+    from factory_mlops.monitoring import (
+        psi_rules,
+        verdict_disagreements,
+        verdict_markdown,
+        write_drift_report,
+    )
 
     lake = Lake(home, config.plant_id)
     through = (manifest.get("lineage") or {}).get("data_through")
@@ -361,27 +374,57 @@ def _evidently_page(
     reference = _feature_days(lake, ref_days)
     if reference.empty:
         return {"evidently_html": None, "evidently_note": f"no reference features stored for {end}"}
-    ranked = sorted(((v, k) for k, v in report.feature_psi.items() if v == v), reverse=True)
-    cols = [
-        k
-        for _, k in ranked[:EVIDENTLY_TOP_FEATURES]
+    rules = {
+        k: r
+        for k, r in psi_rules(drift_reference, config.drift).items()
         if k in reference.columns and k in feats.columns
-    ]
+    }
+    psi = {k: v for k, v in report.feature_psi.items() if v == v and k in rules}
+    drifted = set(report.drifted_features)
+    draw = sorted(psi, key=lambda k: (k not in drifted, -psi[k]))[:EVIDENTLY_TOP_FEATURES]
+    version = int(manifest["version"])
     path = home.reports(config.plant_id) / "drift" / f"{day.isoformat()}.html"
     t0 = time.perf_counter()
     result = write_drift_report(
         reference,
         feats,
         path,
-        columns=cols,
-        title=f"{config.plant_id} {day} drift vs v{manifest['version']} reference",
+        rules=rules,
+        drift_share=config.drift.critical_share,
+        draw=draw,
+        verdict=verdict_markdown(
+            report,
+            config.drift,
+            rules,
+            severity=str(verdict["severity"]),
+            reasons=list(verdict["reasons"]),
+            model_version=version,
+        ),
+        title=f"{config.plant_id} {day} drift vs v{version} reference: {verdict['severity']}",
     )
     summary = result.summary
+    disagree = verdict_disagreements(summary, report, config.drift)
+    said = (
+        f"{summary['drifted_columns']} of {summary['columns']} features drifted "
+        f"({summary['share_drifted']:.0%}), dataset drift "
+        f"{'detected' if summary['dataset_drift'] else 'not detected'}"
+    )
     return {
         "evidently_html": str(result.path),
-        "evidently_seconds": round(time.perf_counter() - t0, 3),
-        "evidently_share_drifted": summary.get(
-            "share_of_drifted_columns", summary.get("share_drifted")
+        "evidently_url": report_url(home, result.path),
+        "evidently_verdict": said
+        + (
+            " — agrees with the drift report"
+            if not disagree
+            else " — DISAGREES with the drift report: " + "; ".join(disagree)
         ),
-        "evidently_columns": len(cols),
+        "evidently_seconds": round(time.perf_counter() - t0, 3),
+        "evidently_columns": summary["columns"],
+        "evidently_drifted_columns": summary["drifted_columns"],
+        "evidently_share_drifted": summary["share_drifted"],
+        "evidently_dataset_drift": summary["dataset_drift"],
+        "evidently_charted": len(summary["drawn"]),
+        "evidently_not_drawn": result.not_drawn,
+        "evidently_agrees": not disagree,
+        **({"evidently_disagreements": disagree} if disagree else {}),
     }

@@ -23,12 +23,19 @@ from factory_mlops.feedback import feedback_labels, id_ranges, mark_used
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import FEATURES, Lake, day_bounds, load_maintenance
 from factory_mlops.lineage import Lineage, code_version
+from factory_mlops.links import dagster_run_url, mlflow_model_version_url, mlflow_run_url
 from factory_mlops.monitoring import DriftReference, build_reference, score_column
 from factory_mlops.pipeline._daily import passed_days
 from factory_mlops.pipeline._features import plant_feature_spec
 from factory_mlops.pipeline._promote import promote_version
 from factory_mlops.pipeline._registered import load_registered_model
-from factory_mlops.registry import CHALLENGER, CHAMPION, Registry, render_model_card
+from factory_mlops.registry import (
+    CHALLENGER,
+    CHAMPION,
+    ModelRegistry,
+    Registry,
+    render_model_card,
+)
 from factory_mlops.training import (
     RUL,
     TrainedModel,
@@ -253,11 +260,17 @@ def model_config_doc(config: PlantConfig) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class Registration:
-    """A registered candidate: the MLflow version, the alias it got and its model card."""
+    """A registered candidate: the MLflow version, the alias it got and its model card.
+
+    `mlflow_run_url` and `mlflow_version_url` are the version's pages in the MLflow UI
+    (`factory_mlops.links`, base URL `$FACTORY_MLOPS_MLFLOW_URL`).
+    """
 
     version: Any
     alias: str
     model_card: str
+    mlflow_run_url: str = ""
+    mlflow_version_url: str = ""
 
     @property
     def promoted(self) -> bool:
@@ -329,6 +342,7 @@ def register_candidate(
         gate_reasons=evaluation.decision.summary[:4000],
         gate_floors_failed=evaluation.decision.floors_text[:4000],
         dagster_run_id=run_id or None,
+        dagster_run_url=dagster_run_url(run_id) if run_id else None,
         onnx_parity_max_abs_diff=float(parity.max_abs_diff),
         feedback_labels_used=len(candidate.feedback_ids),
         feedback_ids=id_ranges(candidate.feedback_ids),
@@ -455,7 +469,16 @@ def register_candidate(
         registry.set_alias(config.plant_id, CHALLENGER, version.version)
     # last: a feedback store that is down fails the run visibly but cannot leave a half-registered version
     mark_used(home, config.plant_id, candidate.feedback_ids, int(version.version))
-    return Registration(version, CHAMPION if d.promote else CHALLENGER, cards[0])
+    if not isinstance(registry, ModelRegistry):  # another backend has no MLflow pages to link
+        return Registration(version, CHAMPION if d.promote else CHALLENGER, cards[0])
+    run = registry.client.get_run(version.run_id)
+    return Registration(
+        version,
+        CHAMPION if d.promote else CHALLENGER,
+        cards[0],
+        mlflow_run_url=mlflow_run_url(run.info.experiment_id, version.run_id),
+        mlflow_version_url=mlflow_model_version_url(version.name, version.version),
+    )
 
 
 def _safe(name: str) -> str:

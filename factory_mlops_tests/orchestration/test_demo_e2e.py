@@ -144,6 +144,25 @@ def test_demo_closes_the_loop(tmp_path):
         assert (
             html and Path(html[0]).exists() and "<html" in Path(html[0]).read_text()[:5000].lower()
         )
+        # the page's link is served over HTTP (`factory-mlops reports serve`), and the page's
+        # verdict (the product's PSI rule on every feature) agrees with the drift report
+        meta = drift[0].asset_materialization.metadata
+        link = meta["evidently_report"].value
+        assert link.startswith("http") and link.endswith(
+            "/reports/plant_a/drift/" + Path(meta["evidently_report_path"].value).name
+        ), link
+        assert meta["evidently_verdict"].value.endswith("agrees with the drift report")
+        # Dagster and MLflow runs link both ways
+        reg = inst.fetch_materializations(
+            dg.AssetKey(["plant_a", "registered_model"]), limit=1
+        ).records[0]
+        reg_meta = reg.asset_materialization.metadata
+        mlflow_run = client.get_run(reg_meta["mlflow_run_id"].value)
+        assert reg_meta["mlflow_run"].value.endswith(
+            f"/#/experiments/{mlflow_run.info.experiment_id}/runs/{mlflow_run.info.run_id}"
+        )
+        assert mlflow_run.data.tags["dagster_run_id"] == reg.run_id
+        assert mlflow_run.data.tags["dagster_run_url"].endswith(f"/runs/{reg.run_id}")
 
     # layer 3 and the alert records: realised impact at every simulated plant, drift alerts at plant_a
     for plant in ("plant_a", "plant_b", "plant_c"):

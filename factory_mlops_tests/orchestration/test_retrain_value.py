@@ -17,6 +17,7 @@ from factory_mlops.orchestration import tags as T
 from factory_mlops.orchestration.assets_monitor import build_monitoring_assets
 from factory_mlops.orchestration.definitions import daily_partitions
 from factory_mlops.orchestration.resources import FactoryHomeResource
+from factory_mlops.tables import rounded
 from factory_mlops_tests.conftest import PLANTS
 from factory_mlops_tests.shadow_home import shadow_config
 
@@ -90,7 +91,11 @@ def test_asset_metadata_check_and_the_sensors_retrain_request(home_copy):
         assert stored["since"] == (day - dt.timedelta(days=window - 1)).isoformat()
         assert meta["severity"] == stored["severity"] == "critical"
         assert meta["day"] == day.isoformat() and meta["model_version"] == 1
-        assert meta["gain"] == stored["gain"] and meta["gain_low"] == stored["gain_low"]
+        # the metadata shows the stored figures rounded to 4 significant digits (tables.rounded)
+        assert meta["gain"] == rounded(stored["gain"]) and meta["gain"] == pytest.approx(
+            stored["gain"], rel=1e-3
+        )
+        assert meta["gain_low"] == rounded(stored["gain_low"])
         assert meta["gain_low"] > meta["rollout_cost"] == config.costs.rollout_cost
         for k in (
             "days",
