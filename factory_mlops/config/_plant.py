@@ -185,6 +185,13 @@ class PlantConfig(_Strict):
         return {m.id: m.type or "unspecified" for m in self.machines}
 
     @property
+    def episode_gap_s(self) -> float:
+        """Seconds that still join two failure events of one machine into one episode:
+        `source.labels.episode_gap_s`, or twice the largest sensor cadence when it is null."""
+        gap = self.source.labels.episode_gap_s
+        return float(gap) if gap is not None else 2.0 * max(s.cadence_s for s in self.sensors)
+
+    @property
     def first_partition(self) -> dt.date:
         if self.partitions_start is not None:
             return self.partitions_start
