@@ -214,4 +214,14 @@ class PlantConfig(_Strict):
             "contract": self.contract.model_dump(),
             "source": self.source.model_dump(mode="json"),
         }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+        # `machines[].installed` is a datetime: written as ISO 8601 (str() of the other values
+        # keeps the hash of every config without datetimes unchanged)
+        text = json.dumps(payload, sort_keys=True, default=_iso)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _iso(value: Any) -> str:
+    """JSON for the values `json` cannot write: dates and times as ISO 8601, others as str()."""
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    return str(value)

@@ -348,8 +348,9 @@ def ingest_file(
     conflict_days: set[dt.date] = set()  # days a label conflict blocks (no rows of ours there)
     if batch.file_error is not None:
         reason, detail = batch.file_error
+        where = detail if detail.startswith(f"{path}:") else f"{path}: {detail}"
         result: ContractResult = quarantine_whole_batch(
-            None, reason, f"{path}: {detail}", config, rows_received=batch.records_received
+            None, reason, where, config, rows_received=batch.records_received
         )
         qframe = result.quarantined
         reasons = dict(result.reasons)

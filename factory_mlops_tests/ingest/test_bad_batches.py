@@ -492,3 +492,25 @@ def test_overlapping_exports_whose_labels_disagree_are_a_label_conflict(ai4i, ho
     again = ingest(lenient, home, write(tmp_path, other, name="second.csv"))
     assert rules(again) == {"label_conflict": "warning", "duplicate_of_other_file": "warning"}
     assert again.passed and store.day_status(dt.date(2026, 1, 1))["passed"] is True
+
+
+def test_a_missing_time_index_column_is_named_not_reported_as_timestamp(ai4i, home, tmp_path):
+    # regression: a file without the configured time.index_column was reported as a missing
+    # `timestamp` column (a name the export never had)
+    report = ingest(ai4i, home, write(tmp_path, ai4i_frame().drop(columns=["UDI"])))
+    assert report.status == "rejected"
+    assert report.reasons == {"missing_columns": 400}
+    (failure,) = [f for f in report.failures if f.severity == "error"]
+    assert "time index column 'UDI'" in failure.message
+    assert "source.readings.time.index_column" in failure.message
+    assert "timestamp" not in failure.message
+    assert failure.message.count(str(tmp_path)) == 1  # the path once, not twice
+
+
+def test_a_missing_time_column_is_named(config, home, tmp_path):
+    cfg = variant(config, source={"readings": {"time": {"column": "Zeit"}}})
+    report = ingest(cfg, home, write(tmp_path, good_frame()))
+    assert report.reasons == {"missing_columns": len(MACHINES) * MINUTES}
+    (failure,) = [f for f in report.failures if f.severity == "error"]
+    assert "timestamp column 'Zeit'" in failure.message
+    assert "source.readings.time.column" in failure.message
