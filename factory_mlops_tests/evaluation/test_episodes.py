@@ -145,3 +145,34 @@ def test_rows_warning_of_one_episode_share_its_id():
     # a positive row with no episode after it is its own failure
     late = episode_of_rows(np.array(["m1"]), rows({"m1": ["04:00"]})["timestamp"], [True], ep)
     assert late.tolist() == [3]
+
+
+def test_a_logged_anomaly_interval_labels_its_rows_and_is_one_episode(tmp_path):
+    from factory_mlops.errors import ContractError
+    from factory_mlops.ingest import read_maintenance_csv
+    from factory_mlops.training import label_failures
+
+    csv = tmp_path / "log.csv"
+    csv.write_text(
+        "event_time,reported_at,machine_id,event,failure_type,downtime_hours,end_time\n"
+        f"{DAY}02:00Z,{DAY}03:00Z,m1,failure,leak,1,{DAY}02:30Z\n"
+        f"{DAY}05:00Z,{DAY}05:00Z,m1,failure,wear,1,\n"
+    )
+    log = read_maintenance_csv(csv)
+    ep = failure_episodes(log, pd.Timedelta(0))
+    assert ep["events"].tolist() == [1, 1]
+    assert (ep["end"] - ep["onset"]).tolist() == [pd.Timedelta(minutes=30), pd.Timedelta(0)]
+    hold = rows({"m1": _minutes("01:00", 300)[::10]})  # every 10 min, 01:00 .. 05:50
+    y = label_failures(hold, log, pd.Timedelta(minutes=20), pd.Timestamp(DAY + "23:00", tz="UTC"))
+    positive = hold["timestamp"][y == 1.0].dt.strftime("%H:%M").tolist()
+    # 20 min before the interval and inside it (up to its end), then 20 min before 05:00
+    assert positive == ["01:40", "01:50", "02:00", "02:10", "02:20", "04:40", "04:50"]
+    alarm = (hold["timestamp"] == pd.Timestamp(DAY + "02:10", tz="UTC")).to_numpy()
+    got = failure_events(hold, alarm, log, pd.Timedelta(minutes=20))
+    assert (got["failures"], got["failures_caught"]) == (2.0, 1.0)  # caught during the interval
+    csv.write_text(
+        "event_time,reported_at,machine_id,event,failure_type,downtime_hours,end_time\n"
+        f"{DAY}02:00Z,{DAY}03:00Z,m1,failure,leak,1,{DAY}01:30Z\n"
+    )
+    with pytest.raises(ContractError, match=r"ends \(end_time"):
+        read_maintenance_csv(csv)
