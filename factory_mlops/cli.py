@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from types import ModuleType
@@ -130,7 +131,20 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
     home = FactoryHome.resolve(args.home).ensure()
     reports = []
     for name in args.files:
-        report = ingest_file(config, home, Path(name))
+        try:
+            report = ingest_file(config, home, Path(name))
+        except FactoryMLOpsError as exc:
+            print(f"error: ingest of {name} failed: {exc}", file=sys.stderr)
+            return 2
+        except Exception as exc:  # a crash is not a verdict on the file: never exit 1 for it
+            traceback.print_exc()
+            print(
+                f"error: ingest of {name} crashed ({type(exc).__name__}: {exc}); the file was not "
+                "judged (exit 3, not 1 = rejected). This is a bug: please report it with the "
+                "traceback above",
+                file=sys.stderr,
+            )
+            return 3
         reports.append(report)
         if not args.json:
             print(_describe_report(report))
@@ -187,7 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="validate and ingest historian exports of a plant (outside Dagster)",
         description="Validate files against the plant's data contract, store accepted rows in the lake and "
         "the rest in the quarantine. Exit 0 when every file was processed (even with quarantined rows), "
-        "1 when a file was rejected whole, 2 on a usage/config error.",
+        "1 when a file was rejected whole, 2 on a usage/config error, 3 when ingest crashed (a bug; "
+        "the file was not judged).",
     )
     ingest.add_argument(
         "plant", help="plant id (plants/<id>/plant.yaml) or the path of a plant.yaml"

@@ -25,6 +25,7 @@ SEVERITY_RULES: dict[str, bool] = {
     "foreign_batch": False,
     "band": True,
     "duplicate_of_other_file": False,
+    "label_conflict": False,
 }
 
 

@@ -10,9 +10,10 @@ from factory_mlops.config._base import _Strict
 class CostConfig(_Strict):
     """What failures and alarms cost: the alarm threshold and the evaluation's expected cost use it.
 
-    A missed failure costs `downtime_hours_per_failure` hours of unplanned downtime; a caught one
-    still costs `caught_failure_hours` of planned repair; every alarm row (one machine-step) on a
-    machine that does not fail within the horizon costs `false_alarm_cost` (an inspection).
+    A missed failure (episode) costs `downtime_hours_per_failure` hours of unplanned downtime; a
+    caught one still costs `caught_failure_hours` of planned repair; every false-alarm episode
+    (alarming rows of a machine that does not fail within the horizon, once per started horizon
+    it lasts; `evaluation.alarm_episodes`) costs `false_alarm_cost` (an inspection).
     """
 
     downtime_cost_per_hour: float = Field(
@@ -25,7 +26,7 @@ class CostConfig(_Strict):
         1.0, ge=0, description="Planned repair downtime of a caught failure."
     )
     false_alarm_cost: float = Field(
-        5_000, ge=0, description="Cost of one false-alarm row (an inspection)."
+        5_000, ge=0, description="Cost of one false-alarm episode (an inspection)."
     )
     rollout_cost: float = Field(
         100_000,

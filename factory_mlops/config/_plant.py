@@ -185,6 +185,13 @@ class PlantConfig(_Strict):
         return {m.id: m.type or "unspecified" for m in self.machines}
 
     @property
+    def episode_gap_s(self) -> float:
+        """Seconds that still join two failure events of one machine into one episode:
+        `source.labels.episode_gap_s`, or twice the largest sensor cadence when it is null."""
+        gap = self.source.labels.episode_gap_s
+        return float(gap) if gap is not None else 2.0 * max(s.cadence_s for s in self.sensors)
+
+    @property
     def first_partition(self) -> dt.date:
         if self.partitions_start is not None:
             return self.partitions_start
@@ -207,4 +214,14 @@ class PlantConfig(_Strict):
             "contract": self.contract.model_dump(),
             "source": self.source.model_dump(mode="json"),
         }
-        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()[:12]
+        # `machines[].installed` is a datetime: written as ISO 8601 (str() of the other values
+        # keeps the hash of every config without datetimes unchanged)
+        text = json.dumps(payload, sort_keys=True, default=_iso)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def _iso(value: Any) -> str:
+    """JSON for the values `json` cannot write: dates and times as ISO 8601, others as str()."""
+    if isinstance(value, dt.date | dt.datetime | dt.time):
+        return value.isoformat()
+    return str(value)

@@ -247,6 +247,16 @@ class LabelSource(_Strict):
     report_delay_hours: float = Field(
         0.0, ge=0, description="Derived labels are known this long after the event."
     )
+    episode_gap_s: float | None = Field(
+        None,
+        ge=0,
+        description=(
+            "Failure events (positive label rows, logged failures, anomaly intervals) of one "
+            "machine at most this many seconds apart form ONE failure episode, counted once from "
+            "its onset. null = twice the largest sensor cadence_s (consecutive labelled rows, "
+            "tolerating one missing row); 0 = only events at the same instant merge."
+        ),
+    )
 
 
 class SourceConfig(_Strict):

@@ -36,6 +36,8 @@ LABEL_INVALID = "label_invalid"
 VALUE_NOT_NUMERIC = "value_not_numeric:"
 VALUE_OUT_OF_RANGE = "value_out_of_range:"
 DUPLICATE_ROW = "duplicate_row"
+#: A row another file already holds for the same machine and timestamp, with a different label.
+LABEL_CONFLICT = "label_conflict"
 MISSING_COLUMN = "missing_column:"
 
 # Label strings read as "no failure / no defect"; the positives are `source.labels.positive`.

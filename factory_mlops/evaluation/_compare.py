@@ -53,13 +53,20 @@ def holdout_metrics(
     threshold: float,
     maint: pd.DataFrame,
 ) -> tuple[Metrics, Slices]:
-    """Holdout metrics of one model's scores for the plant's task, overall and per machine type."""
+    """Holdout metrics of one model's scores for the plant's task, overall and per machine type.
+
+    Failures are counted per episode with the plant's `episode_gap_s`."""
     horizon = pd.Timedelta(hours=config.model.horizon_hours)
     cap = pd.Timedelta(hours=config.model.rul_cap_hours)
+    gap = pd.Timedelta(seconds=config.episode_gap_s)
     if config.model.task == "rul":
-        overall = evaluate_rul(hold, scores, threshold, maint, horizon, cap, costs=config.costs)
+        overall = evaluate_rul(
+            hold, scores, threshold, maint, horizon, cap, costs=config.costs, gap=gap
+        )
     else:
-        overall = evaluate_predictions(hold, scores, threshold, maint, horizon, costs=config.costs)
+        overall = evaluate_predictions(
+            hold, scores, threshold, maint, horizon, costs=config.costs, gap=gap
+        )
     slices = evaluate_slices(
         hold,
         scores,
@@ -70,6 +77,7 @@ def holdout_metrics(
         task=config.model.task,
         cap=cap,
         costs=config.costs,
+        gap=gap,
     )
     return overall, slices
 

@@ -1,7 +1,7 @@
 """What a model's alarms cost on the holdout, in the plant's currency (`CostConfig`).
 
 The gate ranks models on PR-AUC or RMSE; the plant manager asks what they save. These metrics put
-the failures caught and missed and the false alarms into money, against the baseline of running
+the failure episodes caught and missed and the false-alarm episodes into money, against the baseline of running
 with no model (every failure missed, no alarm at all).
 """
 
@@ -11,6 +11,7 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.config import CostConfig
+from factory_mlops.evaluation._episodes import alarm_episodes
 
 
 def cost_metrics(
@@ -20,27 +21,41 @@ def cost_metrics(
     failures: float,
     caught: float,
     costs: CostConfig,
+    *,
+    horizon: pd.Timedelta,
+    gap: pd.Timedelta,
 ) -> dict[str, float]:
     """Expected cost of the holdout, and what the model saves against having no model.
 
     `alarm` marks alarming rows, `at_risk` rows whose machine fails within the horizon (label 1
     for the classifier, RUL label <= horizon for the regressor); `failures` and `caught` are the
-    covered failures and those caught (`failure_events`). Returns:
+    covered failure episodes and those caught (`failure_events`). A false alarm is priced per
+    *episode* (`alarm_episodes`): alarming rows not at risk, of one machine, at most
+    max(`gap`, one row step) apart, counted once per started `horizon` they last. Returns:
 
-    - `failures_missed`: covered failures without an alarm within the horizon before them;
-    - `false_alarm_rows`: alarming rows whose machine does not fail within the horizon (each one
-      is an inspection at `false_alarm_cost`);
+    - `failures_missed`: covered failure episodes without an alarm in time;
+    - `false_alarm_rows`: alarming rows whose machine does not fail within the horizon;
+    - `false_alarms`: the false-alarm episodes those rows form (each an inspection at
+      `false_alarm_cost`);
     - `expected_cost`: missed x `missed_failure_cost` + caught x `caught_failure_cost` +
-      false_alarm_rows x `false_alarm_cost`;
-    - `cost_avoided`: caught x (`missed_failure_cost` - `caught_failure_cost`) - false_alarm_rows x
+      false_alarms x `false_alarm_cost`;
+    - `cost_avoided`: caught x (`missed_failure_cost` - `caught_failure_cost`) - false_alarms x
       `false_alarm_cost`, i.e. the cost with no model (every failure missed, no alarm) minus
       `expected_cost`; negative when the false alarms cost more than the catches save;
     - `expected_cost_per_day`: `expected_cost` over the holdout span in days (`holdout_span`), so
       holdouts of different lengths compare.
     """
     missed = failures - caught
+    false_mask = np.asarray(alarm, dtype=bool) & ~np.asarray(at_risk, dtype=bool)
+    false_rows = float(np.count_nonzero(false_mask))
     false_alarms = float(
-        np.count_nonzero(np.asarray(alarm, dtype=bool) & ~np.asarray(at_risk, dtype=bool))
+        alarm_episodes(
+            rows["machine_id"].to_numpy(),
+            rows["timestamp"],
+            false_mask,
+            gap=max(gap, row_step(rows)),
+            horizon=horizon,
+        )
     )
     expected = (
         missed * costs.missed_failure_cost
@@ -50,7 +65,8 @@ def cost_metrics(
     days = holdout_span(rows) / pd.Timedelta(days=1)
     return {
         "failures_missed": float(missed),
-        "false_alarm_rows": false_alarms,
+        "false_alarm_rows": false_rows,
+        "false_alarms": false_alarms,
         "expected_cost": float(expected),
         "cost_avoided": float(
             caught * (costs.missed_failure_cost - costs.caught_failure_cost)

@@ -14,6 +14,7 @@ from sklearn.metrics import average_precision_score, roc_auc_score
 
 from factory_mlops.config import CostConfig
 from factory_mlops.evaluation._cost import cost_metrics
+from factory_mlops.evaluation._episodes import NO_GAP, failure_episodes
 from factory_mlops.evaluation._scores import calibration_metrics, nasa_score
 
 
@@ -25,6 +26,7 @@ def evaluate_predictions(
     horizon: pd.Timedelta,
     *,
     costs: CostConfig | None = None,
+    gap: pd.Timedelta = NO_GAP,
 ) -> dict[str, float]:
     """Metrics of probabilities `proba` on labelled rows (`machine_id`, `timestamp`, `label`).
 
@@ -34,7 +36,8 @@ def evaluate_predictions(
     squared error of the probability), `ece` (expected calibration error, 10 equal-width bins)
     and `mean_predicted` (to set against `positive_rate`), since the threshold and the
     monitoring estimate read the probabilities at face value. With `costs`, also the cost keys of
-    `cost_metrics` (a false alarm is an alarming row labelled 0).
+    `cost_metrics` (a false alarm is an episode of alarming rows labelled 0). Failures are
+    episodes of the maintenance log's failure events at most `gap` apart (`failure_episodes`).
     """
     y = rows["label"].to_numpy(dtype=int)
     if len(y) == 0:
@@ -49,10 +52,19 @@ def evaluate_predictions(
         **calibration_metrics(y, p),
         "threshold": float(threshold),
     }
-    out.update(failure_events(rows, alarm, maintenance, horizon))
+    out.update(failure_events(rows, alarm, maintenance, horizon, gap=gap))
     if costs is not None:
         out.update(
-            cost_metrics(rows, alarm, y == 1, out["failures"], out["failures_caught"], costs)
+            cost_metrics(
+                rows,
+                alarm,
+                y == 1,
+                out["failures"],
+                out["failures_caught"],
+                costs,
+                horizon=horizon,
+                gap=gap,
+            )
         )
     return out
 
@@ -66,6 +78,7 @@ def evaluate_rul(
     cap: pd.Timedelta,
     *,
     costs: CostConfig | None = None,
+    gap: pd.Timedelta = NO_GAP,
 ) -> dict[str, float]:
     """Metrics of predicted RUL hours `pred_rul` on rows labelled with capped RUL (`label`, hours).
 
@@ -76,8 +89,8 @@ def evaluate_rul(
     hours here); PR-AUC, ROC-AUC and row-level precision/recall of "failure within the horizon"
     (label <= horizon) ranked by -pred_rul and alarmed at pred_rul <= `alarm_rul_hours`; the alarm
     rate; and failures caught and median lead time exactly as `evaluate_predictions` counts them.
-    With `costs`, also the cost keys of `cost_metrics` (a false alarm is an alarming row whose
-    label is above the horizon).
+    With `costs`, also the cost keys of `cost_metrics` (a false alarm is an episode of alarming
+    rows whose label is above the horizon). `gap` as in `evaluate_predictions`.
     """
     label = rows["label"].to_numpy(dtype=np.float64)
     pred = np.asarray(pred_rul, dtype=np.float64)
@@ -105,10 +118,19 @@ def evaluate_rul(
         **_ranking_and_alarms(y, -pred, alarm),
         "threshold": float(alarm_rul_hours),
     }
-    out.update(failure_events(rows, alarm, maintenance, horizon))
+    out.update(failure_events(rows, alarm, maintenance, horizon, gap=gap))
     if costs is not None:
         out.update(
-            cost_metrics(rows, alarm, y == 1, out["failures"], out["failures_caught"], costs)
+            cost_metrics(
+                rows,
+                alarm,
+                y == 1,
+                out["failures"],
+                out["failures_caught"],
+                costs,
+                horizon=horizon,
+                gap=gap,
+            )
         )
     return out
 
@@ -127,40 +149,56 @@ def _ranking_and_alarms(y: np.ndarray, score: np.ndarray, alarm: np.ndarray) -> 
 
 
 def failure_events(
-    rows: pd.DataFrame, alarm: np.ndarray, maintenance: pd.DataFrame, horizon: pd.Timedelta
+    rows: pd.DataFrame,
+    alarm: np.ndarray,
+    maintenance: pd.DataFrame,
+    horizon: pd.Timedelta,
+    *,
+    gap: pd.Timedelta = NO_GAP,
 ) -> dict[str, float]:
-    """Failures the rows cover, how many got an alarm within the horizon before them, lead times.
+    """Failure episodes the rows cover, how many got an alarm in time, and lead times.
 
-    A failure is covered when it falls in (first row, last row + horizon]; it is caught when its
-    machine has an alarming row in [failure - horizon, failure). The lead time is from the first
-    such alarm to the failure, in hours.
+    Failures are counted per episode (`failure_episodes`: events of one machine at most `gap`
+    apart are one failure). An episode is covered when its onset falls in (first row, last row +
+    horizon]; it is caught when its machine has an alarming row in [onset - horizon, end), i.e.
+    within the horizon before the onset or while the episode is still going on (a test bed that
+    labels the anomaly itself can only be detected during it). For a single-event failure (end ==
+    onset) that is [failure - horizon, failure), as always. The lead time is the onset minus the
+    first such alarm, in hours: negative for a detection after the onset.
+    `failures_caught_before_onset` counts the catches with a positive lead time and
+    `failure_events_covered` the raw failure events inside the covered episodes.
     """
     lo, hi = rows["timestamp"].min(), rows["timestamp"].max()
-    fails = maintenance[
-        (maintenance["event"] == "failure")
-        & (maintenance["event_time"] > lo)
-        & (maintenance["event_time"] <= hi + horizon)
-    ]
-    # Alarm times per machine, sorted: each failure is then one binary search on its machine.
+    episodes = failure_episodes(maintenance, gap)
+    covered = episodes[(episodes["onset"] > lo) & (episodes["onset"] <= hi + horizon)]
+    # Alarm times per machine, sorted: each episode is then one binary search on its machine.
     alarm = np.asarray(alarm, dtype=bool)
     alarm_ns = _ns(rows["timestamp"])[alarm]
-    alarm_machine = rows["machine_id"].to_numpy()[alarm]
+    alarm_machine = rows["machine_id"].astype(str).to_numpy()[alarm]
     by_machine = {
         m: np.sort(g.to_numpy()) for m, g in pd.Series(alarm_ns).groupby(alarm_machine, sort=False)
     }
     none = np.empty(0, dtype=np.int64)
     leads: list[float] = []
     h = horizon.value
-    for machine, f_ns in zip(fails["machine_id"].to_numpy(), _ns(fails["event_time"]), strict=True):
+    for machine, on_ns, end_ns in zip(
+        covered["machine_id"].astype(str).to_numpy(),
+        _ns(covered["onset"]),
+        _ns(covered["end"]),
+        strict=True,
+    ):
         times = by_machine.get(machine, none)
-        j = np.searchsorted(times, f_ns - h, "left")
-        if j < len(times) and times[j] < f_ns:
-            leads.append((f_ns - times[j]) / 3.6e12)
+        j = np.searchsorted(times, on_ns - h, "left")
+        if j < len(times) and times[j] < max(end_ns, on_ns):
+            leads.append((on_ns - times[j]) / 3.6e12)
+    n = len(covered)
     return {
-        "failures": float(len(fails)),
+        "failures": float(n),
         "failures_caught": float(len(leads)),
-        "failure_recall": len(leads) / len(fails) if len(fails) else float("nan"),
+        "failure_recall": len(leads) / n if n else float("nan"),
         "median_lead_time_h": float(np.median(leads)) if leads else float("nan"),
+        "failures_caught_before_onset": float(sum(1 for x in leads if x > 0)),
+        "failure_events_covered": float(covered["events"].sum()),
     }
 
 

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.config import CostConfig
+from factory_mlops.evaluation._episodes import NO_GAP
 from factory_mlops.evaluation._metrics import evaluate_predictions, evaluate_rul
 
 UNSPECIFIED = "unspecified"
@@ -29,6 +30,7 @@ def evaluate_slices(
     task: Literal["classification", "rul"] = "classification",
     cap: pd.Timedelta | None = None,
     costs: CostConfig | None = None,
+    gap: pd.Timedelta = NO_GAP,
 ) -> dict[str, dict[str, float]]:
     """Machine type -> the task's holdout metrics on that type's rows (sorted by type).
 
@@ -37,7 +39,7 @@ def evaluate_slices(
     mapped to "") fall into the slice "unspecified". A failure counts for the slice of its
     machine: each slice sees only its machines' maintenance events. A type with no holdout rows
     has no slice, so its machines' failures are in no slice (the whole-holdout `failures` may then
-    exceed the sum over slices).
+    exceed the sum over slices). `gap` joins failure events into episodes (`failure_episodes`).
     """
     scores = np.asarray(scores)
     if len(scores) != len(rows):
@@ -54,11 +56,11 @@ def evaluate_slices(
         if task == "rul":
             assert cap is not None
             out[kind] = evaluate_rul(
-                part, part_scores, threshold, part_maint, horizon, cap, costs=costs
+                part, part_scores, threshold, part_maint, horizon, cap, costs=costs, gap=gap
             )
         else:
             out[kind] = evaluate_predictions(
-                part, part_scores, threshold, part_maint, horizon, costs=costs
+                part, part_scores, threshold, part_maint, horizon, costs=costs, gap=gap
             )
     return out
 

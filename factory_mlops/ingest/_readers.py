@@ -27,7 +27,9 @@ def read_maintenance_csv(path: Path) -> pd.DataFrame:
     """Read a maintenance-log CSV into typed columns (UTC times, float downtime).
 
     A blank `downtime_hours` is unknown and reads as NaN, never as 0 h: a failure without a logged
-    repair then explains no downtime instead of a zero-length one.
+    repair then explains no downtime instead of a zero-length one. An optional `end_time` column
+    makes a failure an interval (an anomaly from `event_time` to `end_time`; blank = an instant):
+    the rows inside it are labelled positive and the interval is one failure episode.
     """
     path = Path(path)
     try:
@@ -51,6 +53,18 @@ def read_maintenance_csv(path: Path) -> pd.DataFrame:
             ).astype("float64"),
         }
     )
+    if "end_time" in df.columns:
+        end = pd.to_datetime(
+            df["end_time"].mask(df["end_time"].str.strip() == ""), utc=True, format="ISO8601"
+        )
+        before = end.notna() & (end < out["event_time"])
+        if before.any():
+            i = int(before.to_numpy().argmax())
+            raise ContractError(
+                f"{path}: row {i + 2} ends (end_time {df['end_time'].iloc[i]}) before it starts "
+                f"(event_time {df['event_time'].iloc[i]}); fix end_time or leave it blank"
+            )
+        out["end_time"] = end
     bad = sorted(set(out["event"]) - {"failure", "repair"})
     if bad:
         raise ContractError(

@@ -262,7 +262,13 @@ def impact_day(
             ],
         )
         return payload
-    imp = business_impact(known, maintenance, horizon_hours=h, costs=config.costs).to_dict()
+    imp = business_impact(
+        known,
+        maintenance,
+        horizon_hours=h,
+        costs=config.costs,
+        episode_gap=pd.Timedelta(seconds=config.episode_gap_s),
+    ).to_dict()
     payload["impact"] = imp
     for k in (
         "failures",

@@ -8,14 +8,17 @@ two figures are the same quantity on different rows.
 
 Definitions (those of `training.label_failures` and `evaluation.failure_events`):
 
-* a failure of machine m at time f is *covered* when it falls in (first prediction, last
-  prediction + horizon]; it is *caught* when m has an alarm row T in [f - horizon, f - min_lead)
-  and *missed* otherwise. Its lead time is f minus its first such alarm.
+* failures are counted per episode (`evaluation.failure_episodes`: failure events of one machine
+  at most `episode_gap` apart are one failure, with an onset f and an end e). An episode is
+  *covered* when f falls in (first prediction, last prediction + horizon]; it is *caught* when m
+  has an alarm row T in [f - horizon, f - min_lead) or, for an episode that lasts (e > f), in
+  [f - horizon, e) (while it goes on), and *missed* otherwise. Its lead time is f minus its first such alarm.
 * an alarm row (m, T) is a *false alarm* when m does not fail in (T, T + horizon]. Consecutive
   false-alarm rows of one machine (no gap longer than the prediction step) form one *episode*: what
-  an operator experiences as one false alarm that stays on.
+  an operator experiences as one false alarm that stays on (`false_alarm_episodes`).
 * downtime cost = missed x downtime_hours_per_failure x cost/h + caught x caught_failure_hours x
-  cost/h + false-alarm rows x false_alarm_cost; cost with no model = every covered failure missed,
+  cost/h + false alarms x false_alarm_cost, a false alarm being priced as `evaluation.cost_metrics`
+  does (per episode, once per started horizon it lasts); cost with no model = every covered failure missed,
   no alarm; cost avoided = the difference (negative when false alarms cost more than catches save).
 """
 
@@ -29,7 +32,13 @@ import numpy as np
 import pandas as pd
 
 from factory_mlops.config import CostConfig
-from factory_mlops.evaluation import cost_metrics, row_step
+from factory_mlops.evaluation import (
+    NO_GAP,
+    alarm_episodes,
+    cost_metrics,
+    failure_episodes,
+    row_step,
+)
 
 PREDICTION_COLUMNS = ("machine_id", "timestamp", "alarm")
 MAINTENANCE_COLUMNS = ("machine_id", "event_time", "event")
@@ -105,6 +114,7 @@ def business_impact(
     horizon_hours: float,
     costs: CostConfig,
     min_lead_hours: float = 0.0,
+    episode_gap: pd.Timedelta = NO_GAP,
 ) -> ImpactReport:
     """Failures caught and missed, false alarms, lead time and cost of a period's alarms.
 
@@ -118,6 +128,8 @@ def business_impact(
         costs: The plant's costs (plant.yaml `costs:`).
         min_lead_hours: An alarm must come at least this long before the failure to catch it
             (time to act); 0 = any alarm within the horizon catches.
+        episode_gap: Failure events of one machine at most this far apart are one failure
+            (`evaluation.failure_episodes`; the plant's `PlantConfig.episode_gap_s`).
 
     Returns:
         The `ImpactReport` (see the module docstring for every definition).
@@ -148,17 +160,23 @@ def business_impact(
     h_ns = round(horizon_hours * 3.6e12)
     lead_ns = round(min_lead_hours * 3.6e12)
 
+    episodes = failure_episodes(maintenance, episode_gap)
+    covered = episodes[
+        (_ns(episodes["onset"], "maintenance.event_time") > t_ns.min())
+        & (_ns(episodes["onset"], "maintenance.event_time") <= t_ns.max() + h_ns)
+    ]
+    on_ns = _ns(covered["onset"], "maintenance.event_time")
+    end_ns = _ns(covered["end"], "maintenance.event_time")
+    f_type = (
+        covered["failure_type"].fillna("").astype(str).to_numpy()
+        if "failure_type" in covered.columns
+        else np.full(len(covered), "", dtype=object)
+    )
     fails = maintenance[maintenance["event"].astype(str) == "failure"]
     f_ns = (
         _ns(fails["event_time"], "maintenance.event_time") if len(fails) else np.empty(0, np.int64)
     )
     f_machine = fails["machine_id"].astype(str).to_numpy()
-    f_type = (
-        fails["failure_type"].fillna("").astype(str).to_numpy()
-        if "failure_type" in fails.columns
-        else np.full(len(fails), "", dtype=object)
-    )
-    covered = (f_ns > t_ns.min()) & (f_ns <= t_ns.max() + h_ns)
 
     # Per machine: sorted alarm times (catches) and sorted failure times (false alarms).
     alarm_by_machine = {
@@ -169,10 +187,14 @@ def business_impact(
 
     leads: list[float] = []
     by_type: dict[str, dict[str, int]] = {}
-    for m, f, ftype in zip(f_machine[covered], f_ns[covered], f_type[covered], strict=True):
+    for m, f, f_end, ftype in zip(
+        covered["machine_id"].astype(str).to_numpy(), on_ns, end_ns, f_type, strict=True
+    ):
         times = alarm_by_machine.get(m, none)
         j = np.searchsorted(times, f - h_ns, "left")
-        hit = bool(j < len(times) and times[j] < f - lead_ns)
+        # a single-event failure needs the minimum lead; a lasting one may be caught while on
+        until = max(f - lead_ns, f_end) if f_end > f else f - lead_ns
+        hit = bool(j < len(times) and times[j] < until)
         if hit:
             leads.append((f - times[j]) / 3.6e12)
         entry = by_type.setdefault(
@@ -193,9 +215,19 @@ def business_impact(
         at_risk[rows] = has & (nxt - t_ns[rows] <= h_ns)
 
     false = alarm & ~at_risk
-    episodes = _episodes(machines[false], t_ns[false], row_step(predictions).value)
-    n_fail, n_caught = int(covered.sum()), len(leads)
-    money = cost_metrics(predictions, alarm, at_risk, float(n_fail), float(n_caught), costs)
+    step = row_step(predictions)
+    runs = alarm_episodes(machines, predictions["timestamp"], false, gap=step)
+    n_fail, n_caught = len(covered), len(leads)
+    money = cost_metrics(
+        predictions,
+        alarm,
+        at_risk,
+        float(n_fail),
+        float(n_caught),
+        costs,
+        horizon=pd.Timedelta(hours=horizon_hours),
+        gap=episode_gap,
+    )
     no_model = n_fail * costs.missed_failure_cost
     return ImpactReport(
         rows=len(predictions),
@@ -204,7 +236,7 @@ def business_impact(
         failures_caught=n_caught,
         failures_missed=n_fail - n_caught,
         false_alarms=int(money["false_alarm_rows"]),
-        false_alarm_episodes=episodes,
+        false_alarm_episodes=runs,
         median_lead_time_h=float(np.median(leads)) if leads else math.nan,
         downtime_cost=float(money["expected_cost"]),
         no_model_cost=float(no_model),
@@ -214,13 +246,3 @@ def business_impact(
         currency=costs.currency,
         by_failure_type=dict(sorted(by_type.items())),
     )
-
-
-def _episodes(machines: np.ndarray, t_ns: np.ndarray, step_ns: int) -> int:
-    """Runs of rows per machine whose consecutive gaps are at most one step."""
-    if len(t_ns) == 0:
-        return 0
-    order = np.lexsort((t_ns, machines))
-    m, t = machines[order], t_ns[order]
-    new_run = np.r_[True, (m[1:] != m[:-1]) | (np.diff(t) > step_ns)]
-    return int(new_run.sum())

@@ -233,7 +233,10 @@ def run_demo(
     configs = [c for c in configs if c.simulation is not None]
     if not configs and not examples:
         raise SystemExit(f"no simulated or example plants found under {plants_dir}")
-    stream_days = max(c.simulation.stream_days for c in configs)  # type: ignore[union-attr]
+    # a folder of example plants only streams no simulated day
+    stream_days = max(
+        (c.simulation.stream_days for c in configs if c.simulation is not None), default=0
+    )
     total = len(configs) * 2 + stream_days + len(examples)
     bar = tqdm(
         total=total,

@@ -23,6 +23,8 @@ from factory_mlops.config import PlantConfig
 from factory_mlops.contracts import (
     DETAIL,
     DUPLICATE_ROW,
+    LABEL,
+    LABEL_CONFLICT,
     REASON,
     ROW_NUMBER,
     ContractFailure,
@@ -190,17 +192,31 @@ def derive_label_events(accepted: pd.DataFrame, config: PlantConfig) -> pd.DataF
     return events.sort_values(["event_time", "machine_id"], ignore_index=True)
 
 
+@dataclass(frozen=True)
+class _Overlap:
+    """Accepted rows another ingested file already holds (same timestamp and machine_id).
+
+    `mask` flags them over `accepted`, `other` names the other file's source key per row, and
+    `theirs` holds the other file's label per row (NaN where it has none); `conflict` flags the
+    overlapping rows whose labels differ (both labelled, different values).
+    """
+
+    mask: np.ndarray
+    other: np.ndarray
+    theirs: np.ndarray
+    conflict: np.ndarray
+
+
 def _cross_source_duplicates(
     store: ReadingsStore, manifests: list[SourceManifest], key: str, accepted: pd.DataFrame
-) -> tuple[np.ndarray, np.ndarray]:
-    """Accepted rows whose (timestamp, machine_id) another ingested file already holds.
-
-    Returns (mask over `accepted`, the other source's key per flagged row).
-    """
+) -> _Overlap:
+    """Accepted rows whose (timestamp, machine_id) another ingested file already holds, and the
+    ones among them whose label disagrees with that file's."""
     mask = np.zeros(len(accepted), dtype=bool)
     other = np.full(len(accepted), "", dtype=object)
+    theirs_label = np.full(len(accepted), np.nan)
     if accepted.empty:
-        return mask, other
+        return _Overlap(mask, other, theirs_label, mask.copy())
     t_ns = accepted["timestamp"].array.asi8
     days = accepted["timestamp"].dt.date.to_numpy()
     by_day: dict[dt.date, list[SourceManifest]] = {}
@@ -214,7 +230,7 @@ def _cross_source_duplicates(
             path = store.piece_path(d, m.key)
             if not path.exists():
                 continue
-            theirs = pd.read_parquet(path, columns=["timestamp", "machine_id"])
+            theirs = pd.read_parquet(path).drop_duplicates(["timestamp", "machine_id"])
             their_keys = pd.MultiIndex.from_arrays(
                 [theirs["timestamp"].array.asi8, theirs["machine_id"].astype(str)]
             )
@@ -225,7 +241,47 @@ def _cross_source_duplicates(
             hit = mine.isin(their_keys) & ~mask[sel]
             mask[sel[hit]] = True
             other[sel[hit]] = m.key
-    return mask, other
+            if LABEL in theirs.columns and hit.any():
+                where = their_keys.get_indexer(mine[hit])
+                theirs_label[sel[hit]] = pd.to_numeric(theirs[LABEL], errors="coerce").to_numpy(
+                    dtype=np.float64
+                )[where]
+    conflict = np.zeros(len(accepted), dtype=bool)
+    if LABEL in accepted.columns:
+        mine_label = pd.to_numeric(accepted[LABEL], errors="coerce").to_numpy(dtype=np.float64)
+        conflict = (
+            mask & ~np.isnan(mine_label) & ~np.isnan(theirs_label) & (mine_label != theirs_label)
+        )
+    return _Overlap(mask, other, theirs_label, conflict)
+
+
+def _label_conflict_failure(
+    accepted: pd.DataFrame, overlap: _Overlap, path: Path, manifests: list[SourceManifest]
+) -> ContractFailure:
+    """The `label_conflict` finding: how many rows, and the first ones by machine and time."""
+    paths = {m.key: m.path for m in manifests}
+    idx = np.flatnonzero(overlap.conflict)
+    mine = pd.to_numeric(accepted[LABEL], errors="coerce").to_numpy(dtype=np.float64)
+    examples = "; ".join(
+        f"{accepted['machine_id'].iloc[i]} at {accepted['timestamp'].iloc[i].isoformat()}: "
+        f"label {mine[i]:g} in {path.name} vs {overlap.theirs[i]:g} in "
+        f"{Path(paths.get(overlap.other[i], overlap.other[i])).name}"
+        for i in idx[:3]
+    )
+    return ContractFailure(
+        rule="label_conflict",
+        severity="error",
+        message=(
+            f"{len(idx)} rows of {path} overlap rows already ingested from "
+            f"{sorted({Path(paths.get(o, o)).name for o in overlap.other[idx]})} with a different "
+            f"label, e.g. {examples}. The lake does not pick one by file order: the rows are "
+            f"quarantined as {LABEL_CONFLICT} and the file is blocked. Correct the wrong export "
+            "(write it over the old one and ingest it again), or set "
+            "contract.severity.label_conflict: warning to keep the labels already ingested"
+        ),
+        value=float(len(idx)),
+        threshold=None,
+    )
 
 
 def _positions_of(frame: pd.DataFrame, candidates: np.ndarray, rows: pd.DataFrame) -> np.ndarray:
@@ -289,10 +345,12 @@ def ingest_file(
         else []
     )
 
+    conflict_days: set[dt.date] = set()  # days a label conflict blocks (no rows of ours there)
     if batch.file_error is not None:
         reason, detail = batch.file_error
+        where = detail if detail.startswith(f"{path}:") else f"{path}: {detail}"
         result: ContractResult = quarantine_whole_batch(
-            None, reason, f"{path}: {detail}", config, rows_received=batch.records_received
+            None, reason, where, config, rows_received=batch.records_received
         )
         qframe = result.quarantined
         reasons = dict(result.reasons)
@@ -318,31 +376,52 @@ def ingest_file(
         row_reason[q_pos] = q[REASON].to_numpy(dtype=object)
         row_detail[q_pos] = q[DETAIL].to_numpy(dtype=object)
 
-        dup_mask, dup_other = _cross_source_duplicates(store, manifests, key, accepted)
+        overlap = _cross_source_duplicates(store, manifests, key, accepted)
+        dup_mask, dup_other = overlap.mask, overlap.other
         if dup_mask.any():
             accepted_pos = np.setdiff1d(np.arange(n_frame), q_pos)
             pos = _positions_of(batch.frame, accepted_pos, accepted[dup_mask])
             row_bad[pos] = True
-            row_reason[pos] = DUPLICATE_ROW
-            row_detail[pos] = [
-                f"{DUPLICATE_ROW}: same timestamp and machine_id already ingested from file '{o}'"
-                for o in dup_other[dup_mask]
-            ]
-            accepted = accepted[~dup_mask].reset_index(drop=True)
-            failures.append(
-                ContractFailure(
-                    rule="duplicate_of_other_file",
-                    severity="warning",
-                    message=(
-                        f"{int(dup_mask.sum())} rows were already ingested from other file(s) "
-                        f"{sorted(set(dup_other[dup_mask]))}; they were quarantined as duplicate_row. To "
-                        "correct a file, write the corrected export over the old one (same path) and "
-                        "ingest it again; otherwise remove the copy"
-                    ),
-                    value=float(dup_mask.sum()),
-                    threshold=None,
-                )
+            conflict = overlap.conflict[dup_mask]
+            row_reason[pos] = np.where(conflict, LABEL_CONFLICT, DUPLICATE_ROW)
+            mine_label = (
+                pd.to_numeric(accepted[LABEL], errors="coerce").to_numpy(dtype=np.float64)[dup_mask]
+                if LABEL in accepted.columns
+                else np.full(int(dup_mask.sum()), np.nan)
             )
+            row_detail[pos] = [
+                f"{LABEL_CONFLICT}: label {lab:g} here, {their:g} in file '{o}' for the same "
+                "timestamp and machine_id"
+                if c
+                else f"{DUPLICATE_ROW}: same timestamp and machine_id already ingested from file '{o}'"
+                for o, c, lab, their in zip(
+                    dup_other[dup_mask],
+                    conflict,
+                    mine_label,
+                    overlap.theirs[dup_mask],
+                    strict=True,
+                )
+            ]
+            if overlap.conflict.any():
+                failures.append(_label_conflict_failure(accepted, overlap, path, manifests))
+                conflict_days = set(accepted["timestamp"][overlap.conflict].dt.date)
+            plain = dup_mask & ~overlap.conflict
+            accepted = accepted[~dup_mask].reset_index(drop=True)
+            if plain.any():
+                failures.append(
+                    ContractFailure(
+                        rule="duplicate_of_other_file",
+                        severity="warning",
+                        message=(
+                            f"{int(plain.sum())} rows were already ingested from other file(s) "
+                            f"{sorted(set(dup_other[plain]))}; they were quarantined as duplicate_row. To "
+                            "correct a file, write the corrected export over the old one (same path) and "
+                            "ingest it again; otherwise remove the copy"
+                        ),
+                        value=float(plain.sum()),
+                        threshold=None,
+                    )
+                )
 
         # records of the file -> their frame row's fate
         rec_rows = batch.record_frame_row
@@ -411,7 +490,9 @@ def ingest_file(
             key=key,
             path=str(path),
             sha256=sha,
-            days=tuple(days),
+            # a day with a label conflict lists this source too, so that its verdict blocks the
+            # day (the other file's label is not taken by file order)
+            days=tuple(sorted(set(days) | conflict_days)),
             passed=passed,
             report={**report.to_dict(), "stats": stats},
         ),

@@ -130,7 +130,12 @@ def train_candidate(config: PlantConfig, ts: TrainingSet) -> Candidate:
     """
     split = split_by_time(ts, config.model)
     trained = train_model(
-        split.train, ts.spec, config.model, maintenance=ts.maintenance, costs=config.costs
+        split.train,
+        ts.spec,
+        config.model,
+        maintenance=ts.maintenance,
+        costs=config.costs,
+        episode_gap=pd.Timedelta(seconds=config.episode_gap_s),
     )
     # "Normal" for drift is the most recent labelled period: the end of training plus the holdout
     # on which the gate validated this model. After a process change the reference moves with the
@@ -549,7 +554,9 @@ def model_card(
     if report.get("method") == "cost":
         training["cost model"] = (
             f"missed failure {config.costs.missed_failure_cost:,.0f} {config.costs.currency}, caught "
-            f"{config.costs.caught_failure_cost:,.0f}, false-alarm row {config.costs.false_alarm_cost:,.0f}"
+            f"{config.costs.caught_failure_cost:,.0f}, false-alarm episode "
+            f"{config.costs.false_alarm_cost:,.0f} (per failure and false-alarm episode, gap "
+            f"{config.episode_gap_s:g} s)"
         )
         training["out-of-fold expected cost"] = (
             f"{report['expected_cost']:,.0f} (never alarming: {report['no_alarm_cost']:,.0f})"

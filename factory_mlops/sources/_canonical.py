@@ -222,6 +222,15 @@ def _keys(
     n = len(raw)
     ts_rule, arrival_rule = time_rules(rd)
     timestamp = machine = arrival = None
+    if ts_rule.column not in have:
+        key = "index_column" if rd.time.index_column is not None else "column"
+        ignored = " (it is listed in source.readings.ignore)" if ts_rule.column in rd.ignore else ""
+        raise FileProblem(
+            MISSING_COLUMNS,
+            f"the file has no {ts_rule.what}, which source.readings.time.{key} names as the time "
+            f"of every reading{ignored}; its columns are {[str(c) for c in raw.columns]}. Point "
+            f"source.readings.time.{key} at the column that holds the time, or fix the export",
+        )
     if ts_rule.column in have:
         consumed.add(ts_rule.column)
         times = convert_times(_column(raw, ts_rule.column), ts_rule)

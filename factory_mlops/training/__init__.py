@@ -18,7 +18,12 @@ from factory_mlops.training._dataset import (
 )
 from factory_mlops.training._estimator import FailureRiskClassifier
 from factory_mlops.training._labels import label_failures, label_rul, time_to_next_failure_hours
-from factory_mlops.training._threshold import CostThreshold, cost_threshold, failure_event_ids
+from factory_mlops.training._threshold import (
+    CostThreshold,
+    FalseAlarmClock,
+    cost_threshold,
+    failure_event_ids,
+)
 from factory_mlops.training._train import (
     TrainedModel,
     alarm_mask,
@@ -34,6 +39,7 @@ __all__ = [
     "RUL",
     "CostThreshold",
     "FailureRiskClassifier",
+    "FalseAlarmClock",
     "TimeSplit",
     "TrainedModel",
     "TrainingSet",

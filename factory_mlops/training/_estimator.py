@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from factory_mlops.calibration import NONE, Calibration, fit_calibration
 from factory_mlops.errors import TrainingError
-from factory_mlops.training._threshold import CostThreshold, cost_threshold
+from factory_mlops.training._threshold import CostThreshold, FalseAlarmClock, cost_threshold
 
 
 class FailureRiskClassifier(ClassifierMixin, BaseEstimator):
@@ -75,6 +75,7 @@ class FailureRiskClassifier(ClassifierMixin, BaseEstimator):
         *,
         groups: np.ndarray | None = None,
         events: np.ndarray | None = None,
+        clock: FalseAlarmClock | None = None,
     ) -> FailureRiskClassifier:
         """Fit on feature matrix `X` and 0/1 labels `y`.
 
@@ -83,6 +84,8 @@ class FailureRiskClassifier(ClassifierMixin, BaseEstimator):
             groups: out-of-fold groups (e.g. the day of each row); None = `n_folds` contiguous blocks.
             events: failure event id per row for the cost (rows before the same failure share an
                 id, -1 for normal rows); None = each failure row is its own event.
+            clock: machine and time of every row, to price false alarms per episode; None = per
+                alarming normal row.
         """
         X = np.asarray(X, dtype=np.float64)
         yy = np.asarray(y).astype(int)
@@ -135,6 +138,13 @@ class FailureRiskClassifier(ClassifierMixin, BaseEstimator):
             self.threshold_ = float(self.threshold)
         else:
             ev = None if events is None else np.asarray(events)[ok]
+            ok_clock = (
+                None
+                if clock is None
+                else FalseAlarmClock(
+                    clock.machines[ok], clock.times_ns[ok], clock.gap_ns, clock.horizon_ns
+                )
+            )
             self.cost_ = cost_threshold(
                 oof[ok],
                 yy[ok],
@@ -143,6 +153,7 @@ class FailureRiskClassifier(ClassifierMixin, BaseEstimator):
                 missed_failure_cost=self.missed_failure_cost,
                 caught_failure_cost=self.caught_failure_cost,
                 false_alarm_cost=self.false_alarm_cost,
+                clock=ok_clock,
             )
             self.threshold_ = self.cost_.threshold
         self.booster_ = lgb.LGBMClassifier(**params).fit(X, yy, sample_weight=w)

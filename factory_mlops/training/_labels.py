@@ -21,7 +21,8 @@ def label_failures(
     Ground truth arrives late. A row is labelled 0.0 only when the whole horizon lies before
     `known_until` (the time up to which the maintenance log is complete); a failure already
     reported makes a row 1.0 even when its horizon is not over. Other rows are NaN (unknown yet),
-    never guessed.
+    never guessed. A failure logged as an interval (an `end_time` after its `event_time`, e.g.
+    an anomaly) also makes the rows inside it 1.0: T in [event_time - H, end_time).
     """
     labels = np.full(len(features), np.nan)
     failures = maintenance[maintenance["event"] == "failure"]
@@ -45,6 +46,18 @@ def label_failures(
         nxt = np.where(has, fail_ns[np.minimum(idx, len(fail_ns) - 1)], np.iinfo(np.int64).max)
         pos = has & (nxt - t_ns[rows] <= h_ns)
         labels[rows[pos]] = 1.0
+    if "end_time" in failures.columns:
+        lasting = failures[failures["end_time"].notna()]
+        lasting = lasting[lasting["end_time"] > lasting["event_time"]]
+        for m, s_ns, e_ns in zip(
+            lasting["machine_id"].to_numpy(),
+            lasting["event_time"].astype("int64").to_numpy(),
+            lasting["end_time"].astype("int64").to_numpy(),
+            strict=True,
+        ):
+            rows = np.flatnonzero(machines == m)
+            inside = (t_ns[rows] >= s_ns - h_ns) & (t_ns[rows] < e_ns)
+            labels[rows[inside]] = 1.0
     return pd.Series(labels, index=features.index, name="label")
 
 

@@ -18,11 +18,11 @@ from sklearn.metrics import precision_recall_curve
 from factory_mlops.calibration import Calibration
 from factory_mlops.config import CostConfig, ModelConfig
 from factory_mlops.errors import TrainingError
+from factory_mlops.evaluation import NO_GAP, episode_of_rows, failure_episodes, row_step
 from factory_mlops.features import FeatureSpec
 from factory_mlops.training._dataset import CLASSIFICATION, RUL, recency_weights
 from factory_mlops.training._estimator import FailureRiskClassifier
-from factory_mlops.training._labels import time_to_next_failure_hours
-from factory_mlops.training._threshold import failure_event_ids
+from factory_mlops.training._threshold import FalseAlarmClock
 
 
 @dataclass
@@ -106,6 +106,7 @@ def train_model(
     *,
     maintenance: pd.DataFrame | None = None,
     costs: CostConfig | None = None,
+    episode_gap: pd.Timedelta = NO_GAP,
 ) -> TrainedModel:
     """Fit LightGBM on `train` (time-ordered, recency-weighted) for `model.task`.
 
@@ -114,7 +115,9 @@ def train_model(
     """
     if model.task == RUL:
         return train_rul_model(train, spec, model)
-    return train_classifier(train, spec, model, maintenance=maintenance, costs=costs)
+    return train_classifier(
+        train, spec, model, maintenance=maintenance, costs=costs, episode_gap=episode_gap
+    )
 
 
 def train_rul_model(train: pd.DataFrame, spec: FeatureSpec, model: ModelConfig) -> TrainedModel:
@@ -144,6 +147,7 @@ def train_classifier(
     *,
     maintenance: pd.DataFrame | None = None,
     costs: CostConfig | None = None,
+    episode_gap: pd.Timedelta = NO_GAP,
 ) -> TrainedModel:
     """Fit a `FailureRiskClassifier` on `train` (time-ordered, recency-weighted).
 
@@ -152,8 +156,11 @@ def train_classifier(
     model fitted on the same mix of old and recent data as the final one (a threshold tuned on a
     model of older data only is wrong after a process change). The threshold (unless fixed in
     plant.yaml) minimises the expected cost under `costs` (plant.yaml `costs:`): missed failures,
-    caught failures and false-alarm rows, with the failure rows of one failure counted as one event
-    (from `maintenance`; without it every failure row counts as its own event).
+    caught failures and false alarms. With `maintenance`, the failure rows warning of one failure
+    episode (`evaluation.failure_episodes`, events at most `episode_gap` apart) count as one
+    failure, and false alarms are priced per episode of alarming normal rows (at most
+    max(`episode_gap`, one row step) apart, once per started horizon); without it every failure
+    row is its own failure and every alarming normal row its own false alarm.
     """
     y = train["label"].to_numpy(dtype=int)
     if len(np.unique(y)) < 2:
@@ -164,12 +171,18 @@ def train_classifier(
     w = recency_weights(train["timestamp"], model.recency_half_life_days, train["timestamp"].max())
     costs = costs or CostConfig()
     events = None
+    clock = None
     if maintenance is not None:
-        hours = time_to_next_failure_hours(train, maintenance).to_numpy()
-        nxt = np.where(
-            np.isnan(hours), np.nan, train["timestamp"].astype("int64").to_numpy() / 3.6e12 + hours
+        episodes = failure_episodes(maintenance, episode_gap)
+        events = episode_of_rows(
+            train["machine_id"].to_numpy(), train["timestamp"], y == 1, episodes
         )
-        events = failure_event_ids(train["machine_id"].to_numpy(), np.round(nxt, 6), y == 1)
+        clock = FalseAlarmClock(
+            machines=train["machine_id"].astype(str).to_numpy(),
+            times_ns=pd.DatetimeIndex(train["timestamp"]).as_unit("ns").asi8,
+            gap_ns=max(episode_gap, row_step(train)).value,
+            horizon_ns=pd.Timedelta(hours=model.horizon_hours).value,
+        )
     est = FailureRiskClassifier(
         lgbm_params=lgbm_params(model),
         calibration=model.calibration,
@@ -181,7 +194,12 @@ def train_classifier(
         false_alarm_cost=costs.false_alarm_cost,
     )
     est.fit(
-        X, y, sample_weight=w, groups=train["timestamp"].dt.floor("D").to_numpy(), events=events
+        X,
+        y,
+        sample_weight=w,
+        groups=train["timestamp"].dt.floor("D").to_numpy(),
+        events=events,
+        clock=clock,
     )
     report: dict[str, Any] = {"method": "fixed" if est.cost_ is None else "cost"}
     if est.cost_ is not None:

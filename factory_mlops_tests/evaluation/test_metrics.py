@@ -29,6 +29,7 @@ COSTS = CostConfig(
 COST_KEYS = {
     "failures_missed",
     "false_alarm_rows",
+    "false_alarms",
     "expected_cost",
     "cost_avoided",
     "expected_cost_per_day",
@@ -95,8 +96,11 @@ def test_cost_avoided_is_negative_when_false_alarms_outweigh_catches():
     costly = CostConfig(downtime_cost_per_hour=10, false_alarm_cost=1000)
     m = evaluate_predictions(hold, always, 0.5, events, pd.Timedelta(hours=2), costs=costly)
     assert (m["failures_caught"], m["false_alarm_rows"]) == (2.0, 5.0)
-    assert m["cost_avoided"] == pytest.approx(2 * (40 - 10) - 5 * 1000)
-    assert m["expected_cost"] == pytest.approx(2 * 10 + 5 * 1000)
+    # False alarms are priced per episode: m1 {00:00, 01:00} is one; m2 {00:00, 01:00, 02:00}
+    # lasts 2 h = one full 2 h horizon, so the alarm still on at 02:00 is a second one.
+    assert m["false_alarms"] == 3.0
+    assert m["cost_avoided"] == pytest.approx(2 * (40 - 10) - 3 * 1000)
+    assert m["expected_cost"] == pytest.approx(2 * 10 + 3 * 1000)
 
 
 def test_holdout_span_uses_the_step_within_each_machine():

@@ -461,3 +461,56 @@ def test_severity_override_reaches_the_rules_checked_at_ingest(config, home, tmp
     report = ingest(strict, home, write(tmp_path, frame, name="copy.csv"))
     assert rules(report)["duplicate_of_other_file"] == "error"
     assert report.status == "rejected"
+
+
+def test_overlapping_exports_whose_labels_disagree_are_a_label_conflict(ai4i, home, tmp_path):
+    frame = ai4i_frame()
+    first = ingest(ai4i, home, write(tmp_path, frame, name="first.csv"))
+    assert first.status == "accepted"
+    # a second export of rows 100..199; the failure labels of UDI 101 and 126 are flipped to 0
+    other = frame.iloc[100:200].copy()
+    other.loc[100, "Machine_failure"] = 1 - other.loc[100, "Machine_failure"]
+    other.loc[125, "Machine_failure"] = 1 - other.loc[125, "Machine_failure"]
+    report = ingest(ai4i, home, write(tmp_path, other, name="second.csv"))
+    # not resolved by file order: the rows are a finding, the file is blocked
+    assert report.reasons == {"duplicate_row": 98, "label_conflict": 2}
+    conflict = next(f for f in report.failures if f.rule == "label_conflict")
+    assert conflict.severity == "error" and conflict.value == 2.0
+    # names machine, timestamp, both files and both values (UDI 101 -> 2026-01-01 16:50 UTC)
+    assert "mill_01 at 2026-01-01T16:50:00+00:00" in conflict.message
+    assert "label 0 in second.csv vs 1 in first.csv" in conflict.message
+    assert report.status == "rejected"
+    store = ReadingsStore(home, ai4i.plant_id)
+    q = pd.read_parquet(store.quarantine_path(report.source_key))
+    detail = q.loc[q["reason"] == "label_conflict", "detail"].tolist()
+    assert len(detail) == 2 and "label 0 here, 1 in file 'first.csv." in detail[0]
+    # the day both files cover is blocked until the exports agree
+    assert store.day_status(dt.date(2026, 1, 1))["passed"] is False
+    # agreeing overlaps stay plain duplicates (a warning); a downgraded conflict keeps the labels
+    # already ingested and unblocks the day
+    lenient = variant(ai4i, contract={"severity": {"label_conflict": "warning"}})
+    again = ingest(lenient, home, write(tmp_path, other, name="second.csv"))
+    assert rules(again) == {"label_conflict": "warning", "duplicate_of_other_file": "warning"}
+    assert again.passed and store.day_status(dt.date(2026, 1, 1))["passed"] is True
+
+
+def test_a_missing_time_index_column_is_named_not_reported_as_timestamp(ai4i, home, tmp_path):
+    # regression: a file without the configured time.index_column was reported as a missing
+    # `timestamp` column (a name the export never had)
+    report = ingest(ai4i, home, write(tmp_path, ai4i_frame().drop(columns=["UDI"])))
+    assert report.status == "rejected"
+    assert report.reasons == {"missing_columns": 400}
+    (failure,) = [f for f in report.failures if f.severity == "error"]
+    assert "time index column 'UDI'" in failure.message
+    assert "source.readings.time.index_column" in failure.message
+    assert "timestamp" not in failure.message
+    assert failure.message.count(str(tmp_path)) == 1  # the path once, not twice
+
+
+def test_a_missing_time_column_is_named(config, home, tmp_path):
+    cfg = variant(config, source={"readings": {"time": {"column": "Zeit"}}})
+    report = ingest(cfg, home, write(tmp_path, good_frame()))
+    assert report.reasons == {"missing_columns": len(MACHINES) * MINUTES}
+    (failure,) = [f for f in report.failures if f.severity == "error"]
+    assert "timestamp column 'Zeit'" in failure.message
+    assert "source.readings.time.column" in failure.message

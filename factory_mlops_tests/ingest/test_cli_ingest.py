@@ -135,3 +135,31 @@ def test_real_exports_added_by_yaml_only(tmp_path, plant, file, rows, events):
         first = stored[stored["machine_id"] == "engine_001"]["timestamp"].sort_values()
         assert first.min() == pd.Timestamp("2026-01-01T01:00:00Z")
         assert first.diff().dropna().eq(pd.Timedelta(hours=1)).all()
+
+
+def test_machines_installed_does_not_crash_ingest(tmp_path, capsys):
+    # regression: a datetime in machines[].installed made the contract version crash
+    # (`datetime is not JSON serializable`), exit code 1 as if the file were rejected
+    import yaml
+
+    data = yaml.safe_load((PLANTS / "plant_a" / "plant.yaml").read_text())
+    data["machines"][0]["installed"] = "2026-05-01T06:00:00Z"
+    plant = tmp_path / "plants" / "plant_a"
+    plant.mkdir(parents=True)
+    (plant / "plant.yaml").write_text(yaml.safe_dump(data))
+    path = tmp_path / "day.csv"
+    good_frame().to_csv(path, index=False)
+    code = main(
+        ["ingest", str(plant / "plant.yaml"), str(path), "--json", "--home", str(tmp_path / "h")]
+    )
+    out = _json(capsys)
+    assert code == 0 and out["status"] == "accepted"
+    from factory_mlops.config import load_plant_config
+
+    cfg = load_plant_config(plant / "plant.yaml")
+    assert cfg.machines[0].installed is not None
+    assert out["contract_version"] == cfg.contract_version()
+    # the install time is part of the contract: moving it is a new contract version
+    data["machines"][0]["installed"] = "2026-05-02T06:00:00Z"
+    (plant / "plant.yaml").write_text(yaml.safe_dump(data))
+    assert load_plant_config(plant / "plant.yaml").contract_version() != cfg.contract_version()

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from factory_mlops.config import CostConfig
-from factory_mlops.evaluation._cost import cost_metrics
+from factory_mlops.evaluation import cost_metrics
 from factory_mlops.monitoring._impact import business_impact
 
 COSTS = CostConfig(
@@ -78,10 +78,11 @@ def test_counts_lead_time_and_cost(case: tuple[pd.DataFrame, pd.DataFrame]) -> N
     assert r.false_alarms == 3  # 01:00, 08:00, 09:00
     assert r.false_alarm_episodes == 2  # {01:00} and {08:00, 09:00}
     assert r.median_lead_time_h == pytest.approx(2.5)
-    # 1 missed x 4 h x 1000 + 1 caught x 1 h x 1000 + 3 false alarms x 50
-    assert r.downtime_cost == pytest.approx(5150.0)
+    # 1 missed x 4 h x 1000 + 1 caught x 1 h x 1000 + 2 false-alarm episodes x 50 (priced per
+    # episode: {08:00, 09:00} is one inspection, not two)
+    assert r.downtime_cost == pytest.approx(5100.0)
     assert r.no_model_cost == pytest.approx(8000.0)
-    assert r.cost_avoided == pytest.approx(2850.0)
+    assert r.cost_avoided == pytest.approx(2900.0)
     assert r.by_failure_type == {
         "random": {"failures": 1, "caught": 0, "missed": 1},
         "wear": {"failures": 1, "caught": 1, "missed": 0},
@@ -96,7 +97,16 @@ def test_cost_is_the_evaluation_cost(case: tuple[pd.DataFrame, pd.DataFrame]) ->
     at_risk = (preds["machine_id"] == "m1") & preds["timestamp"].isin([_h(4), _h(5), _h(6)]) | (
         (preds["machine_id"] == "m2") & preds["timestamp"].isin([_h(2), _h(3), _h(4)])
     )
-    ref = cost_metrics(preds, preds["alarm"].to_numpy(), at_risk.to_numpy(), 2.0, 1.0, COSTS)
+    ref = cost_metrics(
+        preds,
+        preds["alarm"].to_numpy(),
+        at_risk.to_numpy(),
+        2.0,
+        1.0,
+        COSTS,
+        horizon=pd.Timedelta(hours=3),
+        gap=pd.Timedelta(0),
+    )
     assert r.downtime_cost == ref["expected_cost"] and r.cost_avoided == ref["cost_avoided"]
 
 
@@ -109,7 +119,7 @@ def test_min_lead_hours_turns_a_late_alarm_into_a_miss(
     assert math.isnan(r.median_lead_time_h) and r.to_dict()["median_lead_time_h"] is None
     # the 04:00 and 05:00 alarms still precede a failure within the horizon: not false alarms
     assert r.false_alarms == 3
-    assert r.downtime_cost == pytest.approx(2 * 4000 + 3 * 50)
+    assert r.downtime_cost == pytest.approx(2 * 4000 + 2 * 50)
 
 
 def test_no_failure_no_alarm_costs_nothing() -> None:

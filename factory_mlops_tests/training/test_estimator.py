@@ -9,7 +9,12 @@ from sklearn.utils.validation import check_is_fitted
 
 from factory_mlops.calibration import Calibration, fit_calibration
 from factory_mlops.errors import TrainingError
-from factory_mlops.training import FailureRiskClassifier, cost_threshold, failure_event_ids
+from factory_mlops.training import (
+    FailureRiskClassifier,
+    FalseAlarmClock,
+    cost_threshold,
+    failure_event_ids,
+)
 
 PARAMS = {
     "n_estimators": 60,
@@ -111,6 +116,35 @@ def test_cost_threshold_by_hand():
         p, y, ev, None, missed_failure_cost=1, caught_failure_cost=1, false_alarm_cost=1000
     )
     assert never.threshold == 1.0 and never.failures_caught == 0
+
+
+def test_cost_threshold_prices_false_alarms_per_episode_with_a_clock():
+    # one machine, a row a minute; three consecutive normal rows alarm at 0.9, then a pause, then
+    # one more at 0.85; the failure's rows score 0.8 and 0.7
+    p = np.array([0.9, 0.9, 0.9, 0.1, 0.85, 0.1, 0.8, 0.7])
+    y = np.array([0, 0, 0, 0, 0, 0, 1, 1])
+    ev = np.where(y == 1, 0, -1)
+    minute = 60 * 10**9
+    clock = FalseAlarmClock(
+        machines=np.full(8, "m1"),
+        times_ns=np.arange(8) * minute,
+        gap_ns=minute,
+        horizon_ns=60 * minute,
+    )
+    kw = {"missed_failure_cost": 100, "caught_failure_cost": 10, "false_alarm_cost": 20}
+    by_episode = cost_threshold(p, y, ev, None, clock=clock, **kw)
+    # t = 0.8 alarms rows 0-2 (one episode) and row 4 (a second one: 2 min after row 2)
+    assert by_episode.false_alarm_rows == 4 and by_episode.false_alarms == 2
+    assert by_episode.expected_cost == 10 + 2 * 20 and by_episode.failures_caught == 1
+    # priced per row (no clock), the same catch costs 10 + 4 x 20
+    by_row = cost_threshold(p, y, ev, None, **kw)
+    assert by_row.expected_cost == 10 + 4 * 20 and by_row.false_alarms == 4
+    # a wider gap joins row 4 to the first run: one inspection
+    wide = FalseAlarmClock(clock.machines, clock.times_ns, 2 * minute, clock.horizon_ns)
+    assert cost_threshold(p, y, ev, None, clock=wide, **kw).false_alarms == 1
+    # a 1-minute horizon: the 3-row run (2 min long) starts 3 horizons, row 4 one more
+    short = FalseAlarmClock(clock.machines, clock.times_ns, minute, minute)
+    assert cost_threshold(p, y, ev, None, clock=short, **kw).false_alarms == 3 + 1
 
 
 def test_failure_event_ids_group_rows_before_the_same_failure():
