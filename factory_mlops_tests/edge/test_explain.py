@@ -19,6 +19,7 @@ from factory_mlops.edge import (
     EXPLAIN_COLUMN,
     EXPLAINER_FILE,
     SCORE_COLUMNS,
+    TABLES_FILE,
     EdgeModel,
     Explainer,
     explainer_files,
@@ -88,7 +89,12 @@ def test_bundle_ships_the_booster_model_string(bundle: Path, model: EdgeModel):
     text = (bundle / EXPLAINER_FILE).read_text()
     assert text == train(seed=0).model.booster_.model_to_string()
     assert EXPLAINER_FILE in model.manifest["files"] and model.has_explainer
-    assert explainer_files(train(seed=0).model.booster_) == {EXPLAINER_FILE: text.encode()}
+    # the model string and the per-leaf TreeSHAP tables built from it, the same from the booster
+    files = explainer_files(train(seed=0).model.booster_)
+    assert set(files) == {EXPLAINER_FILE, TABLES_FILE}
+    assert files[EXPLAINER_FILE] == text.encode()
+    assert files[TABLES_FILE] == (bundle / TABLES_FILE).read_bytes()
+    assert TABLES_FILE in model.manifest["files"]
     with pytest.raises(TypeError, match="fitted lightgbm"):
         explainer_files(object())
 
