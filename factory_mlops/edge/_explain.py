@@ -16,6 +16,9 @@ the tables cannot describe) is explained with `pred_contrib`, and the load logs 
 
 lightgbm is imported only when an explainer is loaded (`Explainer.load`), so an edge node that only
 scores never imports it; `explainer_files` needs no import either (it is called on a fitted model).
+It is not part of the edge install at all: bundles with tables are explained without it (with it
+installed, the tables are also cross-checked against `pred_contrib` when they load); only the
+`pred_contrib` fallback for older bundles needs it.
 """
 
 from __future__ import annotations
@@ -141,13 +144,16 @@ class Explainer:
     measured on 2 cores), and the result is the same.
 
     Attributes:
-        booster: the `lightgbm.Booster` read from `explainer.txt`.
+        booster: the `lightgbm.Booster` read from `explainer.txt`; None when the bundle ships
+            tables and lightgbm is not installed (the lean edge install).
         n_features: number of input features.
         tables: the bundle's path tables (`explainer_tables.bin`), which `contributions` uses;
             None = `pred_contrib` (bundles without them).
     """
 
-    def __init__(self, booster: Any, n_features: int, tables: PathTables | None = None) -> None:
+    def __init__(
+        self, booster: Any | None, n_features: int, tables: PathTables | None = None
+    ) -> None:
         self.booster = booster
         self.n_features = int(n_features)
         self.tables = tables
@@ -157,14 +163,24 @@ class Explainer:
         """How contributions are computed: `path_tables` or `lightgbm_pred_contrib`."""
         return TABLES_METHOD if self.tables is not None else PRED_CONTRIB_METHOD
 
-    def with_tables(
-        self, data: bytes, model_bytes: bytes, *, where: str = TABLES_FILE
+    @classmethod
+    def from_tables(
+        cls,
+        data: bytes,
+        model_bytes: bytes,
+        *,
+        n_features: int | None = None,
+        where: str = TABLES_FILE,
     ) -> Explainer:
-        """This explainer using the tables file `data`, built from the model string `model_bytes`.
+        """An explainer of the tables file `data`, built from the model string `model_bytes`.
 
-        The tables must be of this model (their `model_sha256`) and give `pred_contrib`'s
-        contributions to `TABLES_TOLERANCE` on probe rows that take both sides of the model's
-        thresholds, NaN and 0 included.
+        The tables must be of this model (their `model_sha256`) and of `n_features` features.
+        When lightgbm is installed, the model string is read too and the tables must give
+        `pred_contrib`'s contributions to `TABLES_TOLERANCE` on probe rows that take both sides of
+        the model's thresholds, NaN and 0 included. Without lightgbm (the lean edge install) that
+        cross-check is skipped: the tables are bound to `explainer.txt` by its sha256, both are
+        covered by the bundle's manifest and signature, and `EdgeModel.check_explainer` still
+        compares their sums with the ONNX graph.
 
         Raises:
             BundleError: the file is unreadable, of another model or width, or disagrees.
@@ -177,21 +193,32 @@ class Explainer:
                 f"bundle's {EXPLAINER_FILE} ({model_sha}); rebuild the bundle with "
                 f"explainer_files(model)"
             )
-        if tables.n_features != self.n_features:
+        if n_features is not None and tables.n_features != int(n_features):
             raise BundleError(
-                f"{where} is for {tables.n_features} features, the model takes {self.n_features}; "
-                "rebuild the bundle with explainer_files(model)"
+                f"{where} takes {tables.n_features} features but the bundle's feature spec "
+                f"defines {n_features}; rebuild the bundle with explainer_files(model)"
             )
+        try:
+            import lightgbm  # noqa: F401  (only to cross-check the tables)
+        except ImportError:
+            log.info(
+                "%s: lightgbm is not installed, so the tables are not cross-checked against "
+                "pred_contrib (they are bound to %s by sha256 and checked against the ONNX graph)",
+                where,
+                EXPLAINER_FILE,
+            )
+            return cls(None, tables.n_features, tables)
+        reference = cls.from_model_string(
+            model_bytes.decode("utf-8"), n_features=tables.n_features, where=where
+        )
         probes = tables.probe_rows()
-        want = self._pred_contrib(probes)
-        got = tables.contributions(probes)
-        gap = float(np.max(np.abs(got - want)))
+        gap = float(np.max(np.abs(tables.contributions(probes) - reference._pred_contrib(probes))))
         if not gap <= TABLES_TOLERANCE:
             raise BundleError(
                 f"{where} does not give LightGBM's contributions (max gap {gap:.3g} > "
                 f"{TABLES_TOLERANCE:g} on probe rows); rebuild the bundle with explainer_files(model)"
             )
-        return Explainer(self.booster, self.n_features, tables)
+        return cls(reference.booster, tables.n_features, tables)
 
     @classmethod
     def from_model_string(
@@ -212,8 +239,11 @@ class Explainer:
             import lightgbm as lgb  # here, not at module level: only explanations need lightgbm
         except ImportError as exc:
             raise BundleError(
-                f"{where} needs lightgbm to explain predictions, which is not installed here ({exc}); "
-                "install the edge extra (pip install 'factory-mlops[edge]') or score without explanations"
+                f"{where} needs lightgbm to explain predictions, which is not installed here ({exc}): "
+                f"the bundle ships no {TABLES_FILE} (built before the path tables), so only "
+                "LightGBM's pred_contrib can explain it; install lightgbm on this node "
+                "(pip install 'lightgbm>=4.3,<5', or the full 'factory-mlops[platform]'), rebuild "
+                "the bundle with explainer_files(model), or score without explanations"
             ) from exc
 
         try:
@@ -268,21 +298,24 @@ class Explainer:
         data = _read_listed(bundle_dir, EXPLAINER_FILE, want)
         if n_features is None:
             n_features = _bundle_n_features(bundle_dir, manifest)
-        explainer = cls.from_model_string(
+        want_tables = manifest["files"].get(TABLES_FILE)
+        if want_tables is not None:
+            return cls.from_tables(
+                _read_listed(bundle_dir, TABLES_FILE, want_tables),
+                data,
+                n_features=n_features,
+                where=str(bundle_dir / TABLES_FILE),
+            )
+        log.warning(
+            "bundle %s ships no %s (built before the path tables, or a model they cannot "
+            "describe): explanations use lightgbm pred_contrib, several times slower per row; "
+            "rebuild the bundle with explainer_files(model) for the fast path",
+            bundle_dir,
+            TABLES_FILE,
+        )
+        return cls.from_model_string(
             data.decode("utf-8"), n_features=n_features, where=str(bundle_dir / EXPLAINER_FILE)
         )
-        want_tables = manifest["files"].get(TABLES_FILE)
-        if want_tables is None:
-            log.warning(
-                "bundle %s ships no %s (built before the path tables, or a model they cannot "
-                "describe): explanations use lightgbm pred_contrib, several times slower per "
-                "row; rebuild the bundle with explainer_files(model) for the fast path",
-                bundle_dir,
-                TABLES_FILE,
-            )
-            return explainer
-        tables = _read_listed(bundle_dir, TABLES_FILE, want_tables)
-        return explainer.with_tables(tables, data, where=str(bundle_dir / TABLES_FILE))
 
     def _matrix(self, X: np.ndarray) -> np.ndarray:
         x = np.asarray(X, dtype=np.float64)
@@ -310,6 +343,8 @@ class Explainer:
         return self._pred_contrib(x)
 
     def _pred_contrib(self, x: np.ndarray) -> np.ndarray:
+        if self.booster is None:
+            raise BundleError("this explainer has no LightGBM booster (lightgbm is not installed)")
         out = self.booster.predict(x, pred_contrib=True, num_threads=1)
         return np.asarray(out, dtype=np.float64).reshape(len(x), self.n_features + 1)
 
@@ -318,6 +353,8 @@ class Explainer:
         x = self._matrix(X)
         if len(x) == 0:
             return np.empty(0)
+        if self.booster is None:  # tables only: their rows sum to the raw score
+            return self.contributions(x).sum(axis=1)
         return np.asarray(
             self.booster.predict(x, raw_score=True, num_threads=1), dtype=np.float64
         ).reshape(len(x))

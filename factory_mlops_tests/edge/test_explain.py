@@ -285,13 +285,33 @@ def test_regressor_contributions_sum_to_hours(tmp_path: Path):
     assert len(model.explain_one(x[0], k=2)) == 3
 
 
-def test_without_lightgbm_explaining_fails_with_the_fix(
+def test_without_lightgbm_a_bundle_with_tables_explains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feats: pd.DataFrame
+):
+    import sys
+
+    x = _x(feats)[:30]
+    want = train(seed=0).model.booster_.predict(x, pred_contrib=True)
+    model = EdgeModel.load(make_explained_bundle(tmp_path / "nolgb"))
+    monkeypatch.setitem(sys.modules, "lightgbm", None)  # `import lightgbm` raises ImportError
+    explainer = model.explainer
+    assert explainer is not None and explainer.booster is None and explainer.tables is not None
+    np.testing.assert_allclose(explainer.contributions(x), want, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(explainer.raw_score(x), want.sum(axis=1), rtol=0, atol=1e-9)
+    assert len(model.explain_one(x[0], k=3)) == 4
+
+
+def test_without_lightgbm_an_older_bundle_fails_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     import sys
 
-    model = EdgeModel.load(make_explained_bundle(tmp_path / "nolgb"))
+    files = explainer_files(train(seed=0).model)
+    del files[TABLES_FILE]  # as bundles were built before the tables
+    model = EdgeModel.load(make_explained_bundle(tmp_path / "nolgb", explainer=files))
     monkeypatch.setitem(sys.modules, "lightgbm", None)  # `import lightgbm` raises ImportError
-    with pytest.raises(BundleError, match=r"needs lightgbm.*factory-mlops\[edge\]"):
+    with pytest.raises(
+        BundleError, match=r"needs lightgbm.*ships no explainer_tables\.bin.*pip install"
+    ):
         model.explain_one(np.zeros(N))
     assert 0 <= model.predict_one(np.zeros(N)) <= 1
