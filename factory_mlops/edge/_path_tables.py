@@ -25,8 +25,8 @@ of the trees' expected values (LightGBM's `Tree::ExpectedValue`).
 The tables are one bundle file (`TABLES_FILE`), listed in the manifest like every bundle file, so
 its sha256 and the bundle's signature cover it; it also carries the sha256 of the `explainer.txt`
 it was built from, and the explainer checks it against `pred_contrib` when it loads. A model the
-tables do not describe exactly (multiclass, random-forest averaging, a categorical or
-zero-as-missing split, more entries than `MAX_TABLE_ENTRIES`) gets none: `build_path_tables`
+tables do not describe exactly (multiclass, random-forest averaging, linear leaves, a categorical
+or zero-as-missing split, more entries than `MAX_TABLE_ENTRIES`) gets none: `build_path_tables`
 returns None, and the edge explains with `pred_contrib`.
 
 File format: `MAGIC`, the header length (8 bytes, little endian), a JSON header `{"format",
@@ -192,6 +192,8 @@ def build_path_tables(booster: Any, model_str: str) -> bytes | None:
     """
     dump = booster.dump_model()
     if int(dump.get("num_tree_per_iteration", 1)) != 1 or bool(dump.get("average_output")):
+        return None
+    if "\nis_linear=1" in model_str:  # linear leaves: a leaf's output is not one value
         return None
     n_features = int(dump["max_feature_idx"]) + 1
     leaves: list[_Leaf] = []

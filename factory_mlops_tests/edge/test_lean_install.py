@@ -104,5 +104,5 @@ def test_the_edge_extra_alone_installs_lean_and_serves_a_bundle(tmp_path: Path):
     assert len(answer["contributions"]) == 5 + 1  # explained from the tables, without lightgbm
     assert served["health"]["status"] == "ok"
     assert served["cold_start_s"] > 0
-    # stopped by its PID (SIGTERM): uvicorn exits cleanly
-    assert served["exit_code"] == 0, served
+    # stopped by its PID: SIGTERM, uvicorn shuts down gracefully and re-raises the signal
+    assert served["exit_code"] in (0, -15), served

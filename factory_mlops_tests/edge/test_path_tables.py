@@ -221,3 +221,14 @@ def test_a_model_the_tables_cannot_describe_gets_none():
     assert "==" in str(booster.dump_model())  # it has categorical splits
     assert build_path_tables(booster, booster.model_to_string()) is None
     assert set(explainer_files(model)) == {EXPLAINER_FILE}
+
+
+@pytest.mark.parametrize("params", [{"linear_tree": True}, {"zero_as_missing": True}])
+def test_linear_leaves_and_zero_as_missing_get_no_tables(params: dict[str, bool]):
+    rng = np.random.default_rng(1)
+    x = rng.normal(size=(300, 3))
+    x[rng.random(x.shape) < 0.2] = 0.0
+    model = lgb.LGBMRegressor(n_estimators=5, verbose=-1, **params).fit(x, x[:, 0] * 2 + 1)
+    booster = model.booster_
+    assert build_path_tables(booster, booster.model_to_string()) is None
+    assert set(explainer_files(model)) == {EXPLAINER_FILE}
