@@ -804,6 +804,10 @@ def http_bench(
 # ------------------------------------------------------------------------------------------------
 
 
+#: The HTTP keys when the HTTP part is not run (`--quick`).
+_NO_HTTP: dict[str, Any] = {"http_p50_ms": None, "http_p99_ms": None, "http_rps": None}
+
+
 def _med(values: list[float], nd: int = 1) -> float:
     return round(statistics.median(values), nd)
 
@@ -847,13 +851,17 @@ def bench_edge(
                 - setup.model_pred_contrib.explainer.contributions(rows)
             ).max()
         )
-        http = http_bench(
-            setup,
-            series,
-            rate=http_rate,
-            seconds=http_seconds,
-            sweep=http_sweep,
-            sweep_seconds=http_sweep_seconds,
+        http = (
+            {**_NO_HTTP, "http_note": "not run (--quick: in-process figures only)"}
+            if getattr(args, "quick", False)
+            else http_bench(
+                setup,
+                series,
+                rate=http_rate,
+                seconds=http_seconds,
+                sweep=http_sweep,
+                sweep_seconds=http_sweep_seconds,
+            )
         )
 
     def med(key: str) -> float:

@@ -247,7 +247,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="policies: scenario YAML (default: benchmarks/scenarios/year_three_plants.yaml)",
     )
     bench.add_argument(
-        "--quick", action="store_true", help="policies: leave out the C-MAPSS FD002 repeat"
+        "--quick",
+        action="store_true",
+        help="policies: leave out the C-MAPSS FD002 repeat; edge: in-process figures only (no HTTP)",
     )
     bench.set_defaults(func=_cmd_bench)
 
