@@ -78,8 +78,10 @@ def make_venv(venv: Path, checkout: Path = REPO_ROOT, timeout: float = 1800.0) -
         check=True,
         env=env,
         cwd=venv,
-    ).stdout.split()
-    names = sorted(_normalise(line.split("==")[0].split(" @ ")[0]) for line in freeze)
+    ).stdout.splitlines()
+    names = sorted(
+        _normalise(line.split("==")[0].split(" @ ")[0].strip()) for line in freeze if line.strip()
+    )
     site = next((venv / "lib").glob("python3*/site-packages"))
     size = sum(p.stat().st_size for p in site.rglob("*") if p.is_file() and not p.is_symlink())
     return {
