@@ -11,7 +11,7 @@ HOME_DIR ?= .factory_mlops
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev,edge]'
+	$(PY) -m pip install --quiet -e '.[dev,edge,platform]'
 	touch $@
 
 setup: $(VENV)/.installed

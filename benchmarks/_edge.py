@@ -8,6 +8,10 @@ LightGBM with `lgbm_params(config.model)` = 200 trees, 15 leaves, one thread, si
 calibration, cost-chosen threshold). Exported with `export_onnx`, parity-checked, written as a
 bundle with its explainer (`explainer_files`) and installed on a scratch edge node; `EdgeModel.load`.
 
+The same bundle is also written without its TreeSHAP tables (`explainer.txt` only, as bundles were
+built before `explainer_tables.bin`), so the edge explains it with LightGBM's `pred_contrib`: the
+in-process loop runs on both models in every round ("before" and "after" in one run, as ratios).
+
 In-process, one prediction = what the edge does at a step end for one machine: push that step's
 readings (60 one-minute readings × 5 sensors) into the machine's `OnlineFeatures`, read the feature
 vector at the step end, `EdgeModel.predict_one` (ONNX + calibration) and `explain_one(k=5)` (exact
@@ -94,6 +98,7 @@ class EdgeSetup:
     onnx_bytes: bytes
     node_dir: Path
     model: Any
+    model_pred_contrib: Any  # the same bundle without explainer_tables.bin: pred_contrib
     train_rows: int
     train_positives: int
     seconds: dict[str, float]
@@ -103,7 +108,7 @@ def build_setup(root: Path, days: int = DEFAULT_DAYS) -> EdgeSetup:
     """Simulate plant_a for `days` days, train its classifier, and install its bundle under `root`."""
     from benchmarks._retrain import bench_config
     from factory_mlops.deploy import build_bundle, check_parity, export_onnx, install_bundle
-    from factory_mlops.edge import EdgeModel, explainer_files
+    from factory_mlops.edge import EXPLAINER_FILE, EdgeModel, explainer_files
     from factory_mlops.features import FeatureSpec, compute_features
     from factory_mlops.simulate import simulate_plant
     from factory_mlops.training import build_training_set, train_model
@@ -146,6 +151,24 @@ def build_setup(root: Path, days: int = DEFAULT_DAYS) -> EdgeSetup:
     install_bundle(bundle, root / "node")
     model = EdgeModel.load(root / "node")
     _ = model.explainer  # load and check it against the graph now, not inside a timed call
+    # the "before": the same model and manifest fields, explained by LightGBM's pred_contrib
+    files = explainer_files(trained.model)
+    old = build_bundle(
+        root / "bundle_pred_contrib",
+        plant_id=config.plant_id,
+        model_name=f"{config.plant_id}_failure",
+        version=1,
+        onnx_bytes=onnx_bytes,
+        spec=spec,
+        threshold=trained.threshold,
+        lineage={"training_data_sha256": ts.sha256, "code_version": "bench", "trigger": "bench"},
+        parity=parity,
+        extra_files={EXPLAINER_FILE: files[EXPLAINER_FILE]},
+        task=trained.task,
+        calibration=trained.calibration.to_dict(),
+    )
+    model_pred_contrib = EdgeModel.load(old)
+    _ = model_pred_contrib.explainer
     t4 = time.perf_counter()
     return EdgeSetup(
         config=config,
@@ -155,6 +178,7 @@ def build_setup(root: Path, days: int = DEFAULT_DAYS) -> EdgeSetup:
         onnx_bytes=onnx_bytes,
         node_dir=root / "node",
         model=model,
+        model_pred_contrib=model_pred_contrib,
         train_rows=len(ts.frame),
         train_positives=ts.n_positive,
         seconds={
@@ -784,6 +808,10 @@ def http_bench(
 # ------------------------------------------------------------------------------------------------
 
 
+#: The HTTP keys when the HTTP part is not run (`--quick`).
+_NO_HTTP: dict[str, Any] = {"http_p50_ms": None, "http_p99_ms": None, "http_rps": None}
+
+
 def _med(values: list[float], nd: int = 1) -> float:
     return round(statistics.median(values), nd)
 
@@ -807,30 +835,47 @@ def bench_edge(
         series = machine_series(setup.readings, setup.spec)
         model = setup.model
         rounds: list[dict[str, Any]] = []
+        rounds_pc: list[dict[str, Any]] = []
         anchors: Anchors | None = None
         sk, ml, ox = [], [], []
         for _ in range(repeat):  # interleaved: every path sees the same machine load
             r = in_process_round(model, series, predictions)
             rounds.append(r)
+            rounds_pc.append(in_process_round(setup.model_pred_contrib, series, predictions))
             if anchors is None:
                 anchors = build_anchors(setup, r["rows"][:500], tmp)
             sk.append(_latencies(anchors.sklearn, anchor_calls))
             ml.append(_latencies(anchors.mlflow, max(anchor_calls // 3, 100)))
             ox.append(_latencies(anchors.onnx, anchor_calls))
         assert anchors is not None
-        http = http_bench(
-            setup,
-            series,
-            rate=http_rate,
-            seconds=http_seconds,
-            sweep=http_sweep,
-            sweep_seconds=http_sweep_seconds,
+        rows = rounds[0]["rows"]
+        gap = float(
+            np.abs(
+                model.explainer.contributions(rows)
+                - setup.model_pred_contrib.explainer.contributions(rows)
+            ).max()
+        )
+        http = (
+            {**_NO_HTTP, "http_note": "not run (--quick: in-process figures only)"}
+            if getattr(args, "quick", False)
+            else http_bench(
+                setup,
+                series,
+                rate=http_rate,
+                seconds=http_seconds,
+                sweep=http_sweep,
+                sweep_seconds=http_sweep_seconds,
+            )
         )
 
     def med(key: str) -> float:
         return _med([r[key] for r in rounds])
 
+    def med_pc(key: str) -> float:
+        return _med([r[key] for r in rounds_pc])
+
     in_p99 = med("p99_us")
+    before = {k: med_pc(k) for k in ("p50_us", "p99_us", "explain_p50_us", "explain_p99_us")}
     out: dict[str, Any] = {
         "benchmark": "edge",
         "machine": machine_info(),
@@ -863,6 +908,14 @@ def bench_edge(
         "stage_p50_us": {s: med(f"{s}_p50_us") for s in ("features", "predict", "explain")},
         "stage_p99_us": {s: med(f"{s}_p99_us") for s in ("features", "predict", "explain")},
         "in_process_runs_p99_us": [round(r["p99_us"], 1) for r in rounds],
+        "explanation_method": model.explanation_method,
+        "in_process_pred_contrib": before,
+        "explain_speedup": {
+            "p50": round(before["explain_p50_us"] / med("explain_p50_us"), 2),
+            "p99": round(before["explain_p99_us"] / med("explain_p99_us"), 2),
+        },
+        "in_process_speedup_p99": round(before["p99_us"] / in_p99, 2),
+        "tables_vs_pred_contrib_max_abs_diff": gap,
         "lightgbm_sklearn_p50_us": _med([a[0] for a in sk]),
         "lightgbm_sklearn_p99_us": _med([a[1] for a in sk]),
         "mlflow_pyfunc_p50_us": _med([a[0] for a in ml]),
@@ -905,7 +958,12 @@ def _text(o: dict[str, Any]) -> str:
         f"(aim ≤ {AIM_IN_PROCESS_P99_US:g} µs: {met(o['aim_in_process_met'])}), "
         f"{o['in_process_rps']:,} predictions/s on one thread; without explanation p99 "
         f"{o['in_process_no_explain_p99_us']} µs; stages p99: features {o['stage_p99_us']['features']} µs, "
-        f"predict {o['stage_p99_us']['predict']} µs, explain {o['stage_p99_us']['explain']} µs. "
+        f"predict {o['stage_p99_us']['predict']} µs, explain {o['stage_p99_us']['explain']} µs "
+        f"({o['explanation_method']}). Same run, explained by LightGBM pred_contrib (a bundle "
+        f"without the tables): p99 {o['in_process_pred_contrib']['p99_us']} µs, explain p50/p99 "
+        f"{o['in_process_pred_contrib']['explain_p50_us']}/{o['in_process_pred_contrib']['explain_p99_us']} µs; "
+        f"the tables explain {o['explain_speedup']['p50']}x/{o['explain_speedup']['p99']}x faster (p50/p99), "
+        f"max |Δ contribution| {o['tables_vs_pred_contrib_max_abs_diff']:.1e}. "
         f"Anchors on a ready row, p99: LightGBM sklearn predict_proba {o['lightgbm_sklearn_p99_us']} µs, "
         f"MLflow pyfunc {o['mlflow_pyfunc_p99_us']} µs, bare onnxruntime {o['onnxruntime_bare_p99_us']} µs. "
     )

@@ -10,6 +10,7 @@ from benchmarks._cmapss import bench_cmapss
 from benchmarks._contracts import bench_contracts
 from benchmarks._demo import bench_demo
 from benchmarks._edge import bench_edge
+from benchmarks._edge_install import bench_edge_install
 from benchmarks._features import bench_features
 from benchmarks._feedback_load import bench_feedback_load
 from benchmarks._monitoring import bench_monitoring
@@ -21,6 +22,7 @@ BENCHMARKS: dict[str, Callable[[argparse.Namespace], dict[str, Any]]] = {
     "contracts": bench_contracts,
     "demo": bench_demo,
     "edge": bench_edge,
+    "edge-install": bench_edge_install,
     "features": bench_features,
     "feedback-load": bench_feedback_load,
     "monitoring": bench_monitoring,

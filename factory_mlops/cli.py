@@ -7,9 +7,11 @@ import json
 import os
 import sys
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
+
+from factory_mlops.clikit import PLATFORM_INSTALL, missing_platform_module, platform_missing
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -260,22 +262,65 @@ def build_parser() -> argparse.ArgumentParser:
         help="policies: scenario YAML (default: benchmarks/scenarios/year_three_plants.yaml)",
     )
     bench.add_argument(
-        "--quick", action="store_true", help="policies: leave out the C-MAPSS FD002 repeat"
+        "--quick",
+        action="store_true",
+        help="policies: leave out the C-MAPSS FD002 repeat; edge: in-process figures only (no HTTP)",
     )
     bench.set_defaults(func=_cmd_bench)
 
-    from factory_mlops.audit import add_audit_parser
+    for name, register in _PLATFORM_PARSERS:
+        try:
+            register(sub)
+        except ModuleNotFoundError as exc:  # an edge-only install: the command says what to add
+            module = missing_platform_module(exc)
+            if module is None:
+                raise
+            for command in name.split(","):
+                _add_unavailable(sub, command, module)
+    from factory_mlops.edge import add_edge_parser  # the edge runtime: always installed
+
+    add_edge_parser(sub)
+    return parser
+
+
+def _register_governance(sub: argparse._SubParsersAction) -> None:
     from factory_mlops.cli_governance import add_governance_parsers
-    from factory_mlops.edge import add_edge_parser
-    from factory_mlops.feedback import add_feedback_parser
-    from factory_mlops.reports import add_reports_parser
 
     add_governance_parsers(sub)
+
+
+def _register_audit(sub: argparse._SubParsersAction) -> None:
+    from factory_mlops.audit import add_audit_parser
+
     add_audit_parser(sub)
-    add_edge_parser(sub)
+
+
+def _register_feedback(sub: argparse._SubParsersAction) -> None:
+    from factory_mlops.feedback import add_feedback_parser
+
     add_feedback_parser(sub)
+
+
+def _register_reports(sub: argparse._SubParsersAction) -> None:
+    from factory_mlops.reports import add_reports_parser
+
     add_reports_parser(sub)
-    return parser
+
+
+#: Subcommands of the control plane, registered when their modules import (command names, adder).
+_PLATFORM_PARSERS: tuple[tuple[str, Callable[[argparse._SubParsersAction], None]], ...] = (
+    ("status,rollback,reproduce", _register_governance),
+    ("audit", _register_audit),
+    ("feedback", _register_feedback),
+    ("reports", _register_reports),
+)
+
+
+def _add_unavailable(sub: argparse._SubParsersAction, command: str, module: str) -> None:
+    """A placeholder subcommand on an install without the control plane: it says what to add."""
+    p = sub.add_parser(command, help=f"(needs factory-mlops[platform]: {PLATFORM_INSTALL})")
+    p.add_argument("rest", nargs=argparse.REMAINDER)
+    p.set_defaults(func=lambda _args: platform_missing(command, module))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -283,12 +328,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
     os.environ.setdefault("DAGSTER_DISABLE_TELEMETRY", "true")
     argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) >= 2 and argv[0] == "feedback" and argv[1] in ("serve", "user"):
-        from factory_mlops.floor import main as floor_main  # the page and its users
+    try:
+        if len(argv) >= 2 and argv[0] == "feedback" and argv[1] in ("serve", "user"):
+            from factory_mlops.floor import main as floor_main  # the page and its users
 
-        return floor_main(argv[1:])
-    args = build_parser().parse_args(argv)
-    return int(args.func(args))
+            return floor_main(argv[1:])
+        args = build_parser().parse_args(argv)
+        return int(args.func(args))
+    except ModuleNotFoundError as exc:  # an edge-only install running a control-plane command
+        module = missing_platform_module(exc)
+        if module is None:
+            raise
+        return platform_missing(" ".join(argv[:1]) or "", module)
 
 
 if __name__ == "__main__":

@@ -4,7 +4,9 @@ Runs next to the production line with the `edge` extra only (onnxruntime, numpy,
 pydantic, cryptography for bundle signatures, starlette/uvicorn for the service): nothing here
 imports dagster, mlflow, scikit-learn or onnxmltools. lightgbm (in the `edge` extra) is imported
 only when a prediction is explained: `EdgeModel.explain`, `explain_one`, `score(explain_k=...)` read
-the bundle's `explainer.txt` (exact LightGBM tree contributions) on first use.
+the bundle's `explainer.txt` (exact LightGBM tree contributions) on first use, and compute the
+contributions from its `explainer_tables.bin` (per-leaf TreeSHAP tables, `PathTables`) when it
+ships them, else with LightGBM's `pred_contrib`.
 """
 
 from factory_mlops.bundle import (
@@ -24,7 +26,15 @@ from factory_mlops.edge._auth import (
     revoke_token,
 )
 from factory_mlops.edge._cli import add_edge_parser
-from factory_mlops.edge._explain import BIAS, EXPLAINER_FILE, Explainer, explainer_files
+from factory_mlops.edge._explain import (
+    BIAS,
+    EXPLAINER_FILE,
+    PRED_CONTRIB_METHOD,
+    TABLES_METHOD,
+    Explainer,
+    explainer_files,
+)
+from factory_mlops.edge._path_tables import TABLES_FILE, PathTables, build_path_tables
 from factory_mlops.edge._prediction_log import (
     LOG_COLUMNS,
     PREDICTION_LOG_FILE,
@@ -45,8 +55,11 @@ __all__ = [
     "MANIFEST_FILE",
     "MODEL_FILE",
     "PREDICTION_LOG_FILE",
+    "PRED_CONTRIB_METHOD",
     "SCORE_COLUMNS",
     "SPEC_FILE",
+    "TABLES_FILE",
+    "TABLES_METHOD",
     "TOKEN_PREFIX",
     "ClientTokens",
     "EdgeModel",
@@ -56,12 +69,14 @@ __all__ = [
     "InputError",
     "LogWriteError",
     "NoModelError",
+    "PathTables",
     "PredictionLog",
     "PredictionRecord",
     "ServingModel",
     "TokenError",
     "add_edge_parser",
     "build_app",
+    "build_path_tables",
     "bundle_sha256",
     "create_token",
     "current_bundle",

@@ -325,6 +325,13 @@ class EdgeModel:
         return EXPLAINER_FILE in self.manifest["files"]
 
     @property
+    def explanation_method(self) -> str | None:
+        """How explanations are computed: `path_tables` (the bundle's `explainer_tables.bin`),
+        `lightgbm_pred_contrib` (a bundle without them), or None (no explainer); loads it."""
+        explainer = self.explainer
+        return explainer.method if explainer is not None else None
+
+    @property
     def explainer(self) -> Explainer | None:
         """The bundle's `Explainer`, loaded (and checked against the ONNX graph) on first use.
 

@@ -130,6 +130,11 @@ def test_small_edge_bench_end_to_end():
     assert out["in_process_no_explain_p50_us"] <= out["in_process_p50_us"]
     assert out["in_process_no_explain_p99_us"] <= out["in_process_p99_us"]
     assert set(out["stage_p99_us"]) == {"features", "predict", "explain"}
+    # before/after in one run: the same bundle explained by its tables and by pred_contrib
+    assert out["explanation_method"] == "path_tables"
+    assert out["tables_vs_pred_contrib_max_abs_diff"] <= 1e-9
+    assert out["in_process_pred_contrib"]["explain_p99_us"] > 0
+    assert out["explain_speedup"]["p50"] > 0 and out["in_process_speedup_p99"] > 0
     # the anchors score the same rows as the edge path
     assert out["anchor_check"]["onnx_vs_sklearn_max_abs_diff"] <= 1e-5
     assert out["anchor_check"]["mlflow_labels_agree"] == 1.0

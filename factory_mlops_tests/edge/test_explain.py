@@ -19,6 +19,7 @@ from factory_mlops.edge import (
     EXPLAIN_COLUMN,
     EXPLAINER_FILE,
     SCORE_COLUMNS,
+    TABLES_FILE,
     EdgeModel,
     Explainer,
     explainer_files,
@@ -88,7 +89,12 @@ def test_bundle_ships_the_booster_model_string(bundle: Path, model: EdgeModel):
     text = (bundle / EXPLAINER_FILE).read_text()
     assert text == train(seed=0).model.booster_.model_to_string()
     assert EXPLAINER_FILE in model.manifest["files"] and model.has_explainer
-    assert explainer_files(train(seed=0).model.booster_) == {EXPLAINER_FILE: text.encode()}
+    # the model string and the per-leaf TreeSHAP tables built from it, the same from the booster
+    files = explainer_files(train(seed=0).model.booster_)
+    assert set(files) == {EXPLAINER_FILE, TABLES_FILE}
+    assert files[EXPLAINER_FILE] == text.encode()
+    assert files[TABLES_FILE] == (bundle / TABLES_FILE).read_bytes()
+    assert TABLES_FILE in model.manifest["files"]
     with pytest.raises(TypeError, match="fitted lightgbm"):
         explainer_files(object())
 
@@ -279,13 +285,33 @@ def test_regressor_contributions_sum_to_hours(tmp_path: Path):
     assert len(model.explain_one(x[0], k=2)) == 3
 
 
-def test_without_lightgbm_explaining_fails_with_the_fix(
+def test_without_lightgbm_a_bundle_with_tables_explains(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, feats: pd.DataFrame
+):
+    import sys
+
+    x = _x(feats)[:30]
+    want = train(seed=0).model.booster_.predict(x, pred_contrib=True)
+    model = EdgeModel.load(make_explained_bundle(tmp_path / "nolgb"))
+    monkeypatch.setitem(sys.modules, "lightgbm", None)  # `import lightgbm` raises ImportError
+    explainer = model.explainer
+    assert explainer is not None and explainer.booster is None and explainer.tables is not None
+    np.testing.assert_allclose(explainer.contributions(x), want, rtol=0, atol=1e-9)
+    np.testing.assert_allclose(explainer.raw_score(x), want.sum(axis=1), rtol=0, atol=1e-9)
+    assert len(model.explain_one(x[0], k=3)) == 4
+
+
+def test_without_lightgbm_an_older_bundle_fails_with_the_fix(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ):
     import sys
 
-    model = EdgeModel.load(make_explained_bundle(tmp_path / "nolgb"))
+    files = explainer_files(train(seed=0).model)
+    del files[TABLES_FILE]  # as bundles were built before the tables
+    model = EdgeModel.load(make_explained_bundle(tmp_path / "nolgb", explainer=files))
     monkeypatch.setitem(sys.modules, "lightgbm", None)  # `import lightgbm` raises ImportError
-    with pytest.raises(BundleError, match=r"needs lightgbm.*factory-mlops\[edge\]"):
+    with pytest.raises(
+        BundleError, match=r"needs lightgbm.*ships no explainer_tables\.bin.*pip install"
+    ):
         model.explain_one(np.zeros(N))
     assert 0 <= model.predict_one(np.zeros(N)) <= 1
