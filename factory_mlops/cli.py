@@ -250,6 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
     bench.set_defaults(func=_cmd_bench)
 
     from factory_mlops.audit import add_audit_parser
+    from factory_mlops.cli_deployment import add_deployment_parser
     from factory_mlops.cli_governance import add_governance_parsers
     from factory_mlops.edge import add_edge_parser
     from factory_mlops.feedback import add_feedback_parser
@@ -258,6 +259,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_audit_parser(sub)
     add_edge_parser(sub)
     add_feedback_parser(sub)
+    add_deployment_parser(sub)
     return parser
 
 
@@ -271,7 +273,14 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return floor_main(argv[1:])
     args = build_parser().parse_args(argv)
-    return int(args.func(args))
+    from factory_mlops.errors import DeploymentError
+
+    try:
+        return int(args.func(args))
+    except DeploymentError as exc:  # an invalid $FACTORY_MLOPS_DEPLOYMENT, in any command
+        from factory_mlops.clikit import fail
+
+        return fail(str(exc))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,6 @@
 """The factory_mlops home: one folder that holds every embedded store (lake, MLflow, edge, Dagster).
 
-Layout (`$FACTORY_MLOPS_HOME`, default `./.factory_mlops`)::
+Layout (`$FACTORY_MLOPS_HOME`, else the deployment file's ``files.root``, else `./.factory_mlops`)::
 
     landing/<plant>/readings/<file>                historian exports as they arrive (any name/format
                                                    the plant's `source` block reads)
@@ -12,7 +12,8 @@ Layout (`$FACTORY_MLOPS_HOME`, default `./.factory_mlops`)::
     models/<plant>/<candidate_id>/                 candidate models before registration
     shadow/<plant>/<data_through>/                 shadow challengers (value of retraining): model.joblib +
                                                    shadow.json; never registered, never deployed
-    mlflow.db, mlartifacts/                        MLflow tracking + registry (SQLite)
+    mlflow.db, mlartifacts/                        MLflow tracking + registry (SQLite; unused when the
+                                                   deployment or $MLFLOW_TRACKING_URI names a server)
     audit/audit.jsonl, audit/audit.head.json       the hash-chained audit log and its head anchor
     edge/<plant>/<node>/                           installed edge bundles and prediction logs
     dagster/                                       DAGSTER_HOME (runs, event log, schedules)
@@ -29,8 +30,18 @@ DEFAULT_HOME = ".factory_mlops"
 
 
 def resolve_home(explicit: str | Path | None = None) -> Path:
-    """The home folder: `explicit`, else `$FACTORY_MLOPS_HOME`, else `./.factory_mlops` (absolute)."""
-    raw = explicit if explicit is not None else os.environ.get(HOME_ENV, DEFAULT_HOME)
+    """The home folder (absolute): `explicit`, else `$FACTORY_MLOPS_HOME`, else the deployment
+    file's ``files.root`` (`$FACTORY_MLOPS_DEPLOYMENT`), else `./.factory_mlops`.
+
+    Raises:
+        DeploymentError: the deployment file is invalid, or its ``files.root`` is ``s3://`` (not
+            implemented yet).
+    """
+    raw = explicit if explicit is not None else os.environ.get(HOME_ENV, "").strip()
+    if not raw:
+        from factory_mlops.deployment import current_deployment
+
+        raw = current_deployment().files_root() or DEFAULT_HOME
     return Path(raw).expanduser().resolve()
 
 
