@@ -50,7 +50,7 @@ def _cmd_dagster_yaml(args: argparse.Namespace) -> int:
         sys.stdout.write(text)
         return 0
     out = Path(args.out).expanduser()
-    if out.is_dir():
+    if out.is_dir() or out.suffix not in (".yaml", ".yml"):  # a folder: DAGSTER_HOME
         out = out / "dagster.yaml"
     if out.exists() and not args.force:
         first = out.read_text(encoding="utf-8").split("\n", 1)[0]
@@ -88,7 +88,9 @@ def add_deployment_parser(sub: argparse._SubParsersAction) -> None:  # type: ign
         "limits) from the deployment file",
     )
     dagster_yaml.add_argument(
-        "--out", default=None, help="file or folder (DAGSTER_HOME) to write; default: stdout"
+        "--out",
+        default=None,
+        help="a .yaml file, or a folder (DAGSTER_HOME) to write dagster.yaml into; default: stdout",
     )
     dagster_yaml.add_argument(
         "--force", action="store_true", help="overwrite a dagster.yaml not written by this command"
