@@ -25,8 +25,9 @@ from factory_mlops.deployment._load import MLFLOW_TRACKING_URI_ENV, Deployment
 from factory_mlops.deployment._schema import DAGSTER_SCHEME
 from factory_mlops.errors import DeploymentError
 
-#: Seconds to wait for a database or a server before calling it unreachable.
-TIMEOUT_S = 5.0
+#: Seconds to wait for a database or a server before calling it unreachable (a basic-auth
+#: server hashes the password on each request: seconds on a busy machine).
+TIMEOUT_S = 15.0
 
 
 @dataclass(frozen=True)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import glob
 import os
 import pwd
+import secrets
 import shutil
 import signal
 import subprocess
@@ -115,8 +116,19 @@ def postgres_server() -> Iterator[Postgres]:
 
 
 @contextmanager
-def mlflow_server(backend_uri: str, artifacts: Path, *, timeout_s: float = 180) -> Iterator[str]:
-    """`mlflow server` on `backend_uri`, artifacts proxied to `artifacts`; yields its URL."""
+def mlflow_server(
+    backend_uri: str,
+    artifacts: Path,
+    *,
+    admin_password: str | None = None,
+    auth_db_uri: str | None = None,
+    timeout_s: float = 180,
+) -> Iterator[str]:
+    """`mlflow server` on `backend_uri`, artifacts proxied to `artifacts`; yields its URL.
+
+    With `admin_password`: the basic-auth app (`--app-name basic-auth`), users in `auth_db_uri`,
+    the admin user ``admin`` created with that password (MLflow ships no default one).
+    """
     mlflow_bin = Path(sys.executable).parent / "mlflow"
     if not mlflow_bin.exists():
         missing(f"{mlflow_bin} is not installed")
@@ -125,6 +137,19 @@ def mlflow_server(backend_uri: str, artifacts: Path, *, timeout_s: float = 180) 
     artifacts.mkdir(parents=True, exist_ok=True)
     env = {**os.environ, "MLFLOW_DISABLE_TELEMETRY": "true"}
     env.pop("MLFLOW_TRACKING_URI", None)
+    auth: list[str] = []
+    if admin_password is not None:
+        ini = artifacts.parent / f"basic_auth-{port}.ini"
+        ini.write_text(
+            "[mlflow]\ndefault_permission = READ\n"
+            f"database_uri = {auth_db_uri}\nadmin_username = admin\n"
+            "authorization_function = mlflow.server.auth:authenticate_request_basic_auth\n",
+            encoding="utf-8",
+        )
+        env["MLFLOW_AUTH_CONFIG_PATH"] = str(ini)
+        env["MLFLOW_AUTH_ADMIN_PASSWORD"] = admin_password
+        env["MLFLOW_FLASK_SERVER_SECRET_KEY"] = secrets.token_hex(16)  # CSRF of the auth app
+        auth = ["--app-name", "basic-auth"]
     with log.open("wb") as out:
         proc = subprocess.Popen(
             [
@@ -140,6 +165,7 @@ def mlflow_server(backend_uri: str, artifacts: Path, *, timeout_s: float = 180) 
                 str(port),
                 "--workers",
                 "1",
+                *auth,
             ],
             stdout=out,
             stderr=subprocess.STDOUT,

@@ -20,6 +20,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 import yaml
+from mlflow.exceptions import MlflowException
 
 from factory_mlops.cli import main
 from factory_mlops.deployment import DEPLOYMENT_ENV, PLANT_TAG
@@ -41,7 +42,14 @@ def pg() -> Postgres:
 
 @pytest.fixture(autouse=True)
 def _env(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("MLFLOW_TRACKING_URI", "FACTORY_MLOPS_FEEDBACK_URL", "DAGSTER_HOME", HOME_ENV):
+    for name in (
+        "MLFLOW_TRACKING_URI",
+        "MLFLOW_TRACKING_USERNAME",
+        "MLFLOW_TRACKING_PASSWORD",
+        "FACTORY_MLOPS_FEEDBACK_URL",
+        "DAGSTER_HOME",
+        HOME_ENV,
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -238,3 +246,52 @@ def test_the_registry_goes_through_an_mlflow_server_on_postgres(pg, tmp_path, mo
         engine.dispose()
     assert [tuple(r) for r in rows] == [("plant_a-failure-risk", v.version)]
     assert [tuple(r) for r in alias] == [(CHAMPION, v.version)]
+
+
+def test_basic_auth_credentials_come_from_the_environment(pg, tmp_path, monkeypatch, capsys):
+    db = pg.create_database(f"mlflow_{secrets.token_hex(3)}")
+    auth_db = pg.create_database(f"mlflow_auth_{secrets.token_hex(3)}")
+    admin_password = secrets.token_urlsafe(16)
+    with mlflow_server(
+        pg.url(db),
+        tmp_path / "server_artifacts",
+        admin_password=admin_password,
+        auth_db_uri=pg.url(auth_db),
+    ) as uri:
+        _deployment(
+            tmp_path,
+            monkeypatch,
+            {
+                "mlflow": {
+                    "tracking_uri": uri,
+                    "username": "${ENV:FM_MLFLOW_USER}",
+                    "password": "${ENV:FM_MLFLOW_PASSWORD}",
+                }
+            },
+        )
+        home = FactoryHome(tmp_path / "home").ensure()
+        monkeypatch.setenv("FM_MLFLOW_USER", "admin")
+        monkeypatch.setenv("FM_MLFLOW_PASSWORD", "not-the-password")
+        capsys.readouterr()
+        assert main(["deployment", "check", "--json", "--home", str(home.root)]) == 1
+        parts = {p["part"]: p for p in json.loads(capsys.readouterr().out)["parts"]}
+        assert not parts["mlflow"]["ok"] and "HTTP 401" in parts["mlflow"]["detail"]
+        assert "mlflow.username and mlflow.password" in parts["mlflow"]["detail"]
+        refused = ModelRegistry.from_home(home)
+        with pytest.raises(MlflowException, match=r"401"):
+            refused.list_versions("plant_a")
+
+        monkeypatch.setenv("FM_MLFLOW_PASSWORD", admin_password)
+        code = main(["deployment", "check", "--json", "--home", str(home.root)])
+        assert code == 0, capsys.readouterr().out
+        registry = ModelRegistry.from_home(home)
+        model, X = _train(2)
+        v = registry.register(
+            "plant_a", model, metrics={"recall": 0.7}, params={}, tags={}, input_example=X
+        )
+        registry.set_alias("plant_a", CHAMPION, v.version)
+        assert registry.get_alias("plant_a", CHAMPION).version == v.version
+        assert np.allclose(
+            registry.load_model("plant_a", v.version).predict_proba(X), model.predict_proba(X)
+        )
+    assert admin_password not in (tmp_path / "deployment.yaml").read_text()
