@@ -48,7 +48,8 @@ def resolve_home(explicit: str | Path | None = None) -> Path:
 #: Retrain runs allowed at once across all plants of a home (the run queue enforces it).
 TRAINING_CONCURRENCY = 2
 
-#: The embedded Dagster instance config a new home gets (an existing dagster.yaml is never touched).
+#: The embedded Dagster instance config a new home gets (a hand-written dagster.yaml is never
+#: touched; see `FactoryHome.ensure` for the deployment's).
 DAGSTER_YAML = f"""telemetry:
   enabled: false
 concurrency:
@@ -115,11 +116,42 @@ class FactoryHome:
         return self.root / "mlartifacts"
 
     def ensure(self) -> FactoryHome:
+        """Create the home and its Dagster instance config.
+
+        Embedded (no ``dagster`` block in the deployment file): a missing dagster.yaml gets
+        `DAGSTER_YAML` (SQLite storage under the home; telemetry off on plant networks; the run
+        queue holds retrains back to one per plant and TRAINING_CONCURRENCY overall). With a
+        ``dagster`` block the home's dagster.yaml is the generated one (Postgres storage, the
+        queued run coordinator): written over the embedded default or an earlier generated file,
+        and back to the embedded default when the block goes. A hand-written dagster.yaml is never
+        touched.
+
+        Raises:
+            DeploymentError: the deployment wants Dagster on Postgres but the home holds a
+                hand-written dagster.yaml.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
-            # Embedded default: SQLite storage under the home; telemetry off on plant networks; the
-            # run queue holds retrains back to one per plant and TRAINING_CONCURRENCY overall.
-            dagster_yaml.write_text(DAGSTER_YAML, encoding="utf-8")
+        existing = dagster_yaml.read_text(encoding="utf-8") if dagster_yaml.exists() else None
+        from factory_mlops.deployment import GENERATED_MARK, current_deployment, render_dagster_yaml
+        from factory_mlops.errors import DeploymentError
+
+        deployment = current_deployment()
+        wanted = (
+            DAGSTER_YAML if deployment.spec.dagster is None else render_dagster_yaml(deployment)
+        )
+        ours = existing is None or existing == DAGSTER_YAML or existing.startswith(GENERATED_MARK)
+        if existing == wanted:
+            return self
+        if ours:
+            tmp = dagster_yaml.with_name("dagster.yaml.tmp")
+            tmp.write_text(wanted, encoding="utf-8")
+            tmp.replace(dagster_yaml)
+        elif deployment.spec.dagster is not None:
+            raise DeploymentError(
+                f"{deployment.where()} puts Dagster on Postgres (dagster.storage.postgres_url), "
+                f"but {dagster_yaml} was written by hand and is left alone: move it away (the "
+                "home then gets the generated one) or remove the dagster block"
+            )
         return self

@@ -17,6 +17,7 @@ See docs/deployment.md.
 
 from factory_mlops.deployment._check import DeploymentReport, PartCheck, check_deployment
 from factory_mlops.deployment._dagster_yaml import (
+    GENERATED_MARK,
     PLANT_TAG,
     TRAINING_PLANT_TAG,
     TRAINING_TAG,
@@ -36,6 +37,7 @@ from factory_mlops.deployment._schema import NOT_IMPLEMENTED, DeploymentSpec
 
 __all__ = [
     "DEPLOYMENT_ENV",
+    "GENERATED_MARK",
     "MLFLOW_TRACKING_URI_ENV",
     "NOT_IMPLEMENTED",
     "PLANT_TAG",

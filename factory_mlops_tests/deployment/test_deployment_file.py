@@ -247,3 +247,31 @@ def test_a_broken_deployment_file_is_a_usage_error_in_any_command(tmp_path, monk
     assert json.loads(captured.out)["ok"] is False
     assert "missing.yaml: cannot read the deployment file" in captured.err
     assert main(["status", "--home", str(tmp_path / "h")]) == 2
+
+
+def test_the_home_follows_the_switch_but_never_touches_a_hand_written_dagster_yaml(
+    tmp_path, monkeypatch
+):
+    from factory_mlops.home import DAGSTER_YAML
+
+    home = FactoryHome(tmp_path / "home").ensure()
+    path = home.dagster_home / "dagster.yaml"
+    assert path.read_text() == DAGSTER_YAML  # embedded, as always
+    deployment = _write(
+        tmp_path, {"dagster": {"storage": {"postgres_url": "postgresql://fm@db:5432/dagster"}}}
+    )
+    monkeypatch.setenv(DEPLOYMENT_ENV, str(deployment))
+    home.ensure()
+    assert path.read_text() == render_dagster_yaml(current_deployment())
+    assert "postgres_db" in yaml.safe_load(path.read_text())["storage"]["postgres"]
+    monkeypatch.delenv(DEPLOYMENT_ENV)
+    home.ensure()
+    assert path.read_text() == DAGSTER_YAML  # the switch back
+    hand = "telemetry:\n  enabled: true\n"
+    path.write_text(hand)
+    home.ensure()
+    assert path.read_text() == hand  # embedded: a hand-written file is left alone
+    monkeypatch.setenv(DEPLOYMENT_ENV, str(deployment))
+    with pytest.raises(DeploymentError, match=r"written by hand and is left alone"):
+        home.ensure()
+    assert path.read_text() == hand
