@@ -89,7 +89,7 @@ def split_url(key: str, raw: str) -> UrlParts:
         raise DeploymentError(
             f"{key}: {mask_url(raw)!r} is not a URL; write scheme://user@host:port/name"
         )
-    authority, slash, tail = rest.partition("/")
+    authority, _, tail = rest.partition("/")
     path, _, query = tail.partition("?")
     userinfo, at, hostport = authority.rpartition("@")
     if not at:
@@ -102,7 +102,6 @@ def split_url(key: str, raw: str) -> UrlParts:
         host, _, port = hostport.partition(":")
     if not host:
         raise DeploymentError(f"{key}: {mask_url(raw)!r} names no host; write scheme://host/...")
-    del slash
     return UrlParts(scheme, username, password, host, port, path, query)
 
 
