@@ -269,9 +269,10 @@ def test_basic_auth_credentials_come_from_the_environment(pg, tmp_path, monkeypa
                 }
             },
         )
-        home = FactoryHome(tmp_path / "home").ensure()
+        # every reference must resolve, even for parts a command does not use
         monkeypatch.setenv("FM_MLFLOW_USER", "admin")
         monkeypatch.setenv("FM_MLFLOW_PASSWORD", "not-the-password")
+        home = FactoryHome(tmp_path / "home").ensure()
         capsys.readouterr()
         assert main(["deployment", "check", "--json", "--home", str(home.root)]) == 1
         parts = {p["part"]: p for p in json.loads(capsys.readouterr().out)["parts"]}
