@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import ModuleType
 
-from factory_mlops.clikit import PLATFORM_INSTALL, missing_platform_module, platform_missing
+from factory_mlops.clikit import PLATFORM_INSTALL, fail, missing_platform_module, platform_missing
+from factory_mlops.errors import DeploymentError
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -301,6 +302,12 @@ def _register_feedback(sub: argparse._SubParsersAction) -> None:
     add_feedback_parser(sub)
 
 
+def _register_deployment(sub: argparse._SubParsersAction) -> None:
+    from factory_mlops.cli_deployment import add_deployment_parser
+
+    add_deployment_parser(sub)
+
+
 def _register_reports(sub: argparse._SubParsersAction) -> None:
     from factory_mlops.reports import add_reports_parser
 
@@ -313,6 +320,7 @@ _PLATFORM_PARSERS: tuple[tuple[str, Callable[[argparse._SubParsersAction], None]
     ("audit", _register_audit),
     ("feedback", _register_feedback),
     ("reports", _register_reports),
+    ("deployment", _register_deployment),
 )
 
 
@@ -340,6 +348,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if module is None:
             raise
         return platform_missing(" ".join(argv[:1]) or "", module)
+    except DeploymentError as exc:  # an invalid $FACTORY_MLOPS_DEPLOYMENT, in any command
+        return fail(str(exc))
 
 
 if __name__ == "__main__":

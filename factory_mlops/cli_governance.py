@@ -26,11 +26,13 @@ def _person(by: str | None) -> str:
 
 
 def _context(args: argparse.Namespace) -> tuple[FactoryHome, ModelRegistry]:
+    from factory_mlops.deployment import current_deployment
     from factory_mlops.home import FactoryHome
     from factory_mlops.registry import ModelRegistry
 
     home = FactoryHome.resolve(args.home)
-    if not home.mlflow_db.exists():
+    embedded = current_deployment().mlflow_tracking_uri(home.tracking_uri) == home.tracking_uri
+    if embedded and not home.mlflow_db.exists():
         raise SystemExit(
             fail(
                 f"no registry under {home.root} (no {home.mlflow_db.name}); pass --home or run a retrain first"

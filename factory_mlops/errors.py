@@ -52,3 +52,8 @@ class ExportError(FactoryMLOpsError, ValueError):
 
     A ValueError too, so callers catching the ValueError `export_onnx` always raised keep working.
     """
+
+
+class DeploymentError(FactoryMLOpsError):
+    """Raised when the deployment file (`$FACTORY_MLOPS_DEPLOYMENT`) is missing, invalid, names an
+    unset environment variable, or asks for a part that is not implemented yet."""

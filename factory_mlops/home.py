@@ -1,6 +1,6 @@
 """The factory_mlops home: one folder that holds every embedded store (lake, MLflow, edge, Dagster).
 
-Layout (`$FACTORY_MLOPS_HOME`, default `./.factory_mlops`)::
+Layout (`$FACTORY_MLOPS_HOME`, else the deployment file's ``files.root``, else `./.factory_mlops`)::
 
     landing/<plant>/readings/<file>                historian exports as they arrive (any name/format
                                                    the plant's `source` block reads)
@@ -12,7 +12,8 @@ Layout (`$FACTORY_MLOPS_HOME`, default `./.factory_mlops`)::
     models/<plant>/<candidate_id>/                 candidate models before registration
     shadow/<plant>/<data_through>/                 shadow challengers (value of retraining): model.joblib +
                                                    shadow.json; never registered, never deployed
-    mlflow.db, mlartifacts/                        MLflow tracking + registry (SQLite)
+    mlflow.db, mlartifacts/                        MLflow tracking + registry (SQLite; unused when the
+                                                   deployment or $MLFLOW_TRACKING_URI names a server)
     audit/audit.jsonl, audit/audit.head.json       the hash-chained audit log and its head anchor
     edge/<plant>/<node>/                           installed edge bundles and prediction logs
     edge_config/<plant>/<node>.json                a node's trust root and client tokens (0600)
@@ -30,15 +31,26 @@ DEFAULT_HOME = ".factory_mlops"
 
 
 def resolve_home(explicit: str | Path | None = None) -> Path:
-    """The home folder: `explicit`, else `$FACTORY_MLOPS_HOME`, else `./.factory_mlops` (absolute)."""
-    raw = explicit if explicit is not None else os.environ.get(HOME_ENV, DEFAULT_HOME)
+    """The home folder (absolute): `explicit`, else `$FACTORY_MLOPS_HOME`, else the deployment
+    file's ``files.root`` (`$FACTORY_MLOPS_DEPLOYMENT`), else `./.factory_mlops`.
+
+    Raises:
+        DeploymentError: the deployment file is invalid, or its ``files.root`` is ``s3://`` (not
+            implemented yet).
+    """
+    raw = explicit if explicit is not None else os.environ.get(HOME_ENV, "").strip()
+    if not raw:
+        from factory_mlops.deployment import current_deployment
+
+        raw = current_deployment().files_root() or DEFAULT_HOME
     return Path(raw).expanduser().resolve()
 
 
 #: Retrain runs allowed at once across all plants of a home (the run queue enforces it).
 TRAINING_CONCURRENCY = 2
 
-#: The embedded Dagster instance config a new home gets (an existing dagster.yaml is never touched).
+#: The embedded Dagster instance config a new home gets (a hand-written dagster.yaml is never
+#: touched; see `FactoryHome.ensure` for the deployment's).
 DAGSTER_YAML = f"""telemetry:
   enabled: false
 concurrency:
@@ -109,11 +121,42 @@ class FactoryHome:
         return self.root / "mlartifacts"
 
     def ensure(self) -> FactoryHome:
+        """Create the home and its Dagster instance config.
+
+        Embedded (no ``dagster`` block in the deployment file): a missing dagster.yaml gets
+        `DAGSTER_YAML` (SQLite storage under the home; telemetry off on plant networks; the run
+        queue holds retrains back to one per plant and TRAINING_CONCURRENCY overall). With a
+        ``dagster`` block the home's dagster.yaml is the generated one (Postgres storage, the
+        queued run coordinator): written over the embedded default or an earlier generated file,
+        and back to the embedded default when the block goes. A hand-written dagster.yaml is never
+        touched.
+
+        Raises:
+            DeploymentError: the deployment wants Dagster on Postgres but the home holds a
+                hand-written dagster.yaml.
+        """
         self.root.mkdir(parents=True, exist_ok=True)
         self.dagster_home.mkdir(parents=True, exist_ok=True)
         dagster_yaml = self.dagster_home / "dagster.yaml"
-        if not dagster_yaml.exists():
-            # Embedded default: SQLite storage under the home; telemetry off on plant networks; the
-            # run queue holds retrains back to one per plant and TRAINING_CONCURRENCY overall.
-            dagster_yaml.write_text(DAGSTER_YAML, encoding="utf-8")
+        existing = dagster_yaml.read_text(encoding="utf-8") if dagster_yaml.exists() else None
+        from factory_mlops.deployment import GENERATED_MARK, current_deployment, render_dagster_yaml
+        from factory_mlops.errors import DeploymentError
+
+        deployment = current_deployment()
+        wanted = (
+            DAGSTER_YAML if deployment.spec.dagster is None else render_dagster_yaml(deployment)
+        )
+        ours = existing is None or existing == DAGSTER_YAML or existing.startswith(GENERATED_MARK)
+        if existing == wanted:
+            return self
+        if ours:
+            tmp = dagster_yaml.with_name("dagster.yaml.tmp")
+            tmp.write_text(wanted, encoding="utf-8")
+            tmp.replace(dagster_yaml)
+        elif deployment.spec.dagster is not None:
+            raise DeploymentError(
+                f"{deployment.where()} puts Dagster on Postgres (dagster.storage.postgres_url), "
+                f"but {dagster_yaml} was written by hand and is left alone: move it away (the "
+                "home then gets the generated one) or remove the dagster block"
+            )
         return self

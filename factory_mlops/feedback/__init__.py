@@ -32,7 +32,13 @@ from factory_mlops.feedback._schema import (
     UTCDateTime,
     derive_label,
 )
-from factory_mlops.feedback._store import FEEDBACK_URL_ENV, FeedbackStore, create_tables
+from factory_mlops.feedback._store import (
+    FEEDBACK_URL_ENV,
+    FeedbackStore,
+    configured_feedback_url,
+    create_tables,
+    home_feedback_url,
+)
 
 __all__ = [
     "FEEDBACK_URL_ENV",
@@ -46,11 +52,13 @@ __all__ = [
     "FeedbackStore",
     "UTCDateTime",
     "add_feedback_parser",
+    "configured_feedback_url",
     "create_tables",
     "derive_label",
     "feedback_labels",
     "feedback_queue",
     "find_prediction",
+    "home_feedback_url",
     "id_ranges",
     "known_failure_types",
     "mark_used",

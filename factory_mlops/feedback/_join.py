@@ -17,14 +17,13 @@ label; every verdict on the row counts as used.
 from __future__ import annotations
 
 import datetime as dt
-import os
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from factory_mlops.feedback._schema import FeedbackRecord
-from factory_mlops.feedback._store import FEEDBACK_FILE, FEEDBACK_URL_ENV, FeedbackStore
+from factory_mlops.feedback._store import FEEDBACK_FILE, FeedbackStore, configured_feedback_url
 from factory_mlops.ingest import FEATURES, Lake, ReadingsStore
 
 if TYPE_CHECKING:
@@ -58,13 +57,11 @@ def stored_feedback(
 ) -> list[FeedbackRecord]:
     """The plant's feedback created at or before `created_until`.
 
-    A home without a feedback database (and no `$FACTORY_MLOPS_FEEDBACK_URL`) has none: training
+    A home without a feedback database (and no `$FACTORY_MLOPS_FEEDBACK_URL` or deployment
+    ``feedback.url``) has none: training
     does not create an empty database as a side effect.
     """
-    if (
-        not os.environ.get(FEEDBACK_URL_ENV, "").strip()
-        and not (home.root / FEEDBACK_FILE).exists()
-    ):
+    if configured_feedback_url() is None and not (home.root / FEEDBACK_FILE).exists():
         return []
     store = FeedbackStore.for_home(home)
     try:

@@ -3,7 +3,8 @@
 Built on SQLAlchemy Core so the same code runs on the embedded SQLite file of a factory home and on
 a plant-wide Postgres server (a tablet web page and several edge sites writing at once).
 
-* `FeedbackStore.for_home(home)`: `$FACTORY_MLOPS_FEEDBACK_URL` when set, else
+* `FeedbackStore.for_home(home)`: `$FACTORY_MLOPS_FEEDBACK_URL` when set, else the deployment
+  file's ``feedback.url`` (`$FACTORY_MLOPS_DEPLOYMENT`), else
   `sqlite:///<home>/feedback/feedback.sqlite`.
 * `FeedbackStore(url)`: any SQLAlchemy URL (`postgresql+psycopg://user@host/db`, `sqlite:////path`).
 
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 import sqlalchemy as sa
 from sqlalchemy import event, exc
 
+from factory_mlops.deployment import current_deployment
 from factory_mlops.feedback._errors import DuplicateFeedbackError, FeedbackError
 from factory_mlops.feedback._schema import (
     MAX_COMMENT,
@@ -56,9 +58,25 @@ def default_url(home: FactoryHome) -> str:
     return f"sqlite:///{home.root / FEEDBACK_FILE}"
 
 
+def configured_feedback_url() -> tuple[str, str] | None:
+    """The store configured outside the home, and what configures it: `$FACTORY_MLOPS_FEEDBACK_URL`
+    when set (non-empty), else the deployment file's ``feedback.url``; None when neither is set."""
+    env = os.environ.get(FEEDBACK_URL_ENV, "").strip()
+    if env:
+        return env, f"${FEEDBACK_URL_ENV}"
+    url = current_deployment().feedback_url()
+    return (url, "feedback.url") if url else None
+
+
+def home_feedback_url(home: FactoryHome) -> tuple[str, str]:
+    """The store a home uses and what sets it: `configured_feedback_url` when set, else
+    `default_url` (set by the deployment key ``feedback.url``, which is absent)."""
+    return configured_feedback_url() or (default_url(home), "feedback.url")
+
+
 def home_url(home: FactoryHome) -> str:
-    """The store a home uses: `$FACTORY_MLOPS_FEEDBACK_URL` when set (non-empty), else `default_url`."""
-    return os.environ.get(FEEDBACK_URL_ENV, "").strip() or default_url(home)
+    """The store a home uses: `configured_feedback_url` when set, else `default_url`."""
+    return home_feedback_url(home)[0]
 
 
 def _set_sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
@@ -229,7 +247,8 @@ class FeedbackStore:
 
     @classmethod
     def for_home(cls, home: FactoryHome) -> FeedbackStore:
-        """The store of a factory home: `$FACTORY_MLOPS_FEEDBACK_URL`, else `<home>/feedback/feedback.sqlite`."""
+        """The store of a factory home: `$FACTORY_MLOPS_FEEDBACK_URL`, else the deployment's
+        ``feedback.url``, else `<home>/feedback/feedback.sqlite`."""
         return cls(home_url(home))
 
     @property

@@ -118,15 +118,33 @@ class ModelRegistry:
 
     @classmethod
     def from_home(cls, home: FactoryHome) -> ModelRegistry:
-        """The embedded registry of a factory_mlops home (SQLite + local artifacts).
+        """The registry a factory_mlops home uses.
+
+        The deployment file's ``mlflow.tracking_uri`` (`$FACTORY_MLOPS_DEPLOYMENT`), else
+        ``$MLFLOW_TRACKING_URI``, else the embedded one: the home's ``mlflow.db`` (SQLite) with
+        artifacts in its ``mlartifacts/``. For a tracking server the server stores the artifacts
+        (proxied with ``--artifacts-destination``); the deployment's ``mlflow.username`` and
+        ``mlflow.password`` are handed to MLflow's client as ``MLFLOW_TRACKING_USERNAME`` and
+        ``MLFLOW_TRACKING_PASSWORD`` (how it sends basic auth).
 
         Args:
-            home: The home whose ``mlflow.db`` and ``mlartifacts/`` to use.
+            home: The home (its ``mlflow.db`` and ``mlartifacts/`` when embedded).
 
         Returns:
-            A registry bound to `home`.
+            A registry bound to the deployment's tracking URI.
+
+        Raises:
+            DeploymentError: the deployment file is invalid, or it and ``$MLFLOW_TRACKING_URI``
+                name different URIs.
         """
-        return cls(home.tracking_uri, home.artifact_root)
+        from factory_mlops.deployment import current_deployment
+
+        deployment = current_deployment()
+        uri = deployment.mlflow_tracking_uri(home.tracking_uri)
+        if uri == home.tracking_uri:
+            return cls(uri, home.artifact_root)
+        os.environ.update(deployment.mlflow_auth_environ())
+        return cls(uri, deployment.mlflow_artifact_root())
 
     def __repr__(self) -> str:
         return f"ModelRegistry(tracking_uri={self.tracking_uri!r}, artifact_root={self.artifact_root_uri!r})"

@@ -28,6 +28,7 @@ CORE = [
     "lineage",
     "home",
     "fileio",
+    "deployment",
 ]
 
 
