@@ -253,11 +253,13 @@ def build_parser() -> argparse.ArgumentParser:
     from factory_mlops.cli_governance import add_governance_parsers
     from factory_mlops.edge import add_edge_parser
     from factory_mlops.feedback import add_feedback_parser
+    from factory_mlops.fleet import add_fleet_parser
 
     add_governance_parsers(sub)
     add_audit_parser(sub)
     add_edge_parser(sub)
     add_feedback_parser(sub)
+    add_fleet_parser(sub)
     return parser
 
 
