@@ -27,6 +27,14 @@ def _show(value: Any, width: int = 60) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _rel(path: str | Path) -> str:
+    """`path` relative to the current directory when it is below it (shorter to read)."""
+    try:
+        return str(Path(path).resolve().relative_to(Path.cwd().resolve()))
+    except ValueError:
+        return str(path)
+
+
 def _status_line(st: Any) -> str:
     if st.status == "recorded":
         last = st.last
@@ -84,10 +92,12 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         print(json.dumps(out, ensure_ascii=False))
         return 0
     if diff.template is None:
-        print(f"{diff.plant_id} ({path}) extends no template: every key is its own.")
+        print(f"{diff.plant_id} ({_rel(path)}) extends no template: every key is its own.")
         return 0
     t = diff.template
-    print(f"{diff.plant_id} ({path}) extends {t.name} ({t.path}, sha256 {t.sha256[:12]})")
+    print(
+        f"{diff.plant_id} ({_rel(path)}) extends {t.name} ({_rel(t.path)}, sha256 {t.sha256[:12]})"
+    )
     print(f"  template: {_status_line(status)}")
     sections = (
         (
@@ -161,7 +171,7 @@ def _cmd_templates(args: argparse.Namespace) -> int:
         print(json.dumps([s.to_dict() for s in statuses], ensure_ascii=False))
     else:
         for s in statuses:
-            print(f"{s.template.name}: {s.template.path} (sha256 {s.template.sha256[:12]})")
+            print(f"{s.template.name}: {_rel(s.template.path)} (sha256 {s.template.sha256[:12]})")
             print(f"  plants: {', '.join(s.plants) or 'none'}")
             print(f"  {_status_line(s)}")
     if args.action == "check":
