@@ -1,4 +1,4 @@
-"""`factory-mlops fleet diff PLANT` and `factory-mlops fleet templates [list|check|record]`.
+"""`factory-mlops fleet diff PLANT`, `fleet templates [list|check|record]` and `fleet scorecard`.
 
 Exit codes: 0 done, 1 `templates check` found a template change not recorded in the audit log,
 2 a usage or configuration error.
@@ -185,6 +185,23 @@ def _cmd_templates(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_scorecard(args: argparse.Namespace) -> int:
+    from factory_mlops.fleet._scorecard import COLUMNS, fleet_scorecard
+    from factory_mlops.home import FactoryHome
+
+    rows = fleet_scorecard(_plants_dir(args), FactoryHome.resolve(args.home))
+    if args.json:
+        print(json.dumps([r.to_dict() for r in rows], ensure_ascii=False))
+        return 0
+    shown = [r.display() for r in rows]
+    cols = [c for c in COLUMNS if c != "problem" or any(r.problem for r in rows)]
+    widths = {c: max(len(c), *(len(d[c]) for d in shown)) for c in cols}
+    print("  ".join(c.ljust(widths[c]) for c in cols))
+    for d in shown:
+        print("  ".join(d[c].ljust(widths[c]) for c in cols))
+    return 0
+
+
 def add_fleet_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add `fleet diff` and `fleet templates` to the `factory-mlops` parser."""
     fleet = sub.add_parser(
@@ -224,3 +241,14 @@ def add_fleet_parser(sub: argparse._SubParsersAction) -> None:  # type: ignore[t
     tl.add_argument("--fleet", default=None, help=FLEET_HELP)
     tl.add_argument("--home", default=None, help=HOME_HELP)
     tl.set_defaults(func=_cmd_templates)
+
+    sc = cmds.add_parser(
+        "scorecard",
+        help="per plant: champion, holdout metrics, drift, integrity, impact, retrains, contract",
+        description="The fleet/plant_scorecard table from the command line: read from the home, "
+        "n/a where the home records nothing.",
+    )
+    sc.add_argument("--json", action="store_true", help="print the rows as JSON (null = n/a)")
+    sc.add_argument("--plants", default=None, help=PLANTS_HELP)
+    sc.add_argument("--home", default=None, help=HOME_HELP)
+    sc.set_defaults(func=_cmd_scorecard)
