@@ -15,6 +15,7 @@ No Dagster. See docs/fleet.md.
 from factory_mlops.fleet._audit import (
     KIND,
     TemplateStatus,
+    broken_plants,
     extending_plants,
     record_template_changes,
     template_statuses,
@@ -41,6 +42,7 @@ __all__ = [
     "TemplateDiff",
     "TemplateStatus",
     "add_fleet_parser",
+    "broken_plants",
     "changed_keys",
     "extending_plants",
     "fleet_scorecard",

@@ -20,7 +20,13 @@ from typing import Any
 import yaml
 
 from factory_mlops.audit import AuditEntry, AuditLog
-from factory_mlops.config import Template, discover_plants, read_plant_yaml, read_template
+from factory_mlops.config import (
+    Template,
+    discover_plants,
+    load_plant_config,
+    read_plant_yaml,
+    read_template,
+)
 from factory_mlops.errors import FactoryMLOpsError
 from factory_mlops.fleet._diff import changed_keys
 from factory_mlops.home import FactoryHome
@@ -111,6 +117,19 @@ def template_statuses(
     return out
 
 
+def broken_plants(
+    status: TemplateStatus, plants_dir: str | Path, fleet_dir: str | Path | None = None
+) -> dict[str, str]:
+    """Plant id -> the load error, for each plant extending the template that no longer loads."""
+    out = {}
+    for plant_id in status.plants:
+        try:
+            load_plant_config(Path(plants_dir) / plant_id / "plant.yaml", fleet_dir=fleet_dir)
+        except FactoryMLOpsError as exc:
+            out[plant_id] = str(exc)
+    return out
+
+
 def record_template_changes(
     home: FactoryHome,
     templates: dict[str, Path],
@@ -118,34 +137,44 @@ def record_template_changes(
     *,
     actor: str,
     reason: str,
+    fleet_dir: str | Path | None = None,
 ) -> list[AuditEntry]:
     """Append a `template_change` entry for every template that is `new` or `changed`; return them.
 
-    Templates already recorded at their current sha256 get nothing (re-running is a no-op).
+    Templates already recorded at their current sha256 get nothing (re-running is a no-op). A
+    template that breaks a plant extending it is refused (FactoryMLOpsError naming the plant and
+    its error), and nothing is written: a recorded template is one every instance loads with.
     """
     if not reason.strip():
         raise FactoryMLOpsError(
             "a template change needs a reason for the audit log (--reason), e.g. the change request"
         )
     log = AuditLog.for_home(home)
-    written = []
-    for st in template_statuses(home, templates, plants_dir):
-        if st.status == "recorded":
-            continue
-        written.append(
-            log.append(
-                KIND,
-                actor=actor,
-                reason=reason,
-                details={
-                    "template": st.template.name,
-                    "path": str(st.template.path),
-                    "sha256": st.template.sha256,
-                    "previous_sha256": st.recorded_sha256,
-                    "changed_keys": st.changed,
-                    "plants": st.plants,
-                    "text": st.template.text,
-                },
-            )
+    todo = [st for st in template_statuses(home, templates, plants_dir) if st.status != "recorded"]
+    broken = {st.template.name: broken_plants(st, plants_dir, fleet_dir) for st in todo}
+    if any(broken.values()):
+        lines = [
+            f"template {name} breaks plant {plant}: {err}"
+            for name, plants in broken.items()
+            for plant, err in plants.items()
+        ]
+        raise FactoryMLOpsError(
+            "nothing recorded: fix the template or the plant first\n" + "\n".join(lines)
         )
-    return written
+    return [
+        log.append(
+            KIND,
+            actor=actor,
+            reason=reason,
+            details={
+                "template": st.template.name,
+                "path": str(st.template.path),
+                "sha256": st.template.sha256,
+                "previous_sha256": st.recorded_sha256,
+                "changed_keys": st.changed,
+                "plants": st.plants,
+                "text": st.template.text,
+            },
+        )
+        for st in todo
+    ]

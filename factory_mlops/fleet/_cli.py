@@ -1,7 +1,7 @@
 """`factory-mlops fleet diff PLANT`, `fleet templates [list|check|record]` and `fleet scorecard`.
 
-Exit codes: 0 done, 1 `templates check` found a template change not recorded in the audit log,
-2 a usage or configuration error.
+Exit codes: 0 done, 1 `templates check` found a template change not recorded in the audit log
+or a plant the template breaks, 2 a usage or configuration error (and `record` refusing).
 """
 
 from __future__ import annotations
@@ -134,7 +134,11 @@ def _actor(by: str | None) -> str:
 def _cmd_templates(args: argparse.Namespace) -> int:
     from factory_mlops.config import discover_templates, template_dirs
     from factory_mlops.errors import FactoryMLOpsError
-    from factory_mlops.fleet._audit import record_template_changes, template_statuses
+    from factory_mlops.fleet._audit import (
+        broken_plants,
+        record_template_changes,
+        template_statuses,
+    )
     from factory_mlops.home import FactoryHome
 
     plants_dir = _plants_dir(args)
@@ -150,7 +154,12 @@ def _cmd_templates(args: argparse.Namespace) -> int:
             if not args.reason:
                 return fail("templates record needs --reason (recorded in the audit log)")
             entries = record_template_changes(
-                home, templates, plants_dir, actor=_actor(args.by), reason=args.reason
+                home,
+                templates,
+                plants_dir,
+                actor=_actor(args.by),
+                reason=args.reason,
+                fleet_dir=args.fleet,
             )
             if args.json:
                 print(json.dumps([e.to_dict() for e in entries], ensure_ascii=False))
@@ -175,13 +184,19 @@ def _cmd_templates(args: argparse.Namespace) -> int:
             print(f"  plants: {', '.join(s.plants) or 'none'}")
             print(f"  {_status_line(s)}")
     if args.action == "check":
+        failed = False
+        for s in statuses:
+            for plant, err in broken_plants(s, plants_dir, args.fleet).items():
+                sys.stderr.write(f"error: template {s.template.name} breaks plant {plant}: {err}\n")
+                failed = True
         unrecorded = [s.template.name for s in statuses if s.status != "recorded"]
         if unrecorded:
             sys.stderr.write(
                 f"error: template(s) {', '.join(unrecorded)} changed without an audit record in "
                 f"{home.root}; run `factory-mlops fleet templates record --reason ...`\n"
             )
-            return 1
+            failed = True
+        return 1 if failed else 0
     return 0
 
 

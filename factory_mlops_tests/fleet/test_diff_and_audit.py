@@ -227,3 +227,24 @@ def test_changed_keys_follow_the_merge_rules() -> None:
         "contract.severity.spike",
         "features.windows_minutes",
     ]
+
+
+def test_a_template_that_breaks_a_plant_is_not_recorded(
+    site: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from factory_mlops.errors import FactoryMLOpsError
+
+    home = FactoryHome(site / "home")
+    plants = site / "plants"
+    templates = discover_templates(plants)
+    path = templates["turbofan_engine"]
+    path.write_text(path.read_text().replace("  holdout_days: 4", "  holdout_dayz: 4"))
+    with pytest.raises(FactoryMLOpsError) as exc:
+        record_template_changes(home, templates, plants, actor="person:a.b", reason="typo")
+    assert "template turbofan_engine breaks plant fd001" in str(exc.value)
+    assert "model.holdout_dayz: unknown key" in str(exc.value)
+    assert AuditLog.for_home(home).entries() == []
+    args = ["--plants", str(plants), "--home", str(home.root)]
+    assert main(["fleet", "templates", "check", *args]) == 1
+    assert "template turbofan_engine breaks plant fd001" in capsys.readouterr().err
+    assert main(["fleet", "templates", "record", "--reason", "typo", *args]) == 2
