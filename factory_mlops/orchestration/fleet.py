@@ -10,6 +10,15 @@ from factory_mlops.fleet import SCORECARD_COLUMNS, fleet_scorecard
 from factory_mlops.home import resolve_home
 from factory_mlops.orchestration.resources import FactoryHomeResource
 
+#: Scorecard figures also given as numbers, so Dagster plots them over materializations.
+PLOTTED = (
+    "contract_pass_rate",
+    "failures_caught",
+    "failures_missed",
+    "holdout_pr_auc",
+    "holdout_rmse",
+)
+
 
 def build_fleet_definitions(
     plants_dir: str | Path | None = None, *, home: str | Path | None = None
@@ -32,6 +41,13 @@ def build_fleet_definitions(
                 dg.TableColumn(k, "string", description=d) for k, d in SCORECARD_COLUMNS.items()
             ]
         )
+        # numeric entries are plotted over materializations in the UI (the chart); n/a is left out
+        plotted = {
+            f"{r.plant_id}/{k}": float(v)
+            for r in rows
+            for k, v in r.to_dict().items()
+            if k in PLOTTED and v is not None
+        }
         return dg.MaterializeResult(
             metadata={
                 "scorecard": dg.TableMetadataValue(
@@ -39,6 +55,7 @@ def build_fleet_definitions(
                 ),
                 "plants": len(rows),
                 "scorecard_json": dg.JsonMetadataValue([r.to_dict() for r in rows]),
+                **plotted,
             }
         )
 

@@ -124,3 +124,8 @@ def test_the_fleet_location_shows_the_scorecard_table(served_home) -> None:
     assert by_plant["plant_a"]["champion_version"] == "1"
     assert by_plant["cmapss_fd002"]["champion_version"] == "n/a"
     assert mat.metadata["plants"].value == 5
+    # the plotted numbers: present where the home records them, absent (not 0) where not
+    assert mat.metadata["plant_a/holdout_pr_auc"].value == pytest.approx(
+        float(by_plant["plant_a"]["holdout_pr_auc"]), rel=1e-2
+    )
+    assert not [k for k in mat.metadata if k.startswith("cmapss_fd002/")]
