@@ -78,6 +78,7 @@ def parse_plant_config(
         "source_path": source,
         "extends": template.name if template is not None else None,
         "template_path": str(template.path) if template is not None else None,
+        "template_sha256": template.sha256 if template is not None else None,
     }
     try:
         return PlantConfig.model_validate({**data, **extra})

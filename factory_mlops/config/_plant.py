@@ -68,6 +68,9 @@ class PlantConfig(_Strict):
     template_path: str | None = Field(
         None, exclude=True, description="The template file of `extends` (set by the loader)."
     )
+    template_sha256: str | None = Field(
+        None, exclude=True, description="sha256 of that template file as read (set by the loader)."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -335,6 +335,9 @@ def register_candidate(
         if candidate.feedback_until is not None
         else "",
     }
+    if config.extends is not None:  # the fleet recipe this plant's config was merged onto
+        tags["template"] = config.extends
+        tags["template_sha256"] = str(config.template_sha256 or "")
     metrics = {k: float(v) for k, v in evaluation.challenger.items() if v == v}
     for name, sl in evaluation.challenger_slices.items():
         for key in ("pr_auc", "rmse", "failure_recall", "alarm_rate"):
@@ -500,6 +503,8 @@ def model_card(
         "code_version",
         "feature_spec_hash",
         "contract_version",
+        "template",
+        "template_sha256",
         "parent_version",
         "trigger",
         "reason",

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import dagster as dg
 import pytest
+import yaml
 
 from factory_mlops.audit import AuditLog
-from factory_mlops.config import PlantConfig
+from factory_mlops.config import PlantConfig, load_plant_config
 from factory_mlops.fleet import SCORECARD_COLUMNS, PlantScorecard, fleet_scorecard
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import DRIFT_REPORTS, LAYER_TABLES, ReadingsStore
@@ -22,17 +23,41 @@ from factory_mlops_tests.shadow_home import FIRST_STREAM, ingest, shadow_config
 STREAM = 4
 
 
+INSTANCE = ("plant_id", "name", "machines", "edge", "simulation")
+
+
+def templated_plant_a(root: Path) -> Path:
+    """plant_a split into a template `injection_moulding_press` (its recipe) and an instance
+    plant.yaml (plant_id, name, machines, edge, simulation) that extends it."""
+    raw = yaml.safe_load((PLANTS / "plant_a" / "plant.yaml").read_text())
+    template = {k: v for k, v in raw.items() if k not in INSTANCE}
+    plant = {"extends": "injection_moulding_press", **{k: raw[k] for k in INSTANCE}}
+    (root / "fleet" / "templates").mkdir(parents=True)
+    (root / "fleet" / "templates" / "injection_moulding_press.yaml").write_text(
+        yaml.safe_dump(template, sort_keys=False)
+    )
+    (root / "plants" / "plant_a").mkdir(parents=True)
+    path = root / "plants" / "plant_a" / "plant.yaml"
+    path.write_text(yaml.safe_dump(plant, sort_keys=False))
+    return path
+
+
 @pytest.fixture(scope="module")
 def served_home(
     plant_a_config: PlantConfig, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[PlantConfig, FactoryHome]:
-    """plant_a: v1 trained on 18 days, then 4 days ingested, scored and monitored (all layers)."""
+    """plant_a, as an instance of a template: v1 trained on 18 days, then 4 days ingested, scored
+    and monitored (all layers)."""
     from factory_mlops import pipeline
     from factory_mlops.registry import ModelRegistry
     from factory_mlops.simulate import simulate_plant, write_landing_files
 
-    config = shadow_config(plant_a_config)
-    home = FactoryHome(tmp_path_factory.mktemp("scorecard") / "home").ensure()
+    root = tmp_path_factory.mktemp("scorecard")
+    templated = load_plant_config(templated_plant_a(root))
+    assert templated.extends == "injection_moulding_press"
+    assert templated.model_dump(mode="json") == plant_a_config.model_dump(mode="json")
+    config = shadow_config(templated)
+    home = FactoryHome(root / "home").ensure()
     sim = simulate_plant(config)
     days = [sim.date_of(i) for i in range(FIRST_STREAM + STREAM)]
     write_landing_files(sim, home.landing_root(config.plant_id), range(len(days)))
@@ -79,6 +104,18 @@ def test_the_served_plants_row_is_what_its_home_records(served_home) -> None:
     manifests = ReadingsStore(home, "plant_a").manifests()
     assert a.contract_pass_rate == sum(m.passed for m in manifests) / len(manifests)
     assert a.problem is None
+
+
+def test_a_model_of_a_templated_plant_records_its_template(served_home) -> None:
+    import hashlib
+
+    from factory_mlops.registry import ModelRegistry
+
+    config, home = served_home
+    v1 = ModelRegistry.from_home(home).get_version("plant_a", 1)
+    template = Path(config.template_path or "")
+    assert v1.tags["template"] == "injection_moulding_press"
+    assert v1.tags["template_sha256"] == hashlib.sha256(template.read_bytes()).hexdigest()
 
 
 def test_what_a_home_does_not_record_is_none_and_shown_as_na(served_home) -> None:

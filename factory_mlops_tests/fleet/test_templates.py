@@ -68,6 +68,7 @@ def test_a_moved_plant_loads_to_exactly_its_pre_template_config(plant: str) -> N
     assert before.extends is None
     assert after.extends == MOVED[plant]
     assert Path(after.template_path or "") == REPO / "fleet" / "templates" / f"{MOVED[plant]}.yaml"
+    assert after.template_sha256 == find_template(MOVED[plant], plants_dir=PLANTS).sha256
     assert after.model_dump(mode="json") == before.model_dump(mode="json")
     assert after.contract_version() == before.contract_version()
     assert after.sensor_names == before.sensor_names  # the template's order is kept
