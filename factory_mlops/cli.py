@@ -308,6 +308,12 @@ def _register_deployment(sub: argparse._SubParsersAction) -> None:
     add_deployment_parser(sub)
 
 
+def _register_fleet(sub: argparse._SubParsersAction) -> None:
+    from factory_mlops.fleet import add_fleet_parser
+
+    add_fleet_parser(sub)
+
+
 def _register_reports(sub: argparse._SubParsersAction) -> None:
     from factory_mlops.reports import add_reports_parser
 
@@ -321,6 +327,7 @@ _PLATFORM_PARSERS: tuple[tuple[str, Callable[[argparse._SubParsersAction], None]
     ("feedback", _register_feedback),
     ("reports", _register_reports),
     ("deployment", _register_deployment),
+    ("fleet", _register_fleet),
 )
 
 

@@ -88,6 +88,8 @@ class Lineage:
         feedback_labels_used: Operator labels in its training set.
         feedback_ids: Their ids, as ranges (``1-5,9``).
         feedback_until: Newest operator label used (ISO).
+        template: The fleet template (equipment type) the plant's config extends; None without one.
+        template_sha256: SHA-256 of that template file when the model was trained.
         bundle_sha256: SHA-256 of its edge bundle (set once the bundle is stored).
         extra: Any other tag of the version.
     """
@@ -120,6 +122,8 @@ class Lineage:
     feedback_labels_used: int | None = None
     feedback_ids: str | None = None
     feedback_until: str | None = None
+    template: str | None = None
+    template_sha256: str | None = None
     bundle_sha256: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 

@@ -30,6 +30,7 @@ KINDS: tuple[str, ...] = (
     "reproduce",
     "contract_change",
     "feedback",
+    "template_change",
 )
 """Every kind of event `AuditLog.append` accepts."""
 

@@ -4,8 +4,9 @@ Everything that differs between plants is data in that file. A wrong key or type
 with a `PlantConfigError` that names the file, the key and the expected form.
 
 One module per plant.yaml block (`_sensors`, `_contract`, `_features`, `_model`, `_drift`, `_costs`,
-`_retrain`, `_monitoring`, `_edge`, `_simulation`, `_sources`), the whole file in `_plant`, and
-reading it in `_load`. Import from `factory_mlops.config`.
+`_retrain`, `_monitoring`, `_edge`, `_simulation`, `_sources`), the whole file in `_plant`,
+templates per equipment type and `extends:` in `_templates`, and reading it in `_load`. Import from
+`factory_mlops.config`.
 """
 
 from factory_mlops.config._base import Action, RuleSeverity, SeverityName
@@ -25,6 +26,7 @@ from factory_mlops.config._load import (
     discover_plants,
     load_plant_config,
     parse_plant_config,
+    read_plant_yaml,
     resolve_plant,
     validation_lines,
 )
@@ -55,9 +57,23 @@ from factory_mlops.config._sources import (
     TimeSource,
     UnitConversion,
 )
+from factory_mlops.config._templates import (
+    FLEET_ENV,
+    INSTANCE_KEYS,
+    KEYED_LISTS,
+    Template,
+    discover_templates,
+    find_template,
+    merge_onto_template,
+    read_template,
+    template_dirs,
+)
 from factory_mlops.errors import PlantConfigError  # what loading plant.yaml raises
 
 __all__ = [
+    "FLEET_ENV",
+    "INSTANCE_KEYS",
+    "KEYED_LISTS",
     "SEVERITY_RULES",
     "Action",
     "BandsConfig",
@@ -97,12 +113,19 @@ __all__ = [
     "SpectralConfig",
     "Stat",
     "StepConfig",
+    "Template",
     "TimeSource",
     "UnitConversion",
     "default_plants_dir",
     "discover_plants",
+    "discover_templates",
+    "find_template",
     "load_plant_config",
+    "merge_onto_template",
     "parse_plant_config",
+    "read_plant_yaml",
+    "read_template",
     "resolve_plant",
+    "template_dirs",
     "validation_lines",
 ]

@@ -60,6 +60,17 @@ class PlantConfig(_Strict):
     source_path: str | None = Field(
         None, exclude=True, description="Where this config was read from."
     )
+    extends: str | None = Field(
+        None,
+        exclude=True,
+        description="The equipment-type template this plant was merged onto (set by the loader).",
+    )
+    template_path: str | None = Field(
+        None, exclude=True, description="The template file of `extends` (set by the loader)."
+    )
+    template_sha256: str | None = Field(
+        None, exclude=True, description="sha256 of that template file as read (set by the loader)."
+    )
 
     @model_validator(mode="before")
     @classmethod

@@ -5,6 +5,7 @@ from factory_mlops.orchestration.definitions import (
     daily_partitions,
     load_plant_definitions,
 )
+from factory_mlops.orchestration.fleet import build_fleet_definitions
 from factory_mlops.orchestration.resources import FactoryHomeResource
 from factory_mlops.orchestration.sensors import (
     build_calendar_schedule,
@@ -17,6 +18,7 @@ from factory_mlops.orchestration.sensors import (
 __all__ = [
     "FactoryHomeResource",
     "build_calendar_schedule",
+    "build_fleet_definitions",
     "build_monitoring_sensor",
     "build_plant_definitions",
     "build_trigger_sensors",

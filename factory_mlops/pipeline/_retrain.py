@@ -351,6 +351,8 @@ def register_candidate(
         onnx_parity_max_abs_diff=float(parity.max_abs_diff),
         feedback_labels_used=len(candidate.feedback_ids),
         feedback_ids=id_ranges(candidate.feedback_ids),
+        template=config.extends,  # the fleet recipe this plant's config was merged onto
+        template_sha256=config.template_sha256 if config.extends is not None else None,
         feedback_until=None
         if candidate.feedback_until is None
         else candidate.feedback_until.isoformat(),
@@ -531,6 +533,8 @@ def model_card(
         "code_version",
         "feature_spec_hash",
         "contract_version",
+        "template",
+        "template_sha256",
         "parent_version",
         "trigger",
         "reason",

@@ -29,6 +29,7 @@ CORE = [
     "home",
     "fileio",
     "deployment",
+    "fleet",
 ]
 
 
@@ -46,6 +47,15 @@ def test_plant_definitions_load(plant, tmp_path):
     assert defs.resolve_job_def(f"{plant}__retrain_job")
     assert defs.resolve_sensor_def(f"{plant}__drift_retrain_sensor")
     assert defs.resolve_schedule_def(f"{plant}__calendar_retrain")
+
+
+def test_fleet_location_loads():
+    from factory_mlops.orchestration import build_fleet_definitions
+
+    defs = build_fleet_definitions(PLANTS)
+    dg.Definitions.validate_loadable(defs)
+    keys = {k.to_user_string() for k in defs.resolve_asset_graph().get_all_asset_keys()}
+    assert keys == {"fleet/plant_scorecard"}
 
 
 def test_workspace_validates(tmp_path):

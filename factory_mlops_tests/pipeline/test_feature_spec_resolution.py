@@ -5,9 +5,7 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-import yaml
-
-from factory_mlops.config import default_plants_dir, parse_plant_config
+from factory_mlops.config import default_plants_dir, load_plant_config, parse_plant_config
 from factory_mlops.features import compute_features
 from factory_mlops.home import FactoryHome
 from factory_mlops.ingest import ReadingsStore
@@ -17,7 +15,8 @@ from factory_mlops.pipeline._ingest import ingest_file
 
 def test_regimes_are_fitted_on_the_first_days_and_reused(tmp_path: Path) -> None:
     plant_dir = default_plants_dir() / "cmapss_fd002"
-    data = yaml.safe_load((plant_dir / "plant.yaml").read_text())
+    # the plant as loaded (merged onto its turbofan_engine template), with regimes switched on
+    data = load_plant_config(plant_dir / "plant.yaml").model_dump(mode="json")
     data["features"]["regimes"] = {
         "settings": ["op_altitude_kft", "op_mach", "op_tra"],
         "n_regimes": 6,
