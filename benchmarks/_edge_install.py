@@ -175,10 +175,29 @@ def cold_start(
     }
 
 
+def install_signed(bundle: Path, home: Path, plant_id: str, node: str) -> None:
+    """Install a copy of `bundle` on the node, signed by a fresh key that the node config pins.
+
+    A node serves only bundles signed by a pinned key (docs/security.md), so the cold start is
+    measured on the path a plant runs, verification included.
+    """
+    import shutil
+
+    from factory_mlops.bundle import NodeConfig
+    from factory_mlops.deploy import BundleSigner, install_bundle, sign_bundle
+
+    signer = BundleSigner.generate()
+    with tempfile.TemporaryDirectory(prefix="fm-signed-bundle-") as tmp_s:
+        copy = Path(tmp_s) / "bundle"
+        shutil.copytree(bundle, copy)
+        sign_bundle(copy, signer)
+        install_bundle(copy, home / "edge" / plant_id / node)
+    NodeConfig(home / "edge_config" / plant_id / f"{node}.json").pin_key(signer.public_pem())
+
+
 def bench_edge_install(args: argparse.Namespace) -> dict[str, Any]:
     """Install the edge extra in a fresh venv, then time the cold start of `edge serve`."""
     from benchmarks._edge import _body, build_setup, machine_series, step_stream
-    from factory_mlops.deploy import install_bundle
 
     with tempfile.TemporaryDirectory(prefix="fm-bench-edge-install-") as tmp_s:
         tmp = Path(tmp_s)
@@ -186,7 +205,7 @@ def bench_edge_install(args: argparse.Namespace) -> dict[str, Any]:
         setup = build_setup(tmp / "setup", days=4)
         node = setup.config.edge.nodes[0].id
         home = tmp / "home"
-        install_bundle(setup.node_dir / "current", home / "edge" / setup.config.plant_id / node)
+        install_signed(setup.node_dir / "current", home, setup.config.plant_id, node)
         series = machine_series(setup.readings, setup.spec)
         i, lo, hi, at = next(step_stream(series))
         body = _body(series[i].machine_id, series[i], tuple(setup.spec.sensors), lo, hi, at)

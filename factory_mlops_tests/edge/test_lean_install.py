@@ -16,9 +16,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from benchmarks._edge_install import CONTROL_PLANE, cold_start, make_venv
+from benchmarks._edge_install import CONTROL_PLANE, cold_start, install_signed, make_venv
 from factory_mlops.clikit import PLATFORM_MODULES
-from factory_mlops.deploy import install_bundle
 from factory_mlops_tests.deploy._synthetic import START
 from factory_mlops_tests.edge.test_service import (
     HOUR,
@@ -90,7 +89,7 @@ def test_the_edge_extra_alone_installs_lean_and_serves_a_bundle(tmp_path: Path):
     # a bundle with its explanation tables, built here (the full install), served from the venv
     plant_yaml = write_plant_yaml(tmp_path)
     home = tmp_path / "home"
-    install_bundle(make_service_bundle(tmp_path / "bundle"), home / "edge" / "plant_a" / "edge_1")
+    install_signed(make_service_bundle(tmp_path / "bundle"), home, "plant_a", "edge_1")
     day1 = START + pd.Timedelta(days=1)
     body = json.dumps(
         {"machine_id": "press_00", "readings": window("press_00", START, day1 + 10 * HOUR)}
