@@ -293,8 +293,16 @@ def run_plant(
     events: list[SimEventConfig],
     layers: tuple[str, ...],
     say: Callable[[str], None],
+    policies: tuple[str, ...] = LOOP_POLICIES,
 ) -> dict[str, PolicyRun]:
-    """Every loop policy over the plant's deployed period, in lockstep (day by day) so caches are shared."""
+    """Every loop policy over the plant's deployed period, in lockstep (day by day) so caches are shared.
+
+    `policies` narrows the loop (development runs of one policy on one plant, e.g.
+    `("event_driven", "monthly")`); the benchmark itself always runs all of `LOOP_POLICIES`.
+    """
+    unknown = sorted(set(policies) - set(LOOP_POLICIES))
+    if unknown:
+        raise ValueError(f"unknown policies {unknown}; known: {', '.join(LOOP_POLICIES)}")
     config, h = world.config, world.history_days
     initial = world.candidate(h - 1)
     if isinstance(initial, TrainingFailure):
@@ -310,7 +318,7 @@ def run_plant(
             state=TriggerState(last_retrain_at=world.day_end(h - 1)),
             value_since=h,
         )
-        for name in LOOP_POLICIES
+        for name in policies
     }
     onsets = _onset_days(events, config.retrain.cooldown_days, world.days - 1)
     t0 = time.perf_counter()
