@@ -130,3 +130,16 @@ def test_every_policy_sees_the_same_data(result: dict[str, Any]) -> None:
         assert per[0]["failures"] > 0
     never = result["policies"]["never"]
     assert never["retrains"] == 0 and never["promotions"] == 0
+
+
+def test_run_plant_refuses_an_unknown_policy_before_any_work() -> None:
+    """A development run naming a policy the loop does not know fails at once, naming the known ones."""
+    from typing import cast
+
+    from benchmarks._policies import run_plant
+    from benchmarks._policy_world import PlantWorld
+
+    with pytest.raises(ValueError, match=r"unknown policies \['cron'\]; known: never, weekly"):
+        run_plant(
+            cast(PlantWorld, None), [], (), lambda _m: None, policies=("event_driven", "cron")
+        )
